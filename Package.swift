@@ -1,0 +1,87 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "runbook",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "runbook", targets: ["runbook"]),
+        .executable(name: "runbook-bench", targets: ["RunbookBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
+    ],
+    targets: [
+        // Domain model: runbook documents, validation with source locations, expressions.
+        .target(
+            name: "RunbookModel",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Step primitives that need nothing beyond the operating system.
+        .target(
+            name: "RunbookSteps",
+            dependencies: [
+                "RunbookModel",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Runs a runbook's steps with their controls and reports to a recorder.
+        .target(
+            name: "RunbookExecutor",
+            dependencies: ["RunbookModel", "RunbookSteps", .product(name: "Logging", package: "swift-log")]
+        ),
+        // SQLite adapter: run records, and the `sql` and `backup` primitives.
+        .target(
+            name: "RunbookSQLite",
+            dependencies: [
+                "RunbookModel", "RunbookSteps", "RunbookExecutor",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // libcurl through a thin system-library target with typed shims.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "RunbookCurl",
+            dependencies: ["CCurl", "RunbookModel", "RunbookSteps"]
+        ),
+        // Command line: subcommands, configuration, progress output.
+        .target(
+            name: "RunbookCLI",
+            dependencies: [
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "runbook", dependencies: ["RunbookCLI"]),
+        .executableTarget(
+            name: "RunbookBench",
+            dependencies: ["RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI"]
+        ),
+        .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel"]),
+        .testTarget(
+            name: "RunbookStepsTests",
+            dependencies: ["RunbookSteps", "RunbookSQLite", "RunbookCurl", "RunbookCLI"]
+        ),
+        .testTarget(
+            name: "RunbookExecutorTests",
+            dependencies: [
+                "RunbookExecutor", "RunbookSQLite", "RunbookCLI",
+                .product(name: "Clocks", package: "swift-clocks"),
+            ]
+        ),
+        .testTarget(name: "RunbookCLITests", dependencies: ["RunbookSQLite", "RunbookModel"]),
+    ]
+)

@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+import RunbookCurl
+import RunbookExecutor
+import RunbookModel
+import RunbookSQLite
+import RunbookSteps
+
+/// The parts a command needs, assembled from the configuration.
+struct Engine {
+    /// Every primitive this build offers.
+    static let registry = StepRegistry.core.merging(.sqlite).merging(.curl)
+
+    let config: EngineConfig
+    let loader = RunbookLoader(catalog: Engine.registry)
+
+    func library() -> RunbookLibrary {
+        RunbookLibrary.load(paths: [config.runbooksDirectory], loader: loader)
+    }
+
+    /// Opens the records; prints the reason and exits 1 when they cannot be opened.
+    func records() throws -> RunRecords {
+        do {
+            return try RunRecords(path: config.databasePath)
+        } catch {
+            Console.error("\(error)")
+            throw ExitStatus.failed.code
+        }
+    }
+
+    func executor(records: RunRecords, library: RunbookLibrary, observer: (any RunObserver)?) -> Executor {
+        Executor(
+            registry: Engine.registry, recorder: records, logger: Logger(label: "runbook"),
+            lookup: { name in try library.resolve(name) }, observer: observer
+        )
+    }
+}
+
+/// Renders durations for people: `850ms`, `12.3s`, `4m05s`.
+enum Elapsed {
+    static func text(_ duration: Duration) -> String {
+        text(milliseconds: Double(duration.milliseconds))
+    }
+
+    static func text(milliseconds: Double) -> String {
+        if milliseconds < 1000 { return "\(Int(milliseconds))ms" }
+        let seconds = milliseconds / 1000
+        if seconds < 60 { return String(format: "%.1fs", seconds) }
+        return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
+    }
+}

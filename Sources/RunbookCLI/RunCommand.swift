@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import RunbookExecutor
+import RunbookModel
+
+/// `runbook run NAME`: runs a runbook now, or prints its plan with `--dry-run`.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a runbook.",
+        discussion: "Exit codes: 0 succeeded, 1 failed, 2 usage or validation error, 130 cancelled."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The runbook's name (see `runbook list`).")
+    var name: String
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("A parameter, as NAME=VALUE; repeat for more.", valueName: "NAME=VALUE"))
+    var params: [String] = []
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan with resolved inputs; change nothing and record nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        let library = engine.library()
+        let runbook: Runbook
+        let values: [String: Value]
+        do {
+            runbook = try library.resolve(name)
+        } catch {
+            Console.error(error.description)
+            throw ExitStatus.usage.code
+        }
+        do {
+            values = try ParamBinding.bind(try ParamBinding.parse(params), to: runbook)
+        } catch {
+            Console.error("error: \(error.description)")
+            throw ExitStatus.usage.code
+        }
+
+        if dryRun {
+            let plan = engine.executor(records: try engine.records(), library: library, observer: nil).plan(runbook, params: values)
+            printPlan(plan, runbook: runbook)
+            return
+        }
+
+        let records = try engine.records()
+        let observer: ProgressPrinter? = json ? nil : ProgressPrinter(live: Console.isTerminal)
+        let executor = engine.executor(records: records, library: library, observer: observer)
+        let task = Task { await executor.run(runbook, params: values, trigger: .manual) }
+        let cancellation = SignalCancellation(cancelling: task)
+        let report = await task.value
+        withExtendedLifetime(cancellation) {}
+
+        if json { Console.json(Self.json(report)) }
+        switch report.status {
+        case .succeeded: return
+        case .cancelled: throw ExitStatus.cancelled.code
+        default: throw ExitStatus.failed.code
+        }
+    }
+
+    private func printPlan(_ plan: [PlannedStep], runbook: Runbook) {
+        if json {
+            Console.json([
+                "runbook": runbook.name, "dry_run": true,
+                "steps": plan.map { step -> [String: Any] in
+                    var object: [String: Any] = ["id": step.id, "primitive": step.primitive, "inputs": step.inputs, "action": step.action]
+                    if let condition = step.condition { object["when"] = condition }
+                    if let holds = step.conditionHolds { object["when_holds"] = holds }
+                    if let timeout = step.timeout { object["timeout"] = DurationText.format(timeout) }
+                    if step.retries.count > 0 { object["retries"] = step.retries.count }
+                    return object
+                },
+            ])
+            return
+        }
+        Console.out("plan for \(runbook.name) (dry run: nothing is changed or recorded)")
+        for (index, step) in plan.enumerated() {
+            Console.out("\(index + 1). \(step.id) [\(step.primitive)]: \(step.action)")
+            if let condition = step.condition {
+                let verdict = step.conditionHolds.map { $0 ? "holds now" : "false now: would be skipped" } ?? "decided when the run gets here"
+                Console.out("   when \(condition) (\(verdict))")
+            }
+            for key in step.inputs.keys.sorted() { Console.out("   \(key): \(step.inputs[key]!)") }
+            var controls: [String] = []
+            if let timeout = step.timeout { controls.append("timeout \(DurationText.format(timeout))") }
+            if step.retries.count > 0 { controls.append("\(step.retries.count) retries from \(DurationText.format(step.retries.initialDelay)) to \(DurationText.format(step.retries.maxDelay))") }
+            switch step.onFailure {
+            case .abort: break
+            case .continue: controls.append("on failure: continue")
+            case .escalate(let level): controls.append("on failure: escalate to level \(level)")
+            case .run(let other): controls.append("on failure: run \(other)")
+            }
+            if !controls.isEmpty { Console.out("   " + controls.joined(separator: "; ")) }
+        }
+    }
+
+    static func json(_ report: RunReport) -> [String: Any] {
+        [
+            "run_id": report.runID, "runbook": report.runbook, "status": report.status.rawValue,
+            "escalation_level": report.escalationLevel, "error": report.error as Any? ?? NSNull(),
+            "steps": report.steps.map { step in
+                [
+                    "id": step.id, "status": step.status.rawValue, "attempts": step.attempts,
+                    "duration_ms": step.duration.milliseconds, "error": step.error as Any? ?? NSNull(),
+                ] as [String: Any]
+            },
+        ]
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `runbook`: runs and reviews the runbooks of a trading back end.
+public struct RunbookCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "runbook",
+        abstract: "Run, validate and review operations runbooks.",
+        discussion: """
+            Exit codes: 0 succeeded, 1 the run failed or was interrupted, 2 usage or validation error, \
+            130 the run was cancelled (Ctrl-C or SIGTERM).
+            """,
+        subcommands: [RunCommand.self, ListCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self]
+    )
+
+    public init() {}
+
+    /// Parses the command line and runs the command, mapping usage errors to exit code 2.
+    public static func start(arguments: [String]? = nil) async {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["RUNBOOK_LOG_LEVEL"] ?? "") ?? .info
+            return handler
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code.rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// What the exit status says.
+enum ExitStatus: Int32 {
+    case succeeded = 0
+    case failed = 1
+    case usage = 2
+    case cancelled = 130
+
+    var code: ExitCode { ExitCode(rawValue) }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import RunbookSQLite
+
+/// `runbook show RUN`: one run with every step and attempt.
+struct ShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one recorded run with its steps and attempts.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The run's id (see `runbook history`).")
+    var run: Int64
+
+    @Flag(help: "Print the run as JSON.")
+    var json = false
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        let records = try engine.records()
+        guard let record = try records.run(id: run) else {
+            Console.error("error: no run \(run) in \(engine.config.databasePath); `runbook history` lists the runs")
+            throw ExitStatus.usage.code
+        }
+        let attempts = try records.attempts(runID: run)
+        let children = try records.children(of: run)
+        // Attempts grouped by step, in the order the steps ran.
+        var steps: [(id: String, primitive: String, attempts: [AttemptRecord])] = []
+        for attempt in attempts {
+            if let last = steps.indices.last, steps[last].id == attempt.stepId {
+                steps[last].attempts.append(attempt)
+            } else {
+                steps.append((attempt.stepId, attempt.primitive, [attempt]))
+            }
+        }
+
+        if json {
+            var object = RunJSON.object(record)
+            object["steps"] = steps.map { step in
+                [
+                    "id": step.id, "primitive": step.primitive, "status": step.attempts.last?.status ?? "unknown",
+                    "attempts": step.attempts.filter { $0.attempt > 0 }.map(RunJSON.object),
+                ] as [String: Any]
+            }
+            object["child_runs"] = children.map(RunJSON.object)
+            Console.json(object)
+            return
+        }
+        Console.out("run \(record.id): \(record.runbook) \(record.status)" + (record.escalationLevel > 0 ? " (escalation level \(record.escalationLevel))" : ""))
+        Console.out("  trigger \(record.trigger), started \(Timestamp.text(record.startedAt))" + (record.finishedAt.map { ", finished \(Timestamp.text($0))" } ?? ""))
+        if !record.parameters.isEmpty {
+            Console.out("  params " + record.parameters.keys.sorted().map { "\($0)=\(record.parameters[$0]!)" }.joined(separator: " "))
+        }
+        if let error = record.error { Console.out("  error: \(error)") }
+        for step in steps {
+            Console.out("  \(step.id) [\(step.primitive)]: \(step.attempts.last?.status ?? "unknown")")
+            for attempt in step.attempts where attempt.attempt > 0 {
+                var line = "    attempt \(attempt.attempt): \(attempt.status)"
+                if let duration = attempt.durationMs { line += " in \(Elapsed.text(milliseconds: duration))" }
+                if let code = attempt.exitCode { line += ", exit \(code)" }
+                if let error = attempt.error { line += ": \(error)" }
+                Console.out(line)
+                let output = attempt.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !output.isEmpty { Console.out(output.split(separator: "\n", omittingEmptySubsequences: false).map { "      | \($0)" }.joined(separator: "\n")) }
+            }
+        }
+        for child in children { Console.out("  started run \(child.id): \(child.runbook) \(child.status)") }
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+import Logging
+import RunbookModel
+import RunbookSteps
+
+/// Runs a runbook's steps in order with their controls (`when`, `timeout`, `retries`,
+/// `on_failure`) and records every run, step and attempt as it goes.
+public struct Executor: Sendable {
+    public var registry: StepRegistry
+    public var recorder: any RunRecorder
+    public var clock: any Clock<Duration>
+    public var logger: Logger
+    /// Folder that relative paths in steps are read against.
+    public var workingDirectory: String
+    /// Finds the runbooks that `run` steps and `on_failure: {run: ...}` start.
+    public var lookup: @Sendable (String) throws -> Runbook
+    public var observer: (any RunObserver)?
+    /// Bytes of a step's output kept in its record.
+    public var recordedOutputLimit: Int
+
+    public init(
+        registry: StepRegistry, recorder: any RunRecorder, clock: any Clock<Duration> = ContinuousClock(),
+        logger: Logger = Logger(label: "runbook"), workingDirectory: String = FileManager.default.currentDirectoryPath,
+        lookup: @escaping @Sendable (String) throws -> Runbook, observer: (any RunObserver)? = nil, recordedOutputLimit: Int = 16 * 1024
+    ) {
+        self.registry = registry
+        self.recorder = recorder
+        self.clock = clock
+        self.logger = logger
+        self.workingDirectory = workingDirectory
+        self.lookup = lookup
+        self.observer = observer
+        self.recordedOutputLimit = recordedOutputLimit
+    }
+
+    /// Runs `runbook` to its end, or until the calling task is cancelled.
+    public func run(_ runbook: Runbook, params: [String: Value], trigger: Trigger, parentRunID: Int64? = nil) async -> RunReport {
+        let redactor = Redactor(runbook: runbook, params: params)
+        let start = RunStart(
+            runbook: runbook.name, contentHash: runbook.contentHash, trigger: trigger,
+            params: redactor.recordable(params, of: runbook), parentRunID: parentRunID, startedAt: Date()
+        )
+        let runID: Int64
+        do {
+            runID = try recorder.startRun(start)
+        } catch {
+            let message = "cannot record the run, so it did not start: \(error)"
+            logger.error("\(message)", metadata: ["runbook": "\(runbook.name)"])
+            return RunReport(runID: 0, runbook: runbook.name, status: .failed, escalationLevel: 0, error: message, steps: [])
+        }
+        observer?.runStarted(id: runID, runbook: runbook, trigger: trigger)
+
+        var state = RunState(runID: runID, runbook: runbook.name, trigger: trigger, params: params)
+        var reports: [StepReport] = []
+        var status = RunStatus.succeeded
+        var escalation = 0
+        var runError: String?
+
+        for (index, step) in runbook.steps.enumerated() {
+            if Task.isCancelled {
+                status = .cancelled
+                runError = "cancelled before step '\(step.id)'"
+                break
+            }
+            let outcome = await execute(step, index: index, state: state, redactor: redactor)
+            reports.append(outcome.report)
+            observer?.stepFinished(step: step, report: outcome.report)
+            state.statuses[step.id] = outcome.report.status
+            state.outputs[step.id] = outcome.outputs
+            escalation = max(escalation, outcome.childEscalation)
+
+            switch outcome.report.status {
+            case .cancelled, .interrupted:
+                status = .cancelled
+                runError = "cancelled during step '\(step.id)'"
+            case .failed:
+                let reason = "step '\(step.id)' failed: \(outcome.report.error ?? "no reason given")"
+                switch step.onFailure {
+                case .continue:
+                    logger.warning("\(reason); continuing", metadata: ["runbook": "\(runbook.name)", "run": "\(runID)"])
+                    continue
+                case .abort:
+                    status = .failed
+                    runError = reason
+                case .escalate(let level):
+                    status = .failed
+                    escalation = max(escalation, level)
+                    runError = "\(reason); escalated to level \(level)"
+                case .run(let recovery):
+                    status = .failed
+                    runError = reason
+                    let child = await runChild(recovery, params: [:], parent: runID)
+                    escalation = max(escalation, child.escalationLevel)
+                    runError! += "; recovery runbook '\(recovery)' \(child.status) (run \(child.runID))"
+                }
+            default:
+                continue
+            }
+            break
+        }
+
+        let report = RunReport(runID: runID, runbook: runbook.name, status: status, escalationLevel: escalation, error: runError.map(redactor.redact), steps: reports)
+        record("finish run \(runID)") {
+            try recorder.finishRun(runID, RunOutcome(status: status, finishedAt: Date(), escalationLevel: escalation, error: report.error))
+        }
+        observer?.runFinished(report: report)
+        return report
+    }
+
+    private struct StepOutcome {
+        var report: StepReport
+        var outputs: [String: Value]
+        var childEscalation = 0
+    }
+
+    private func execute(_ step: Step, index: Int, state: RunState, redactor: Redactor) async -> StepOutcome {
+        let evaluator = state.evaluator
+        let stopwatch = clock.stopwatch()
+        func failed(_ message: String, attempts: Int = 0) -> StepOutcome {
+            StepOutcome(report: StepReport(id: step.id, status: .failed, attempts: attempts, duration: stopwatch(), error: redactor.redact(message)), outputs: [:])
+        }
+
+        if let condition = step.when {
+            do {
+                guard try evaluator.evaluate(condition.expression).isTruthy else {
+                    record("skip step \(step.id)") {
+                        _ = try recorder.startAttempt(AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: 0, startedAt: Date(), skipped: true))
+                    }
+                    return StepOutcome(report: StepReport(id: step.id, status: .skipped, attempts: 0, duration: .zero, output: "skipped: `\(condition.text)` is false"), outputs: [:])
+                }
+            } catch {
+                return failed("condition `\(condition.text)` could not be evaluated: \(error.description)")
+            }
+        }
+
+        let primitive: any StepPrimitive
+        do {
+            primitive = try registry.make(step.primitive, inputs: try InputResolver.resolve(step.inputs, with: evaluator))
+        } catch {
+            return failed(error.description)
+        }
+
+        let attempts = step.retries.count + 1
+        var last = failed("no attempt ran")
+        var childEscalation = 0
+        for attempt in 1...attempts {
+            if attempt > 1 {
+                do {
+                    try await clock.sleep(for: step.retries.delay(beforeAttempt: attempt))
+                } catch {
+                    last.report.status = .cancelled
+                    return last
+                }
+            }
+            observer?.attemptStarted(step: step, attempt: attempt)
+            var attemptID: Int64?
+            record("start step \(step.id)") {
+                attemptID = try recorder.startAttempt(AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: attempt, startedAt: Date()))
+            }
+            let attemptClock = clock.stopwatch()
+            let context = StepContext(
+                runID: state.runID, runbook: state.runbook, stepID: step.id, attempt: attempt, workingDirectory: workingDirectory,
+                environment: state.environment.merging(["RUNBOOK_STEP": step.id]) { $1 }, clock: clock, logger: logger, evaluator: evaluator,
+                makeNested: { [registry] nested in try registry.make(nested.name, inputs: try InputResolver.resolve(nested.inputs, with: evaluator)) },
+                runChild: { name, params in
+                    let child = await runChild(name, params: params, parent: state.runID)
+                    return ChildRun(runID: child.runID, status: child.status.rawValue, succeeded: child.status == .succeeded, escalationLevel: child.escalationLevel)
+                }
+            )
+
+            var outcome: AttemptOutcome
+            var outputs: [String: Value] = [:]
+            do {
+                let result = try await attemptWithTimeout(primitive, context: context, timeout: step.timeout)
+                outputs = result.outputs
+                outcome = AttemptOutcome(status: .succeeded, finishedAt: Date(), duration: attemptClock(), exitCode: result.exitCode, output: bounded(redactor.redact(result.output)))
+            } catch let failure as StepFailure {
+                outputs = failure.outputs
+                let status: StepStatus = Task.isCancelled ? .cancelled : .failed
+                outcome = AttemptOutcome(status: status, finishedAt: Date(), duration: attemptClock(), exitCode: failure.exitCode, output: bounded(redactor.redact(failure.output)), error: redactor.redact(failure.message))
+            } catch let timeout as StepTimeout {
+                outcome = AttemptOutcome(status: .failed, finishedAt: Date(), duration: attemptClock(), error: timeout.description)
+            } catch {
+                let cancelled = Task.isCancelled || error is CancellationError
+                outcome = AttemptOutcome(status: cancelled ? .cancelled : .failed, finishedAt: Date(), duration: attemptClock(), error: cancelled ? "cancelled" : redactor.redact("\(error)"))
+            }
+            if let attemptID {
+                record("finish step \(step.id)") { try recorder.finishAttempt(attemptID, outcome) }
+            }
+            if case .number(let level)? = outputs["escalation_level"] { childEscalation = max(childEscalation, Int(level)) }
+            last = StepOutcome(
+                report: StepReport(id: step.id, status: outcome.status, attempts: attempt, duration: stopwatch(), error: outcome.error, output: outcome.output),
+                outputs: outputs, childEscalation: childEscalation
+            )
+            if outcome.status != .failed || Task.isCancelled { break }
+        }
+        return last
+    }
+
+    private func attemptWithTimeout(_ primitive: any StepPrimitive, context: StepContext, timeout: Duration?) async throws -> StepResult {
+        guard let timeout else { return try await primitive.run(in: context) }
+        let clock = self.clock
+        return try await withThrowingTaskGroup(of: StepResult?.self) { group in
+            group.addTask { try await primitive.run(in: context) }
+            group.addTask {
+                try await clock.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw StepTimeout(timeout: timeout)
+            }
+            return result
+        }
+    }
+
+    private func runChild(_ name: String, params raw: [String: String], parent: Int64) async -> RunReport {
+        do {
+            let runbook = try lookup(name)
+            let params = try ParamBinding.bind(raw, to: runbook)
+            return await run(runbook, params: params, trigger: .runbook, parentRunID: parent)
+        } catch {
+            return RunReport(runID: 0, runbook: name, status: .failed, escalationLevel: 0, error: "\(error)", steps: [])
+        }
+    }
+
+    private func bounded(_ text: String) -> String {
+        var output = BoundedOutput(limit: recordedOutputLimit)
+        output.append(Array(text.utf8))
+        return output.text
+    }
+
+    /// Records through the recorder; a records failure is logged and the run goes on, since
+    /// stopping a recovery half-way because its history cannot be written would do more harm.
+    private func record(_ what: String, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            logger.error("cannot record: \(what): \(error)")
+        }
+    }
+}
+
+/// A step that ran past its timeout; its process group has been stopped.
+public struct StepTimeout: Error, Sendable, CustomStringConvertible {
+    public var timeout: Duration
+    public var description: String { "timed out after \(DurationText.format(timeout))" }
+}

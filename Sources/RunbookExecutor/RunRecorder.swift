@@ -1,0 +1,95 @@
+import Foundation
+import RunbookModel
+
+/// Where runs and their steps are recorded. Calls are made in order and before side effects:
+/// a step's start is recorded before the step does anything.
+public protocol RunRecorder: Sendable {
+    func startRun(_ start: RunStart) throws -> Int64
+    func startAttempt(_ attempt: AttemptStart) throws -> Int64
+    func finishAttempt(_ id: Int64, _ outcome: AttemptOutcome) throws
+    func finishRun(_ id: Int64, _ outcome: RunOutcome) throws
+}
+
+public enum Trigger: String, Sendable, CaseIterable {
+    case manual, schedule, check, api, runbook
+}
+
+public enum RunStatus: String, Sendable, CaseIterable {
+    case running, succeeded, failed, cancelled, interrupted
+}
+
+public enum StepStatus: String, Sendable, CaseIterable {
+    case running, succeeded, failed, skipped, cancelled, interrupted
+}
+
+public struct RunStart: Sendable {
+    public var runbook: String
+    public var contentHash: String
+    public var trigger: Trigger
+    /// Parameters as recorded: secrets already replaced.
+    public var params: [String: String]
+    public var parentRunID: Int64?
+    public var startedAt: Date
+
+    public init(runbook: String, contentHash: String, trigger: Trigger, params: [String: String], parentRunID: Int64?, startedAt: Date) {
+        self.runbook = runbook
+        self.contentHash = contentHash
+        self.trigger = trigger
+        self.params = params
+        self.parentRunID = parentRunID
+        self.startedAt = startedAt
+    }
+}
+
+public struct AttemptStart: Sendable {
+    public var runID: Int64
+    public var stepIndex: Int
+    public var stepID: String
+    public var primitive: String
+    public var attempt: Int
+    public var startedAt: Date
+    /// Set for a step that is skipped: recorded as finished at once.
+    public var skipped: Bool
+
+    public init(runID: Int64, stepIndex: Int, stepID: String, primitive: String, attempt: Int, startedAt: Date, skipped: Bool = false) {
+        self.runID = runID
+        self.stepIndex = stepIndex
+        self.stepID = stepID
+        self.primitive = primitive
+        self.attempt = attempt
+        self.startedAt = startedAt
+        self.skipped = skipped
+    }
+}
+
+public struct AttemptOutcome: Sendable {
+    public var status: StepStatus
+    public var finishedAt: Date
+    public var duration: Duration
+    public var exitCode: Int32?
+    public var output: String
+    public var error: String?
+
+    public init(status: StepStatus, finishedAt: Date, duration: Duration, exitCode: Int32? = nil, output: String = "", error: String? = nil) {
+        self.status = status
+        self.finishedAt = finishedAt
+        self.duration = duration
+        self.exitCode = exitCode
+        self.output = output
+        self.error = error
+    }
+}
+
+public struct RunOutcome: Sendable {
+    public var status: RunStatus
+    public var finishedAt: Date
+    public var escalationLevel: Int
+    public var error: String?
+
+    public init(status: RunStatus, finishedAt: Date, escalationLevel: Int, error: String?) {
+        self.status = status
+        self.finishedAt = finishedAt
+        self.escalationLevel = escalationLevel
+        self.error = error
+    }
+}

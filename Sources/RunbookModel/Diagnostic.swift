@@ -1,0 +1,36 @@
+/// One problem found in a source file, with where it is and what to do about it.
+public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
+    public var location: SourceLocation
+    public var message: String
+    /// The text of the offending line, shown under the message with a caret.
+    public var sourceLine: String?
+
+    public init(_ location: SourceLocation, _ message: String, sourceLine: String? = nil) {
+        self.location = location
+        self.message = message
+        self.sourceLine = sourceLine
+    }
+
+    /// `file:line:column: error: message`, then the line and a caret under the column.
+    public var description: String {
+        var text = "\(location): error: \(message)"
+        if let sourceLine {
+            let caretPadding = String(sourceLine.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " })
+            text += "\n\(sourceLine)\n\(caretPadding)^"
+        }
+        return text
+    }
+}
+
+/// Every problem found while loading one or more documents; nothing is loaded when there is one.
+public struct ValidationFailure: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+
+    public init(_ diagnostics: [Diagnostic]) {
+        self.diagnostics = diagnostics
+    }
+
+    public var description: String {
+        diagnostics.map(\.description).joined(separator: "\n")
+    }
+}

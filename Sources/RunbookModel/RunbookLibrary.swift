@@ -1,0 +1,104 @@
+import Foundation
+
+/// The runbooks of a folder, each validated, with the links between them checked.
+public struct RunbookLibrary: Sendable {
+    /// Runbooks that loaded cleanly, by name.
+    public private(set) var runbooks: [String: Runbook] = [:]
+    /// Problems per file, for files that did not load, and for links between runbooks.
+    public private(set) var diagnostics: [Diagnostic] = []
+    /// The file each loaded name came from, including files that failed after their name was read.
+    private var files: [String: String] = [:]
+
+    public init() {}
+
+    /// Loads every `.yaml`/`.yml` file in the given files and folders.
+    public static func load(paths: [String], loader: RunbookLoader) -> RunbookLibrary {
+        var library = RunbookLibrary()
+        for file in yamlFiles(in: paths) {
+            library.add(file: file, loader: loader)
+        }
+        library.checkLinks()
+        return library
+    }
+
+    /// The `.yaml` and `.yml` files of `paths`, folders expanded one level, sorted.
+    public static func yamlFiles(in paths: [String]) -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                files.append(path)
+                continue
+            }
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files += names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+                    .map { (path as NSString).appendingPathComponent($0) }
+            } else {
+                files.append(path)
+            }
+        }
+        return files
+    }
+
+    private mutating func add(file: String, loader: RunbookLoader) {
+        do {
+            let runbook = try loader.load(path: file)
+            if let other = files[runbook.name] {
+                diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "runbook name '\(runbook.name)' is already used by \(other): rename one of them"))
+                return
+            }
+            runbooks[runbook.name] = runbook
+            files[runbook.name] = file
+        } catch {
+            diagnostics += error.diagnostics
+        }
+    }
+
+    /// Every `run` reference names a known runbook, and no runbook starts itself, directly or not.
+    private mutating func checkLinks() {
+        for runbook in runbooks.values.sorted(by: { $0.file < $1.file }) {
+            for reference in runbook.referencedRunbooks where runbooks[reference.name] == nil {
+                diagnostics.append(Diagnostic(reference.location, "unknown runbook '\(reference.name)'\(Suggestion.hint(for: reference.name, in: runbooks.keys)); runbooks here: \(runbooks.keys.sorted().joined(separator: ", "))"))
+            }
+            if let cycle = cycle(from: runbook.name) {
+                let reference = runbook.referencedRunbooks.first { $0.name == cycle[1] }
+                diagnostics.append(Diagnostic(reference?.location ?? SourceLocation(file: runbook.file, line: 1, column: 1), "runbooks start each other in a cycle: \(cycle.joined(separator: " -> ")): break the cycle"))
+            }
+        }
+    }
+
+    /// A path from `name` back to itself, if there is one.
+    private func cycle(from name: String) -> [String]? {
+        var stack: [(String, [String])] = [(name, [name])]
+        var visited: Set<String> = []
+        while let (current, path) = stack.popLast() {
+            for next in runbooks[current]?.referencedRunbooks.map(\.name) ?? [] {
+                if next == name { return path + [next] }
+                if visited.insert(next).inserted { stack.append((next, path + [next])) }
+            }
+        }
+        return nil
+    }
+
+    /// The runbook called `name`, with the problems of it and of every runbook it starts.
+    public func resolve(_ name: String) throws(ValidationFailure) -> Runbook {
+        guard let runbook = runbooks[name] else {
+            let broken = diagnostics.filter { diagnostic in files.isEmpty || !files.values.contains(diagnostic.location.file) }
+            let named = broken.filter { URL(fileURLWithPath: $0.location.file).deletingPathExtension().lastPathComponent == name }
+            if !named.isEmpty { throw ValidationFailure(named) }
+            let hint = Suggestion.hint(for: name, in: runbooks.keys)
+            throw ValidationFailure([Diagnostic(SourceLocation(file: name, line: 1, column: 1), "no runbook named '\(name)'\(hint); `runbook list` shows the runbooks")])
+        }
+        var involved: Set<String> = [runbook.file]
+        var pending = [runbook]
+        while let current = pending.popLast() {
+            for reference in current.referencedRunbooks {
+                if let next = runbooks[reference.name], involved.insert(next.file).inserted { pending.append(next) }
+            }
+        }
+        let problems = diagnostics.filter { involved.contains($0.location.file) }
+        if !problems.isEmpty { throw ValidationFailure(problems) }
+        return runbook
+    }
+}

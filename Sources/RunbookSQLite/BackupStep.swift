@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import RunbookModel
+import RunbookSteps
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Copies SQLite databases with SQLite's online backup (safe while they are written), checks
+/// each copy, and keeps the newest N copies of each.
+public struct BackupStep: StepPrimitive {
+    public static let spec = PrimitiveSpec(
+        name: "backup",
+        summary: "back up SQLite databases to dated files, keeping the newest N",
+        inputs: [
+            InputSpec("database", .stringList, required: true),
+            InputSpec("to", .string, required: true),
+            InputSpec("keep", .int),
+        ],
+        outputs: ["files", "backups", "removed"]
+    )
+
+    public var databases: [String]
+    public var to: String
+    public var keep: Int
+
+    public init(inputs: ResolvedInputs) throws(StepInputError) {
+        databases = inputs.strings("database")
+        to = try inputs.string("to")
+        keep = try inputs.int("keep", default: 8)
+        guard keep >= 1 else { throw StepInputError("keep is \(keep): keep at least 1 backup") }
+    }
+
+    public func describe() -> String {
+        "back up \(databases.joined(separator: ", ")) into \(to) as NAME-DATE.db, keeping the newest \(keep) of each"
+    }
+
+    public func run(in context: StepContext) async throws -> StepResult {
+        let sources = databases.flatMap { Self.expand(context.resolvePath($0)) }
+        guard !sources.isEmpty else {
+            throw StepFailure("no database matches \(databases.joined(separator: ", ")): check the paths")
+        }
+        let folder = context.resolvePath(to)
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw StepFailure("cannot create the backup folder \(folder): \(error.localizedDescription)")
+        }
+        var made: [String] = []
+        var removed = 0
+        for source in sources {
+            let name = ((source as NSString).lastPathComponent as NSString).deletingPathExtension
+            let destination = FileStamp.unusedPath(in: folder, prefix: name, extension: "db")
+            do {
+                let from = try DatabaseQueue(path: source, configuration: Self.readonly)
+                let copy = try DatabaseQueue(path: destination)
+                try from.backup(to: copy)
+                let check = try await copy.read { try String.fetchOne($0, sql: "PRAGMA quick_check") }
+                try copy.close()
+                guard check == "ok" else { throw StepFailure("the backup \(destination) failed its check: \(check ?? "no answer")") }
+            } catch let failure as StepFailure {
+                throw failure
+            } catch {
+                throw StepFailure("cannot back up \(source) to \(destination): \(error)")
+            }
+            made.append(destination)
+            removed += try prune(folder: folder, name: name)
+        }
+        return StepResult(
+            outputs: ["files": .number(Double(made.count)), "backups": .string(made.joined(separator: "\n")), "removed": .number(Double(removed))],
+            output: "backed up \(made.count) database(s): \(made.joined(separator: ", ")); removed \(removed) old backup(s)"
+        )
+    }
+
+    private static var readonly: Configuration {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        return configuration
+    }
+
+    /// Deletes all but the newest `keep` backups of `name`; their stamps sort as time does.
+    private func prune(folder: String, name: String) throws -> Int {
+        let pattern = "\(name)-[0-9]*-[0-9]*.db"
+        let backups = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+            .filter { fnmatch(pattern, $0, 0) == 0 }
+            .sorted()
+        let old = backups.dropLast(keep)
+        for file in old {
+            do { try FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(file)) } catch {
+                throw StepFailure("cannot remove old backup \(file): \(error.localizedDescription)")
+            }
+        }
+        return old.count
+    }
+
+    /// A path, or the files a glob pattern matches.
+    private static func expand(_ path: String) -> [String] {
+        guard path.contains(where: { "*?[".contains($0) }) else { return [path] }
+        var result = glob_t()
+        defer { globfree(&result) }
+        guard glob(path, 0, nil, &result) == 0 else { return [] }
+        return (0..<Int(result.gl_pathc)).compactMap { result.gl_pathv[$0].map { String(cString: $0) } }
+    }
+}

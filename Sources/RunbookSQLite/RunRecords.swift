@@ -1,0 +1,191 @@
+import Foundation
+import GRDB
+import RunbookExecutor
+
+/// Runs and step attempts in a SQLite file (WAL). Opening it marks runs that a crashed process
+/// left `running` as `interrupted`, naming the step that was in flight.
+public final class RunRecords: RunRecorder, Sendable {
+    public let path: String
+    private let pool: DatabasePool
+    private let owner = ProcessIdentity.current
+
+    public init(path: String) throws {
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL with NORMAL survives a crash of this process; only a power cut can lose the newest commits.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw RecordsError("cannot open the run records at \(path): \(error)")
+        }
+        try markInterruptedRuns()
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: runs and step attempts") { db in
+            try db.create(table: "runs") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("runbook", .text).notNull().indexed()
+                t.column("content_hash", .text).notNull()
+                t.column("trigger", .text).notNull()
+                t.column("params", .text).notNull()
+                t.column("parent_run_id", .integer).references("runs")
+                t.column("started_at", .datetime).notNull().indexed()
+                t.column("finished_at", .datetime)
+                t.column("status", .text).notNull().indexed()
+                t.column("escalation_level", .integer).notNull().defaults(to: 0)
+                t.column("error", .text)
+                t.column("owner", .text).notNull()
+            }
+            try db.create(table: "step_attempts") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("run_id", .integer).notNull().indexed().references("runs", onDelete: .cascade)
+                t.column("step_index", .integer).notNull()
+                t.column("step_id", .text).notNull()
+                t.column("primitive", .text).notNull()
+                t.column("attempt", .integer).notNull()
+                t.column("started_at", .datetime).notNull()
+                t.column("finished_at", .datetime)
+                t.column("duration_ms", .double)
+                t.column("status", .text).notNull()
+                t.column("exit_code", .integer)
+                t.column("output", .text).notNull().defaults(to: "")
+                t.column("error", .text)
+            }
+        }
+        return migrator
+    }
+
+    // MARK: RunRecorder
+
+    public func startRun(_ start: RunStart) throws -> Int64 {
+        let params = String(decoding: try JSONSerialization.data(withJSONObject: start.params, options: [.sortedKeys]), as: UTF8.self)
+        return try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (runbook, content_hash, trigger, params, parent_run_id, started_at, status, owner)
+                    VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
+                    """,
+                arguments: [start.runbook, start.contentHash, start.trigger.rawValue, params, start.parentRunID, start.startedAt, owner]
+            )
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func startAttempt(_ attempt: AttemptStart) throws -> Int64 {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO step_attempts (run_id, step_index, step_id, primitive, attempt, started_at, finished_at, duration_ms, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    attempt.runID, attempt.stepIndex, attempt.stepID, attempt.primitive, attempt.attempt, attempt.startedAt,
+                    attempt.skipped ? attempt.startedAt : nil, attempt.skipped ? 0.0 : nil,
+                    attempt.skipped ? StepStatus.skipped.rawValue : StepStatus.running.rawValue,
+                ]
+            )
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func finishAttempt(_ id: Int64, _ outcome: AttemptOutcome) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE step_attempts SET finished_at = ?, duration_ms = ?, status = ?, exit_code = ?, output = ?, error = ? WHERE id = ?",
+                arguments: [outcome.finishedAt, Double(outcome.duration.milliseconds), outcome.status.rawValue, outcome.exitCode.map { Int($0) }, outcome.output, outcome.error, id]
+            )
+        }
+    }
+
+    public func finishRun(_ id: Int64, _ outcome: RunOutcome) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE runs SET finished_at = ?, status = ?, escalation_level = ?, error = ? WHERE id = ?",
+                arguments: [outcome.finishedAt, outcome.status.rawValue, outcome.escalationLevel, outcome.error, id]
+            )
+        }
+    }
+
+    // MARK: Crash recovery
+
+    /// Marks runs whose process is gone as `interrupted`; returns their ids.
+    @discardableResult
+    public func markInterruptedRuns() throws -> [Int64] {
+        try pool.write { db in
+            let running = try Row.fetchAll(db, sql: "SELECT id, owner FROM runs WHERE status = 'running'")
+            var marked: [Int64] = []
+            for row in running {
+                let id: Int64 = row["id"]
+                let owner: String = row["owner"]
+                guard !ProcessIdentity.isAlive(owner) else { continue }
+                let inFlight = try String.fetchOne(db, sql: "SELECT step_id FROM step_attempts WHERE run_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1", arguments: [id])
+                let reason = inFlight.map { "interrupted: the process running it stopped (crash or kill) while step '\($0)' was in flight" }
+                    ?? "interrupted: the process running it stopped (crash or kill) between steps"
+                try db.execute(sql: "UPDATE step_attempts SET status = 'interrupted', finished_at = ?, error = 'interrupted' WHERE run_id = ? AND status = 'running'", arguments: [Date(), id])
+                try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ?", arguments: [Date(), reason, id])
+                marked.append(id)
+            }
+            return marked
+        }
+    }
+
+    // MARK: Review
+
+    public func runs(_ filter: RunFilter = RunFilter()) throws -> [RunRecord] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let runbook = filter.runbook { conditions.append("runbook = ?"); _ = arguments.append(contentsOf: [runbook]) }
+        if let status = filter.status { conditions.append("status = ?"); _ = arguments.append(contentsOf: [status]) }
+        if let since = filter.since { conditions.append("started_at >= ?"); _ = arguments.append(contentsOf: [since]) }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        _ = arguments.append(contentsOf: [filter.limit])
+        return try pool.read { db in
+            try RunRecord.fetchAll(db, sql: "SELECT * FROM runs \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments)
+        }
+    }
+
+    public func run(id: Int64) throws -> RunRecord? {
+        try pool.read { db in try RunRecord.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) }
+    }
+
+    public func attempts(runID: Int64) throws -> [AttemptRecord] {
+        try pool.read { db in
+            try AttemptRecord.fetchAll(db, sql: "SELECT * FROM step_attempts WHERE run_id = ? ORDER BY step_index, attempt, id", arguments: [runID])
+        }
+    }
+
+    public func children(of runID: Int64) throws -> [RunRecord] {
+        try pool.read { db in try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE parent_run_id = ? ORDER BY id", arguments: [runID]) }
+    }
+}
+
+public struct RunFilter: Sendable {
+    public var runbook: String?
+    public var status: String?
+    public var since: Date?
+    public var limit: Int
+
+    public init(runbook: String? = nil, status: String? = nil, since: Date? = nil, limit: Int = 50) {
+        self.runbook = runbook
+        self.status = status
+        self.since = since
+        self.limit = limit
+    }
+}
+
+public struct RecordsError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

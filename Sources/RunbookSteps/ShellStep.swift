@@ -1,0 +1,134 @@
+import Foundation
+import RunbookModel
+import Subprocess
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command with a shell. Values reach it as environment variables, never pasted into the
+/// command line. A timeout or a cancelled run stops the command's whole process group.
+public struct ShellStep: StepPrimitive {
+    public static let spec = PrimitiveSpec(
+        name: "shell",
+        summary: "run a command; values arrive as environment variables",
+        inputs: [
+            InputSpec("command", .string, required: true, allowsTemplates: false),
+            InputSpec("env", .stringMap),
+            InputSpec("cwd", .string),
+            InputSpec("shell", .string),
+            InputSpec("expect_exit", .stringList),
+            InputSpec("output_limit", .size),
+            InputSpec("stop_grace", .duration),
+        ],
+        outputs: ["stdout", "stderr", "exit_code"],
+        shorthand: "command"
+    )
+
+    /// The file a command writes `name=value` lines to, to set its declared outputs.
+    public static let outputFileVariable = "RUNBOOK_OUTPUT"
+
+    public var command: String
+    public var env: [String: String]
+    public var cwd: String?
+    public var shell: String
+    public var expectedExitCodes: Set<Int32>
+    public var outputLimit: Int
+    public var stopGrace: Duration
+
+    public init(inputs: ResolvedInputs) throws(StepInputError) {
+        command = try inputs.string("command")
+        env = inputs.stringMap("env")
+        cwd = inputs.has("cwd") ? try inputs.string("cwd") : nil
+        shell = inputs.string("shell", default: "/bin/bash")
+        var codes: Set<Int32> = []
+        for text in inputs.strings("expect_exit", default: ["0"]) {
+            guard let code = Int32(text) else { throw StepInputError("expect_exit '\(text)' is not an exit code") }
+            codes.insert(code)
+        }
+        expectedExitCodes = codes
+        outputLimit = Int(try inputs.size("output_limit") ?? 64 * 1024)
+        stopGrace = try inputs.duration("stop_grace", default: .seconds(2))
+    }
+
+    public func describe() -> String {
+        var text = "run `\(command)` with \(shell)"
+        if let cwd { text += " in \(cwd)" }
+        if !env.isEmpty { text += " with " + env.keys.sorted().map { "\($0)=\(env[$0]!)" }.joined(separator: " ") }
+        return text
+    }
+
+    public func run(in context: StepContext) async throws -> StepResult {
+        let outputFile = FileManager.default.temporaryDirectory
+            .appendingPathComponent("runbook-\(context.runID)-\(context.stepID)-\(context.attempt)-\(UUID().uuidString).out").path
+        guard FileManager.default.createFile(atPath: outputFile, contents: nil) else {
+            throw StepFailure("cannot create the output file \(outputFile): check that the temporary folder is writable")
+        }
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+
+        var variables: [Environment.Key: String?] = [:]
+        for (key, value) in context.environment.merging(env, uniquingKeysWith: { $1 }) {
+            variables[Environment.Key(stringLiteral: key)] = value
+        }
+        variables[Environment.Key(stringLiteral: Self.outputFileVariable)] = outputFile
+
+        var options = PlatformOptions()
+        // Its own process group, so that a timeout reaches every child the command started.
+        options.processGroupID = 0
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: stopGrace)]
+
+        let limit = outputLimit
+        let result = try await Subprocess.run(
+            .path(FilePath(shell)),
+            arguments: ["-c", command],
+            environment: .inherit.updating(variables),
+            workingDirectory: FilePath(context.resolvePath(cwd ?? ".")),
+            platformOptions: options,
+            input: .none,
+            output: .sequence,
+            error: .sequence
+        ) { execution in
+            async let stderr = Self.collect(execution.standardError, limit: limit)
+            let stdout = try await Self.collect(execution.standardOutput, limit: limit)
+            return (stdout, try await stderr)
+        }
+        let (stdout, stderr) = result.closureResult
+        var outputs = Self.readOutputFile(outputFile)
+        outputs["stdout"] = .string(stdout.text.trimmingCharacters(in: .newlines))
+        outputs["stderr"] = .string(stderr.text.trimmingCharacters(in: .newlines))
+
+        let combined = [stdout.text, stderr.text].filter { !$0.isEmpty }.joined(separator: stdout.text.hasSuffix("\n") ? "" : "\n")
+        switch result.terminationStatus {
+        case .exited(let code):
+            outputs["exit_code"] = .number(Double(code))
+            guard expectedExitCodes.contains(code) else {
+                throw StepFailure("command exited with \(code) (expected \(expectedExitCodes.sorted().map(String.init).joined(separator: " or ")))", exitCode: code, output: combined, outputs: outputs)
+            }
+            return StepResult(outputs: outputs, exitCode: code, output: combined)
+        case .signaled(let signal):
+            try Task.checkCancellation()
+            throw StepFailure("command was killed by signal \(signal)", exitCode: 128 + signal, output: combined, outputs: outputs)
+        }
+    }
+
+    private static func collect(_ sequence: SubprocessOutputSequence, limit: Int) async throws -> BoundedOutput {
+        var output = BoundedOutput(limit: limit)
+        for try await buffer in sequence {
+            buffer.withUnsafeBytes { output.append($0) }
+        }
+        return output
+    }
+
+    /// `name=value` lines, as a command writes them to `$RUNBOOK_OUTPUT`.
+    static func readOutputFile(_ path: String) -> [String: Value] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        var outputs: [String: Value] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let name = line[..<equals].trimmingCharacters(in: .whitespaces)
+            outputs[name] = .string(String(line[line.index(after: equals)...]))
+        }
+        return outputs
+    }
+}
