@@ -70,10 +70,14 @@ let package = Package(
             name: "RunbookBench",
             dependencies: ["RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI"]
         ),
-        .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel"]),
+        .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(
             name: "RunbookStepsTests",
-            dependencies: ["RunbookSteps", "RunbookSQLite", "RunbookCurl", "RunbookCLI"]
+            dependencies: [
+                "RunbookSteps", "RunbookSQLite", "RunbookCurl", "RunbookCLI",
+                .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "RunbookExecutorTests",

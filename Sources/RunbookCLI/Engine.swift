@@ -7,9 +7,9 @@ import RunbookSQLite
 import RunbookSteps
 
 /// The parts a command needs, assembled from the configuration.
-struct Engine {
+public struct Engine {
     /// Every primitive this build offers.
-    static let registry = StepRegistry.core.merging(.sqlite).merging(.curl)
+    public static let registry = StepRegistry.core.merging(.sqlite).merging(.curl)
 
     let config: EngineConfig
     let loader = RunbookLoader(catalog: Engine.registry)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One problem found in a source file, with where it is and what to do about it.
 public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     public var location: SourceLocation
@@ -9,6 +11,14 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         self.location = location
         self.message = message
         self.sourceLine = sourceLine
+    }
+
+    /// A diagnostic whose source line is read from its file.
+    public static func reading(_ location: SourceLocation, _ message: String) -> Diagnostic {
+        let text = FileManager.default.contents(atPath: location.file).map { String(decoding: $0, as: UTF8.self) }
+        let lines = text?.split(separator: "\n", omittingEmptySubsequences: false) ?? []
+        let line = location.line >= 1 && location.line <= lines.count ? String(lines[location.line - 1]) : nil
+        return Diagnostic(location, message, sourceLine: line)
     }
 
     /// `file:line:column: error: message`, then the line and a caret under the column.

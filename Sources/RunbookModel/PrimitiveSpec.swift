@@ -30,13 +30,19 @@ public struct InputSpec: Sendable {
     public var allowsTemplates: Bool
     /// The input names another runbook, so validation checks that it exists and forms no cycle.
     public var namesRunbook: Bool
+    /// What to write instead of a template, where templates are not allowed.
+    public var instead: String
 
-    public init(_ key: String, _ type: InputType, required: Bool = false, allowsTemplates: Bool = true, namesRunbook: Bool = false) {
+    public init(
+        _ key: String, _ type: InputType, required: Bool = false, allowsTemplates: Bool = true, namesRunbook: Bool = false,
+        instead: String = "write the value itself here"
+    ) {
         self.key = key
         self.type = type
         self.required = required
         self.allowsTemplates = allowsTemplates
         self.namesRunbook = namesRunbook
+        self.instead = instead
     }
 }
 

@@ -6,8 +6,8 @@ public struct RunbookLibrary: Sendable {
     public private(set) var runbooks: [String: Runbook] = [:]
     /// Problems per file, for files that did not load, and for links between runbooks.
     public private(set) var diagnostics: [Diagnostic] = []
-    /// The file each loaded name came from, including files that failed after their name was read.
-    private var files: [String: String] = [:]
+    /// Every runbook that could be read, problems or not, by name: their links are checked too.
+    private var readable: [String: Runbook] = [:]
 
     public init() {}
 
@@ -42,28 +42,30 @@ public struct RunbookLibrary: Sendable {
     }
 
     private mutating func add(file: String, loader: RunbookLoader) {
-        do {
-            let runbook = try loader.load(path: file)
-            if let other = files[runbook.name] {
-                diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "runbook name '\(runbook.name)' is already used by \(other): rename one of them"))
-                return
-            }
-            runbooks[runbook.name] = runbook
-            files[runbook.name] = file
-        } catch {
-            diagnostics += error.diagnostics
+        guard let data = FileManager.default.contents(atPath: file) else {
+            diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read the file: check that it exists and is readable"))
+            return
         }
+        let (runbook, problems) = loader.read(text: String(decoding: data, as: UTF8.self), file: file)
+        diagnostics += problems
+        guard let runbook, !runbook.name.isEmpty else { return }
+        if let other = readable[runbook.name] {
+            diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "runbook name '\(runbook.name)' is already used by \(other.file): rename one of them"))
+            return
+        }
+        readable[runbook.name] = runbook
+        if problems.isEmpty { runbooks[runbook.name] = runbook }
     }
 
     /// Every `run` reference names a known runbook, and no runbook starts itself, directly or not.
     private mutating func checkLinks() {
-        for runbook in runbooks.values.sorted(by: { $0.file < $1.file }) {
-            for reference in runbook.referencedRunbooks where runbooks[reference.name] == nil {
-                diagnostics.append(Diagnostic(reference.location, "unknown runbook '\(reference.name)'\(Suggestion.hint(for: reference.name, in: runbooks.keys)); runbooks here: \(runbooks.keys.sorted().joined(separator: ", "))"))
+        for runbook in readable.values.sorted(by: { $0.file < $1.file }) {
+            for reference in runbook.referencedRunbooks where readable[reference.name] == nil {
+                diagnostics.append(.reading(reference.location, "unknown runbook '\(reference.name)'\(Suggestion.hint(for: reference.name, in: readable.keys)); runbooks here: \(readable.keys.sorted().joined(separator: ", "))"))
             }
             if let cycle = cycle(from: runbook.name) {
                 let reference = runbook.referencedRunbooks.first { $0.name == cycle[1] }
-                diagnostics.append(Diagnostic(reference?.location ?? SourceLocation(file: runbook.file, line: 1, column: 1), "runbooks start each other in a cycle: \(cycle.joined(separator: " -> ")): break the cycle"))
+                diagnostics.append(.reading(reference?.location ?? SourceLocation(file: runbook.file, line: 1, column: 1), "runbooks start each other in a cycle: \(cycle.joined(separator: " -> ")): break the cycle"))
             }
         }
     }
@@ -73,7 +75,7 @@ public struct RunbookLibrary: Sendable {
         var stack: [(String, [String])] = [(name, [name])]
         var visited: Set<String> = []
         while let (current, path) = stack.popLast() {
-            for next in runbooks[current]?.referencedRunbooks.map(\.name) ?? [] {
+            for next in readable[current]?.referencedRunbooks.map(\.name) ?? [] {
                 if next == name { return path + [next] }
                 if visited.insert(next).inserted { stack.append((next, path + [next])) }
             }
@@ -83,18 +85,17 @@ public struct RunbookLibrary: Sendable {
 
     /// The runbook called `name`, with the problems of it and of every runbook it starts.
     public func resolve(_ name: String) throws(ValidationFailure) -> Runbook {
-        guard let runbook = runbooks[name] else {
-            let broken = diagnostics.filter { diagnostic in files.isEmpty || !files.values.contains(diagnostic.location.file) }
-            let named = broken.filter { URL(fileURLWithPath: $0.location.file).deletingPathExtension().lastPathComponent == name }
+        guard let runbook = readable[name] else {
+            let named = diagnostics.filter { URL(fileURLWithPath: $0.location.file).deletingPathExtension().lastPathComponent == name }
             if !named.isEmpty { throw ValidationFailure(named) }
-            let hint = Suggestion.hint(for: name, in: runbooks.keys)
+            let hint = Suggestion.hint(for: name, in: readable.keys)
             throw ValidationFailure([Diagnostic(SourceLocation(file: name, line: 1, column: 1), "no runbook named '\(name)'\(hint); `runbook list` shows the runbooks")])
         }
         var involved: Set<String> = [runbook.file]
         var pending = [runbook]
         while let current = pending.popLast() {
             for reference in current.referencedRunbooks {
-                if let next = runbooks[reference.name], involved.insert(next.file).inserted { pending.append(next) }
+                if let next = readable[reference.name], involved.insert(next.file).inserted { pending.append(next) }
             }
         }
         let problems = diagnostics.filter { involved.contains($0.location.file) }

@@ -24,12 +24,20 @@ public struct RunbookLoader: Sendable {
 
     /// Loads a runbook from YAML text; `file` names it in diagnostics.
     public func load(text: String, file: String) throws(ValidationFailure) -> Runbook {
+        let (runbook, diagnostics) = read(text: text, file: file)
+        guard let runbook, diagnostics.isEmpty else { throw ValidationFailure(diagnostics) }
+        return runbook
+    }
+
+    /// As much of a runbook as could be read, with every problem found: a runbook with problems
+    /// is never run, but the links it makes to other runbooks can still be checked.
+    public func read(text: String, file: String) -> (Runbook?, [Diagnostic]) {
         var source = YAMLSource(file: file, text: text)
         let runbook = read(&source)
-        if !source.diagnostics.isEmpty || runbook == nil {
-            throw ValidationFailure(source.diagnostics)
+        let ordered = source.diagnostics.enumerated().sorted {
+            ($0.element.location.line, $0.element.location.column, $0.offset) < ($1.element.location.line, $1.element.location.column, $1.offset)
         }
-        return runbook!
+        return (runbook, ordered.map(\.element))
     }
 
     private func read(_ source: inout YAMLSource) -> Runbook? {
@@ -338,10 +346,7 @@ public struct RunbookLoader: Sendable {
         let location = source.location(node)
         if scalar.string.contains("${{") {
             guard input.allowsTemplates else {
-                let hint = input.key == "command"
-                    ? "pass values through env (env: {TARGET: \"${{ params.target }}\"}) and write \"$TARGET\" in the command"
-                    : "write the value itself here"
-                source.error(node, "\(what) does not take ${{ }} expressions: \(hint)")
+                source.error(node, "\(what) does not take ${{ }} expressions: \(input.instead)")
                 return nil
             }
             do {

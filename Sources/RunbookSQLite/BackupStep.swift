@@ -7,6 +7,7 @@ import RunbookSteps
 import Glibc
 #endif
 
+
 /// Copies SQLite databases with SQLite's online backup (safe while they are written), checks
 /// each copy, and keeps the newest N copies of each.
 public struct BackupStep: StepPrimitive {
@@ -80,16 +81,13 @@ public struct BackupStep: StepPrimitive {
         return configuration
     }
 
-    /// Deletes all but the newest `keep` backups of `name`; their stamps sort as time does.
+    /// Deletes all but the newest `keep` backups of `name`.
     private func prune(folder: String, name: String) throws -> Int {
-        let pattern = "\(name)-[0-9]*-[0-9]*.db"
-        let backups = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-            .filter { fnmatch(pattern, $0, 0) == 0 }
-            .sorted()
+        let backups = try FileSelection(folder: folder, patterns: ["\(name)-[0-9]*-[0-9]*.db"], olderThan: nil, largerThan: nil, matchAll: false).files()
         let old = backups.dropLast(keep)
         for file in old {
-            do { try FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(file)) } catch {
-                throw StepFailure("cannot remove old backup \(file): \(error.localizedDescription)")
+            do { try FileManager.default.removeItem(atPath: file.path) } catch {
+                throw StepFailure("cannot remove old backup \(file.path): \(error.localizedDescription)")
             }
         }
         return old.count

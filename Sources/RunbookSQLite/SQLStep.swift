@@ -12,7 +12,7 @@ public struct SQLStep: StepPrimitive {
         inputs: [
             InputSpec("database", .string, required: true),
             // Values are bound with `bind`, never pasted into the statement.
-            InputSpec("query", .string, required: true, allowsTemplates: false),
+            InputSpec("query", .string, required: true, allowsTemplates: false, instead: "write ? in the query and give the values in bind: [...]"),
             InputSpec("bind", .stringList),
             InputSpec("readonly", .bool),
             InputSpec("expect_rows", .int),

@@ -6,7 +6,7 @@ public struct RunStep: StepPrimitive {
         name: "run",
         summary: "run another runbook",
         inputs: [
-            InputSpec("runbook", .string, required: true, allowsTemplates: false, namesRunbook: true),
+            InputSpec("runbook", .string, required: true, allowsTemplates: false, namesRunbook: true, instead: "name the runbook itself, so validation can check it"),
             InputSpec("params", .stringMap),
         ],
         outputs: ["run_id", "status", "escalation_level"],

@@ -14,7 +14,10 @@ public struct ShellStep: StepPrimitive {
         name: "shell",
         summary: "run a command; values arrive as environment variables",
         inputs: [
-            InputSpec("command", .string, required: true, allowsTemplates: false),
+            InputSpec(
+                "command", .string, required: true, allowsTemplates: false,
+                instead: "pass values through env (env: {TARGET: \"${{ params.target }}\"}) and write \"$TARGET\" in the command"
+            ),
             InputSpec("env", .stringMap),
             InputSpec("cwd", .string),
             InputSpec("shell", .string),

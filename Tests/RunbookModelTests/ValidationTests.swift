@@ -1,0 +1,107 @@
+import Foundation
+import RunbookCLI
+import RunbookModel
+import Testing
+
+@Suite struct ValidationTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    let loader = RunbookLoader(catalog: Engine.registry)
+
+    func diagnostics(_ text: String, file: String = "runbook.yaml") -> [String] {
+        let (_, diagnostics) = loader.read(text: text, file: file)
+        return diagnostics.map(\.description)
+    }
+
+    @Test func everyMistakeIsReportedAtOnceWithFileLineAndColumn() throws {
+        let text = try String(contentsOf: Self.fixtures.appendingPathComponent("broken.yaml"), encoding: .utf8)
+        let expected = try String(contentsOf: Self.fixtures.appendingPathComponent("broken.expected"), encoding: .utf8)
+        let actual = diagnostics(text, file: "broken.yaml").joined(separator: "\n") + "\n"
+        #expect(actual == expected)
+    }
+
+    @Test func yamlSyntaxErrorsNameTheirPlace() {
+        let found = diagnostics("name: x\nsteps:\n  - id: a\n    log: \"unclosed\n")
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("runbook.yaml:5:1: error: YAML syntax:") == true)
+    }
+
+    @Test func duplicateKeysAreErrors() {
+        let found = diagnostics("name: x\nname: y\nsteps:\n  - id: a\n    log: hi\n")
+        #expect(found.first?.contains("duplicate key 'name'") == true)
+    }
+
+    @Test func aCleanRunbookLoads() throws {
+        let runbook = try loader.load(text: """
+            name: ok
+            params:
+              target: {type: string, default: ea-01}
+            steps:
+              - id: check_age
+                shell:
+                  command: echo "age=7" >> "$RUNBOOK_OUTPUT"
+                outputs: [age]
+              - id: report
+                when: steps.check_age.outputs.age < 2m
+                log: "${{ params.target }} is ${{ steps.check_age.outputs.age }}s old"
+            """, file: "ok.yaml")
+        #expect(runbook.steps.map(\.id) == ["check_age", "report"])
+        #expect(runbook.steps[1].when?.text == "steps.check_age.outputs.age < 2m")
+        #expect(runbook.contentHash.count == 16)
+    }
+
+    @Test func shorthandAndFullFormsAreTheSame() throws {
+        let short = try loader.load(text: "name: a\nsteps:\n  - id: s\n    shell: df -h\n", file: "a.yaml")
+        let long = try loader.load(text: "name: a\nsteps:\n  - id: s\n    shell:\n      command: df -h\n", file: "a.yaml")
+        guard case .template(let shortForm, _)? = short.steps[0].inputs["command"], case .template(let longForm, _)? = long.steps[0].inputs["command"] else {
+            Issue.record("command is not a template")
+            return
+        }
+        #expect(shortForm == longForm)
+        #expect(shortForm.literalText == "df -h")
+    }
+
+    @Test func runReferencesAreCheckedAcrossFiles() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("links-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "name: first\nsteps:\n  - id: go\n    run: second\n".write(to: folder.appendingPathComponent("first.yaml"), atomically: true, encoding: .utf8)
+        try "name: second\nsteps:\n  - id: back\n    run: first\n  - id: lost\n    run: thrid\n".write(to: folder.appendingPathComponent("second.yaml"), atomically: true, encoding: .utf8)
+        let library = RunbookLibrary.load(paths: [folder.path], loader: loader)
+        let messages = library.diagnostics.map(\.message)
+        #expect(messages.contains { $0.contains("cycle: first -> second -> first") })
+        #expect(messages.contains { $0.hasPrefix("unknown runbook 'thrid'") })
+        #expect(library.diagnostics.allSatisfy { $0.location.line > 1 })
+        #expect(throws: ValidationFailure.self) { try library.resolve("first") }
+    }
+}
+
+@Suite struct ParamBindingTests {
+    let runbook = try! RunbookLoader(catalog: Engine.registry).load(text: """
+        name: p
+        params:
+          target: {type: string}
+          limit: {type: duration, default: 5m}
+          retries: {type: int, default: 3}
+          pin: {type: int, default: 1234, secret: true}
+        steps:
+          - id: a
+            log: hi
+        """, file: "p.yaml")
+
+    @Test func typesAndDefaults() throws {
+        let values = try ParamBinding.bind(["target": "ea-02", "limit": "90s"], to: runbook)
+        #expect(values["target"] == .string("ea-02"))
+        #expect(values["limit"] == .duration(.seconds(90)))
+        #expect(values["retries"] == .number(3))
+    }
+
+    @Test func mistakesSayWhatToDo() {
+        #expect(throws: ParamBinding.Failure.self) { try ParamBinding.bind([:], to: runbook) }
+        let unknown = #expect(throws: ParamBinding.Failure.self) { try ParamBinding.bind(["target": "x", "targte": "y"], to: runbook) }
+        #expect(unknown?.description.contains("did you mean 'target'?") == true)
+        let wrong = #expect(throws: ParamBinding.Failure.self) { try ParamBinding.bind(["target": "x", "retries": "many"], to: runbook) }
+        #expect(wrong?.description == "parameter 'retries' is 'many': give a whole number such as 3")
+        let secret = #expect(throws: ParamBinding.Failure.self) { try ParamBinding.bind(["target": "x", "pin": "hunter2"], to: runbook) }
+        #expect(secret?.description.contains("hunter2") == false)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import RunbookModel
+import RunbookSteps
+import Testing
+
+/// A real HTTP server on loopback (Python's http.server) that answers a few paths.
+final class LocalHTTPServer {
+    let process = Process()
+    let port: Int
+
+    static let script = """
+        import http.server, sys
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args): pass
+            def answer(self, status, body):
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            def do_GET(self):
+                if self.path == "/health": self.answer(200, "healthy")
+                else: self.answer(404, "no such page")
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                self.answer(201, self.headers.get("Authorization", "") + "|" + body)
+        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        print(server.server_address[1], flush=True)
+        server.serve_forever()
+        """
+
+    init() throws {
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.script]
+        process.standardOutput = output
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    deinit {
+        // Processes started from a test thread inherit its blocked signals, SIGTERM among them.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+@Suite struct HTTPStepTests {
+    @Test func checksTheStatusAndKeepsTheBody() async throws {
+        let server = try LocalHTTPServer()
+        let harness = try StepHarness()
+        defer { harness.remove() }
+        let ok = try await harness.primitive("http", "url: http://127.0.0.1:\(server.port)/health").run(in: harness.context())
+        #expect(ok.outputs["status"] == .number(200))
+        #expect(ok.outputs["body"] == .string("healthy"))
+
+        let failure = await #expect(throws: StepFailure.self) {
+            try await harness.primitive("http", "url: http://127.0.0.1:\(server.port)/nope").run(in: harness.context())
+        }
+        #expect(failure?.message == "GET http://127.0.0.1:\(server.port)/nope answered 404, expected 2xx")
+        #expect(failure?.outputs["body"] == .string("no such page"))
+    }
+
+    @Test func sendsMethodHeadersAndBody() async throws {
+        let server = try LocalHTTPServer()
+        let harness = try StepHarness()
+        defer { harness.remove() }
+        let post = try harness.primitive("http", """
+            url: http://127.0.0.1:\(server.port)/runs
+            method: post
+            headers: {Authorization: Bearer t0k3n}
+            body: '{"runbook":"ea-lost"}'
+            expect_status: [201]
+            """)
+        let result = try await post.run(in: harness.context())
+        #expect(result.outputs["body"] == .string("Bearer t0k3n|{\"runbook\":\"ea-lost\"}"))
+    }
+
+    @Test func aRefusedConnectionSaysSo() async throws {
+        let harness = try StepHarness()
+        defer { harness.remove() }
+        let failure = await #expect(throws: StepFailure.self) {
+            try await harness.primitive("http", "url: http://127.0.0.1:1/\ntimeout: 2s").run(in: harness.context())
+        }
+        #expect(failure?.message.contains("Couldn't connect to server") == true)
+    }
+}
