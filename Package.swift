@@ -86,6 +86,10 @@ let package = Package(
                 .product(name: "Clocks", package: "swift-clocks"),
             ]
         ),
-        .testTarget(name: "RunbookCLITests", dependencies: ["RunbookSQLite", "RunbookModel"]),
+        // End to end through the built `runbook` executable.
+        .testTarget(
+            name: "RunbookCLITests",
+            dependencies: ["runbook", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
     ]
 )

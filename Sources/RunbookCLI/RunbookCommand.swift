@@ -18,6 +18,7 @@ public struct RunbookCommand: AsyncParsableCommand {
 
     /// Parses the command line and runs the command, mapping usage errors to exit code 2.
     public static func start(arguments: [String]? = nil) async {
+        SignalCancellation.unblockStopSignals()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["RUNBOOK_LOG_LEVEL"] ?? "") ?? .info

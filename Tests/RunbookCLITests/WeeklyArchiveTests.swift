@@ -1,0 +1,59 @@
+import Foundation
+import GRDB
+import Testing
+
+@Suite struct WeeklyArchiveTests {
+    func file(_ cli: CLIHarness, _ name: String, bytes: Int, daysOld: Double) throws -> Data {
+        let data = Data((0..<bytes).map { UInt8(truncatingIfNeeded: ($0 * 7 + name.count) % 251) })
+        try cli.write(name, "")
+        try data.write(to: URL(fileURLWithPath: cli.path(name)))
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-daysOld * 86_400)], ofItemAtPath: cli.path(name))
+        return data
+    }
+
+    @Test func archivesExactlyTheRightFilesAndTheArchiveRestoresThem() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let old = try file(cli, "var/tracking/signals-old.jsonl", bytes: 40_000, daysOld: 10)
+        let big = try file(cli, "var/tracking/ticks-big.jsonl", bytes: 2_500_000, daysOld: 0.01)
+        _ = try file(cli, "var/tracking/fires-today.jsonl", bytes: 40_000, daysOld: 0.01)
+        _ = try file(cli, "var/tracking/notes.txt", bytes: 100, daysOld: 30)
+        _ = try file(cli, "var/logs/engine.log.1", bytes: 100, daysOld: 20)
+        _ = try file(cli, "var/logs/engine.log", bytes: 100, daysOld: 1)
+        let database = try DatabaseQueue(path: cli.path("var/trades.db"))
+        try await database.write { db in
+            try db.execute(sql: "CREATE TABLE fires (id TEXT)")
+            try db.execute(sql: "INSERT INTO fires VALUES ('F1'), ('F2')")
+        }
+        try database.close()
+
+        let run = try cli.run("run", "weekly-archive", "--runbooks", CLIHarness.shippedRunbooks.path, "--param", "max_size=1MB")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+
+        let tracking = try FileManager.default.contentsOfDirectory(atPath: cli.path("var/tracking")).sorted()
+        #expect(tracking == ["fires-today.jsonl", "notes.txt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.path("var/logs")) == ["engine.log"])
+
+        let archives = try FileManager.default.contentsOfDirectory(atPath: cli.path("var/archive"))
+        #expect(archives.count == 1)
+        let archive = try #require(archives.first)
+        #expect(archive.hasPrefix("tracking-") && archive.hasSuffix(".tar.gz"))
+        try FileManager.default.createDirectory(atPath: cli.path("restored"), withIntermediateDirectories: true)
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-xzf", cli.path("var/archive/\(archive)"), "-C", cli.path("restored")]
+        try tar.run()
+        tar.waitUntilExit()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.path("restored")).sorted() == ["signals-old.jsonl", "ticks-big.jsonl"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: cli.path("restored/signals-old.jsonl"))) == old)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: cli.path("restored/ticks-big.jsonl"))) == big)
+
+        let backups = try FileManager.default.contentsOfDirectory(atPath: cli.path("var/backups/weekly"))
+        let tradesBackup = try #require(backups.first { $0.hasPrefix("trades-") })
+        let copy = try DatabaseQueue(path: cli.path("var/backups/weekly/\(tradesBackup)"))
+        #expect(try await copy.read { try String.fetchAll($0, sql: "SELECT id FROM fires ORDER BY id") } == ["F1", "F2"])
+
+        let show = try cli.run("show", "1", "--json").json
+        #expect((show["steps"] as? [[String: Any]])?.map { $0["status"] as? String } == ["succeeded", "succeeded", "succeeded", "succeeded"])
+    }
+}

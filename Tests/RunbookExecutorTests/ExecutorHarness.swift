@@ -1,0 +1,47 @@
+import Clocks
+import Foundation
+import RunbookCLI
+import RunbookExecutor
+import RunbookModel
+import RunbookSQLite
+import RunbookSteps
+
+/// Runbooks written inline, run by a real executor into a real records file in a scratch folder.
+struct ExecutorHarness {
+    let folder: URL
+    let records: RunRecords
+    var runbooks: [String: Runbook] = [:]
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("executor-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
+    }
+
+    @discardableResult
+    mutating func add(_ yaml: String) throws -> Runbook {
+        let runbook = try RunbookLoader(catalog: Engine.registry).load(text: yaml, file: "inline.yaml")
+        runbooks[runbook.name] = runbook
+        return runbook
+    }
+
+    func executor(clock: any Clock<Duration> = ContinuousClock(), recorder: (any RunRecorder)? = nil) -> Executor {
+        let known = runbooks
+        return Executor(
+            registry: Engine.registry, recorder: recorder ?? records, clock: clock, workingDirectory: folder.path,
+            lookup: { name in
+                guard let runbook = known[name] else { throw ValidationFailure([]) }
+                return runbook
+            }
+        )
+    }
+
+    func run(_ name: String, params: [String: String] = [:], clock: any Clock<Duration> = ContinuousClock()) async throws -> RunReport {
+        let runbook = runbooks[name]!
+        return await executor(clock: clock).run(runbook, params: try ParamBinding.bind(params, to: runbook), trigger: .manual)
+    }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    func remove() { try? FileManager.default.removeItem(at: folder) }
+}
