@@ -68,7 +68,10 @@ let package = Package(
         .executableTarget(name: "runbook", dependencies: ["RunbookCLI"]),
         .executableTarget(
             name: "RunbookBench",
-            dependencies: ["RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI"]
+            dependencies: [
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
         ),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(

@@ -55,6 +55,8 @@ public struct Executor: Sendable {
         var status = RunStatus.succeeded
         var escalation = 0
         var runError: String?
+        // The end of the last attempt, written together with whatever the run records next.
+        var pending: FinishedAttempt?
 
         for (index, step) in runbook.steps.enumerated() {
             if Task.isCancelled {
@@ -62,7 +64,7 @@ public struct Executor: Sendable {
                 runError = "cancelled before step '\(step.id)'"
                 break
             }
-            let outcome = await execute(step, index: index, state: state, redactor: redactor)
+            let outcome = await execute(step, index: index, state: state, redactor: redactor, pending: &pending)
             reports.append(outcome.report)
             observer?.stepFinished(step: step, report: outcome.report)
             state.statuses[step.id] = outcome.report.status
@@ -89,6 +91,7 @@ public struct Executor: Sendable {
                 case .run(let recovery):
                     status = .failed
                     runError = reason
+                    flush(&pending)
                     let child = await runChild(recovery, params: [:], parent: runID)
                     escalation = max(escalation, child.escalationLevel)
                     runError! += "; recovery runbook '\(recovery)' \(child.status) (run \(child.runID))"
@@ -101,7 +104,7 @@ public struct Executor: Sendable {
 
         let report = RunReport(runID: runID, runbook: runbook.name, status: status, escalationLevel: escalation, error: runError.map(redactor.redact), steps: reports)
         record("finish run \(runID)") {
-            try recorder.finishRun(runID, RunOutcome(status: status, finishedAt: Date(), escalationLevel: escalation, error: report.error))
+            try recorder.finishRun(runID, RunOutcome(status: status, finishedAt: Date(), escalationLevel: escalation, error: report.error), completing: pending)
         }
         observer?.runFinished(report: report)
         return report
@@ -113,7 +116,7 @@ public struct Executor: Sendable {
         var childEscalation = 0
     }
 
-    private func execute(_ step: Step, index: Int, state: RunState, redactor: Redactor) async -> StepOutcome {
+    private func execute(_ step: Step, index: Int, state: RunState, redactor: Redactor, pending: inout FinishedAttempt?) async -> StepOutcome {
         let evaluator = state.evaluator
         let stopwatch = clock.stopwatch()
         func failed(_ message: String, attempts: Int = 0) -> StepOutcome {
@@ -124,8 +127,12 @@ public struct Executor: Sendable {
             do {
                 guard try evaluator.evaluate(condition.expression).isTruthy else {
                     record("skip step \(step.id)") {
-                        _ = try recorder.startAttempt(AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: 0, startedAt: Date(), skipped: true))
+                        _ = try recorder.startAttempt(
+                            AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: 0, startedAt: Date(), skipped: true),
+                            completing: pending
+                        )
                     }
+                    pending = nil
                     return StepOutcome(report: StepReport(id: step.id, status: .skipped, attempts: 0, duration: .zero, output: "skipped: `\(condition.text)` is false"), outputs: [:])
                 }
             } catch {
@@ -145,6 +152,7 @@ public struct Executor: Sendable {
         var childEscalation = 0
         for attempt in 1...attempts {
             if attempt > 1 {
+                flush(&pending)
                 do {
                     try await clock.sleep(for: step.retries.delay(beforeAttempt: attempt))
                 } catch {
@@ -155,8 +163,12 @@ public struct Executor: Sendable {
             observer?.attemptStarted(step: step, attempt: attempt)
             var attemptID: Int64?
             record("start step \(step.id)") {
-                attemptID = try recorder.startAttempt(AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: attempt, startedAt: Date()))
+                attemptID = try recorder.startAttempt(
+                    AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: attempt, startedAt: Date()),
+                    completing: pending
+                )
             }
+            pending = nil
             let attemptClock = clock.stopwatch()
             let context = StepContext(
                 runID: state.runID, runbook: state.runbook, stepID: step.id, attempt: attempt, workingDirectory: workingDirectory,
@@ -184,9 +196,7 @@ public struct Executor: Sendable {
                 let cancelled = Task.isCancelled || error is CancellationError
                 outcome = AttemptOutcome(status: cancelled ? .cancelled : .failed, finishedAt: Date(), duration: attemptClock(), error: cancelled ? "cancelled" : redactor.redact("\(error)"))
             }
-            if let attemptID {
-                record("finish step \(step.id)") { try recorder.finishAttempt(attemptID, outcome) }
-            }
+            pending = attemptID.map { FinishedAttempt(id: $0, outcome: outcome) }
             if case .number(let level)? = outputs["escalation_level"] { childEscalation = max(childEscalation, Int(level)) }
             last = StepOutcome(
                 report: StepReport(id: step.id, status: outcome.status, attempts: attempt, duration: stopwatch(), error: outcome.error, output: outcome.output),
@@ -228,6 +238,13 @@ public struct Executor: Sendable {
         var output = BoundedOutput(limit: recordedOutputLimit)
         output.append(Array(text.utf8))
         return output.text
+    }
+
+    /// Writes a waiting attempt end now, before the run spends time on anything else.
+    private func flush(_ pending: inout FinishedAttempt?) {
+        guard let finished = pending else { return }
+        record("finish step attempt \(finished.id)") { try recorder.finishAttempt(finished) }
+        pending = nil
     }
 
     /// Records through the recorder; a records failure is logged and the run goes on, since

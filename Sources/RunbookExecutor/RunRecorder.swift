@@ -3,11 +3,26 @@ import RunbookModel
 
 /// Where runs and their steps are recorded. Calls are made in order and before side effects:
 /// a step's start is recorded before the step does anything.
+///
+/// The end of an attempt travels with the next call (`completing`) when nothing happens in
+/// between, so that a step costs one write instead of two; it is written on its own
+/// (`finishAttempt`) before the run waits for anything.
 public protocol RunRecorder: Sendable {
     func startRun(_ start: RunStart) throws -> Int64
-    func startAttempt(_ attempt: AttemptStart) throws -> Int64
-    func finishAttempt(_ id: Int64, _ outcome: AttemptOutcome) throws
-    func finishRun(_ id: Int64, _ outcome: RunOutcome) throws
+    func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) throws -> Int64
+    func finishAttempt(_ finished: FinishedAttempt) throws
+    func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) throws
+}
+
+/// An attempt's record id with how it ended.
+public struct FinishedAttempt: Sendable {
+    public var id: Int64
+    public var outcome: AttemptOutcome
+
+    public init(id: Int64, outcome: AttemptOutcome) {
+        self.id = id
+        self.outcome = outcome
+    }
 }
 
 public enum Trigger: String, Sendable, CaseIterable {

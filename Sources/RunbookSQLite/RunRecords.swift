@@ -6,7 +6,7 @@ import RunbookExecutor
 /// left `running` as `interrupted`, naming the step that was in flight.
 public final class RunRecords: RunRecorder, Sendable {
     public let path: String
-    private let pool: DatabasePool
+    private let database: DatabaseQueue
     private let owner = ProcessIdentity.current
 
     public init(path: String) throws {
@@ -16,12 +16,14 @@ public final class RunRecords: RunRecorder, Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            // WAL with NORMAL survives a crash of this process; only a power cut can lose the newest commits.
+            // WAL lets other processes read while a run writes. With NORMAL, a commit survives a
+            // crash of this process; only a power cut can lose the newest commits.
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(pool)
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
         } catch {
             throw RecordsError("cannot open the run records at \(path): \(error)")
         }
@@ -68,51 +70,55 @@ public final class RunRecords: RunRecorder, Sendable {
 
     public func startRun(_ start: RunStart) throws -> Int64 {
         let params = String(decoding: try JSONSerialization.data(withJSONObject: start.params, options: [.sortedKeys]), as: UTF8.self)
-        return try pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO runs (runbook, content_hash, trigger, params, parent_run_id, started_at, status, owner)
-                    VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
-                    """,
-                arguments: [start.runbook, start.contentHash, start.trigger.rawValue, params, start.parentRunID, start.startedAt, owner]
-            )
+        return try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO runs (runbook, content_hash, trigger, params, parent_run_id, started_at, status, owner)
+                VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
+                """).execute(arguments: [start.runbook, start.contentHash, start.trigger.rawValue, params, start.parentRunID, RecordTime.text(start.startedAt), owner])
             return db.lastInsertedRowID
         }
     }
 
-    public func startAttempt(_ attempt: AttemptStart) throws -> Int64 {
-        try pool.write { db in
-            try db.execute(
-                sql: """
+    public func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) throws -> Int64 {
+        try database.writeWithoutTransaction { db in
+            try db.inTransaction {
+                if let previous { try Self.finish(previous, in: db) }
+                try db.cachedStatement(sql: """
                     INSERT INTO step_attempts (run_id, step_index, step_id, primitive, attempt, started_at, finished_at, duration_ms, status)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    attempt.runID, attempt.stepIndex, attempt.stepID, attempt.primitive, attempt.attempt, attempt.startedAt,
-                    attempt.skipped ? attempt.startedAt : nil, attempt.skipped ? 0.0 : nil,
+                    """).execute(arguments: [
+                    attempt.runID, attempt.stepIndex, attempt.stepID, attempt.primitive, attempt.attempt, RecordTime.text(attempt.startedAt),
+                    attempt.skipped ? RecordTime.text(attempt.startedAt) : nil, attempt.skipped ? 0.0 : nil,
                     attempt.skipped ? StepStatus.skipped.rawValue : StepStatus.running.rawValue,
-                ]
-            )
+                ])
+                return .commit
+            }
             return db.lastInsertedRowID
         }
     }
 
-    public func finishAttempt(_ id: Int64, _ outcome: AttemptOutcome) throws {
-        try pool.write { db in
-            try db.execute(
-                sql: "UPDATE step_attempts SET finished_at = ?, duration_ms = ?, status = ?, exit_code = ?, output = ?, error = ? WHERE id = ?",
-                arguments: [outcome.finishedAt, Double(outcome.duration.milliseconds), outcome.status.rawValue, outcome.exitCode.map { Int($0) }, outcome.output, outcome.error, id]
-            )
+    public func finishAttempt(_ finished: FinishedAttempt) throws {
+        try database.writeWithoutTransaction { db in try Self.finish(finished, in: db) }
+    }
+
+    public func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) throws {
+        try database.writeWithoutTransaction { db in
+            try db.inTransaction {
+                if let previous { try Self.finish(previous, in: db) }
+                try db.cachedStatement(sql: "UPDATE runs SET finished_at = ?, status = ?, escalation_level = ?, error = ? WHERE id = ?")
+                    .execute(arguments: [RecordTime.text(outcome.finishedAt), outcome.status.rawValue, outcome.escalationLevel, outcome.error, id])
+                return .commit
+            }
         }
     }
 
-    public func finishRun(_ id: Int64, _ outcome: RunOutcome) throws {
-        try pool.write { db in
-            try db.execute(
-                sql: "UPDATE runs SET finished_at = ?, status = ?, escalation_level = ?, error = ? WHERE id = ?",
-                arguments: [outcome.finishedAt, outcome.status.rawValue, outcome.escalationLevel, outcome.error, id]
-            )
-        }
+    private static func finish(_ finished: FinishedAttempt, in db: Database) throws {
+        let outcome = finished.outcome
+        try db.cachedStatement(sql: "UPDATE step_attempts SET finished_at = ?, duration_ms = ?, status = ?, exit_code = ?, output = ?, error = ? WHERE id = ?")
+            .execute(arguments: [
+                RecordTime.text(outcome.finishedAt), Double(outcome.duration.milliseconds), outcome.status.rawValue,
+                outcome.exitCode.map { Int($0) }, outcome.output, outcome.error, finished.id,
+            ])
     }
 
     // MARK: Crash recovery
@@ -120,7 +126,7 @@ public final class RunRecords: RunRecorder, Sendable {
     /// Marks runs whose process is gone as `interrupted`; returns their ids.
     @discardableResult
     public func markInterruptedRuns() throws -> [Int64] {
-        try pool.write { db in
+        try database.write { db in
             let running = try Row.fetchAll(db, sql: "SELECT id, owner FROM runs WHERE status = 'running'")
             var marked: [Int64] = []
             for row in running {
@@ -130,8 +136,8 @@ public final class RunRecords: RunRecorder, Sendable {
                 let inFlight = try String.fetchOne(db, sql: "SELECT step_id FROM step_attempts WHERE run_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1", arguments: [id])
                 let reason = inFlight.map { "interrupted: the process running it stopped (crash or kill) while step '\($0)' was in flight" }
                     ?? "interrupted: the process running it stopped (crash or kill) between steps"
-                try db.execute(sql: "UPDATE step_attempts SET status = 'interrupted', finished_at = ?, error = 'interrupted' WHERE run_id = ? AND status = 'running'", arguments: [Date(), id])
-                try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ?", arguments: [Date(), reason, id])
+                try db.execute(sql: "UPDATE step_attempts SET status = 'interrupted', finished_at = ?, error = 'interrupted' WHERE run_id = ? AND status = 'running'", arguments: [RecordTime.text(Date()), id])
+                try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ?", arguments: [RecordTime.text(Date()), reason, id])
                 marked.append(id)
             }
             return marked
@@ -145,26 +151,26 @@ public final class RunRecords: RunRecorder, Sendable {
         var arguments: StatementArguments = []
         if let runbook = filter.runbook { conditions.append("runbook = ?"); _ = arguments.append(contentsOf: [runbook]) }
         if let status = filter.status { conditions.append("status = ?"); _ = arguments.append(contentsOf: [status]) }
-        if let since = filter.since { conditions.append("started_at >= ?"); _ = arguments.append(contentsOf: [since]) }
+        if let since = filter.since { conditions.append("started_at >= ?"); _ = arguments.append(contentsOf: [RecordTime.text(since)]) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         _ = arguments.append(contentsOf: [filter.limit])
-        return try pool.read { db in
+        return try database.read { db in
             try RunRecord.fetchAll(db, sql: "SELECT * FROM runs \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments)
         }
     }
 
     public func run(id: Int64) throws -> RunRecord? {
-        try pool.read { db in try RunRecord.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) }
+        try database.read { db in try RunRecord.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) }
     }
 
     public func attempts(runID: Int64) throws -> [AttemptRecord] {
-        try pool.read { db in
+        try database.read { db in
             try AttemptRecord.fetchAll(db, sql: "SELECT * FROM step_attempts WHERE run_id = ? ORDER BY step_index, attempt, id", arguments: [runID])
         }
     }
 
     public func children(of runID: Int64) throws -> [RunRecord] {
-        try pool.read { db in try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE parent_run_id = ? ORDER BY id", arguments: [runID]) }
+        try database.read { db in try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE parent_run_id = ? ORDER BY id", arguments: [runID]) }
     }
 }
 

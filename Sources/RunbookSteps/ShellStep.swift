@@ -39,6 +39,8 @@ public struct ShellStep: StepPrimitive {
     public var expectedExitCodes: Set<Int32>
     public var outputLimit: Int
     public var stopGrace: Duration
+    /// The program a plain command runs without a shell, found once when the step is built.
+    private let direct: (program: String, arguments: [String])?
 
     public init(inputs: ResolvedInputs) throws(StepInputError) {
         command = try inputs.string("command")
@@ -53,6 +55,7 @@ public struct ShellStep: StepPrimitive {
         expectedExitCodes = codes
         outputLimit = Int(try inputs.size("output_limit") ?? 64 * 1024)
         stopGrace = try inputs.duration("stop_grace", default: .seconds(2))
+        direct = Self.directCommand(command, path: env["PATH"] ?? ProcessInfo.processInfo.environment["PATH"])
     }
 
     public func describe() -> String {
@@ -65,10 +68,8 @@ public struct ShellStep: StepPrimitive {
     public func run(in context: StepContext) async throws -> StepResult {
         let outputFile = FileManager.default.temporaryDirectory
             .appendingPathComponent("runbook-\(context.runID)-\(context.stepID)-\(context.attempt)-\(UUID().uuidString).out").path
-        guard FileManager.default.createFile(atPath: outputFile, contents: nil) else {
-            throw StepFailure("cannot create the output file \(outputFile): check that the temporary folder is writable")
-        }
-        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+        // The command creates the file when it first writes an output; most never do.
+        defer { unlink(outputFile) }
 
         var variables: [Environment.Key: String?] = [:]
         for (key, value) in context.environment.merging(env, uniquingKeysWith: { $1 }) {
@@ -82,9 +83,10 @@ public struct ShellStep: StepPrimitive {
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: stopGrace)]
 
         let limit = outputLimit
+        let (executable, arguments) = direct.map { (FilePath($0.program), Arguments($0.arguments)) } ?? (FilePath(shell), ["-c", command])
         let result = try await Subprocess.run(
-            .path(FilePath(shell)),
-            arguments: ["-c", command],
+            .path(executable),
+            arguments: arguments,
             environment: .inherit.updating(variables),
             workingDirectory: FilePath(context.resolvePath(cwd ?? ".")),
             platformOptions: options,
@@ -121,6 +123,33 @@ public struct ShellStep: StepPrimitive {
             buffer.withUnsafeBytes { output.append($0) }
         }
         return output
+    }
+
+    /// Words a shell treats specially, so a command that starts with one needs the shell.
+    private static let shellWords: Set<String> = [
+        "exit", "cd", "export", "set", "unset", "source", ".", "eval", "exec", "alias", "read", "echo", "printf", "type",
+        "ulimit", "umask", "wait", "trap", "shift", "return", "if", "then", "else", "fi", "for", "while", "until", "do",
+        "done", "case", "esac", "function", "time", "{", "}", "!", "[[", "local", "declare", "readonly", "let",
+    ]
+
+    /// A command of plain words (no quotes, variables, globs, redirections or operators) is run
+    /// directly, as a shell would run it, without starting a shell: the same result, a process less.
+    public static func directCommand(_ command: String, path: String?) -> (program: String, arguments: [String])? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@% ")
+        guard command.allSatisfy({ allowed.contains($0) }) else { return nil }
+        let words = command.split(separator: " ").map(String.init)
+        guard let first = words.first, !shellWords.contains(first), !first.contains("=") else { return nil }
+        let program: String
+        if first.contains("/") {
+            program = first
+        } else {
+            guard let found = (path ?? "/usr/bin:/bin").split(separator: ":").lazy
+                .map({ "\($0)/\(first)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+            else { return nil }
+            program = found
+        }
+        guard FileManager.default.isExecutableFile(atPath: program) else { return nil }
+        return (program, Array(words.dropFirst()))
     }
 
     /// `name=value` lines, as a command writes them to `$RUNBOOK_OUTPUT`.

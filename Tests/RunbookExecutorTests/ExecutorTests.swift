@@ -219,10 +219,12 @@ final class SpyRecorder: RunRecorder, @unchecked Sendable {
     }
 
     func startRun(_ start: RunStart) throws -> Int64 { try records.startRun(start) }
-    func startAttempt(_ attempt: AttemptStart) throws -> Int64 {
+    func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) throws -> Int64 {
         markerExistedAtStart.append(FileManager.default.fileExists(atPath: marker))
-        return try records.startAttempt(attempt)
+        return try records.startAttempt(attempt, completing: previous)
     }
-    func finishAttempt(_ id: Int64, _ outcome: AttemptOutcome) throws { try records.finishAttempt(id, outcome) }
-    func finishRun(_ id: Int64, _ outcome: RunOutcome) throws { try records.finishRun(id, outcome) }
+    func finishAttempt(_ finished: FinishedAttempt) throws { try records.finishAttempt(finished) }
+    func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) throws {
+        try records.finishRun(id, outcome, completing: previous)
+    }
 }

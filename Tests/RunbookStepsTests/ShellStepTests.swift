@@ -101,3 +101,26 @@ import Testing
         }
     }
 }
+
+@Suite struct DirectCommandTests {
+    @Test func plainWordsRunWithoutAShell() {
+        let direct = ShellStep.directCommand("true", path: "/usr/bin:/bin")
+        #expect(direct?.program.hasSuffix("/true") == true)
+        #expect(direct?.arguments.isEmpty == true)
+        #expect(ShellStep.directCommand("df -P /tmp", path: "/usr/bin:/bin")?.arguments == ["-P", "/tmp"])
+    }
+
+    @Test(arguments: ["echo $HOME", "exit 3", "ls | wc -l", "a && b", "cat 'x y'", "ls *.log", "X=1 env", "cd /tmp", "no-such-program-here", "sleep 1 &"])
+    func anythingElseGoesThroughTheShell(command: String) {
+        #expect(ShellStep.directCommand(command, path: "/usr/bin:/bin") == nil)
+    }
+
+    @Test func aDirectCommandStillGetsTheStepEnvironment() async throws {
+        let harness = try StepHarness()
+        defer { harness.remove() }
+        let result = try await harness.primitive("shell", "command: env\nenv: {TARGET: ea-01}").run(in: harness.context())
+        let lines = result.outputs["stdout"]?.text.split(separator: "\n").map(String.init) ?? []
+        #expect(lines.contains("TARGET=ea-01"))
+        #expect(lines.contains("RUNBOOK_RUN_ID=1"))
+    }
+}
