@@ -18,6 +18,12 @@ public struct Engine {
         RunbookLibrary.load(paths: [config.runbooksDirectory], loader: loader)
     }
 
+    /// Opens the records for review; nil when none have been written yet, so that reading
+    /// never creates a database.
+    func existingRecords() throws -> RunRecords? {
+        FileManager.default.fileExists(atPath: config.databasePath) ? try records() : nil
+    }
+
     /// Opens the records; prints the reason and exits 1 when they cannot be opened.
     func records() throws -> RunRecords {
         do {

@@ -37,9 +37,8 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = Engine(config: try global.engineConfig())
-        let records = try engine.records()
         let sinceDate = since.flatMap(DurationText.parse).map { Date().addingTimeInterval(-$0.seconds) }
-        let runs = try records.runs(RunFilter(runbook: runbook, status: status, since: sinceDate, limit: limit))
+        let runs = try engine.existingRecords()?.runs(RunFilter(runbook: runbook, status: status, since: sinceDate, limit: limit)) ?? []
         if json {
             Console.json(["runs": runs.map(RunJSON.object)])
             return

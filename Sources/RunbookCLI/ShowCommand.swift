@@ -16,8 +16,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = Engine(config: try global.engineConfig())
-        let records = try engine.records()
-        guard let record = try records.run(id: run) else {
+        guard let records = try engine.existingRecords(), let record = try records.run(id: run) else {
             Console.error("error: no run \(run) in \(engine.config.databasePath); `runbook history` lists the runs")
             throw ExitStatus.usage.code
         }

@@ -23,11 +23,27 @@ public final class RunRecords: RunRecorder, Sendable {
         }
         do {
             database = try DatabaseQueue(path: path, configuration: configuration)
-            try Self.migrator.migrate(database)
+            try Self.migrate(database)
         } catch {
             throw RecordsError("cannot open the run records at \(path): \(error)")
         }
         try markInterruptedRuns()
+    }
+
+    /// Two processes can open a new file at once (a manual run while the engine starts): the one
+    /// that loses the race finds the other's tables and tries again once they are committed.
+    private static func migrate(_ database: DatabaseQueue) throws {
+        var attempt = 1
+        while true {
+            do {
+                try migrator.migrate(database)
+                return
+            } catch let error as DatabaseError where attempt < 5 {
+                guard error.resultCode == .SQLITE_ERROR || error.resultCode == .SQLITE_BUSY else { throw error }
+                attempt += 1
+                usleep(200_000)
+            }
+        }
     }
 
     static var migrator: DatabaseMigrator {

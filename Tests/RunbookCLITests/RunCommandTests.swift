@@ -100,6 +100,28 @@ import Testing
         #expect(history.first?["status"] as? String == "cancelled")
     }
 
+    @Test func runsStartedTogetherOnNewRecordsAllGetRecorded() throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        try cli.write("Runbooks/quick.yaml", "name: quick\nsteps:\n  - id: a\n    log: hi\n")
+        let started = try (0..<6).map { _ in try cli.start(["run", "quick"]) }
+        let results = try started.map { try cli.finish($0) }
+        #expect(results.map(\.status) == Array(repeating: 0, count: 6), "\(results.map(\.stderr))")
+        let runs = try cli.run("history", "--json").json["runs"] as? [[String: Any]] ?? []
+        #expect(runs.count == 6)
+        #expect(runs.allSatisfy { $0["status"] as? String == "succeeded" })
+    }
+
+    @Test func reviewingBeforeAnyRunCreatesNothing() throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let history = try cli.run("history")
+        #expect(history.status == 0)
+        #expect(history.stdout.contains("no runs recorded"))
+        #expect(try cli.run("show", "1").status == 2)
+        #expect(!FileManager.default.fileExists(atPath: cli.path("var")))
+    }
+
     @Test func aDryRunPrintsThePlanAndChangesNothing() throws {
         let cli = try CLIHarness()
         defer { cli.remove() }
