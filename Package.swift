@@ -46,16 +46,23 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        // libcurl through a thin system-library target with typed shims.
+        // libcurl through a thin system-library target with typed shims. Its headers are in the
+        // default include path; pkg-config would add Kerberos include flags SwiftPM refuses.
         .systemLibrary(
             name: "CCurl",
-            pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(
             name: "RunbookCurl",
             dependencies: ["CCurl", "RunbookModel", "RunbookSteps"]
         ),
+        // libzmq through a thin system-library target with typed shims, and a small safe layer.
+        // As for libcurl, no pkg-config: its flags carry Kerberos include paths SwiftPM refuses.
+        .systemLibrary(
+            name: "CZeroMQ",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(name: "RunbookZMQ", dependencies: ["CZeroMQ"]),
         // Command line: subcommands, configuration, progress output.
         .target(
             name: "RunbookCLI",
@@ -73,6 +80,7 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
+        .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(
             name: "RunbookStepsTests",

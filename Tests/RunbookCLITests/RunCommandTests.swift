@@ -88,7 +88,7 @@ import Testing
                 shell: echo $$ > nap.pid; exec sleep 300
             """)
         let started = try cli.start(["run", "long"])
-        #expect(try await eventually { FileManager.default.fileExists(atPath: cli.path("nap.pid")) && (try? String(contentsOfFile: cli.path("nap.pid"), encoding: .utf8))?.isEmpty == false })
+        #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("nap.pid")) && (try? String(contentsOfFile: cli.path("nap.pid"), encoding: .utf8))?.isEmpty == false })
         try await Task.sleep(for: .milliseconds(100))
         kill(started.0.processIdentifier, SIGINT)
         let result = try cli.finish(started)

@@ -1,0 +1,32 @@
+import CZeroMQ
+
+/// A libzmq error with libzmq's own words (zmq_strerror) and what was being done.
+public struct ZMQError: Error, Sendable, CustomStringConvertible {
+    public var code: Int32
+    public var operation: String
+
+    public init(code: Int32, operation: String) {
+        self.code = code
+        self.operation = operation
+    }
+
+    /// The error of the last failed libzmq call on this thread.
+    static func last(_ operation: String) -> ZMQError {
+        ZMQError(code: zmq_errno(), operation: operation)
+    }
+
+    public var reason: String { String(cString: zmq_strerror(code)) }
+
+    public var description: String { "\(operation): \(reason)" }
+
+    public var isAddressInUse: Bool { code == EADDRINUSE }
+    /// ROUTER_MANDATORY: the peer named by the routing id is not connected.
+    public var isUnroutable: Bool { code == EHOSTUNREACH }
+    public var wouldBlock: Bool { code == EAGAIN }
+    public var isInterrupted: Bool { code == EINTR }
+    public var contextTerminated: Bool { code == ETERM }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,204 @@
+import CZeroMQ
+
+/// A ZeroMQ socket. Like libzmq's own, a socket belongs to one thread at a time.
+public final class ZMQSocket {
+    public enum Kind: Sendable, CustomStringConvertible {
+        case pub, sub, push, pull, router, dealer, pair
+
+        var raw: Int32 {
+            switch self {
+            case .pub: return ZMQ_PUB
+            case .sub: return ZMQ_SUB
+            case .push: return ZMQ_PUSH
+            case .pull: return ZMQ_PULL
+            case .router: return ZMQ_ROUTER
+            case .dealer: return ZMQ_DEALER
+            case .pair: return ZMQ_PAIR
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .pub: return "PUB"
+            case .sub: return "SUB"
+            case .push: return "PUSH"
+            case .pull: return "PULL"
+            case .router: return "ROUTER"
+            case .dealer: return "DEALER"
+            case .pair: return "PAIR"
+            }
+        }
+    }
+
+    let handle: UnsafeMutableRawPointer
+    public let kind: Kind
+    public private(set) var endpoints: [String] = []
+    private var closed = false
+
+    /// A new socket with linger 0, so that closing never waits on unsent messages.
+    public init(_ context: ZMQContext, _ kind: Kind) throws(ZMQError) {
+        guard let handle = zmq_socket(context.handle, kind.raw) else { throw ZMQError.last("create a \(kind) socket") }
+        self.handle = handle
+        self.kind = kind
+        try set(ZMQ_LINGER, 0, "linger")
+    }
+
+    deinit {
+        close()
+    }
+
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        zmq_close(handle)
+    }
+
+    // MARK: Endpoints
+
+    /// Binds; a port in use says which port.
+    public func bind(_ endpoint: String) throws(ZMQError) {
+        guard zmq_bind(handle, endpoint) == 0 else {
+            var error = ZMQError.last("bind \(kind) to \(endpoint)")
+            if error.isAddressInUse { error.operation = "bind \(kind) to \(endpoint): port \(Self.port(of: endpoint).map(String.init) ?? endpoint) is already in use" }
+            throw error
+        }
+        endpoints.append(lastEndpoint ?? endpoint)
+    }
+
+    public func connect(_ endpoint: String) throws(ZMQError) {
+        guard zmq_connect(handle, endpoint) == 0 else { throw ZMQError.last("connect \(kind) to \(endpoint)") }
+        endpoints.append(endpoint)
+    }
+
+    /// The endpoint last bound, with the port libzmq chose for `tcp://127.0.0.1:*`.
+    public var lastEndpoint: String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        var length = buffer.count
+        guard runbook_zmq_get_bytes(handle, ZMQ_LAST_ENDPOINT, &buffer, &length) == 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The TCP port of `tcp://host:port`.
+    public static func port(of endpoint: String) -> Int? {
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
+        return Int(endpoint[endpoint.index(after: colon)...])
+    }
+
+    // MARK: Options
+
+    private func set(_ option: Int32, _ value: Int32, _ name: String) throws(ZMQError) {
+        guard runbook_zmq_set_int(handle, option, value) == 0 else { throw ZMQError.last("set \(name) on \(kind)") }
+    }
+
+    /// High-water marks: how many messages queue per peer before sends block or drop.
+    public func setHighWaterMarks(send: Int32, receive: Int32) throws(ZMQError) {
+        try set(ZMQ_SNDHWM, send, "send high-water mark")
+        try set(ZMQ_RCVHWM, receive, "receive high-water mark")
+    }
+
+    /// ROUTER: a message for a peer that is not connected fails with EHOSTUNREACH instead of vanishing.
+    public func setRouterMandatory(_ on: Bool) throws(ZMQError) {
+        try set(ZMQ_ROUTER_MANDATORY, on ? 1 : 0, "router mandatory")
+    }
+
+    /// The identity a DEALER presents to a ROUTER.
+    public func setRoutingID(_ id: String) throws(ZMQError) {
+        let bytes = Array(id.utf8)
+        guard runbook_zmq_set_bytes(handle, ZMQ_ROUTING_ID, bytes, bytes.count) == 0 else { throw ZMQError.last("set routing id on \(kind)") }
+    }
+
+    /// SUB: receive messages starting with `prefix` ("" for all).
+    public func subscribe(_ prefix: String = "") throws(ZMQError) {
+        let bytes = Array(prefix.utf8)
+        guard runbook_zmq_set_bytes(handle, ZMQ_SUBSCRIBE, bytes, bytes.count) == 0 else { throw ZMQError.last("subscribe on \(kind)") }
+    }
+
+    /// ZMTP heartbeats: a silent peer is dropped after `timeout`.
+    public func setHeartbeats(interval: Duration, timeout: Duration) throws(ZMQError) {
+        try set(ZMQ_HEARTBEAT_IVL, Int32(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000), "heartbeat interval")
+        try set(ZMQ_HEARTBEAT_TIMEOUT, Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000), "heartbeat timeout")
+    }
+
+    /// Frames larger than this are refused by libzmq and the sending peer disconnected.
+    public func setMaxMessageSize(_ bytes: Int64) throws(ZMQError) {
+        guard runbook_zmq_set_int64(handle, ZMQ_MAXMSGSIZE, bytes) == 0 else { throw ZMQError.last("set max message size on \(kind)") }
+    }
+
+    public func setReceiveTimeout(milliseconds: Int32) throws(ZMQError) {
+        try set(ZMQ_RCVTIMEO, milliseconds, "receive timeout")
+    }
+
+    public func setSendTimeout(milliseconds: Int32) throws(ZMQError) {
+        try set(ZMQ_SNDTIMEO, milliseconds, "send timeout")
+    }
+
+    // MARK: Messages
+
+    /// Sends one frame; `more` marks it as part of a multipart message. False when it would block.
+    @discardableResult
+    public func send(_ bytes: some Collection<UInt8>, more: Bool = false, dontWait: Bool = false) throws(ZMQError) -> Bool {
+        let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
+        let result = Array(bytes).withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) }
+        guard result >= 0 else {
+            let error = ZMQError.last("send on \(kind)")
+            if error.wouldBlock { return false }
+            throw error
+        }
+        return true
+    }
+
+    @discardableResult
+    public func send(_ text: String, more: Bool = false, dontWait: Bool = false) throws(ZMQError) -> Bool {
+        try send(Array(text.utf8), more: more, dontWait: dontWait)
+    }
+
+    /// Sends a multipart message (a ROUTER's routing id, then the body).
+    @discardableResult
+    public func send(parts: [[UInt8]], dontWait: Bool = false) throws(ZMQError) -> Bool {
+        for (index, part) in parts.enumerated() {
+            guard try send(part, more: index < parts.count - 1, dontWait: dontWait) else { return false }
+        }
+        return true
+    }
+
+    /// Receives one whole message (all its frames); nil when none waits and `dontWait` is set,
+    /// or when the receive timeout passes.
+    public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]]? {
+        var parts: [[UInt8]] = []
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        defer { zmq_msg_close(&message) }
+        repeat {
+            guard zmq_msg_recv(&message, handle, parts.isEmpty && dontWait ? ZMQ_DONTWAIT : 0) >= 0 else {
+                let error = ZMQError.last("receive on \(kind)")
+                if error.wouldBlock && parts.isEmpty { return nil }
+                throw error
+            }
+            let size = zmq_msg_size(&message)
+            parts.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: size)))
+        } while zmq_msg_more(&message) == 1
+        return parts
+    }
+
+    /// Moves one waiting frame to `destination` without copying it, after `inspect` has seen its bytes.
+    /// Returns false when no frame waits.
+    public func forward(to destination: ZMQSocket, inspect: (UnsafeRawBufferPointer) -> Void) throws(ZMQError) -> Bool {
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        defer { zmq_msg_close(&message) }
+        guard zmq_msg_recv(&message, handle, ZMQ_DONTWAIT) >= 0 else {
+            let error = ZMQError.last("receive on \(kind)")
+            if error.wouldBlock { return false }
+            throw error
+        }
+        let more = zmq_msg_more(&message) == 1
+        inspect(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message)))
+        guard zmq_msg_send(&message, destination.handle, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) >= 0 else {
+            let error = ZMQError.last("send on \(destination.kind)")
+            // A PUB socket never blocks; anything else that would block drops this frame, as PUB does.
+            if error.wouldBlock { return true }
+            throw error
+        }
+        return true
+    }
+}
