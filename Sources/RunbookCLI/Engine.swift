@@ -34,12 +34,24 @@ public struct Engine {
         }
     }
 
-    func executor(records: RunRecords, library: RunbookLibrary, observer: (any RunObserver)?) -> Executor {
+    func executor(recorder: any RunRecorder, library: RunbookLibrary, observer: (any RunObserver)?) -> Executor {
         Executor(
-            registry: Engine.registry, recorder: records, logger: Logger(label: "runbook"),
+            registry: Engine.registry, recorder: recorder, logger: Logger(label: "runbook"),
             lookup: { name in try library.resolve(name) }, observer: observer
         )
     }
+}
+
+/// The recorder of a dry run, which plans and never records: any call is a mistake.
+struct PlanOnly: RunRecorder {
+    struct Refused: Error, CustomStringConvertible {
+        var description: String { "a dry run records nothing" }
+    }
+
+    func startRun(_ start: RunStart) throws -> Int64 { throw Refused() }
+    func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) throws -> Int64 { throw Refused() }
+    func finishAttempt(_ finished: FinishedAttempt) throws { throw Refused() }
+    func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) throws { throw Refused() }
 }
 
 /// Renders durations for people: `850ms`, `12.3s`, `4m05s`.

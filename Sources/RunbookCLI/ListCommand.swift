@@ -21,7 +21,10 @@ struct ListCommand: AsyncParsableCommand {
                     [
                         "name": runbook.name, "description": runbook.description, "file": runbook.file, "steps": runbook.steps.count,
                         "params": runbook.params.map { param in
-                            ["name": param.name, "type": param.type.rawValue, "secret": param.secret, "default": param.secret ? "***" : param.defaultValue?.text as Any? ?? NSNull()] as [String: Any]
+                            [
+                                "name": param.name, "type": param.type.rawValue, "secret": param.secret, "description": param.description,
+                                "default": param.secret ? "***" : param.defaultValue?.text as Any? ?? NSNull(),
+                            ] as [String: Any]
                         },
                     ] as [String: Any]
                 },
@@ -34,7 +37,8 @@ struct ListCommand: AsyncParsableCommand {
             Console.out(runbook.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + runbook.description)
             for param in runbook.params {
                 let fallback = param.defaultValue.map { " = \(param.secret ? "***" : $0.text)" } ?? " (required)"
-                Console.out(String(repeating: " ", count: width + 4) + "--param \(param.name)=\(param.type.rawValue)\(fallback)")
+                let about = param.description.isEmpty ? "" : "  \(param.description)"
+                Console.out(String(repeating: " ", count: width + 4) + "--param \(param.name)=\(param.type.rawValue)\(fallback)\(about)")
             }
         }
         if runbooks.isEmpty { Console.out("no runbooks in \(engine.config.runbooksDirectory)") }

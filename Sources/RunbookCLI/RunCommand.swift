@@ -33,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             runbook = try library.resolve(name)
         } catch {
-            Console.error(error.description)
+            Console.error("\(error)")
             throw ExitStatus.usage.code
         }
         do {
@@ -44,14 +44,14 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         if dryRun {
-            let plan = engine.executor(records: try engine.records(), library: library, observer: nil).plan(runbook, params: values)
+            let plan = engine.executor(recorder: PlanOnly(), library: library, observer: nil).plan(runbook, params: values)
             printPlan(plan, runbook: runbook)
             return
         }
 
         let records = try engine.records()
         let observer: ProgressPrinter? = json ? nil : ProgressPrinter(live: Console.isTerminal)
-        let executor = engine.executor(records: records, library: library, observer: observer)
+        let executor = engine.executor(recorder: records, library: library, observer: observer)
         let task = Task { await executor.run(runbook, params: values, trigger: .manual) }
         let cancellation = SignalCancellation(cancelling: task)
         let report = await task.value
@@ -75,6 +75,7 @@ struct RunCommand: AsyncParsableCommand {
                     if let holds = step.conditionHolds { object["when_holds"] = holds }
                     if let timeout = step.timeout { object["timeout"] = DurationText.format(timeout) }
                     if step.retries.count > 0 { object["retries"] = step.retries.count }
+                    object["on_failure"] = Self.text(step.onFailure)
                     return object
                 },
             ])
@@ -91,13 +92,17 @@ struct RunCommand: AsyncParsableCommand {
             var controls: [String] = []
             if let timeout = step.timeout { controls.append("timeout \(DurationText.format(timeout))") }
             if step.retries.count > 0 { controls.append("\(step.retries.count) retries from \(DurationText.format(step.retries.initialDelay)) to \(DurationText.format(step.retries.maxDelay))") }
-            switch step.onFailure {
-            case .abort: break
-            case .continue: controls.append("on failure: continue")
-            case .escalate(let level): controls.append("on failure: escalate to level \(level)")
-            case .run(let other): controls.append("on failure: run \(other)")
-            }
+            if step.onFailure != .abort { controls.append("on failure: \(Self.text(step.onFailure))") }
             if !controls.isEmpty { Console.out("   " + controls.joined(separator: "; ")) }
+        }
+    }
+
+    static func text(_ policy: FailurePolicy) -> String {
+        switch policy {
+        case .abort: return "abort"
+        case .continue: return "continue"
+        case .escalate(let level): return "escalate to level \(level)"
+        case .run(let other): return "run \(other)"
         }
     }
 

@@ -119,8 +119,17 @@ public struct Executor: Sendable {
     private func execute(_ step: Step, index: Int, state: RunState, redactor: Redactor, pending: inout FinishedAttempt?) async -> StepOutcome {
         let evaluator = state.evaluator
         let stopwatch = clock.stopwatch()
-        func failed(_ message: String, attempts: Int = 0) -> StepOutcome {
-            StepOutcome(report: StepReport(id: step.id, status: .failed, attempts: attempts, duration: stopwatch(), error: redactor.redact(message)), outputs: [:])
+        /// A step that fails before it can act (its condition or inputs) is recorded as one failed attempt.
+        func failedBeforeStart(_ message: String) -> StepOutcome {
+            let error = redactor.redact(message)
+            record("record step \(step.id)") {
+                let id = try recorder.startAttempt(
+                    AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: 1, startedAt: Date()),
+                    completing: pending
+                )
+                pending = FinishedAttempt(id: id, outcome: AttemptOutcome(status: .failed, finishedAt: Date(), duration: stopwatch(), error: error))
+            }
+            return StepOutcome(report: StepReport(id: step.id, status: .failed, attempts: 1, duration: stopwatch(), error: error), outputs: [:])
         }
 
         if let condition = step.when {
@@ -136,7 +145,7 @@ public struct Executor: Sendable {
                     return StepOutcome(report: StepReport(id: step.id, status: .skipped, attempts: 0, duration: .zero, output: "skipped: `\(condition.text)` is false"), outputs: [:])
                 }
             } catch {
-                return failed("condition `\(condition.text)` could not be evaluated: \(error.description)")
+                return failedBeforeStart("condition `\(condition.text)` could not be evaluated: \(error.description)")
             }
         }
 
@@ -144,11 +153,11 @@ public struct Executor: Sendable {
         do {
             primitive = try registry.make(step.primitive, inputs: try InputResolver.resolve(step.inputs, with: evaluator))
         } catch {
-            return failed(error.description)
+            return failedBeforeStart(error.description)
         }
 
         let attempts = step.retries.count + 1
-        var last = failed("no attempt ran")
+        var last = StepOutcome(report: StepReport(id: step.id, status: .failed, attempts: 0, duration: .zero, error: "no attempt ran"), outputs: [:])
         var childEscalation = 0
         for attempt in 1...attempts {
             if attempt > 1 {
@@ -177,7 +186,8 @@ public struct Executor: Sendable {
                 runChild: { name, params in
                     let child = await runChild(name, params: params, parent: state.runID)
                     return ChildRun(runID: child.runID, status: child.status.rawValue, succeeded: child.status == .succeeded, escalationLevel: child.escalationLevel)
-                }
+                },
+                redact: { redactor.redact($0) }
             )
 
             var outcome: AttemptOutcome

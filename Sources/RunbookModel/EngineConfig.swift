@@ -30,7 +30,8 @@ public struct EngineConfig: Sendable {
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
         var config = EngineConfig()
-        let chosen = path ?? environment["RUNBOOK_CONFIG"] ?? (FileManager.default.fileExists(atPath: "runbook.yaml") ? "runbook.yaml" : nil)
+        let fromEnvironment = environment["RUNBOOK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let chosen = path ?? fromEnvironment ?? (FileManager.default.fileExists(atPath: "runbook.yaml") ? "runbook.yaml" : nil)
         if let chosen {
             guard let data = FileManager.default.contents(atPath: chosen) else {
                 throw ValidationFailure([Diagnostic(SourceLocation(file: chosen, line: 1, column: 1), "cannot read the configuration file: check the path given to --config or RUNBOOK_CONFIG")])

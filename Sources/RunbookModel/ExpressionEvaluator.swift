@@ -67,7 +67,7 @@ public struct ExpressionEvaluator: Sendable {
                 guard right != 0 else { throw EvaluationError(description: "division by zero") }
                 result = left / right
             }
-            if case .duration = lhs, op == .add || op == .subtract { return .duration(.milliseconds(Int64(result * 1000))) }
+            if op == .add || op == .subtract, lhs.isDuration || rhs.isDuration { return .duration(.milliseconds(Int64(result * 1000))) }
             return .number(result)
         case .and, .or:
             return .bool(false)
@@ -87,7 +87,10 @@ public struct ExpressionEvaluator: Sendable {
         case (.null, .null): return true
         case (.null, _), (_, .null): return lhs.text.isEmpty && rhs.text.isEmpty
         case (.string(let a), .string(let b)): return a == b
-        case (.bool(let a), _): return a == rhs.isTruthy && (rhs.numeric != nil || ["true", "false"].contains(rhs.text))
+        case (.bool(let a), _):
+            // true equals true, 1 and "true"; false equals false, 0 and "false".
+            if let number = rhs.numeric, rhs.text != "true", rhs.text != "false" { return number == (a ? 1 : 0) }
+            return rhs.text == (a ? "true" : "false")
         case (_, .bool): return equal(rhs, lhs)
         default:
             if let a = lhs.numeric, let b = rhs.numeric { return a == b }

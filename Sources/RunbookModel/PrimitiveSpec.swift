@@ -78,4 +78,11 @@ public enum InputType: Sendable, Equatable {
 public protocol PrimitiveCatalog: Sendable {
     func spec(named name: String) -> PrimitiveSpec?
     var primitiveNames: [String] { get }
+    /// What is wrong with inputs that are all written out (no templates), as the primitive
+    /// itself would say when the step runs; nil when nothing is, or when templates decide.
+    func problem(with primitive: String, inputs: Inputs) -> String?
+}
+
+extension PrimitiveCatalog {
+    public func problem(with primitive: String, inputs: Inputs) -> String? { nil }
 }

@@ -60,13 +60,33 @@ public struct RunbookLibrary: Sendable {
     /// Every `run` reference names a known runbook, and no runbook starts itself, directly or not.
     private mutating func checkLinks() {
         for runbook in readable.values.sorted(by: { $0.file < $1.file }) {
-            for reference in runbook.referencedRunbooks where readable[reference.name] == nil {
-                diagnostics.append(.reading(reference.location, "unknown runbook '\(reference.name)'\(Suggestion.hint(for: reference.name, in: readable.keys)); runbooks here: \(readable.keys.sorted().joined(separator: ", "))"))
+            for reference in runbook.referencedRunbooks {
+                guard let target = readable[reference.name] else {
+                    diagnostics.append(.reading(reference.location, "unknown runbook '\(reference.name)'\(Suggestion.hint(for: reference.name, in: readable.keys)); runbooks here: \(readable.keys.sorted().joined(separator: ", "))"))
+                    continue
+                }
+                checkParams(of: target, passed: reference)
             }
             if let cycle = cycle(from: runbook.name) {
                 let reference = runbook.referencedRunbooks.first { $0.name == cycle[1] }
                 diagnostics.append(.reading(reference?.location ?? SourceLocation(file: runbook.file, line: 1, column: 1), "runbooks start each other in a cycle: \(cycle.joined(separator: " -> ")): break the cycle"))
             }
+        }
+    }
+
+    /// A started runbook gets every parameter it needs and none it does not know.
+    private mutating func checkParams(of target: Runbook, passed reference: RunbookReference) {
+        let passed = reference.params ?? []
+        let missing = target.params.filter { $0.isRequired && !passed.contains($0.name) }.map(\.name)
+        if !missing.isEmpty {
+            let what = reference.params == nil
+                ? "a recovery runbook is started without parameters: give \(missing.joined(separator: ", ")) a default in '\(target.name)'"
+                : "pass \(missing.joined(separator: ", ")) under params:"
+            diagnostics.append(.reading(reference.location, "runbook '\(target.name)' needs parameter\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")): \(what)"))
+        }
+        let known = target.params.map(\.name)
+        for name in passed where !known.contains(name) {
+            diagnostics.append(.reading(reference.location, "runbook '\(target.name)' has no parameter '\(name)'\(Suggestion.hint(for: name, in: known)); it takes \(known.isEmpty ? "none" : known.joined(separator: ", "))"))
         }
     }
 
@@ -83,13 +103,18 @@ public struct RunbookLibrary: Sendable {
         return nil
     }
 
+    /// No runbook has the name asked for.
+    public struct NotFound: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
     /// The runbook called `name`, with the problems of it and of every runbook it starts.
-    public func resolve(_ name: String) throws(ValidationFailure) -> Runbook {
+    public func resolve(_ name: String) throws -> Runbook {
         guard let runbook = readable[name] else {
             let named = diagnostics.filter { URL(fileURLWithPath: $0.location.file).deletingPathExtension().lastPathComponent == name }
             if !named.isEmpty { throw ValidationFailure(named) }
             let hint = Suggestion.hint(for: name, in: readable.keys)
-            throw ValidationFailure([Diagnostic(SourceLocation(file: name, line: 1, column: 1), "no runbook named '\(name)'\(hint); `runbook list` shows the runbooks")])
+            throw NotFound(description: "error: no runbook named '\(name)'\(hint); `runbook list` shows the runbooks")
         }
         var involved: Set<String> = [runbook.file]
         var pending = [runbook]

@@ -102,7 +102,7 @@ public struct RunbookLoader: Sendable {
         var params: [ParamSpec] = []
         for (name, keyNode, body) in entries {
             if !Self.isIdentifier(name) {
-                source.error(keyNode, "parameter name '\(name)' may use letters, digits and '_' only, starting with a letter")
+                source.error(keyNode, "parameter name '\(name)' may use letters, digits and '_' only, and must not start with a digit")
             }
             guard let fields = source.entries(body, what: "parameter '\(name)'") else { continue }
             source.rejectUnknownKeys(fields, allowed: Self.paramKeys, in: "parameter '\(name)'")
@@ -147,7 +147,7 @@ public struct RunbookLoader: Sendable {
         if let idNode = field("id") {
             id = source.string(idNode, what: "id") ?? ""
             if !id.isEmpty, !Self.isIdentifier(id) {
-                source.error(idNode, "step id '\(id)' may use letters, digits and '_' only, starting with a letter (so expressions can name it)")
+                source.error(idNode, "step id '\(id)' may use letters, digits and '_' only, and must not start with a digit (so expressions can name it)")
             }
         } else {
             source.error(node, "this step has no id: add `id:` with a name such as check_age")
@@ -188,7 +188,11 @@ public struct RunbookLoader: Sendable {
 
         guard let primitive = primitives.first, let spec = catalog.spec(named: primitive.name) else { return nil }
         var references: [RunbookReference] = []
+        let before = source.diagnostics.count
         let inputs = readInputs(primitive.body, spec: spec, owner: "step '\(id)'", references: &references, &source)
+        if source.diagnostics.count == before, let problem = catalog.problem(with: spec.name, inputs: inputs) {
+            source.error(primitive.keyNode, "'\(spec.name)' of step '\(id)': \(problem)")
+        }
         return Step(
             id: id, name: field("name").flatMap { source.string($0, what: "name") }, primitive: primitive.name, inputs: inputs,
             when: when, timeout: timeout, retries: retries, onFailure: onFailure, outputs: outputs, location: location,
@@ -286,7 +290,8 @@ public struct RunbookLoader: Sendable {
             }
             guard let value = readInput(entry.value, input: input, primitive: spec.name, references: &references, &source) else { continue }
             if input.namesRunbook, case .template(let template, let location) = value, let name = template.literalText {
-                references.append(RunbookReference(name: name, location: location))
+                let passed = written.first { $0.key == "params" }?.value.mapping?.compactMap { $0.key.scalar?.string } ?? []
+                references.append(RunbookReference(name: name, location: location, params: passed))
             }
             entries.append(InputEntry(key: input.key, value: value))
         }
@@ -391,12 +396,18 @@ public struct RunbookLoader: Sendable {
         let paramNames = params.map(\.name)
         let firstIndex = Dictionary(steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         for (index, step) in steps.enumerated() {
-            var references = step.inputs.references
-            if let when = step.when { references += when.expression.references.map { ($0, when.location) } }
-            for (reference, location) in references {
+            // `wait_until` with `until` offers the polled primitive's outputs to its condition as poll.NAME.
+            let polls = step.primitive == "wait_until" && step.inputs["until"] != nil
+            var references: [(Reference, SourceLocation, Bool)] = step.inputs.entries.flatMap { entry in
+                entry.value.references.map { ($0.0, $0.1, polls && entry.key == "condition") }
+            }
+            if let when = step.when { references += when.expression.references.map { ($0, when.location, false) } }
+            for (reference, location, pollAllowed) in references {
                 let at = location.advanced(by: reference.offset)
                 let path = reference.path
                 switch path[0] {
+                case "poll" where pollAllowed:
+                    if path.count != 2 { source.error(at, "'\(reference)' should be poll.NAME, an output of the polled primitive") }
                 case "params":
                     guard path.count == 2 else { source.error(at, "'\(reference)' should be params.NAME"); continue }
                     if !paramNames.contains(path[1]) {
@@ -428,7 +439,8 @@ public struct RunbookLoader: Sendable {
                         source.error(at, "'\(reference)' is not known: use run.id, run.runbook or run.trigger")
                     }
                 default:
-                    source.error(at, "undefined name '\(reference)': references start with params., steps., env. or run.")
+                    let extra = path[0] == "poll" ? " (poll. is for the condition of a wait_until that has until:)" : ""
+                    source.error(at, "undefined name '\(reference)': references start with params., steps., env. or run.\(extra)")
                 }
             }
         }

@@ -33,14 +33,17 @@ public struct Step: Sendable {
     }
 }
 
-/// A runbook named by another one, with where it is named.
+/// A runbook named by another one, with where it is named and the parameters passed to it.
 public struct RunbookReference: Sendable {
     public var name: String
     public var location: SourceLocation
+    /// Names of the parameters given; nil for a recovery runbook (`on_failure: {run: ...}`), which gets none.
+    public var params: [String]?
 
-    public init(name: String, location: SourceLocation) {
+    public init(name: String, location: SourceLocation, params: [String]? = nil) {
         self.name = name
         self.location = location
+        self.params = params
     }
 }
 

@@ -10,6 +10,11 @@ public enum Value: Sendable, Hashable {
     case list([Value])
     case map([String: Value])
 
+    var isDuration: Bool {
+        if case .duration = self { return true }
+        return false
+    }
+
     /// The text a template shows for this value.
     public var text: String {
         switch self {

@@ -60,9 +60,10 @@ public struct BackupStep: StepPrimitive {
                 let check = try await copy.read { try String.fetchOne($0, sql: "PRAGMA quick_check") }
                 try copy.close()
                 guard check == "ok" else { throw StepFailure("the backup \(destination) failed its check: \(check ?? "no answer")") }
-            } catch let failure as StepFailure {
-                throw failure
             } catch {
+                // A copy that is not known good is not left where it could be taken for one.
+                for suffix in ["", "-wal", "-shm"] { unlink(destination + suffix) }
+                if let failure = error as? StepFailure { throw failure }
                 throw StepFailure("cannot back up \(source) to \(destination): \(error)")
             }
             made.append(destination)
@@ -74,6 +75,14 @@ public struct BackupStep: StepPrimitive {
         )
     }
 
+    /// `NAME-YYYYMMDD-HHMMSS.db` or `NAME-YYYYMMDD-HHMMSS-N.db`, and not a backup of `NAME-2.db`.
+    public static func isBackup(_ file: String, of name: String) -> Bool {
+        guard file.hasPrefix(name + "-"), file.hasSuffix(".db") else { return false }
+        let parts = file.dropFirst(name.count + 1).dropLast(3).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return false }
+        return parts[0].count == 8 && parts[1].count == 6
+    }
+
     private static var readonly: Configuration {
         var configuration = Configuration()
         configuration.readonly = true
@@ -83,7 +92,8 @@ public struct BackupStep: StepPrimitive {
 
     /// Deletes all but the newest `keep` backups of `name`.
     private func prune(folder: String, name: String) throws -> Int {
-        let backups = try FileSelection(folder: folder, patterns: ["\(name)-[0-9]*-[0-9]*.db"], olderThan: nil, largerThan: nil, matchAll: false).files()
+        let backups = try FileSelection(folder: folder, patterns: ["\(name)-*.db"], olderThan: nil, largerThan: nil, matchAll: false).files()
+            .filter { Self.isBackup($0.name, of: name) }
         let old = backups.dropLast(keep)
         for file in old {
             do { try FileManager.default.removeItem(atPath: file.path) } catch {

@@ -81,6 +81,8 @@ public struct SQLStep: StepPrimitive {
             }
         } catch let error as DatabaseError {
             throw StepFailure("SQLite error \(error.resultCode.rawValue) on \(path): \(error.message ?? "\(error)")")
+        } catch {
+            throw StepFailure("cannot run the query on \(path): give one SQL statement per sql step (\(error))")
         }
 
         var outputs: [String: Value] = [

@@ -53,9 +53,14 @@ public struct ArchiveStep: StepPrimitive {
         let partial = archive + ".partial"
         let names = files.map(\.name)
 
-        try await tar(["-czf", partial, "-C", selection.folder, "--"] + names, doing: "create \(partial)")
-        // `tar --compare` reads the archive back and compares every member with the file on disk.
-        try await tar(["--compare", "-zf", partial, "-C", selection.folder], doing: "verify \(partial) against the originals")
+        do {
+            try await tar(["-czf", partial, "-C", selection.folder, "--"] + names, doing: "create \(partial)")
+            // `tar --compare` reads the archive back and compares every member with the file on disk.
+            try await tar(["--compare", "-zf", partial, "-C", selection.folder], doing: "verify \(partial) against the originals")
+        } catch {
+            unlink(partial)
+            throw error
+        }
         do {
             try FileManager.default.moveItem(atPath: partial, toPath: archive)
         } catch {

@@ -55,9 +55,13 @@ public struct PruneStep: StepPrimitive {
             return StepResult(outputs: ["deleted": .number(0), "bytes": .number(0)], output: "nothing to prune: \(folder) does not exist")
         }
         let files = try victims(in: folder)
-        for file in files {
+        for (index, file) in files.enumerated() {
             do { try FileManager.default.removeItem(atPath: file.path) } catch {
-                throw StepFailure("cannot delete \(file.path): \(error.localizedDescription)")
+                let done = files.prefix(index)
+                throw StepFailure(
+                    "cannot delete \(file.path): \(error.localizedDescription)",
+                    outputs: ["deleted": .number(Double(done.count)), "bytes": .number(Double(done.reduce(0) { $0 + $1.size }))]
+                )
             }
         }
         let bytes = files.reduce(0) { $0 + $1.size }

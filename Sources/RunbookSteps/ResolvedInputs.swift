@@ -14,6 +14,37 @@ public struct ResolvedInputs: Sendable {
         self.nested = nested
     }
 
+    /// Inputs as written, when none of them holds a template; nil otherwise.
+    public init?(literal inputs: Inputs) {
+        self.init()
+        func value(_ input: InputValue) -> Value? {
+            switch input {
+            case .template(let template, _): return template.literalText.map(Value.string)
+            case .literal(let value, _): return value
+            case .list(let items, _):
+                let values = items.compactMap(value)
+                return values.count == items.count ? .list(values) : nil
+            case .map(let entries, _):
+                var values: [String: Value] = [:]
+                for entry in entries {
+                    guard let item = value(entry.value) else { return nil }
+                    values[entry.key] = item
+                }
+                return .map(values)
+            case .condition, .primitive: return nil
+            }
+        }
+        for entry in inputs.entries {
+            switch entry.value {
+            case .condition(let condition, _): conditions[entry.key] = condition
+            case .primitive(let nested): self.nested[entry.key] = nested
+            default:
+                guard let resolved = value(entry.value) else { return nil }
+                values[entry.key] = resolved
+            }
+        }
+    }
+
     public func has(_ key: String) -> Bool { values[key] != nil && values[key] != .null }
 
     public func string(_ key: String) throws(StepInputError) -> String {

@@ -19,12 +19,15 @@ public struct StepContext: Sendable {
     public var makeNested: @Sendable (NestedPrimitive) throws -> any StepPrimitive
     /// Starts another runbook as a child run (the `run` primitive).
     public var runChild: @Sendable (_ runbook: String, _ params: [String: String]) async throws -> ChildRun
+    /// Masks the run's secrets in text a step writes anywhere but its result (logs).
+    public var redact: @Sendable (String) -> String
 
     public init(
         runID: Int64, runbook: String, stepID: String, attempt: Int, workingDirectory: String,
         environment: [String: String], clock: any Clock<Duration>, logger: Logger, evaluator: ExpressionEvaluator,
         makeNested: @escaping @Sendable (NestedPrimitive) throws -> any StepPrimitive,
-        runChild: @escaping @Sendable (String, [String: String]) async throws -> ChildRun
+        runChild: @escaping @Sendable (String, [String: String]) async throws -> ChildRun,
+        redact: @escaping @Sendable (String) -> String = { $0 }
     ) {
         self.runID = runID
         self.runbook = runbook
@@ -37,6 +40,7 @@ public struct StepContext: Sendable {
         self.evaluator = evaluator
         self.makeNested = makeNested
         self.runChild = runChild
+        self.redact = redact
     }
 
     /// `path` made absolute against the working directory.

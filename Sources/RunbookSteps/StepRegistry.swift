@@ -31,6 +31,16 @@ public struct StepRegistry: PrimitiveCatalog {
 
     public var primitiveNames: [String] { types.keys.sorted() }
 
+    public func problem(with primitive: String, inputs: Inputs) -> String? {
+        guard let type = types[primitive], let resolved = ResolvedInputs(literal: inputs) else { return nil }
+        do {
+            _ = try type.init(inputs: resolved)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
     public func make(_ name: String, inputs: ResolvedInputs) throws(StepInputError) -> any StepPrimitive {
         guard let type = types[name] else { throw StepInputError("unknown primitive '\(name)'") }
         return try type.init(inputs: inputs)

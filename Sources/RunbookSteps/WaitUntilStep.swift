@@ -1,6 +1,7 @@
 import RunbookModel
 
-/// Polls a condition, or another primitive, until it holds or the time is up.
+/// Polls another primitive until it succeeds (and, with `condition`, until the condition holds
+/// on its outputs, read as `poll.NAME`), or a condition on the run's values, until the time is up.
 public struct WaitUntilStep: StepPrimitive {
     public static let spec = PrimitiveSpec(
         name: "wait_until",
@@ -23,15 +24,15 @@ public struct WaitUntilStep: StepPrimitive {
     public init(inputs: ResolvedInputs) throws(StepInputError) {
         condition = inputs.conditions["condition"]
         until = inputs.nested["until"]
-        guard (condition == nil) != (until == nil) else {
-            throw StepInputError("wait_until needs either 'condition' or 'until', not \(condition == nil ? "neither" : "both")")
+        guard condition != nil || until != nil else {
+            throw StepInputError("wait_until needs 'until' (a primitive to poll), 'condition', or both")
         }
         interval = try inputs.duration("interval", default: .seconds(5))
         timeout = try inputs.duration("timeout", default: .seconds(300))
     }
 
     public func describe() -> String {
-        let what = condition.map { "`\($0.text)` holds" } ?? "'\(until!.name)' succeeds"
+        let what = [until.map { "'\($0.name)' succeeds" }, condition.map { "`\($0.text)` holds" }].compactMap { $0 }.joined(separator: " and ")
         return "poll every \(DurationText.format(interval)) until \(what), for at most \(DurationText.format(timeout))"
     }
 
@@ -42,24 +43,26 @@ public struct WaitUntilStep: StepPrimitive {
         while true {
             attempts += 1
             var outputs: [String: Value] = [:]
-            if let condition {
-                do {
-                    if try context.evaluator.evaluate(condition.expression).isTruthy { break }
-                    lastProblem = "`\(condition.text)` is false"
-                } catch {
-                    lastProblem = error.description
+            do {
+                if let until {
+                    outputs = try await context.makeNested(until).run(in: context).outputs
                 }
-            } else if let until {
-                do {
-                    let primitive = try context.makeNested(until)
-                    outputs = try await primitive.run(in: context).outputs
-                    let waited = elapsed()
-                    return StepResult(outputs: outputs.merging(Self.outputs(attempts, waited)) { $1 }, output: "succeeded after \(attempts) attempts")
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch {
-                    lastProblem = "\(error)"
+                if let condition {
+                    let polled = outputs
+                    let base = context.evaluator
+                    let evaluator = ExpressionEvaluator { reference in
+                        reference.path.count == 2 && reference.path[0] == "poll" ? polled[reference.path[1]] : base.resolve(reference)
+                    }
+                    guard try evaluator.evaluate(condition.expression).isTruthy else {
+                        throw StepFailure("`\(condition.text)` is false")
+                    }
                 }
+                let waited = elapsed()
+                return StepResult(outputs: outputs.merging(Self.outputs(attempts, waited)) { $1 }, output: "done after \(attempts) attempt(s)")
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                lastProblem = "\(error)"
             }
             let waited = elapsed()
             if waited + interval > timeout {
@@ -67,8 +70,6 @@ public struct WaitUntilStep: StepPrimitive {
             }
             try await context.clock.sleep(for: interval)
         }
-        let waited = elapsed()
-        return StepResult(outputs: Self.outputs(attempts, waited), output: "held after \(attempts) attempts")
     }
 
     private static func outputs(_ attempts: Int, _ waited: Duration) -> [String: Value] {

@@ -139,6 +139,7 @@ import Testing
         #expect(plan.status == 0)
         #expect(plan.stdout.contains("1. touch [shell]: run `touch \"$NAME\"` with /bin/bash with NAME=flag"))
         #expect(!FileManager.default.fileExists(atPath: cli.path("flag")))
+        #expect(!FileManager.default.fileExists(atPath: cli.path("var")), "a dry run created the records")
         #expect((try cli.run("history", "--json").json["runs"] as? [Any])?.isEmpty == true)
     }
 

@@ -1,4 +1,5 @@
 import Clocks
+import Logging
 import Foundation
 import RunbookExecutor
 import RunbookModel
@@ -226,5 +227,61 @@ final class SpyRecorder: RunRecorder, @unchecked Sendable {
     func finishAttempt(_ finished: FinishedAttempt) throws { try records.finishAttempt(finished) }
     func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) throws {
         try records.finishRun(id, outcome, completing: previous)
+    }
+}
+
+@Suite struct ExecutorRecordingTests {
+    @Test func secretsNeverReachTheLog() async throws {
+        var harness = try ExecutorHarness()
+        defer { harness.remove() }
+        let runbook = try harness.add("""
+            name: chatty
+            params:
+              token: {type: string, secret: true}
+            steps:
+              - id: say
+                log: "using token ${{ params.token }}"
+            """)
+        let captured = CapturedLog()
+        var executor = harness.executor()
+        executor.logger = Logger(label: "test") { _ in captured }
+        _ = await executor.run(runbook, params: try ParamBinding.bind(["token": "hunter2-secret"], to: runbook), trigger: .manual)
+        #expect(captured.messages == ["using token ***"])
+    }
+
+    @Test func aStepThatCannotStartIsStillRecorded() async throws {
+        var harness = try ExecutorHarness()
+        defer { harness.remove() }
+        try harness.add("""
+            name: unready
+            steps:
+              - id: needs_env
+                log: "${{ env.RUNBOOK_TEST_SURELY_UNSET }}"
+            """)
+        let report = try await harness.run("unready")
+        #expect(report.status == .failed)
+        let attempts = try harness.records.attempts(runID: report.runID)
+        #expect(attempts.map(\.stepId) == ["needs_env"])
+        #expect(attempts.first?.status == "failed")
+        #expect(attempts.first?.error?.contains("env.RUNBOOK_TEST_SURELY_UNSET' has no value") == true)
+    }
+}
+
+/// A log handler that keeps the messages logged through it.
+final class CapturedLog: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var messages: [String] { lock.withLock { kept } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lock.withLock { kept.append(event.message.description) }
     }
 }

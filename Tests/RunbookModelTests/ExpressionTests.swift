@@ -33,6 +33,18 @@ import Testing
         #expect(try evaluate(text).isTruthy == expected, "\(text)")
     }
 
+    @Test func booleansEqualOnlyTheirOwnNumbers() throws {
+        #expect(try evaluate("true == 1") == .bool(true))
+        #expect(try evaluate("true == 5") == .bool(false))
+        #expect(try evaluate("false == 0") == .bool(true))
+        #expect(try evaluate("params.enabled == 'true'") == .bool(true))
+    }
+
+    @Test func durationArithmeticKeepsDurationsEitherWay() throws {
+        #expect(try evaluate("5m + 2") == .duration(.seconds(302)))
+        #expect(try evaluate("2 + 5m") == .duration(.seconds(302)))
+    }
+
     @Test func textAndNumbersCompareAsOperatorsExpect() throws {
         #expect(try evaluate("steps.check_age.outputs.age == 412") == .bool(true))
         #expect(try evaluate("'abc' + 'def'") == .string("abcdef"))

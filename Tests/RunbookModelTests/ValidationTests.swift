@@ -60,6 +60,46 @@ import Testing
         #expect(shortForm.literalText == "df -h")
     }
 
+    @Test func writtenOutValuesAreCheckedAsTheStepWouldAtRunTime() {
+        let found = diagnostics("name: x\nsteps:\n  - id: a\n    prune: {path: logs}\n  - id: b\n    log: {message: hi, level: loud}\n")
+        #expect(found.count == 2)
+        #expect(found[0].hasPrefix("runbook.yaml:4:5: error: 'prune' of step 'a': prune needs older_than, keep_last or both"))
+        #expect(found[1].hasPrefix("runbook.yaml:6:5: error: 'log' of step 'b': log level 'loud' is not one of"))
+        #expect(diagnostics("name: x\nparams: {lvl: {default: loud}}\nsteps:\n  - id: b\n    log: {message: hi, level: '${{ params.lvl }}'}\n").isEmpty)
+    }
+
+    @Test func pollIsOnlyForTheConditionOfAWaitUntilThatPolls() {
+        let ok = "name: x\nsteps:\n  - id: w\n    wait_until:\n      until: {shell: 'echo n=3 >> $RUNBOOK_OUTPUT'}\n      condition: poll.n >= 3\n"
+        #expect(diagnostics(ok).isEmpty)
+        let misplaced = diagnostics("name: x\nsteps:\n  - id: l\n    log: '${{ poll.n }}'\n")
+        #expect(misplaced.first?.contains("undefined name 'poll.n'") == true)
+    }
+
+    @Test func startedRunbooksGetTheParametersTheyNeed() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("params-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "name: restart\nparams: {service: {type: string}}\nsteps:\n  - id: go\n    log: hi\n".write(to: folder.appendingPathComponent("restart.yaml"), atomically: true, encoding: .utf8)
+        try """
+            name: caller
+            steps:
+              - id: ok
+                run: {runbook: restart, params: {service: bridge}}
+              - id: missing
+                run: restart
+              - id: extra
+                run: {runbook: restart, params: {service: bridge, servce: x}}
+              - id: recovery
+                shell: 'true'
+                on_failure: {run: restart}
+            """.write(to: folder.appendingPathComponent("caller.yaml"), atomically: true, encoding: .utf8)
+        let messages = RunbookLibrary.load(paths: [folder.path], loader: loader).diagnostics.map(\.message)
+        #expect(messages.count == 3)
+        #expect(messages.contains("runbook 'restart' needs parameter service: pass service under params:"))
+        #expect(messages.contains { $0.hasPrefix("runbook 'restart' has no parameter 'servce' (did you mean 'service'?)") })
+        #expect(messages.contains { $0.contains("a recovery runbook is started without parameters: give service a default in 'restart'") })
+    }
+
     @Test func runReferencesAreCheckedAcrossFiles() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("links-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

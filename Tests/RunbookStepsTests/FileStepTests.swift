@@ -93,6 +93,8 @@ import Testing
     @Test func refusesToPruneWithoutARule() throws {
         let harness = try StepHarness()
         defer { harness.remove() }
-        #expect(throws: StepInputError.self) { try harness.primitive("prune", "path: b") }
+        #expect(throws: StepInputError.self) { try PruneStep(inputs: ResolvedInputs(values: ["path": .string("b")])) }
+        let validation = #expect(throws: ValidationFailure.self) { try harness.primitive("prune", "path: b") }
+        #expect(validation?.description.contains("prune needs older_than, keep_last or both") == true)
     }
 }

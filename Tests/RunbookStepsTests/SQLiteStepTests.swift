@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RunbookModel
+import RunbookSQLite
 import RunbookSteps
 import Testing
 
@@ -63,6 +64,14 @@ import Testing
 }
 
 @Suite struct BackupStepTests {
+    @Test func backupsOfOneDatabaseAreToldFromAnother() {
+        #expect(BackupStep.isBackup("app-20261121-080000.db", of: "app"))
+        #expect(BackupStep.isBackup("app-20261121-080000-2.db", of: "app"))
+        #expect(!BackupStep.isBackup("app-2-20261121-080000.db", of: "app"))
+        #expect(BackupStep.isBackup("app-2-20261121-080000.db", of: "app-2"))
+        #expect(!BackupStep.isBackup("app-notes.db", of: "app"))
+    }
+
     @Test func backupsAreCompleteAndOnlyTheNewestAreKept() async throws {
         let harness = try StepHarness()
         defer { harness.remove() }

@@ -90,6 +90,21 @@ import Testing
         #expect(failure?.message.hasPrefix("still not done after 2m and 5 attempts: command exited with 1") == true)
     }
 
+    @Test func waitUntilPollsUntilAConditionHoldsOnThePolledOutputs() async throws {
+        let harness = try StepHarness()
+        defer { harness.remove() }
+        let step = try harness.primitive("wait_until", """
+            until:
+              shell: 'n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo "ticks=$((n*10))" >> "$RUNBOOK_OUTPUT"'
+            condition: poll.ticks >= 40
+            interval: 5s
+            timeout: 1m
+            """)
+        let result = try await step.run(in: harness.context(clock: ImmediateClock()))
+        #expect(result.outputs["attempts"] == .number(4))
+        #expect(result.outputs["ticks"] == .string("40"))
+    }
+
     @Test func waitUntilEvaluatesAConditionAgainstTheRun() async throws {
         let harness = try StepHarness()
         defer { harness.remove() }

@@ -32,25 +32,7 @@ struct StepHarness {
     }
 
     static func literalInputs(_ inputs: Inputs) -> ResolvedInputs {
-        var resolved = ResolvedInputs()
-        func value(_ input: InputValue) -> Value {
-            switch input {
-            case .template(let template, _): return .string(template.literalText ?? "")
-            case .literal(let value, _): return value
-            case .list(let items, _): return .list(items.map(value))
-            case .map(let entries, _): return .map(Dictionary(uniqueKeysWithValues: entries.map { ($0.key, value($0.value)) }))
-            case .condition(let condition, _): return .string(condition.text)
-            case .primitive(let nested): return .string(nested.name)
-            }
-        }
-        for entry in inputs.entries {
-            switch entry.value {
-            case .condition(let condition, _): resolved.conditions[entry.key] = condition
-            case .primitive(let nested): resolved.nested[entry.key] = nested
-            default: resolved.values[entry.key] = value(entry.value)
-            }
-        }
-        return resolved
+        ResolvedInputs(literal: inputs) ?? ResolvedInputs()
     }
 
     /// Writes a file with a modification time `age` ago.
