@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "RunbookSQLite",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -63,6 +63,8 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(name: "RunbookZMQ", dependencies: ["CZeroMQ"]),
+        // The live ZeroMQ flows of the trading back end.
+        .target(name: "RunbookFlows", dependencies: ["RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
         // Command line: subcommands, configuration, progress output.
         .target(
             name: "RunbookCLI",
@@ -81,6 +83,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
+        .testTarget(name: "RunbookFlowsTests", dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ"]),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(
             name: "RunbookStepsTests",

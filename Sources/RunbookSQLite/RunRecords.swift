@@ -79,6 +79,58 @@ public final class RunRecords: RunRecorder, Sendable {
                 t.column("error", .text)
             }
         }
+        migrator.registerMigration("v2: EAs, signals, fires, trades, probes") { db in
+            try db.create(table: "ea_instances") { t in
+                t.primaryKey("target_uuid", .text)
+                t.column("account", .text)
+                t.column("first_seen", .datetime).notNull()
+                t.column("last_seen", .datetime).notNull()
+                t.column("heartbeats", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(table: "signals") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("signal_id", .text).notNull()
+                t.column("symbol", .text).notNull()
+                t.column("direction", .text).notNull()
+                t.column("entry", .double)
+                t.column("sl", .double)
+                t.column("tp", .double)
+                t.column("confidence", .double)
+                t.column("time_msc", .integer)
+                t.column("received_at", .datetime).notNull().indexed()
+                t.column("raw", .text).notNull()
+            }
+            try db.create(table: "fires") { t in
+                t.primaryKey("fire_id", .text)
+                t.column("target_uuid", .text).notNull()
+                t.column("symbol", .text).notNull()
+                t.column("direction", .text).notNull()
+                t.column("lot", .double).notNull()
+                t.column("sl", .double)
+                t.column("tp", .double)
+                t.column("status", .text).notNull().indexed()
+                t.column("queued_at", .datetime).notNull().indexed()
+                t.column("sent_at", .datetime)
+                t.column("finished_at", .datetime)
+                t.column("ticket", .integer)
+                t.column("price", .double)
+                t.column("error", .text)
+            }
+            try db.create(table: "trades") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("fire_id", .text).notNull().indexed()
+                t.column("symbol", .text)
+                t.column("ticket", .integer)
+                t.column("exit_price", .double)
+                t.column("pnl", .double).notNull()
+                t.column("time_msc", .integer)
+                t.column("closed_at", .datetime).notNull().indexed()
+            }
+            try db.create(table: "probes") { t in
+                t.column("probe_id", .text).notNull().indexed()
+                t.column("received_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
@@ -135,6 +187,15 @@ public final class RunRecords: RunRecorder, Sendable {
                 RecordTime.text(outcome.finishedAt), Double(outcome.duration.milliseconds), outcome.status.rawValue,
                 outcome.exitCode.map { Int($0) }, outcome.output, outcome.error, finished.id,
             ])
+    }
+
+    /// One write on the records' connection, for the adapters of other parts of the engine.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try database.writeWithoutTransaction { db in try body(db) }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try database.read { db in try body(db) }
     }
 
     // MARK: Crash recovery

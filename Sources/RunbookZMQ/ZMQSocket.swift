@@ -180,9 +180,9 @@ public final class ZMQSocket {
         return parts
     }
 
-    /// Moves one waiting frame to `destination` without copying it, after `inspect` has seen its bytes.
-    /// Returns false when no frame waits.
-    public func forward(to destination: ZMQSocket, inspect: (UnsafeRawBufferPointer) -> Void) throws(ZMQError) -> Bool {
+    /// Moves one waiting frame to `destination` without copying it, if `relay` says so after seeing
+    /// its bytes (a frame not relayed is dropped). Returns false when no frame waits.
+    public func forward(to destination: ZMQSocket, relay: (UnsafeRawBufferPointer) -> Bool) throws(ZMQError) -> Bool {
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
@@ -192,7 +192,7 @@ public final class ZMQSocket {
             throw error
         }
         let more = zmq_msg_more(&message) == 1
-        inspect(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message)))
+        guard relay(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message))) else { return true }
         guard zmq_msg_send(&message, destination.handle, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) >= 0 else {
             let error = ZMQError.last("send on \(destination.kind)")
             // A PUB socket never blocks; anything else that would block drops this frame, as PUB does.

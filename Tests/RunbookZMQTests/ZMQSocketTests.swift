@@ -68,11 +68,11 @@ import Testing
         var poller = ZMQPoller([pull])
         #expect(try poller.poll(timeout: .seconds(2)) == [0])
         var seen: [String] = []
-        #expect(try pull.forward(to: pub) { seen.append(String(decoding: $0, as: UTF8.self)) })
+        #expect(try pull.forward(to: pub) { seen.append(String(decoding: $0, as: UTF8.self)); return true })
         #expect(seen == ["tick-1"])
         try sub.setReceiveTimeout(milliseconds: 2000)
         #expect(try sub.receive() == [Array("tick-1".utf8)])
-        #expect(try pull.forward(to: pub) { _ in } == false)
+        #expect(try pull.forward(to: pub) { _ in true } == false)
     }
 
     @Test func theMonitorSeesPeersComeAndGo() throws {

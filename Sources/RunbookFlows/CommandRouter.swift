@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import RunbookZMQ
+
+/// WebApp -> ipc command queue (PULL) -> router -> ROUTER 5555 -> EA (DEALER, routing id = its
+/// target_uuid). A fire is recorded QUEUED, routed, then SENT; a fire for an EA that is not
+/// connected is FAILED at once with the reason (ROUTER_MANDATORY). Test probes are recorded and
+/// never sent to an EA. EAs' heartbeats on 5555 update the registry.
+public final class CommandRouter: Flow, @unchecked Sendable {
+    public let name = "command-router"
+    public let counters = FlowCounters()
+    public let queue: String
+    public let router: String
+    public private(set) var listening: [String] = []
+    public var bindEndpoints: [String] { [queue, router] }
+
+    private let store: (any FlowStore)?
+    private let log: MalformedLog
+    private let logger: Logger
+    private var pull: ZMQSocket?
+    private var routerSocket: ZMQSocket?
+    private var poller = ZMQPoller([])
+
+    public init(queue: String, router: String, store: (any FlowStore)?, logger: Logger) {
+        self.queue = queue
+        self.router = router
+        self.store = store
+        self.logger = logger
+        self.log = MalformedLog(logger: logger, flow: "command-router")
+    }
+
+    public func open(_ context: ZMQContext) throws(ZMQError) {
+        let pull = try ZMQSocket(context, .pull)
+        try pull.setMaxMessageSize(16 << 20)
+        try pull.bind(queue)
+        let routerSocket = try ZMQSocket(context, .router)
+        try routerSocket.setRouterMandatory(true)
+        try routerSocket.setMaxMessageSize(16 << 20)
+        try routerSocket.setHeartbeats(interval: .seconds(5), timeout: .seconds(15))
+        try routerSocket.bind(router)
+        self.pull = pull
+        self.routerSocket = routerSocket
+        poller = ZMQPoller([pull, routerSocket])
+        listening = [pull, routerSocket].flatMap(\.endpoints)
+    }
+
+    public func serve(timeout: Duration) throws(ZMQError) {
+        guard let pull, let routerSocket else { return }
+        let ready = try poller.poll(timeout: timeout)
+        if ready.contains(0) {
+            while let parts = try pull.receive(dontWait: true) { handleCommand(parts, router: routerSocket) }
+        }
+        if ready.contains(1) {
+            while let parts = try routerSocket.receive(dontWait: true) { handleFromEA(parts) }
+        }
+    }
+
+    private func handleCommand(_ parts: [[UInt8]], router routerSocket: ZMQSocket) {
+        counters.received()
+        guard parts.count == 1 else { return drop(MalformedMessage(reason: .multipart, detail: "\(parts.count) frames on the command queue")) }
+        let message: FlowMessage
+        do { message = try FlowMessage.parse(parts[0]) } catch { return drop(error) }
+        let now = Date()
+        switch message {
+        case .fire(let fire):
+            record("queue fire \(fire.id)") { try store?.recordFireQueued(fire, at: now) }
+            do {
+                try routerSocket.send(parts: [Array(fire.target.utf8), parts[0]], dontWait: true)
+                counters.sent()
+                record("mark fire \(fire.id) sent") { try store?.recordFireSent(id: fire.id, at: Date()) }
+            } catch {
+                let reason = error.isUnroutable
+                    ? "EA \(fire.target) is not connected to \(router)"
+                    : "cannot send to EA \(fire.target): \(error.reason)"
+                logger.warning("fire \(fire.id) failed: \(reason)", metadata: ["flow": "\(name)", "fire": "\(fire.id)"])
+                record("mark fire \(fire.id) failed") { try store?.recordFireFailed(id: fire.id, reason: reason, at: Date()) }
+            }
+        case .test(let probeID):
+            record("record probe \(probeID)") { try store?.recordProbe(id: probeID, at: now) }
+        default:
+            drop(MalformedMessage(reason: .unknownType, detail: "the command queue takes fire and test messages"))
+        }
+    }
+
+    private func handleFromEA(_ parts: [[UInt8]]) {
+        counters.received()
+        guard parts.count == 2 else { return drop(MalformedMessage(reason: .multipart, detail: "\(parts.count - 1) frames from a DEALER")) }
+        let identity = String(decoding: parts[0], as: UTF8.self)
+        do {
+            let message = try FlowMessage.parse(parts[1])
+            guard case .heartbeat(let target, let account, _) = message else {
+                return drop(MalformedMessage(reason: .unknownType, detail: "EA \(identity) sent something other than a heartbeat on \(router)"))
+            }
+            record("record heartbeat of \(target)") { try store?.recordHeartbeat(target: target, account: account, at: Date()) }
+        } catch {
+            drop(error)
+        }
+    }
+
+    private func drop(_ problem: MalformedMessage) {
+        counters.malformed(problem.reason)
+        log.drop(problem)
+    }
+
+    private func record(_ what: String, _ body: () throws -> Void) {
+        do { try body() } catch { logger.error("cannot \(what): \(error)", metadata: ["flow": "\(name)"]) }
+    }
+
+    public func close() {
+        pull?.close()
+        routerSocket?.close()
+        pull = nil
+        routerSocket = nil
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import RunbookZMQ
+
+/// EA -> PUSH -> PULL 5558 -> listener -> fires table. Confirmations move fires to FILLED or FAILED;
+/// close messages record trades with their pnl.
+public final class ConfirmationListener: Flow, @unchecked Sendable {
+    public let name = "confirmation-listener"
+    public let counters = FlowCounters()
+    public let input: String
+    public private(set) var listening: [String] = []
+    public var bindEndpoints: [String] { [input] }
+
+    private let store: (any FlowStore)?
+    private let log: MalformedLog
+    private let logger: Logger
+    private var pull: ZMQSocket?
+    private var poller = ZMQPoller([])
+
+    public init(input: String, store: (any FlowStore)?, logger: Logger) {
+        self.input = input
+        self.store = store
+        self.logger = logger
+        self.log = MalformedLog(logger: logger, flow: "confirmation-listener")
+    }
+
+    public func open(_ context: ZMQContext) throws(ZMQError) {
+        let pull = try ZMQSocket(context, .pull)
+        try pull.setMaxMessageSize(16 << 20)
+        try pull.bind(input)
+        self.pull = pull
+        poller = ZMQPoller([pull])
+        listening = [pull].flatMap(\.endpoints)
+    }
+
+    public func serve(timeout: Duration) throws(ZMQError) {
+        guard let pull, try !poller.poll(timeout: timeout).isEmpty else { return }
+        while let parts = try pull.receive(dontWait: true) {
+            counters.received()
+            guard parts.count == 1 else {
+                drop(MalformedMessage(reason: .multipart, detail: "\(parts.count) frames"))
+                continue
+            }
+            do {
+                let message = try FlowMessage.parse(parts[0])
+                try handle(message)
+            } catch let problem as MalformedMessage {
+                drop(problem)
+            } catch {
+                logger.error("cannot record a confirmation: \(error)", metadata: ["flow": "\(name)"])
+            }
+        }
+    }
+
+    private func handle(_ message: FlowMessage) throws {
+        let now = Date()
+        switch message {
+        case .confirmation(let confirmation):
+            guard try store?.recordConfirmation(confirmation, at: now) ?? true else {
+                throw MalformedMessage(reason: .unknownFire, detail: "confirmation for unknown fire \(confirmation.fireID)")
+            }
+            counters.sent()
+        case .close(let close):
+            guard try store?.recordClose(close, at: now) ?? true else {
+                throw MalformedMessage(reason: .unknownFire, detail: "close for unknown fire \(close.fireID)")
+            }
+            counters.sent()
+        default:
+            throw MalformedMessage(reason: .unknownType, detail: "\(input) takes confirmation and close messages")
+        }
+    }
+
+    private func drop(_ problem: MalformedMessage) {
+        counters.malformed(problem.reason)
+        log.drop(problem)
+    }
+
+    public func close() {
+        pull?.close()
+        pull = nil
+    }
+}

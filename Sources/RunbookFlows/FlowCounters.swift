@@ -1,0 +1,52 @@
+import Foundation
+import Synchronization
+
+/// What one flow has seen, shared between its thread and readers.
+public final class FlowCounters: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        public var received: Int = 0
+        public var sent: Int = 0
+        public var malformed: [String: Int] = [:]
+        public var lastMessageAt: Date?
+        /// Ticks per symbol (telemetry bridge).
+        public var ticksBySymbol: [String: Int] = [:]
+
+        public var malformedTotal: Int { malformed.values.reduce(0, +) }
+    }
+
+    private let state = Mutex(Snapshot())
+
+    public init() {}
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    public func received(at date: Date = Date()) {
+        state.withLock {
+            $0.received += 1
+            $0.lastMessageAt = date
+        }
+    }
+
+    public func sent(_ count: Int = 1) {
+        state.withLock { $0.sent += count }
+    }
+
+    public func malformed(_ reason: MalformedReason) {
+        state.withLock { $0.malformed[reason.rawValue, default: 0] += 1 }
+    }
+
+    public func tick(symbol: String) {
+        state.withLock { $0.ticksBySymbol[symbol, default: 0] += 1 }
+    }
+
+    /// Counts a batch from the hot path in one lock.
+    func relayed(frames: Int, ticks: [String: Int], malformed: [MalformedReason: Int], at date: Date) {
+        state.withLock {
+            $0.received += frames
+            $0.sent += frames - malformed.values.reduce(0, +)
+            for (symbol, count) in ticks { $0.ticksBySymbol[symbol, default: 0] += count }
+            for (reason, count) in malformed { $0.malformed[reason.rawValue, default: 0] += count }
+            if frames > 0 { $0.lastMessageAt = date }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+
+/// Why a message was dropped, as counted per flow.
+public enum MalformedReason: String, Sendable, CaseIterable {
+    case notJSON = "not_json"
+    case notObject = "not_object"
+    case missingType = "missing_type"
+    case unknownType = "unknown_type"
+    case missingField = "missing_field"
+    case wrongType = "wrong_type"
+    case tooLarge = "too_large"
+    case unknownFire = "unknown_fire"
+    case multipart = "multipart"
+}
+
+/// A message that cannot be used, with what is wrong with it.
+public struct MalformedMessage: Error, Sendable, CustomStringConvertible {
+    public var reason: MalformedReason
+    public var detail: String
+
+    public var description: String { "\(reason.rawValue): \(detail)" }
+}
+
+/// The messages of the flows: single-frame UTF-8 JSON objects with a `type`. Unknown fields are ignored.
+public enum FlowMessage: Sendable, Equatable {
+    case tick(symbol: String, bid: Double, ask: Double, timeMsc: Int64, volume: Double)
+    case heartbeat(target: String, account: String?, timeMsc: Int64?)
+    case signal(Signal)
+    case fire(Fire)
+    case test(probeID: String)
+    case confirmation(Confirmation)
+    case close(Close)
+
+    public struct Signal: Sendable, Equatable {
+        public var id: String
+        public var symbol: String
+        public var direction: String
+        public var entry: Double?
+        public var stopLoss: Double?
+        public var takeProfit: Double?
+        public var confidence: Double?
+        public var timeMsc: Int64?
+        public var raw: String
+    }
+
+    public struct Fire: Sendable, Equatable {
+        public var id: String
+        public var target: String
+        public var symbol: String
+        public var direction: String
+        public var lot: Double
+        public var stopLoss: Double?
+        public var takeProfit: Double?
+
+        public init(id: String, target: String, symbol: String, direction: String, lot: Double, stopLoss: Double? = nil, takeProfit: Double? = nil) {
+            self.id = id
+            self.target = target
+            self.symbol = symbol
+            self.direction = direction
+            self.lot = lot
+            self.stopLoss = stopLoss
+            self.takeProfit = takeProfit
+        }
+
+        /// The frame the command queue carries and the EA receives.
+        public var json: String {
+            var object: [String: Any] = ["type": "fire", "fire_id": id, "target_uuid": target, "symbol": symbol, "direction": direction, "lot": lot]
+            if let stopLoss { object["sl"] = stopLoss }
+            if let takeProfit { object["tp"] = takeProfit }
+            return String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
+    }
+
+    public struct Confirmation: Sendable, Equatable {
+        public var fireID: String
+        public var filled: Bool
+        public var ticket: Int64?
+        public var price: Double?
+        public var error: String?
+        public var timeMsc: Int64?
+    }
+
+    public struct Close: Sendable, Equatable {
+        public var fireID: String
+        public var ticket: Int64?
+        public var exitPrice: Double?
+        public var pnl: Double
+        public var timeMsc: Int64?
+    }
+
+    /// Frames larger than this are refused as `too_large`.
+    public static let maximumSize = 64 * 1024
+
+    /// Reads one frame; throws what is wrong with it.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(MalformedMessage) -> FlowMessage {
+        guard bytes.count <= maximumSize else { throw MalformedMessage(reason: .tooLarge, detail: "\(bytes.count) bytes, more than \(maximumSize)") }
+        let data = Data(bytes)
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw MalformedMessage(reason: .notJSON, detail: "not valid JSON (\(bytes.count) bytes)")
+        }
+        guard let fields = object as? [String: Any] else { throw MalformedMessage(reason: .notObject, detail: "JSON but not an object") }
+        return try parse(Fields(values: fields), raw: data)
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws(MalformedMessage) -> FlowMessage {
+        try bytes.withUnsafeBytes { result(of: $0) }.get()
+    }
+
+    public static func parse(_ text: String) throws(MalformedMessage) -> FlowMessage {
+        try parse(Array(text.utf8))
+    }
+
+    /// `parse` as a value, for closures that cannot throw.
+    public static func result(of bytes: UnsafeRawBufferPointer) -> Result<FlowMessage, MalformedMessage> {
+        do { return .success(try parse(bytes)) } catch { return .failure(error) }
+    }
+
+    private static func parse(_ fields: Fields, raw: Data) throws(MalformedMessage) -> FlowMessage {
+        guard let type = fields.values["type"] else { throw MalformedMessage(reason: .missingType, detail: "no \"type\" field") }
+        guard let name = type as? String else { throw MalformedMessage(reason: .wrongType, detail: "\"type\" is not text") }
+        switch name {
+        case "tick":
+            return .tick(
+                symbol: try fields.text("symbol"), bid: try fields.number("bid"), ask: try fields.number("ask"),
+                timeMsc: try fields.integer("time_msc"), volume: try fields.optionalNumber("volume") ?? 0
+            )
+        case "heartbeat":
+            return .heartbeat(target: try fields.text("target_uuid"), account: try fields.optionalText("account"), timeMsc: try fields.optionalInteger("time_msc"))
+        case "signal":
+            return .signal(Signal(
+                id: try fields.text("signal_id"), symbol: try fields.text("symbol"), direction: try fields.direction(),
+                entry: try fields.optionalNumber("entry"), stopLoss: try fields.optionalNumber("sl"), takeProfit: try fields.optionalNumber("tp"),
+                confidence: try fields.optionalNumber("confidence"), timeMsc: try fields.optionalInteger("time_msc"),
+                raw: String(decoding: raw, as: UTF8.self)
+            ))
+        case "fire":
+            let lot = try fields.number("lot")
+            guard lot > 0 else { throw MalformedMessage(reason: .wrongType, detail: "\"lot\" must be more than 0") }
+            return .fire(Fire(
+                id: try fields.text("fire_id"), target: try fields.text("target_uuid"), symbol: try fields.text("symbol"),
+                direction: try fields.direction(), lot: lot, stopLoss: try fields.optionalNumber("sl"), takeProfit: try fields.optionalNumber("tp")
+            ))
+        case "test":
+            return .test(probeID: try fields.text("probe_id"))
+        case "confirmation":
+            let status = try fields.text("status").lowercased()
+            guard status == "filled" || status == "failed" else { throw MalformedMessage(reason: .wrongType, detail: "\"status\" must be filled or failed, not \(status)") }
+            return .confirmation(Confirmation(
+                fireID: try fields.text("fire_id"), filled: status == "filled", ticket: try fields.optionalInteger("ticket"),
+                price: try fields.optionalNumber("price"), error: try fields.optionalText("error"), timeMsc: try fields.optionalInteger("time_msc")
+            ))
+        case "close":
+            return .close(Close(
+                fireID: try fields.text("fire_id"), ticket: try fields.optionalInteger("ticket"), exitPrice: try fields.optionalNumber("exit_price"),
+                pnl: try fields.number("pnl"), timeMsc: try fields.optionalInteger("time_msc")
+            ))
+        default:
+            throw MalformedMessage(reason: .unknownType, detail: "unknown type \"\(name.prefix(40))\"")
+        }
+    }
+
+    /// Typed reads of a JSON object's fields.
+    private struct Fields {
+        let values: [String: Any]
+
+        func text(_ key: String) throws(MalformedMessage) -> String {
+            guard let value = values[key] else { throw MalformedMessage(reason: .missingField, detail: "no \"\(key)\" field") }
+            guard let text = value as? String, !text.isEmpty else { throw MalformedMessage(reason: .wrongType, detail: "\"\(key)\" is not text") }
+            return text
+        }
+
+        func optionalText(_ key: String) throws(MalformedMessage) -> String? {
+            guard let value = values[key], !(value is NSNull) else { return nil }
+            if let text = value as? String { return text }
+            if let number = value as? NSNumber, !Self.isBool(number) { return number.stringValue }
+            throw MalformedMessage(reason: .wrongType, detail: "\"\(key)\" is not text")
+        }
+
+        func number(_ key: String) throws(MalformedMessage) -> Double {
+            guard let value = values[key] else { throw MalformedMessage(reason: .missingField, detail: "no \"\(key)\" field") }
+            guard let number = value as? NSNumber, !Self.isBool(number), number.doubleValue.isFinite else {
+                throw MalformedMessage(reason: .wrongType, detail: "\"\(key)\" is not a number")
+            }
+            return number.doubleValue
+        }
+
+        func optionalNumber(_ key: String) throws(MalformedMessage) -> Double? {
+            guard let value = values[key], !(value is NSNull) else { return nil }
+            return try number(key)
+        }
+
+        func integer(_ key: String) throws(MalformedMessage) -> Int64 {
+            let value = try number(key)
+            guard value.rounded() == value, abs(value) < 9e18 else { throw MalformedMessage(reason: .wrongType, detail: "\"\(key)\" is not a whole number") }
+            return Int64(value)
+        }
+
+        func optionalInteger(_ key: String) throws(MalformedMessage) -> Int64? {
+            guard let value = values[key], !(value is NSNull) else { return nil }
+            return try integer(key)
+        }
+
+        func direction() throws(MalformedMessage) -> String {
+            let direction = try text("direction").uppercased()
+            guard direction == "BUY" || direction == "SELL" else { throw MalformedMessage(reason: .wrongType, detail: "\"direction\" must be BUY or SELL") }
+            return direction
+        }
+
+        static func isBool(_ number: NSNumber) -> Bool {
+            String(cString: number.objCType) == "c"
+        }
+    }
+}

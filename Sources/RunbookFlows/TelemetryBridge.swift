@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import RunbookZMQ
+
+/// EA -> PULL 5556 -> bridge -> PUB 5560 -> signal engine. Frames are relayed unchanged after a
+/// structural check that reads no more than the type, symbol and number fields; ticks are counted
+/// per symbol and handed on, heartbeats update the EA registry.
+public final class TelemetryBridge: Flow, @unchecked Sendable {
+    public let name = "telemetry-bridge"
+    public let counters = FlowCounters()
+    public let input: String
+    public let output: String
+    public private(set) var listening: [String] = []
+    public var bindEndpoints: [String] { [input, output] }
+
+    private let store: (any FlowStore)?
+    private let onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+    private let log: MalformedLog
+    private let logger: Logger
+    private var pull: ZMQSocket?
+    private var pub: ZMQSocket?
+    private var poller = ZMQPoller([])
+
+    /// Frames handled per turn before the loop looks up again.
+    static let batch = 4096
+
+    public init(input: String, output: String, store: (any FlowStore)?, logger: Logger, onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil) {
+        self.input = input
+        self.output = output
+        self.store = store
+        self.onTick = onTick
+        self.logger = logger
+        self.log = MalformedLog(logger: logger, flow: "telemetry-bridge")
+    }
+
+    public func open(_ context: ZMQContext) throws(ZMQError) {
+        let pull = try ZMQSocket(context, .pull)
+        try pull.setHighWaterMarks(send: 1000, receive: 100_000)
+        try pull.setMaxMessageSize(16 << 20)
+        try pull.bind(input)
+        let pub = try ZMQSocket(context, .pub)
+        try pub.setHighWaterMarks(send: 100_000, receive: 1000)
+        try pub.bind(output)
+        self.pull = pull
+        self.pub = pub
+        poller = ZMQPoller([pull])
+        listening = [pull, pub].flatMap(\.endpoints)
+    }
+
+    public func serve(timeout: Duration) throws(ZMQError) {
+        guard let pull, let pub, try !poller.poll(timeout: timeout).isEmpty else { return }
+        var frames = 0
+        var ticks: [String: Int] = [:]
+        var malformed: [MalformedReason: Int] = [:]
+        var heartbeats: [FlowMessage] = []
+        while frames < Self.batch {
+            let moved = try pull.forward(to: pub) { bytes in
+                switch FrameScanner.scan(bytes) {
+                case .tick(let symbol):
+                    ticks[symbol, default: 0] += 1
+                    onTick?(bytes)
+                    return true
+                case .heartbeat:
+                    switch FlowMessage.result(of: bytes) {
+                    case .success(let heartbeat):
+                        heartbeats.append(heartbeat)
+                        return true
+                    case .failure(let problem):
+                        malformed[problem.reason, default: 0] += 1
+                        log.drop(problem)
+                        return false
+                    }
+                case .malformed(let reason):
+                    malformed[reason, default: 0] += 1
+                    log.drop(MalformedMessage(reason: reason, detail: "\(bytes.count)-byte frame on \(input)"))
+                    return false
+                }
+            }
+            guard moved else { break }
+            frames += 1
+        }
+        let now = Date()
+        counters.relayed(frames: frames, ticks: ticks, malformed: malformed, at: now)
+        for case .heartbeat(let target, let account, _) in heartbeats {
+            do { try store?.recordHeartbeat(target: target, account: account, at: now) } catch {
+                logger.error("cannot record a heartbeat of \(target): \(error)", metadata: ["flow": "\(name)"])
+            }
+        }
+    }
+
+    public func close() {
+        pull?.close()
+        pub?.close()
+        pull = nil
+        pub = nil
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import RunbookFlows
+import RunbookSQLite
+import RunbookZMQ
+import Testing
+
+@Suite(.serialized) struct TelemetryBridgeTests {
+    @Test func everyTickComesOutUnchangedAndIsCountedBySymbol() async throws {
+        let harness = try FlowHarness()
+        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let endpoints = try harness.start(bridge)
+        let sub = try harness.socket(.sub, connect: endpoints[1])
+        let push = try harness.socket(.push, connect: endpoints[0])
+        try await Task.sleep(for: .milliseconds(300))
+
+        let sent = (0..<2000).map { tick($0 % 2 == 0 ? "EURUSD" : "GBPUSD", $0) }
+        for frame in sent { try push.send(frame) }
+        var received: [String] = []
+        while received.count < sent.count, let parts = try sub.receive() { received.append(String(decoding: parts[0], as: UTF8.self)) }
+        #expect(received == sent)
+        #expect(eventually { bridge.counters.snapshot.ticksBySymbol == ["EURUSD": 1000, "GBPUSD": 1000] })
+        await harness.stop()
+    }
+
+    @Test func badFramesAreCountedAndDroppedWhileTicksFlowOn() async throws {
+        let harness = try FlowHarness()
+        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let endpoints = try harness.start(bridge)
+        let sub = try harness.socket(.sub, connect: endpoints[1])
+        let push = try harness.socket(.push, connect: endpoints[0])
+        try await Task.sleep(for: .milliseconds(300))
+
+        let bad = [
+            "garbage \u{1}\u{2}", #"{"type":"tick","symbol":"EURU"#, #"{"type":"tick","symbol":"EURUSD","bid":"high","ask":1.1,"time_msc":1}"#,
+            #"{"symbol":"EURUSD"}"#, #"{"type":"weather"}"#, "[1,2,3]", "{" + String(repeating: "x", count: 100_000) + "}",
+            #"{"type":"heartbeat","account":"5012345"}"#,
+        ]
+        for frame in bad { try push.send(frame) }
+        try push.send(tick("EURUSD", 1))
+        try push.send(#"{"type":"heartbeat","target_uuid":"ea-07","account":"5012345","time_msc":1}"#)
+
+        let first = try #require(try sub.receive())
+        #expect(String(decoding: first[0], as: UTF8.self) == tick("EURUSD", 1))
+        #expect(eventually { bridge.counters.snapshot.malformedTotal == bad.count })
+        let malformed = bridge.counters.snapshot.malformed
+        #expect(malformed["not_json"] == 2)
+        #expect(malformed["wrong_type"] == 1)
+        #expect(malformed["missing_type"] == 1)
+        #expect(malformed["unknown_type"] == 1)
+        #expect(malformed["not_object"] == 1)
+        #expect(malformed["too_large"] == 1)
+        #expect(malformed["missing_field"] == 1)
+        #expect(eventually { (try? harness.records.lastHeartbeat(of: "ea-07")) != nil })
+        await harness.stop()
+    }
+}
+
+@Suite(.serialized) struct CommandRouterTests {
+    @Test func aFireReachesItsEAAndIsMarkedSent() async throws {
+        let harness = try FlowHarness()
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let endpoints = try harness.start(router)
+        let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
+        try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01","account":"5012345","time_msc":1}"#)
+        #expect(eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+
+        let queue = try harness.socket(.push, connect: endpoints[0])
+        let fire = #"{"type":"fire","fire_id":"F1","target_uuid":"ea-01","symbol":"EURUSD","direction":"BUY","lot":0.1,"sl":1.0831,"tp":1.0891}"#
+        try queue.send(fire)
+        let delivered = try #require(try ea.receive())
+        #expect(String(decoding: delivered[0], as: UTF8.self) == fire)
+        #expect(eventually { (try? harness.records.fire(id: "F1"))??.status == "SENT" })
+        await harness.stop()
+    }
+
+    @Test func aFireForAnEAThatIsNotConnectedFailsAtOnceWithTheReason() async throws {
+        let harness = try FlowHarness()
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let endpoints = try harness.start(router)
+        let queue = try harness.socket(.push, connect: endpoints[0])
+        try queue.send(#"{"type":"fire","fire_id":"F9","target_uuid":"ea-99","symbol":"EURUSD","direction":"SELL","lot":0.2}"#)
+        #expect(eventually { (try? harness.records.fire(id: "F9"))??.status == "FAILED" })
+        let fire = try #require(try harness.records.fire(id: "F9"))
+        #expect(fire.error == "EA ea-99 is not connected to tcp://127.0.0.1:*")
+        await harness.stop()
+    }
+
+    @Test func probesAreRecordedAndNeverSentAndJunkIsCounted() async throws {
+        let harness = try FlowHarness()
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let endpoints = try harness.start(router)
+        let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
+        try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
+        try ea.send("not json at all")
+        let queue = try harness.socket(.push, connect: endpoints[0])
+        try queue.send(#"{"type":"test","probe_id":"P1"}"#)
+        try queue.send(#"{"type":"fire","fire_id":"F2","target_uuid":"ea-01","symbol":"EURUSD","direction":"UP","lot":0.1}"#)
+        try queue.send(#"{"type":"fire","fire_id":"F3"}"#)
+        #expect(eventually { (try? harness.records.count("probes")) == 1 })
+        #expect(eventually { router.counters.snapshot.malformedTotal == 3 })
+        #expect(router.counters.snapshot.malformed == ["not_json": 1, "wrong_type": 1, "missing_field": 1])
+        try ea.setReceiveTimeout(milliseconds: 300)
+        #expect(try ea.receive() == nil)
+        #expect(try harness.records.count("fires") == 0)
+        await harness.stop()
+    }
+}
+
+@Suite(.serialized) struct ConfirmationListenerTests {
+    @Test func confirmationsFillFiresAndClosesBecomeTrades() async throws {
+        let harness = try FlowHarness()
+        try harness.records.recordFireQueued(.init(id: "F1", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
+        try harness.records.recordFireQueued(.init(id: "F2", target: "ea-01", symbol: "GBPUSD", direction: "SELL", lot: 0.1), at: Date())
+        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let endpoints = try harness.start(listener)
+        let push = try harness.socket(.push, connect: endpoints[0])
+        try push.send(#"{"type":"confirmation","fire_id":"F1","status":"filled","ticket":123,"price":1.0852,"time_msc":1}"#)
+        try push.send(#"{"type":"confirmation","fire_id":"F2","status":"failed","error":"market closed"}"#)
+        try push.send(#"{"type":"close","fire_id":"F1","ticket":123,"exit_price":1.088,"pnl":28.0,"time_msc":2}"#)
+        try push.send(#"{"type":"confirmation","fire_id":"F404","status":"filled"}"#)
+        try push.send(#"{"type":"close","fire_id":"F1","pnl":"lots"}"#)
+        #expect(eventually { listener.counters.snapshot.received == 5 })
+        #expect(eventually { (try? harness.records.tradesPnL()) == [28.0] })
+        let filled = try #require(try harness.records.fire(id: "F1"))
+        #expect(filled.status == "FILLED" && filled.ticket == 123 && filled.price == 1.0852)
+        let failed = try #require(try harness.records.fire(id: "F2"))
+        #expect(failed.status == "FAILED" && failed.error == "market closed")
+        #expect(listener.counters.snapshot.malformed == ["unknown_fire": 1, "wrong_type": 1])
+        await harness.stop()
+    }
+}
