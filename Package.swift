@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
     ],
     targets: [
@@ -65,6 +66,17 @@ let package = Package(
         .target(name: "RunbookZMQ", dependencies: ["CZeroMQ"]),
         // The live ZeroMQ flows of the trading back end.
         .target(name: "RunbookFlows", dependencies: ["RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
+        // Supervision of the engine's services and programs, and the engine that runs them.
+        .target(
+            name: "RunbookEngine",
+            dependencies: [
+                "RunbookFlows", "RunbookZMQ",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Command line: subcommands, configuration, progress output.
         .target(
             name: "RunbookCLI",
@@ -83,6 +95,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
+        .testTarget(
+            name: "RunbookEngineTests",
+            dependencies: ["RunbookEngine", .product(name: "Clocks", package: "swift-clocks")]
+        ),
         .testTarget(name: "RunbookFlowsTests", dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ"]),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import Subprocess
+import Synchronization
+import SystemPackage
+
+/// An external program the engine keeps running (signal engine, web app, simulators).
+public final class ProcessUnit: SupervisedUnit {
+    public struct Spec: Sendable {
+        public var name: String
+        public var executable: String
+        public var arguments: [String]
+        public var environment: [String: String]
+        public var workingDirectory: String?
+        public var ports: [Int]
+        /// After SIGTERM, how long the program has before SIGKILL.
+        public var stopTimeout: Duration
+
+        public init(name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:], workingDirectory: String? = nil, ports: [Int] = [], stopTimeout: Duration = .seconds(10)) {
+            self.name = name
+            self.executable = executable
+            self.arguments = arguments
+            self.environment = environment
+            self.workingDirectory = workingDirectory
+            self.ports = ports
+            self.stopTimeout = stopTimeout
+        }
+    }
+
+    public let spec: Spec
+    private let logger: Logger
+    private let running = Mutex<(task: Task<String, Never>?, pid: Int32?)>((nil, nil))
+
+    public init(_ spec: Spec, logger: Logger) {
+        self.spec = spec
+        self.logger = logger
+    }
+
+    public var name: String { spec.name }
+    public var ports: [Int] { spec.ports }
+    public var pid: Int32? { running.withLock { $0.pid } }
+
+    public func start() throws {
+        guard spec.executable.contains("/") ? FileManager.default.isExecutableFile(atPath: spec.executable) : true else {
+            throw SupervisionError("\(spec.name): \(spec.executable) is not an executable file")
+        }
+        let spec = self.spec
+        let logger = self.logger
+        let task = Task { [self] () -> String in
+            var options = PlatformOptions()
+            options.processGroupID = 0
+            options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: spec.stopTimeout)]
+            var variables: [Environment.Key: String?] = [:]
+            for (key, value) in spec.environment { variables[Environment.Key(stringLiteral: key)] = value }
+            do {
+                let result = try await Subprocess.run(
+                    spec.executable.contains("/") ? .path(FilePath(spec.executable)) : .name(spec.executable),
+                    arguments: Arguments(spec.arguments),
+                    environment: .inherit.updating(variables),
+                    workingDirectory: spec.workingDirectory.map { FilePath($0) },
+                    platformOptions: options,
+                    input: .none, output: .sequence, error: .sequence
+                ) { execution in
+                    self.running.withLock { $0.pid = execution.processIdentifier.value }
+                    async let errors: Void = Self.forward(execution.standardError, to: logger, name: spec.name)
+                    await Self.forward(execution.standardOutput, to: logger, name: spec.name)
+                    await errors
+                }
+                switch result.terminationStatus {
+                case .exited(let code): return "\(spec.name) exited with status \(code)"
+                case .signaled(let signal): return "\(spec.name) was killed by signal \(signal)"
+                }
+            } catch {
+                return "\(spec.name) could not run: \(error)"
+            }
+        }
+        running.withLock { $0 = (task, nil) }
+    }
+
+    /// The program's output, line by line, into the engine's log.
+    private static func forward(_ stream: SubprocessOutputSequence, to logger: Logger, name: String) async {
+        do {
+            for try await line in stream.strings() {
+                logger.info("\(line.trimmingCharacters(in: .newlines))", metadata: ["service": "\(name)"])
+            }
+        } catch {}
+    }
+
+    public func finished() async -> String {
+        guard let task = running.withLock({ $0.task }) else { return "not started" }
+        return await task.value
+    }
+
+    public func stop() async {
+        guard let task = running.withLock({ $0.task }) else { return }
+        task.cancel()
+        _ = await task.value
+    }
+}
+
+public struct SupervisionError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

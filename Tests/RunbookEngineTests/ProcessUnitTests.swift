@@ -1,0 +1,62 @@
+import Foundation
+import Logging
+import RunbookEngine
+import Testing
+
+@Suite struct ProcessUnitTests {
+    @Test func aKilledChildIsRestartedAndItsPortVerified() async throws {
+        let port = Int.random(in: 20_000..<40_000)
+        let unit = ProcessUnit(.init(
+            name: "listener", executable: "/usr/bin/python3",
+            arguments: ["-c", "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(300)"],
+            ports: [port], stopTimeout: .seconds(2)
+        ), logger: Logger(label: "test"))
+        let supervisor = Supervisor(unit: unit, policy: RestartPolicy(wait: .milliseconds(100), budget: 3), clock: ContinuousClock(), logger: Logger(label: "test"))
+        try supervisor.startFirst()
+        let task = Task { await supervisor.supervise() }
+        #expect(await waitFor { PortProbe.isListening(port) && unit.pid != nil })
+        let first = try #require(unit.pid)
+
+        kill(first, SIGKILL)
+        #expect(await waitFor { supervisor.status.restarts == 1 && supervisor.status.state == .running && unit.pid != first })
+        #expect(supervisor.status.lastError == "listener was killed by signal 9")
+        #expect(PortProbe.isListening(port))
+
+        task.cancel()
+        await task.value
+        #expect(supervisor.status.state == .stopped)
+        #expect(await waitFor { !PortProbe.isListening(port) })
+    }
+
+    @Test func theHolderOfABoundPortIsNamed() throws {
+        let socket = Darwinless.listen()
+        defer { close(socket.fd) }
+        let holder = try #require(PortProbe.holder(of: socket.port))
+        #expect(holder.hasPrefix("pid \(getpid()) ("))
+    }
+}
+
+func waitFor(_ limit: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}
+
+/// A listening TCP socket on a port the kernel picks.
+enum Darwinless {
+    static func listen() -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = Glibc.listen(fd, 1)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) } }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+}
