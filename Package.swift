@@ -66,6 +66,8 @@ let package = Package(
         .target(name: "RunbookZMQ", dependencies: ["CZeroMQ"]),
         // The live ZeroMQ flows of the trading back end.
         .target(name: "RunbookFlows", dependencies: ["RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
+        // Simulated EAs and signal engine, for machines without MT5.
+        .target(name: "RunbookSimulator", dependencies: ["RunbookFlows", "RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
         // Supervision of the engine's services and programs, and the engine that runs them.
         .target(
             name: "RunbookEngine",
@@ -82,6 +84,7 @@ let package = Package(
             name: "RunbookCLI",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl",
+                "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

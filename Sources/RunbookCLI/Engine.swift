@@ -14,6 +14,11 @@ public struct Engine {
     let config: EngineConfig
     let loader = RunbookLoader(catalog: Engine.registry)
 
+    /// Where `runbook up` writes its state each second.
+    var stateFile: String {
+        (config.dataDirectory as NSString).appendingPathComponent("engine-state.json")
+    }
+
     func library() -> RunbookLibrary {
         RunbookLibrary.load(paths: [config.runbooksDirectory], loader: loader)
     }

@@ -11,7 +11,10 @@ public struct RunbookCommand: AsyncParsableCommand {
             Exit codes: 0 succeeded, 1 the run failed or was interrupted, 2 usage or validation error, \
             130 the run was cancelled (Ctrl-C or SIGTERM).
             """,
-        subcommands: [RunCommand.self, ListCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self]
+        subcommands: [
+            UpCommand.self, RunCommand.self, ListCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self,
+            FlowsCommand.self, FireCommand.self, SimCommand.self,
+        ]
     )
 
     public init() {}
@@ -19,11 +22,16 @@ public struct RunbookCommand: AsyncParsableCommand {
     /// Parses the command line and runs the command, mapping usage errors to exit code 2.
     public static func start(arguments: [String]? = nil) async {
         SignalCancellation.unblockStopSignals()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["RUNBOOK_LOG_LEVEL"] ?? "") ?? .info
-            return handler
+        let environment = ProcessInfo.processInfo.environment
+        if let level = Logger.Level(rawValue: environment["RUNBOOK_LOG_LEVEL"] ?? environment["LOG_LEVEL"] ?? "") {
+            RunbookLogHandler.level.store(level.index, ordering: .relaxed)
         }
+        switch environment["RUNBOOK_LOG_FORMAT"] {
+        case "json": RunbookLogHandler.format.store(RunbookLogHandler.Format.json.rawValue, ordering: .relaxed)
+        case "message": RunbookLogHandler.format.store(RunbookLogHandler.Format.message.rawValue, ordering: .relaxed)
+        default: break
+        }
+        LoggingSystem.bootstrap { RunbookLogHandler(label: $0) }
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

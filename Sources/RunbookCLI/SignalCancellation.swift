@@ -5,12 +5,12 @@ import Foundation
 final class SignalCancellation: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
 
-    init(cancelling task: Task<some Sendable, Never>) {
+    init(cancelling task: Task<some Sendable, Never>, quietly: Bool = false) {
         for (signalNumber, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
-                Console.error("\nstopping: \(name) received; cancelling the run")
+                if !quietly { Console.error("\nstopping: \(name) received; cancelling the run") }
                 task.cancel()
             }
             source.resume()

@@ -7,6 +7,10 @@ import Yams
 /// - `data_dir`: folder for the records database and other state (default `var`)
 /// - `database`: the records database (default `DATA_DIR/runbook.db`)
 /// - `runbooks`, `checks`, `schedules`: folders of YAML documents (default `Runbooks`, `Checks`, `Schedules`)
+/// - `flows`: endpoints (`telemetry_in`, `telemetry_out`, `signals`, `command_queue`, `router`,
+///   `confirmations`) and `signal_forward_url`
+/// - `processes`: programs to supervise, each with `name`, `command`, `args`, `env`, `cwd`, `ports`, `stop_timeout`
+/// - `restart`: the services' restart policy: `wait`, `max_wait`, `budget`, `window`, `stable_after`
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
 /// `RUNBOOK_CHECKS`, `RUNBOOK_SCHEDULES`.
@@ -16,6 +20,9 @@ public struct EngineConfig: Sendable {
     public var runbooksDirectory: String = "Runbooks"
     public var checksDirectory: String = "Checks"
     public var schedulesDirectory: String = "Schedules"
+    public var flows = FlowEndpoints()
+    public var processes: [ProcessSettings] = []
+    public var restart = RestartSettings()
     /// The file the configuration came from, if any.
     public var file: String?
 
@@ -25,7 +32,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
@@ -66,10 +73,86 @@ public struct EngineConfig: Sendable {
                 case "runbooks": runbooksDirectory = path(value) ?? runbooksDirectory
                 case "checks": checksDirectory = path(value) ?? checksDirectory
                 case "schedules": schedulesDirectory = path(value) ?? schedulesDirectory
+                case "flows": readFlows(value, &source)
+                case "processes": readProcesses(value, base: base, &source)
+                case "restart": readRestart(value, &source)
                 default: break
                 }
             }
         }
         if !source.diagnostics.isEmpty { throw ValidationFailure(source.diagnostics) }
+    }
+
+    private mutating func readFlows(_ node: Node, _ source: inout YAMLSource) {
+        guard let entries = source.entries(node, what: "flows") else { return }
+        source.rejectUnknownKeys(entries, allowed: FlowEndpoints.keys, in: "flows")
+        for (key, _, value) in entries {
+            guard let text = source.string(value, what: "flows.\(key)") else { continue }
+            if key != "signal_forward_url", !(text.hasPrefix("tcp://") || text.hasPrefix("ipc://") || text.hasPrefix("inproc://")) {
+                source.error(value, "flows.\(key) '\(text)' is not a ZeroMQ endpoint: write it like tcp://*:5556 or ipc:///tmp/queue")
+                continue
+            }
+            switch key {
+            case "telemetry_in": flows.telemetryIn = text
+            case "telemetry_out": flows.telemetryOut = text
+            case "signals": flows.signals = text
+            case "command_queue": flows.commandQueue = text
+            case "router": flows.router = text
+            case "confirmations": flows.confirmations = text
+            case "signal_forward_url": flows.signalForwardURL = text
+            default: break
+            }
+        }
+    }
+
+    private mutating func readProcesses(_ node: Node, base: String, _ source: inout YAMLSource) {
+        guard let items = node.sequence else {
+            source.error(node, "processes must be a list of programs, each with name and command")
+            return
+        }
+        for item in items {
+            guard let entries = source.entries(item, what: "a process") else { continue }
+            source.rejectUnknownKeys(entries, allowed: ProcessSettings.keys, in: "a process")
+            let field = { (key: String) in entries.first { $0.key == key }?.value }
+            guard let name = field("name").flatMap({ source.string($0, what: "name") }),
+                  let command = field("command").flatMap({ source.string($0, what: "command") })
+            else {
+                source.error(item, "a process needs name and command")
+                continue
+            }
+            var process = ProcessSettings(name: name, command: command)
+            if let args = field("args") {
+                if let list = args.sequence { process.args = list.compactMap { source.string($0, what: "an argument") } } else { source.error(args, "args must be a list") }
+            }
+            if let env = field("env"), let pairs = source.entries(env, what: "env") {
+                for (key, _, value) in pairs { process.env[key] = source.string(value, what: "env.\(key)") }
+            }
+            if let cwd = field("cwd").flatMap({ source.string($0, what: "cwd") }) {
+                process.cwd = cwd.hasPrefix("/") || base.isEmpty ? cwd : (base as NSString).appendingPathComponent(cwd)
+            }
+            if let ports = field("ports") {
+                for port in ports.sequence ?? [ports] {
+                    if let number = source.integer(port, what: "a port", range: 1...65535) { process.ports.append(number) }
+                }
+            }
+            if let timeout = field("stop_timeout").flatMap({ source.duration($0, what: "stop_timeout") }) { process.stopTimeout = timeout }
+            if processes.contains(where: { $0.name == name }) { source.error(item, "process name '\(name)' is used twice: give each its own") }
+            processes.append(process)
+        }
+    }
+
+    private mutating func readRestart(_ node: Node, _ source: inout YAMLSource) {
+        guard let entries = source.entries(node, what: "restart") else { return }
+        source.rejectUnknownKeys(entries, allowed: RestartSettings.keys, in: "restart")
+        for (key, _, value) in entries {
+            switch key {
+            case "budget": restart.budget = source.integer(value, what: "restart.budget", range: 0...1000) ?? restart.budget
+            case "wait": restart.wait = source.duration(value, what: "restart.wait") ?? restart.wait
+            case "max_wait": restart.maxWait = source.duration(value, what: "restart.max_wait") ?? restart.maxWait
+            case "window": restart.window = source.duration(value, what: "restart.window") ?? restart.window
+            case "stable_after": restart.stableAfter = source.duration(value, what: "restart.stable_after") ?? restart.stableAfter
+            default: break
+            }
+        }
     }
 }

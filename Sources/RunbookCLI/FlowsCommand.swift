@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+
+/// `runbook flows`: each flow's and program's state and counters, from the running engine.
+struct FlowsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flows", abstract: "Show the running engine's flows and programs with their counters.",
+        discussion: "Exits 1 when no engine is running."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the state as JSON.") var json = false
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        guard let data = FileManager.default.contents(atPath: engine.stateFile),
+              let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let updated = (state["updated_at"] as? String).flatMap(ISO8601DateFormatter().date(from:)),
+              Date().timeIntervalSince(updated) < 10
+        else {
+            Console.error("error: no running engine has written \(engine.stateFile) lately: is `runbook up` running with this configuration?")
+            throw ExitStatus.failed.code
+        }
+        if json {
+            Console.json(state)
+            return
+        }
+        let services = state["services"] as? [[String: Any]] ?? []
+        let rows = services.map { service -> [String] in
+            let malformed = (service["malformed"] as? [String: Int])?.values.reduce(0, +)
+            return [
+                service["name"] as? String ?? "?", service["kind"] as? String ?? "?", service["state"] as? String ?? "?",
+                String(service["restarts"] as? Int ?? 0), (service["received"] as? Int).map(String.init) ?? "-",
+                (service["sent"] as? Int).map(String.init) ?? "-", malformed.map(String.init) ?? "-",
+                service["last_message_at"] as? String ?? "-",
+            ]
+        }
+        Table.print(header: ["SERVICE", "KIND", "STATE", "RESTARTS", "IN", "OUT", "MALFORMED", "LAST MESSAGE"], rows: rows)
+        for service in services {
+            if let error = service["last_error"] as? String { Console.out("\(service["name"] as? String ?? "?"): last error: \(error)") }
+        }
+    }
+}

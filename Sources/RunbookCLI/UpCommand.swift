@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RunbookEngine
+import RunbookModel
+
+/// `runbook up`: runs the engine until SIGTERM or SIGINT.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run the engine: the live ZeroMQ flows and the supervised programs.",
+        discussion: "Stops cleanly on SIGTERM or SIGINT. Exits 1 when it cannot start (a port in use, say)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Also run a simulated EA and a simulated signal engine, so a machine without MT5 shows real traffic.")
+    var simulate = false
+
+    @Option(help: "Simulated EAs (with --simulate).")
+    var eas = 2
+
+    @Option(name: .customLong("tick-rate"), help: "Simulated ticks per second (with --simulate).")
+    var tickRate = 20.0
+
+    @Option(name: .customLong("log-format"), help: "text or json (default: json when standard error is not a terminal).")
+    var logFormat: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (or LOG_LEVEL).")
+    var logLevel: String?
+
+    func validate() throws {
+        if let logFormat, !["text", "json"].contains(logFormat) { throw ValidationError("--log-format '\(logFormat)' is not text or json") }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level '\(logLevel)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if eas < 1 { throw ValidationError("--eas must be 1 or more") }
+    }
+
+    func run() async throws {
+        let json = logFormat.map { $0 == "json" } ?? (ProcessInfo.processInfo.environment["RUNBOOK_LOG_FORMAT"] == "json" || isatty(STDERR_FILENO) != 1)
+        RunbookLogHandler.format.store(json ? RunbookLogHandler.Format.json.rawValue : RunbookLogHandler.Format.text.rawValue, ordering: .relaxed)
+        if let level = logLevel.flatMap(Logger.Level.init(rawValue:)) { RunbookLogHandler.level.store(level.index, ordering: .relaxed) }
+
+        let engine = Engine(config: try global.engineConfig())
+        let config = engine.config
+        let records = try engine.records()
+        let logger = Logger(label: "runbook.engine")
+        let flows = config.flows
+        var programs = config.processes.map { process in
+            ProcessUnit.Spec(
+                name: process.name, executable: process.command, arguments: process.args, environment: process.env,
+                workingDirectory: process.cwd, ports: process.ports, stopTimeout: process.stopTimeout
+            )
+        }
+        if simulate {
+            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            programs.append(ProcessUnit.Spec(name: "sim-ea", executable: me, arguments: [
+                "sim", "ea", "--eas", String(eas), "--rate", String(tickRate),
+                "--ticks", FlowEndpoints.local(flows.telemetryIn), "--router", FlowEndpoints.local(flows.router),
+                "--confirmations", FlowEndpoints.local(flows.confirmations),
+            ], environment: ["RUNBOOK_LOG_FORMAT": "message"], stopTimeout: .seconds(3)))
+            programs.append(ProcessUnit.Spec(name: "sim-signals", executable: me, arguments: [
+                "sim", "signals", "--ticks", FlowEndpoints.local(flows.telemetryOut), "--signals", flows.signals,
+            ], environment: ["RUNBOOK_LOG_FORMAT": "message"], ports: ZMQPort.of(flows.signals).map { [$0] } ?? [], stopTimeout: .seconds(3)))
+        }
+        let restart = config.restart
+        let settings = LiveEngine.Settings(
+            telemetryIn: flows.telemetryIn, telemetryOut: flows.telemetryOut, signals: flows.signals, commandQueue: flows.commandQueue,
+            router: flows.router, confirmations: flows.confirmations, processes: programs,
+            policy: RestartPolicy(wait: restart.wait, maxWait: restart.maxWait, budget: restart.budget, window: restart.window, stableAfter: restart.stableAfter),
+            stateFile: engine.stateFile
+        )
+        let live = try LiveEngine(settings: settings, store: records, logger: logger)
+        do {
+            try await live.start()
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitStatus.failed.code
+        }
+        try await live.run()
+    }
+}
+
+/// The TCP port of an endpoint.
+enum ZMQPort {
+    static func of(_ endpoint: String) -> Int? {
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
+        return Int(endpoint[endpoint.index(after: colon)...])
+    }
+}

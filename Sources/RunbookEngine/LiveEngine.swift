@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import RunbookFlows
+import RunbookZMQ
+import ServiceLifecycle
+import Synchronization
+
+/// The running engine: the four flows and the supervised programs, each under a supervisor, in
+/// one service group that stops cleanly on SIGTERM or SIGINT.
+public final class LiveEngine: Sendable {
+    public struct Settings: Sendable {
+        public var telemetryIn: String
+        public var telemetryOut: String
+        public var signals: String
+        public var commandQueue: String
+        public var router: String
+        public var confirmations: String
+        public var processes: [ProcessUnit.Spec]
+        public var policy: RestartPolicy
+        /// Where the engine writes its state each second, for `runbook flows`.
+        public var stateFile: String?
+
+        public init(
+            telemetryIn: String, telemetryOut: String, signals: String, commandQueue: String, router: String, confirmations: String,
+            processes: [ProcessUnit.Spec] = [], policy: RestartPolicy = RestartPolicy(), stateFile: String? = nil
+        ) {
+            self.telemetryIn = telemetryIn
+            self.telemetryOut = telemetryOut
+            self.signals = signals
+            self.commandQueue = commandQueue
+            self.router = router
+            self.confirmations = confirmations
+            self.processes = processes
+            self.policy = policy
+            self.stateFile = stateFile
+        }
+    }
+
+    /// A start that failed, with what to do about it.
+    public struct StartFailure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let settings: Settings
+    public let flows: [any Flow]
+    private let context: ZMQContext
+    private let logger: Logger
+    private let supervisors: [Supervisor<ContinuousClock>]
+    private let startedAt = Date()
+
+    public init(settings: Settings, store: (any FlowStore)?, logger: Logger, onSignal: (@Sendable (FlowMessage.Signal) -> Void)? = nil) throws {
+        self.settings = settings
+        self.logger = logger
+        let context = try ZMQContext()
+        self.context = context
+        let flows: [any Flow] = [
+            TelemetryBridge(input: settings.telemetryIn, output: settings.telemetryOut, store: store, logger: logger),
+            SignalRelay(source: settings.signals, store: store, logger: logger, forward: onSignal),
+            CommandRouter(queue: settings.commandQueue, router: settings.router, store: store, logger: logger),
+            ConfirmationListener(input: settings.confirmations, store: store, logger: logger),
+        ]
+        self.flows = flows
+        let units: [any SupervisedUnit] = flows.map { FlowUnit($0, context: context) } + settings.processes.map { ProcessUnit($0, logger: logger) }
+        supervisors = units.map { Supervisor(unit: $0, policy: settings.policy, clock: ContinuousClock(), logger: logger) }
+    }
+
+    /// Binds every flow and starts every program; the first failure stops what was started and
+    /// is thrown, naming the port and who holds it when that is the problem.
+    public func start() async throws {
+        for (index, supervisor) in supervisors.enumerated() {
+            do {
+                try supervisor.startFirst()
+            } catch {
+                for started in supervisors[..<index] { await started.unit.stop() }
+                var message = "cannot start \(supervisor.unit.name): \(error)"
+                if let zmq = error as? ZMQError, zmq.isAddressInUse {
+                    let port = supervisor.unit.ports.first { PortProbe.isListening($0) }
+                    if let port, let holder = PortProbe.holder(of: port) { message += " (held by \(holder))" }
+                    message += "; stop the other program or change the port under flows: in runbook.yaml"
+                }
+                throw StartFailure(description: message)
+            }
+        }
+        let programs = settings.processes.isEmpty ? "" : "; supervising \(settings.processes.map(\.name).joined(separator: ", "))"
+        logger.info("engine up: \(flows.map(\.name).joined(separator: ", "))\(programs)")
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops every service and program.
+    public func run() async throws {
+        var services: [any Service] = supervisors.map(SupervisionService.init)
+        if let stateFile = settings.stateFile { services.append(StateFileService(engine: self, path: stateFile)) }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        do {
+            try await group.run()
+        } catch is CancellationError {
+            // The services end by cancellation when the group shuts down: a clean stop.
+        }
+        context.shutdown()
+        if let stateFile = settings.stateFile { try? FileManager.default.removeItem(atPath: stateFile) }
+        logger.info("engine stopped")
+    }
+
+    /// Every service's state, counters included for flows.
+    public var state: [String: Any] {
+        let counters = Dictionary(uniqueKeysWithValues: flows.map { ($0.name, $0.counters.snapshot) })
+        let formatter = ISO8601DateFormatter()
+        return [
+            "pid": Int(getpid()), "started_at": formatter.string(from: startedAt), "updated_at": formatter.string(from: Date()),
+            "services": supervisors.map { supervisor -> [String: Any] in
+                let status = supervisor.status
+                var object: [String: Any] = [
+                    "name": status.name, "kind": counters[status.name] == nil ? "process" : "flow", "state": status.state.rawValue,
+                    "restarts": status.restarts, "since": formatter.string(from: status.since), "ports": status.ports,
+                ]
+                if let error = status.lastError { object["last_error"] = error }
+                if let snapshot = counters[status.name] {
+                    object["received"] = snapshot.received
+                    object["sent"] = snapshot.sent
+                    object["malformed"] = snapshot.malformed
+                    object["ticks_by_symbol"] = snapshot.ticksBySymbol
+                    if let last = snapshot.lastMessageAt { object["last_message_at"] = formatter.string(from: last) }
+                }
+                return object
+            },
+        ]
+    }
+}
+
+/// A supervisor as a service of the group.
+struct SupervisionService: Service {
+    let supervisor: Supervisor<ContinuousClock>
+
+    init(_ supervisor: Supervisor<ContinuousClock>) {
+        self.supervisor = supervisor
+    }
+
+    func run() async throws {
+        let supervisor = self.supervisor
+        await cancelWhenGracefulShutdown { await supervisor.supervise() }
+    }
+}
+
+/// Writes the engine's state as JSON each second, atomically, for other commands to read.
+struct StateFileService: Service {
+    let engine: LiveEngine
+    let path: String
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if let data = try? JSONSerialization.data(withJSONObject: engine.state, options: [.sortedKeys]) {
+                    let temporary = path + ".tmp"
+                    if FileManager.default.createFile(atPath: temporary, contents: data) { rename(temporary, path) }
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
