@@ -1,0 +1,140 @@
+import Foundation
+import GRDB
+import Testing
+
+/// Ports for one engine, picked at random in a range nothing else here uses.
+struct EnginePorts {
+    let base = Int.random(in: 21_000..<39_000) / 10 * 10
+
+    var ticks: Int { base }
+    var telemetryOut: Int { base + 1 }
+    var signals: Int { base + 2 }
+    var router: Int { base + 3 }
+    var confirmations: Int { base + 4 }
+
+    func config(queue: String) -> String {
+        """
+        flows:
+          telemetry_in: tcp://127.0.0.1:\(ticks)
+          telemetry_out: tcp://127.0.0.1:\(telemetryOut)
+          signals: tcp://127.0.0.1:\(signals)
+          router: tcp://127.0.0.1:\(router)
+          confirmations: tcp://127.0.0.1:\(confirmations)
+          command_queue: ipc://\(queue)
+        restart: {wait: 200ms}
+        """
+    }
+}
+
+@Suite(.serialized) struct UpCommandTests {
+    static let peer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/ea_peer.py").path
+
+    func startEngine(_ cli: CLIHarness, ports: EnginePorts, extra: [String] = []) async throws -> (Process, URL, URL) {
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
+        let engine = try cli.start(["up", "--log-format", "text"] + extra)
+        #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")) })
+        return engine
+    }
+
+    @Test func aPyzmqEAExchangesTicksFiresAndConfirmationsWithTheEngine() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        let engine = try await startEngine(cli, ports: ports)
+
+        let peer = Process()
+        peer.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        peer.arguments = [
+            Self.peer, "tcp://127.0.0.1:\(ports.ticks)", "tcp://127.0.0.1:\(ports.telemetryOut)", "tcp://127.0.0.1:\(ports.router)",
+            "tcp://127.0.0.1:\(ports.confirmations)", "ea-py", "500",
+        ]
+        let output = cli.folder.appendingPathComponent("peer.out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        peer.standardOutput = try FileHandle(forWritingTo: output)
+        try peer.run()
+        func events() -> [[String: Any]] {
+            ((try? String(contentsOf: output, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+        #expect(await eventually { events().contains { $0["event"] as? String == "ready" } })
+        let relayed = events().first { $0["event"] as? String == "relayed" }
+        #expect(relayed?["count"] as? Int == 500)
+        #expect(relayed?["identical"] as? Bool == true)
+
+        let fire = try cli.run("fire", "--target", "ea-py", "--symbol", "EURUSD", "--direction", "BUY", "--lot", "0.1", "--id", "F-py-1")
+        #expect(fire.status == 0, "\(fire.stderr)")
+        #expect(fire.stdout == "F-py-1\n")
+        peer.waitUntilExit()
+        #expect(events().contains { $0["event"] as? String == "fire" && $0["fire_id"] as? String == "F-py-1" && $0["lot"] as? Double == 0.1 })
+
+        let records = try DatabaseQueue(path: cli.path("var/runbook.db"))
+        #expect(await eventually { (try? records.read { try String.fetchOne($0, sql: "SELECT status FROM fires WHERE fire_id = 'F-py-1'") }) == "FILLED" })
+        #expect(await eventually { (try? records.read { try Double.fetchOne($0, sql: "SELECT pnl FROM trades WHERE fire_id = 'F-py-1'") }) == 28.0 })
+        #expect(try await records.read { try String.fetchOne($0, sql: "SELECT account FROM ea_instances WHERE target_uuid = 'ea-py'") } == "5012345")
+
+        let flows = try cli.run("flows", "--json").json["services"] as? [[String: Any]] ?? []
+        let bridge = flows.first { $0["name"] as? String == "telemetry-bridge" }
+        #expect((bridge?["ticks_by_symbol"] as? [String: Int])?["EURUSD"] == 500)
+
+        kill(engine.0.processIdentifier, SIGTERM)
+        let stopped = try cli.finish(engine)
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("engine stopped"))
+        #expect(!FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")))
+    }
+
+    @Test func aPortInUseStopsTheStartAndNamesThePort() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        let engine = try await startEngine(cli, ports: ports)
+        let second = try cli.run("up", "--log-format", "text")
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("port \(ports.ticks) is already in use"), "\(second.stderr)")
+        #expect(second.stderr.contains("held by pid \(engine.0.processIdentifier)"), "\(second.stderr)")
+        kill(engine.0.processIdentifier, SIGTERM)
+        #expect(try cli.finish(engine).status == 0)
+    }
+
+    @Test func aFireWithNoEngineRunningIsRefused() throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        try cli.write("runbook.yaml", EnginePorts().config(queue: cli.path("queue.ipc")))
+        let fire = try cli.run("fire", "--target", "ea-01", "--symbol", "EURUSD", "--direction", "BUY", "--lot", "0.1")
+        #expect(fire.status == 1)
+        #expect(fire.stderr.contains("no engine listens on ipc://\(cli.path("queue.ipc"))"))
+        #expect(try cli.run("flows").status == 1)
+    }
+
+    @Test func theSimulatedEngineShowsRealTraffic() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        let engine = try await startEngine(cli, ports: ports, extra: ["--simulate", "--tick-rate", "200"])
+        #expect(await eventually {
+            let services = (try? cli.run("flows", "--json").json["services"] as? [[String: Any]]) ?? []
+            let received = { (name: String) in services.first { $0["name"] as? String == name }?["received"] as? Int ?? 0 }
+            return received("telemetry-bridge") > 100 && received("signal-relay") > 0
+        })
+        let fire = try cli.run("fire", "--target", "ea-01", "--symbol", "EURUSD", "--direction", "BUY", "--lot", "0.1")
+        let id = fire.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let records = try DatabaseQueue(path: cli.path("var/runbook.db"))
+        #expect(await eventually {
+            let status = try? records.read { try String.fetchOne($0, sql: "SELECT status FROM fires WHERE fire_id = ?", arguments: [id]) }
+            return status == "FILLED" || status == "FAILED"
+        })
+        kill(engine.0.processIdentifier, SIGTERM)
+        #expect(try cli.finish(engine).status == 0)
+        #expect(await eventually { !isListening(ports.signals) })
+    }
+}
+
+func isListening(_ port: Int) -> Bool {
+    let hex = String(format: ":%04X", port)
+    let tables = ["/proc/net/tcp", "/proc/net/tcp6"].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+    return tables.joined().split(separator: "\n").contains { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 3 && fields[1].hasSuffix(hex) && fields[3] == "0A"
+    }
+}
