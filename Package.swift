@@ -93,9 +93,10 @@ let package = Package(
         .executableTarget(
             name: "RunbookBench",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookZMQ",
                 .product(name: "Subprocess", package: "swift-subprocess"),
-            ]
+            ],
+            exclude: ["Baselines"]
         ),
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
         .testTarget(

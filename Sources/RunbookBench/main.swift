@@ -58,6 +58,8 @@ func spawn(_ path: String, _ arguments: [String], in folder: URL) throws {
 }
 
 let rounds = 5
+let arguments = CommandLine.arguments
+let proxyPath = arguments.firstIndex(of: "--proxy").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
 
 // 1. Per-step overhead: 1,000 steps that do nothing (a debug message nobody logs), with SQLite
 // records and with none; and 1,000 `wait: 0s` steps, which add a timer round trip each.
@@ -121,3 +123,11 @@ if FileManager.default.isExecutableFile(atPath: executable) {
     print("cold start: skipped, no runbook executable next to \(CommandLine.arguments[0]) (build with swift build -c release)")
 }
 
+
+// 4. The telemetry bridge against libzmq's own proxy (Scripts/bench builds it).
+if let proxyPath {
+    let runbookPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path
+    try FlowBench(runbook: runbookPath, proxy: proxyPath).run()
+} else {
+    print("telemetry bridge: skipped, give --proxy PATH (Scripts/bench builds the baseline proxy)")
+}

@@ -1,0 +1,163 @@
+import Foundation
+import RunbookZMQ
+
+/// Ticks through the telemetry bridge of a running `runbook up`, against libzmq's own proxy
+/// between the same socket types, both as separate processes on loopback.
+struct FlowBench {
+    let runbook: String
+    let proxy: String
+
+    static let tickSize = tick(sent: 1_763_700_000_123).utf8.count
+
+    static func tick(sent: Int64) -> String {
+        "{\"type\":\"tick\",\"symbol\":\"EURUSD\",\"bid\":1.08512,\"ask\":1.08527,\"time_msc\":\(sent),\"volume\":0}"
+    }
+
+    func run() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flow-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let base = Int.random(in: 41_000..<59_000) / 10 * 10
+        try """
+            flows:
+              telemetry_in: tcp://127.0.0.1:\(base)
+              telemetry_out: tcp://127.0.0.1:\(base + 1)
+              signals: tcp://127.0.0.1:\(base + 2)
+              router: tcp://127.0.0.1:\(base + 3)
+              confirmations: tcp://127.0.0.1:\(base + 4)
+              command_queue: ipc://\(folder.path)/queue.ipc
+            """.write(to: folder.appendingPathComponent("runbook.yaml"), atomically: true, encoding: .utf8)
+        let engine = try Self.start(runbook, ["up", "--log-format", "text", "--log-level", "error"], in: folder)
+        defer { kill(engine.processIdentifier, SIGTERM); engine.waitUntilExit() }
+        let baseline = try Self.start(proxy, ["tcp://127.0.0.1:\(base + 5)", "tcp://127.0.0.1:\(base + 6)"], in: folder)
+        defer { kill(baseline.processIdentifier, SIGKILL); baseline.waitUntilExit() }
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("var/engine-state.json").path) { usleep(50_000) }
+        let idle = Self.rss(engine.processIdentifier)
+
+        let context = try ZMQContext()
+        let count = 300_000
+        var bridgeRates: [Double] = []
+        var proxyRates: [Double] = []
+        for _ in 0..<3 {
+            bridgeRates.append(try Self.throughput(context, in: "tcp://127.0.0.1:\(base)", out: "tcp://127.0.0.1:\(base + 1)", count: count))
+            proxyRates.append(try Self.throughput(context, in: "tcp://127.0.0.1:\(base + 5)", out: "tcp://127.0.0.1:\(base + 6)", count: count))
+        }
+        let loaded = Self.rss(engine.processIdentifier)
+        let bridge = bridgeRates.sorted()[1]
+        let raw = proxyRates.sorted()[1]
+        print("telemetry bridge throughput, \(count) ticks of \(Self.tickSize) bytes, PUSH -> bridge -> SUB (median of 3)")
+        print(String(format: "  runbook up bridge       %10.0f ticks/s", bridge))
+        print(String(format: "  baseline, zmq_proxy     %10.0f ticks/s", raw))
+        print(String(format: "  ratio                   %10.2f x     goal >= 0.9", bridge / raw))
+
+        let (p50, p99, received) = try Self.latency(context, in: "tcp://127.0.0.1:\(base)", out: "tcp://127.0.0.1:\(base + 1)", rate: 10_000, seconds: 5)
+        let (rawP50, rawP99, _) = try Self.latency(context, in: "tcp://127.0.0.1:\(base + 5)", out: "tcp://127.0.0.1:\(base + 6)", rate: 10_000, seconds: 5)
+        print("hop latency at 10,000 ticks/s for 5 s (PUSH send to SUB receive, \(received) ticks)")
+        print(String(format: "  runbook up bridge       p50 %6.0f us   p99 %6.0f us   goal p99 <= 200", p50, p99))
+        print(String(format: "  baseline, zmq_proxy     p50 %6.0f us   p99 %6.0f us", rawP50, rawP99))
+        print("resident memory of runbook up")
+        print("  idle                    \(idle / 1024) MiB")
+        print("  after the load above    \(loaded / 1024) MiB")
+    }
+
+    /// Sends `count` ticks as fast as they go and receives them; ticks per second end to end.
+    static func throughput(_ context: ZMQContext, in input: String, out output: String, count: Int) throws -> Double {
+        let sub = try ZMQSocket(context, .sub)
+        try sub.setHighWaterMarks(send: 1000, receive: 0)
+        try sub.subscribe()
+        try sub.connect(output)
+        let frame = Array(tick(sent: 1_763_700_000_123).utf8)
+        let connected = DispatchSemaphore(value: 0)
+        let go = DispatchSemaphore(value: 0)
+        let sender = Thread {
+            // The socket is made and used on the sending thread only.
+            guard let push = try? ZMQSocket(context, .push) else { return }
+            try? push.setHighWaterMarks(send: 100_000, receive: 1000)
+            try? push.connect(input)
+            connected.signal()
+            go.wait()
+            for _ in 0..<count { _ = try? push.send(frame) }
+            usleep(2_000_000)
+            push.close()
+        }
+        sender.start()
+        connected.wait()
+        usleep(300_000)
+        let start = ContinuousClock.now
+        go.signal()
+        try sub.setReceiveTimeout(milliseconds: 1000)
+        var received = 0
+        var last = start
+        while received < count, try sub.receive() != nil {
+            received += 1
+            last = .now
+        }
+        let seconds = start.duration(to: last)
+        sub.close()
+        return Double(received) / (Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18)
+    }
+
+    /// Sends ticks at `rate` a second, each carrying its send time; p50 and p99 of the time to the SUB.
+    static func latency(_ context: ZMQContext, in input: String, out output: String, rate: Int, seconds: Int) throws -> (Double, Double, Int) {
+        let sub = try ZMQSocket(context, .sub)
+        try sub.setHighWaterMarks(send: 1000, receive: 0)
+        try sub.subscribe()
+        try sub.connect(output)
+        let origin = ContinuousClock.now
+        let now: @Sendable () -> Int64 = {
+            let elapsed = origin.duration(to: .now)
+            return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        }
+        let total = rate * seconds
+        let connected = DispatchSemaphore(value: 0)
+        let sender = Thread {
+            guard let push = try? ZMQSocket(context, .push) else { return }
+            try? push.connect(input)
+            usleep(300_000)
+            connected.signal()
+            defer { usleep(1_500_000); push.close() }
+            var sent = 0
+            while sent < total {
+                let due = Int(Double(now()) / 1e9 * Double(rate))
+                while sent < min(due, total) {
+                    _ = try? push.send(tick(sent: now()))
+                    sent += 1
+                }
+                usleep(50)
+            }
+        }
+        sender.start()
+        connected.wait()
+        try sub.setReceiveTimeout(milliseconds: 1000)
+        var samples: [Double] = []
+        samples.reserveCapacity(total)
+        while samples.count < total, let parts = try sub.receive() {
+            let arrived = now()
+            let text = String(decoding: parts[0], as: UTF8.self)
+            guard let range = text.range(of: "\"time_msc\":"), let sent = Int64(text[range.upperBound...].prefix { $0.isNumber }) else { continue }
+            samples.append(Double(arrived - sent) / 1000)
+        }
+        sub.close()
+        samples.sort()
+        guard !samples.isEmpty else { return (0, 0, 0) }
+        return (samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)], samples.count)
+    }
+
+    static func start(_ path: String, _ arguments: [String], in folder: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Resident set size in KiB.
+    static func rss(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+}
