@@ -1,12 +1,24 @@
 /// Reads the few fields the telemetry bridge needs straight from a frame's bytes, without
 /// decoding JSON, so that relaying stays cheap: the `type`, and for a tick its symbol and that
 /// its prices and time are numbers.
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct FrameScanner {
     enum Verdict: Equatable {
-        case tick(symbol: String)
+        /// A tick, with where its symbol lies in the frame.
+        case tick(symbol: Range<Int>)
         case heartbeat
         case malformed(MalformedReason)
     }
+
+    // The quoted keys, made once: the hot path allocates nothing.
+    private static let typeKey = Array("\"type\"".utf8)
+    private static let symbolKey = Array("\"symbol\"".utf8)
+    private static let numberKeys = ["\"bid\"", "\"ask\"", "\"time_msc\""].map { Array($0.utf8) }
+    private static let tickType = Array("tick".utf8)
+    private static let heartbeatType = Array("heartbeat".utf8)
 
     static func scan(_ bytes: UnsafeRawBufferPointer) -> Verdict {
         guard bytes.count <= FlowMessage.maximumSize else { return .malformed(.tooLarge) }
@@ -17,24 +29,25 @@ struct FrameScanner {
             return bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") || bytes[first] == UInt8(ascii: "\"")
                 ? .malformed(bytes[first] == UInt8(ascii: "{") ? .notJSON : .notObject) : .malformed(.notJSON)
         }
-        guard let type = string(after: "type", in: bytes) else {
-            return value(after: "type", in: bytes) == nil ? .malformed(.missingType) : .malformed(.wrongType)
+        guard let type = string(after: typeKey, in: bytes) else {
+            return value(after: typeKey, in: bytes) == nil ? .malformed(.missingType) : .malformed(.wrongType)
         }
-        switch type {
-        case "tick":
-            guard let symbol = string(after: "symbol", in: bytes) else {
-                return value(after: "symbol", in: bytes) == nil ? .malformed(.missingField) : .malformed(.wrongType)
+        if equal(bytes, type, tickType) {
+            guard let symbol = string(after: symbolKey, in: bytes), !symbol.isEmpty else {
+                return value(after: symbolKey, in: bytes) == nil ? .malformed(.missingField) : .malformed(.wrongType)
             }
-            for key in ["bid", "ask", "time_msc"] {
+            for key in numberKeys {
                 guard let start = value(after: key, in: bytes) else { return .malformed(.missingField) }
                 guard isNumberStart(bytes[start]) else { return .malformed(.wrongType) }
             }
             return .tick(symbol: symbol)
-        case "heartbeat":
-            return .heartbeat
-        default:
-            return .malformed(.unknownType)
         }
+        if equal(bytes, type, heartbeatType) { return .heartbeat }
+        return .malformed(.unknownType)
+    }
+
+    private static func equal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ word: [UInt8]) -> Bool {
+        range.count == word.count && zip(range, word).allSatisfy { bytes[$0] == $1 }
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool {
@@ -45,35 +58,62 @@ struct FrameScanner {
         byte == UInt8(ascii: "-") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
     }
 
-    /// Where the value of `"key":` starts, if the key is there.
-    static func value(after key: String, in bytes: UnsafeRawBufferPointer) -> Int? {
-        let needle = Array("\"\(key)\"".utf8)
-        guard bytes.count >= needle.count else { return nil }
-        var index = 0
-        while index <= bytes.count - needle.count {
-            if bytes[index] == needle[0], (1..<needle.count).allSatisfy({ bytes[index + $0] == needle[$0] }) {
-                var position = index + needle.count
-                while position < bytes.count, isSpace(bytes[position]) { position += 1 }
-                if position < bytes.count, bytes[position] == UInt8(ascii: ":") {
-                    position += 1
-                    while position < bytes.count, isSpace(bytes[position]) { position += 1 }
-                    return position < bytes.count ? position : nil
-                }
+    /// Where the value of a quoted key (`"key"`) starts, if the key is there.
+    static func value(after needle: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let base = bytes.baseAddress, bytes.count >= needle.count else { return nil }
+        var from = 0
+        while from <= bytes.count - needle.count {
+            // memchr finds the opening quote, memcmp checks the rest of the key.
+            guard let found = memchr(base + from, Int32(needle[0]), bytes.count - from - needle.count + 1) else { return nil }
+            let index = base.distance(to: UnsafeRawPointer(found))
+            guard needle.withUnsafeBytes({ memcmp(found, $0.baseAddress!, needle.count) }) == 0 else {
+                from = index + 1
+                continue
             }
-            index += 1
+            var position = index + needle.count
+            while position < bytes.count, isSpace(bytes[position]) { position += 1 }
+            if position < bytes.count, bytes[position] == UInt8(ascii: ":") {
+                position += 1
+                while position < bytes.count, isSpace(bytes[position]) { position += 1 }
+                return position < bytes.count ? position : nil
+            }
+            from = index + 1
         }
         return nil
     }
 
-    /// The text value of `"key":"..."` (escapes not needed for the fields read here).
-    static func string(after key: String, in bytes: UnsafeRawBufferPointer) -> String? {
-        guard let start = value(after: key, in: bytes), bytes[start] == UInt8(ascii: "\"") else { return nil }
+    /// Where the text of `"key":"..."` lies (escapes not needed for the fields read here).
+    static func string(after needle: [UInt8], in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        guard let start = value(after: needle, in: bytes), bytes[start] == UInt8(ascii: "\"") else { return nil }
         var end = start + 1
         while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
             if bytes[end] == UInt8(ascii: "\\") { return nil }
             end += 1
         }
-        guard end < bytes.count, end > start + 1 else { return nil }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<end]), as: UTF8.self)
+        guard end < bytes.count else { return nil }
+        return (start + 1)..<end
+    }
+}
+
+/// Ticks per symbol within one batch, counted from the frames' bytes without making strings.
+struct SymbolTally {
+    private var symbols: [[UInt8]] = []
+    private var counts: [Int] = []
+
+    mutating func add(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        for index in symbols.indices where symbols[index].count == range.count {
+            if zip(symbols[index], range).allSatisfy({ $0 == bytes[$1] }) {
+                counts[index] += 1
+                return
+            }
+        }
+        symbols.append(Array(UnsafeRawBufferPointer(rebasing: bytes[range])))
+        counts.append(1)
+    }
+
+    var totals: [String: Int] {
+        var totals: [String: Int] = [:]
+        for (symbol, count) in zip(symbols, counts) { totals[String(decoding: symbol, as: UTF8.self), default: 0] += count }
+        return totals
     }
 }

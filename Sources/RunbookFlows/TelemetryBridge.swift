@@ -50,14 +50,14 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
     public func serve(timeout: Duration) throws(ZMQError) {
         guard let pull, let pub, try !poller.poll(timeout: timeout).isEmpty else { return }
         var frames = 0
-        var ticks: [String: Int] = [:]
+        var ticks = SymbolTally()
         var malformed: [MalformedReason: Int] = [:]
         var heartbeats: [FlowMessage] = []
         while frames < Self.batch {
             let moved = try pull.forward(to: pub) { bytes in
                 switch FrameScanner.scan(bytes) {
                 case .tick(let symbol):
-                    ticks[symbol, default: 0] += 1
+                    ticks.add(bytes, symbol)
                     onTick?(bytes)
                     return true
                 case .heartbeat:
@@ -80,7 +80,7 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
             frames += 1
         }
         let now = Date()
-        counters.relayed(frames: frames, ticks: ticks, malformed: malformed, at: now)
+        counters.relayed(frames: frames, ticks: ticks.totals, malformed: malformed, at: now)
         for case .heartbeat(let target, let account, _) in heartbeats {
             do { try store?.recordHeartbeat(target: target, account: account, at: now) } catch {
                 logger.error("cannot record a heartbeat of \(target): \(error)", metadata: ["flow": "\(name)"])
