@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
         .testTarget(
             name: "RunbookEngineTests",
-            dependencies: ["RunbookEngine", .product(name: "Clocks", package: "swift-clocks")]
+            dependencies: ["RunbookEngine", "RunbookFlows", "RunbookZMQ", .product(name: "Clocks", package: "swift-clocks")]
         ),
         .testTarget(name: "RunbookFlowsTests", dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ"]),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RunbookCurl
 import RunbookEngine
+import RunbookFlows
 import RunbookModel
 
 /// `runbook up`: runs the engine until SIGTERM or SIGINT.
@@ -71,7 +73,12 @@ struct UpCommand: AsyncParsableCommand {
             policy: RestartPolicy(wait: restart.wait, maxWait: restart.maxWait, budget: restart.budget, window: restart.window, stableAfter: restart.stableAfter),
             stateFile: engine.stateFile
         )
-        let live = try LiveEngine(settings: settings, store: records, logger: logger)
+        var forward: (@Sendable (FlowMessage.Signal) -> Void)?
+        if let url = flows.signalForwardURL {
+            let forwarder = JSONForwarder(url: url, logger: logger)
+            forward = { signal in forwarder.send(signal.raw) }
+        }
+        let live = try LiveEngine(settings: settings, store: records, logger: logger, onSignal: forward)
         do {
             try await live.start()
         } catch {

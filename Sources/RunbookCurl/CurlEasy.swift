@@ -61,9 +61,33 @@ public final class CurlEasy {
         sink.limit = limit
     }
 
+    /// Runs the transfer on the calling thread (a queue of the caller's own, never an async executor).
+    public func performNow() throws {
+        try prepareTransfer()
+        try check(curl_easy_perform(handle))
+    }
+
     /// Runs the transfer on a thread of its own; a cancelled task aborts it.
     public func perform() async throws -> (body: Data, dropped: Int) {
+        try prepareTransfer()
         let sink = self.sink
+        let handle = UncheckedHandle(pointer: handle)
+        let code: CURLcode = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(returning: curl_easy_perform(handle.pointer))
+                }
+            }
+        } onCancel: {
+            sink.cancel()
+        }
+        if sink.isCancelled { throw CancellationError() }
+        try check(code)
+        return (sink.body, sink.dropped)
+    }
+
+    /// Points libcurl's callbacks at this handle's sink.
+    private func prepareTransfer() throws {
         let context = Unmanaged.passUnretained(sink).toOpaque()
         try check(runbook_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
         try check(runbook_curl_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
@@ -79,20 +103,6 @@ public final class CurlEasy {
             Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().isCancelled ? 1 : 0
         })
         try set(CURLOPT_NOPROGRESS, 0)
-
-        let handle = UncheckedHandle(pointer: handle)
-        let code: CURLcode = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
-                    continuation.resume(returning: curl_easy_perform(handle.pointer))
-                }
-            }
-        } onCancel: {
-            sink.cancel()
-        }
-        if sink.isCancelled { throw CancellationError() }
-        try check(code)
-        return (sink.body, sink.dropped)
     }
 
     public func info(_ info: CURLINFO) -> Int {

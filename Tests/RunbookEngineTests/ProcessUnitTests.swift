@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import RunbookEngine
+import RunbookFlows
+import RunbookZMQ
 import Testing
 
 @Suite struct ProcessUnitTests {
@@ -58,5 +60,21 @@ enum Darwinless {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) } }
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+}
+
+@Suite struct FlowUnitTests {
+    @Test func aRestartedFlowBindsItsPortsAgain() async throws {
+        let port = Int.random(in: 40_000..<50_000)
+        let context = try ZMQContext()
+        let flow = ConfirmationListener(input: "tcp://127.0.0.1:\(port)", store: nil, logger: Logger(label: "test"))
+        let unit = FlowUnit(flow, context: context)
+        #expect(unit.ports == [port])
+        for _ in 0..<2 {
+            try unit.start()
+            #expect(await waitFor { PortProbe.isListening(port) })
+            await unit.stop()
+            #expect(await waitFor { !PortProbe.isListening(port) })
+        }
     }
 }

@@ -129,3 +129,29 @@ import Testing
         await harness.stop()
     }
 }
+
+@Suite(.serialized) struct HugeFrameTests {
+    static let huge = "{\"type\":\"fire\",\"pad\":\"" + String(repeating: "x", count: 200_000) + "\"}"
+
+    @Test func hugeFramesOnEveryPortOfTheRouterAndListenerAreCountedAndTheFlowsGoOn() async throws {
+        let harness = try FlowHarness()
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let routerEndpoints = try harness.start(router)
+        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let listenerEndpoints = try harness.start(listener)
+
+        let queue = try harness.socket(.push, connect: routerEndpoints[0])
+        let ea = try harness.socket(.dealer, connect: routerEndpoints[1], routingID: "ea-01")
+        let confirmations = try harness.socket(.push, connect: listenerEndpoints[0])
+        try queue.send(Self.huge)
+        try ea.send(Self.huge)
+        try confirmations.send(Self.huge)
+
+        try queue.send(#"{"type":"test","probe_id":"after"}"#)
+        try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
+        #expect(eventually { (try? harness.records.count("probes")) == 1 && (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(eventually { router.counters.snapshot.malformed["too_large"] == 2 })
+        #expect(eventually { listener.counters.snapshot.malformed["too_large"] == 1 })
+        await harness.stop()
+    }
+}

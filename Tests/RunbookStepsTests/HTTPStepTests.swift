@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import RunbookCurl
 import RunbookModel
 import RunbookSteps
 import Testing
@@ -89,5 +91,27 @@ final class LocalHTTPServer {
             try await harness.primitive("http", "url: http://127.0.0.1:1/\ntimeout: 2s").run(in: harness.context())
         }
         #expect(failure?.message.contains("Couldn't connect to server") == true)
+    }
+}
+
+@Suite struct JSONForwarderTests {
+    @Test func documentsArePostedInTheBackground() async throws {
+        let server = try LocalHTTPServer()
+        let forwarder = JSONForwarder(url: "http://127.0.0.1:\(server.port)/signals", logger: Logger(label: "test"))
+        for id in 1...3 { forwarder.send(#"{"type":"signal","signal_id":"S\#(id)"}"#) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while forwarder.counts.sent < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(forwarder.counts.sent == 3)
+        #expect(forwarder.counts.failed == 0)
+    }
+
+    @Test func aDeadEndpointCostsCountsNotMemory() async throws {
+        let forwarder = JSONForwarder(url: "http://127.0.0.1:1/signals", capacity: 2, logger: Logger(label: "test"))
+        for _ in 0..<10 { forwarder.send("{}") }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while forwarder.counts.failed + forwarder.counts.dropped < 10, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(forwarder.counts.sent == 0)
+        #expect(forwarder.counts.failed + forwarder.counts.dropped == 10)
+        #expect(forwarder.counts.dropped >= 7)
     }
 }
