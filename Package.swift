@@ -66,13 +66,15 @@ let package = Package(
         .target(name: "RunbookZMQ", dependencies: ["CZeroMQ"]),
         // The live ZeroMQ flows of the trading back end.
         .target(name: "RunbookFlows", dependencies: ["RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
+        // sd_notify for systemd's readiness and watchdog.
+        .systemLibrary(name: "CSystemd", providers: [.apt(["libsystemd-dev"])]),
         // Simulated EAs and signal engine, for machines without MT5.
         .target(name: "RunbookSimulator", dependencies: ["RunbookFlows", "RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
         // Supervision of the engine's services and programs, and the engine that runs them.
         .target(
             name: "RunbookEngine",
             dependencies: [
-                "RunbookFlows", "RunbookZMQ",
+                "RunbookFlows", "RunbookZMQ", "CSystemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -123,7 +125,7 @@ let package = Package(
         // End to end through the built `runbook` executable.
         .testTarget(
             name: "RunbookCLITests",
-            dependencies: ["runbook", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["runbook", "RunbookCLI", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Peers"]
         ),
     ]

@@ -13,6 +13,8 @@ struct RunbookLogHandler: LogHandler {
     /// Chosen once the command line is read; `up` defaults to JSON when not on a terminal.
     static let format = Atomic<Int>(Format.text.rawValue)
     static let level = Atomic<Int>(Logger.Level.info.index)
+    /// Where lines go instead of standard error (`up --log-file`).
+    static let file = Mutex<RotatingLogFile?>(nil)
 
     let label: String
     var metadata: Logger.Metadata = [:]
@@ -39,7 +41,11 @@ struct RunbookLogHandler: LogHandler {
             let prefix = Self.format.load(ordering: .relaxed) == Format.message.rawValue ? "" : "\(time) \(event.level) "
             line = "\(prefix)\(event.message)" + (fields.isEmpty ? "" : " [\(fields)]")
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        if let file = Self.file.withLock({ $0 }) {
+            file.write(line + "\n")
+        } else {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
     }
 }
 

@@ -31,16 +31,36 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (or LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(name: .customLong("log-file"), help: "Write the log to this file instead of standard error, rotated by size.")
+    var logFile: String?
+
+    @Option(name: .customLong("log-max-size"), help: "Rotate the log file at this size (default 10MB).")
+    var logMaxSize = "10MB"
+
+    @Option(name: .customLong("log-keep"), help: "Rotated log files to keep (default 5).")
+    var logKeep = 5
+
     func validate() throws {
         if let logFormat, !["text", "json"].contains(logFormat) { throw ValidationError("--log-format '\(logFormat)' is not text or json") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level '\(logLevel)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if eas < 1 { throw ValidationError("--eas must be 1 or more") }
+        if ByteSize.parse(logMaxSize) == nil { throw ValidationError("--log-max-size '\(logMaxSize)' is not a size such as 10MB") }
+        if logKeep < 1 { throw ValidationError("--log-keep must be 1 or more") }
     }
 
     func run() async throws {
-        let json = logFormat.map { $0 == "json" } ?? (ProcessInfo.processInfo.environment["RUNBOOK_LOG_FORMAT"] == "json" || isatty(STDERR_FILENO) != 1)
+        if let logFile {
+            do {
+                let file = try RotatingLogFile(path: logFile, maxBytes: Int(ByteSize.parse(logMaxSize) ?? 10 << 20), keep: logKeep)
+                RunbookLogHandler.file.withLock { $0 = file }
+            } catch {
+                Console.error("error: cannot write the log file \(logFile): \(error.localizedDescription)")
+                throw ExitStatus.usage.code
+            }
+        }
+        let json = logFormat.map { $0 == "json" } ?? (ProcessInfo.processInfo.environment["RUNBOOK_LOG_FORMAT"] == "json" || logFile != nil || isatty(STDERR_FILENO) != 1)
         RunbookLogHandler.format.store(json ? RunbookLogHandler.Format.json.rawValue : RunbookLogHandler.Format.text.rawValue, ordering: .relaxed)
         if let level = logLevel.flatMap(Logger.Level.init(rawValue:)) { RunbookLogHandler.level.store(level.index, ordering: .relaxed) }
 

@@ -89,12 +89,16 @@ public final class LiveEngine: Sendable {
     public func run() async throws {
         var services: [any Service] = supervisors.map(SupervisionService.init)
         if let stateFile = settings.stateFile { services.append(StateFileService(engine: self, path: stateFile)) }
+        let systemd = SystemdNotifier()
+        if let interval = systemd.watchdogInterval { services.append(WatchdogService(notifier: systemd, interval: interval)) }
+        systemd.ready(status: "flows bound: \(flows.map(\.name).joined(separator: ", "))")
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch is CancellationError {
             // The services end by cancellation when the group shuts down: a clean stop.
         }
+        systemd.stopping()
         context.shutdown()
         if let stateFile = settings.stateFile { try? FileManager.default.removeItem(atPath: stateFile) }
         logger.info("engine stopped")
@@ -153,6 +157,21 @@ struct StateFileService: Service {
                     if FileManager.default.createFile(atPath: temporary, contents: data) { rename(temporary, path) }
                 }
                 try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
+
+/// Pings systemd's watchdog while the engine runs.
+struct WatchdogService: Service {
+    let notifier: SystemdNotifier
+    let interval: Duration
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                notifier.alive()
+                try await Task.sleep(for: interval)
             }
         }
     }

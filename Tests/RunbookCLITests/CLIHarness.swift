@@ -39,13 +39,14 @@ struct CLIHarness {
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    func start(_ arguments: [String]) throws -> (Process, URL, URL) {
+    func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (Process, URL, URL) {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
         process.currentDirectoryURL = folder
         var environment = ProcessInfo.processInfo.environment
         environment["RUNBOOK_CONFIG"] = nil
+        environment.merge(extra) { $1 }
         process.environment = environment
         let out = folder.appendingPathComponent(".out-\(UUID().uuidString)")
         let err = folder.appendingPathComponent(".err-\(UUID().uuidString)")

@@ -73,9 +73,12 @@ struct EnginePorts {
         #expect(await eventually { (try? records.read { try Double.fetchOne($0, sql: "SELECT pnl FROM trades WHERE fire_id = 'F-py-1'") }) == 28.0 })
         #expect(try await records.read { try String.fetchOne($0, sql: "SELECT account FROM ea_instances WHERE target_uuid = 'ea-py'") } == "5012345")
 
-        let flows = try cli.run("flows", "--json").json["services"] as? [[String: Any]] ?? []
-        let bridge = flows.first { $0["name"] as? String == "telemetry-bridge" }
-        #expect((bridge?["ticks_by_symbol"] as? [String: Int])?["EURUSD"] == 500)
+        // The engine writes its state once a second.
+        #expect(await eventually {
+            let flows = (try? cli.run("flows", "--json").json["services"] as? [[String: Any]]) ?? []
+            let bridge = flows.first { $0["name"] as? String == "telemetry-bridge" }
+            return (bridge?["ticks_by_symbol"] as? [String: Int])?["EURUSD"] == 500
+        })
 
         kill(engine.0.processIdentifier, SIGTERM)
         let stopped = try cli.finish(engine)
