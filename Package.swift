@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "RunbookSQLite",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows", "RunbookStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -70,11 +70,13 @@ let package = Package(
         .systemLibrary(name: "CSystemd", providers: [.apt(["libsystemd-dev"])]),
         // Simulated EAs and signal engine, for machines without MT5.
         .target(name: "RunbookSimulator", dependencies: ["RunbookFlows", "RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
+        // Tick storage: bars aligned as MT5 aligns them, batching, the disk spool, the store protocol.
+        .target(name: "RunbookStore", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Supervision of the engine's services and programs, and the engine that runs them.
         .target(
             name: "RunbookEngine",
             dependencies: [
-                "RunbookFlows", "RunbookZMQ", "CSystemd",
+                "RunbookFlows", "RunbookZMQ", "RunbookStore", "CSystemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -86,7 +88,7 @@ let package = Package(
             name: "RunbookCLI",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl",
-                "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator",
+                "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator", "RunbookStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -105,6 +107,7 @@ let package = Package(
             name: "RunbookEngineTests",
             dependencies: ["RunbookEngine", "RunbookFlows", "RunbookZMQ", .product(name: "Clocks", package: "swift-clocks")]
         ),
+        .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RunbookFlowsTests", dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ"]),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(

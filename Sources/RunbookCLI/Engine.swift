@@ -14,6 +14,12 @@ public struct Engine {
     let config: EngineConfig
     let loader = RunbookLoader(catalog: Engine.registry)
 
+    /// The tick store, beside the records.
+    var tickStorePath: String { (config.dataDirectory as NSString).appendingPathComponent("ticks.db") }
+
+    /// Where ticks wait while the tick store is down.
+    var spoolPath: String { (config.dataDirectory as NSString).appendingPathComponent("ticks.spool") }
+
     /// Where `runbook up` writes its state each second.
     var stateFile: String {
         (config.dataDirectory as NSString).appendingPathComponent("engine-state.json")

@@ -5,6 +5,8 @@ import RunbookCurl
 import RunbookEngine
 import RunbookFlows
 import RunbookModel
+import RunbookSQLite
+import RunbookStore
 
 /// `runbook up`: runs the engine until SIGTERM or SIGINT.
 struct UpCommand: AsyncParsableCommand {
@@ -98,7 +100,12 @@ struct UpCommand: AsyncParsableCommand {
             let forwarder = JSONForwarder(url: url, logger: logger)
             forward = { signal in forwarder.send(signal.raw) }
         }
-        let live = try LiveEngine(settings: settings, store: records, logger: logger, onSignal: forward)
+        let tickStore = try SQLiteTickStore(path: engine.tickStorePath)
+        let ingest = TickIngest(
+            store: tickStore, spool: try TickSpool(path: engine.spoolPath), logger: Logger(label: "runbook.ticks"),
+            parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
+        )
+        let live = try LiveEngine(settings: settings, store: records, logger: logger, ingest: ingest, onSignal: forward)
         do {
             try await live.start()
         } catch {

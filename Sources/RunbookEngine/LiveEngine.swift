@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RunbookFlows
+import RunbookStore
 import RunbookZMQ
 import ServiceLifecycle
 import Synchronization
@@ -48,13 +49,22 @@ public final class LiveEngine: Sendable {
     private let supervisors: [Supervisor<ContinuousClock>]
     private let startedAt = Date()
 
-    public init(settings: Settings, store: (any FlowStore)?, logger: Logger, onSignal: (@Sendable (FlowMessage.Signal) -> Void)? = nil) throws {
+    /// Stores the ticks the bridge relays, when set.
+    private let ingest: TickIngest?
+
+    public init(
+        settings: Settings, store: (any FlowStore)?, logger: Logger, ingest: TickIngest? = nil,
+        onSignal: (@Sendable (FlowMessage.Signal) -> Void)? = nil
+    ) throws {
         self.settings = settings
         self.logger = logger
+        self.ingest = ingest
         let context = try ZMQContext()
         self.context = context
+        var onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+        if let ingest { onTick = { frame in ingest.accept(frame) } }
         let flows: [any Flow] = [
-            TelemetryBridge(input: settings.telemetryIn, output: settings.telemetryOut, store: store, logger: logger),
+            TelemetryBridge(input: settings.telemetryIn, output: settings.telemetryOut, store: store, logger: logger, onTick: onTick),
             SignalRelay(source: settings.signals, store: store, logger: logger, forward: onSignal),
             CommandRouter(queue: settings.commandQueue, router: settings.router, store: store, logger: logger),
             ConfirmationListener(input: settings.confirmations, store: store, logger: logger),
@@ -87,7 +97,11 @@ public final class LiveEngine: Sendable {
 
     /// Runs until SIGTERM or SIGINT, then stops every service and program.
     public func run() async throws {
-        var services: [any Service] = supervisors.map(SupervisionService.init)
+        // A group stops its services in reverse order: programs (the producers) first, then the
+        // flows, which drain what is queued, then the ingest, which stores the last batch.
+        var services: [any Service] = []
+        if let ingest { services.append(IngestService(ingest: ingest)) }
+        services += supervisors.map(SupervisionService.init)
         if let stateFile = settings.stateFile { services.append(StateFileService(engine: self, path: stateFile)) }
         let systemd = SystemdNotifier()
         if let interval = systemd.watchdogInterval { services.append(WatchdogService(notifier: systemd, interval: interval)) }
@@ -108,7 +122,15 @@ public final class LiveEngine: Sendable {
     public var state: [String: Any] {
         let counters = Dictionary(uniqueKeysWithValues: flows.map { ($0.name, $0.counters.snapshot) })
         let formatter = ISO8601DateFormatter()
+        var ticks: [String: Any] = [:]
+        if let counters = ingest?.counters {
+            ticks = [
+                "received": counters.received, "stored": counters.stored, "spooled": counters.spooled,
+                "replayed": counters.replayed, "invalid": counters.invalid, "dropped": counters.dropped,
+            ]
+        }
         return [
+            "ticks": ticks,
             "pid": Int(getpid()), "started_at": formatter.string(from: startedAt), "updated_at": formatter.string(from: Date()),
             "services": supervisors.map { supervisor -> [String: Any] in
                 let status = supervisor.status
@@ -174,5 +196,15 @@ struct WatchdogService: Service {
                 try await Task.sleep(for: interval)
             }
         }
+    }
+}
+
+/// Stores ticks until the group stops, then stores what is left.
+struct IngestService: Service {
+    let ingest: TickIngest
+
+    func run() async throws {
+        let ingest = self.ingest
+        await cancelWhenGracefulShutdown { await ingest.run() }
     }
 }

@@ -91,10 +91,17 @@ public final class ProcessUnit: SupervisedUnit {
         return await task.value
     }
 
+    /// SIGTERM to the program's process group, its output read to the end; SIGKILL (by cancelling
+    /// the run) only if it has not exited within its stop timeout.
     public func stop() async {
-        guard let task = running.withLock({ $0.task }) else { return }
-        task.cancel()
+        guard let (task, pid) = running.withLock({ state in state.task.map { ($0, state.pid) } }) else { return }
+        if let pid { kill(-pid, SIGTERM) }
+        let killer = Task {
+            try await Task.sleep(for: pid == nil ? .zero : spec.stopTimeout)
+            task.cancel()
+        }
         _ = await task.value
+        killer.cancel()
     }
 }
 

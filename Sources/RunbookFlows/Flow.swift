@@ -44,6 +44,7 @@ public final class FlowThread: Sendable {
                     break
                 }
             }
+            if failure == nil { drain() }
             flow.close()
             let waiters = ended.withLock { state in
                 state.done = true
@@ -59,6 +60,16 @@ public final class FlowThread: Sendable {
 
     public func stop() {
         stopRequested.store(true, ordering: .relaxed)
+    }
+
+    /// Before closing (linger 0 drops what is queued), handles what has already arrived: until a
+    /// turn brings nothing, for at most a second.
+    private func drain() {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while ContinuousClock.now < deadline {
+            let before = flow.counters.snapshot.received
+            guard (try? flow.serve(timeout: .milliseconds(50))) != nil, flow.counters.snapshot.received != before else { return }
+        }
     }
 
     /// Waits until the loop has ended and the sockets are closed; the error that ended it, if any.

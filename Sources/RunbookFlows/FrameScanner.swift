@@ -5,7 +5,7 @@
 import Glibc
 #endif
 
-struct FrameScanner {
+public struct FrameScanner {
     enum Verdict: Equatable {
         /// A tick, with where its symbol lies in the frame.
         case tick(symbol: Range<Int>)
@@ -44,6 +44,33 @@ struct FrameScanner {
         }
         if equal(bytes, type, heartbeatType) { return .heartbeat }
         return .malformed(.unknownType)
+    }
+
+    private static let volumeKey = Array("\"volume\"".utf8)
+
+    /// A tick's fields read straight from its frame; nil when it is not a well-formed tick.
+    public static func tick(_ bytes: UnsafeRawBufferPointer) -> (symbol: String, timeMsc: Int64, bid: Double, ask: Double, volume: Double)? {
+        guard case .tick(let symbolRange) = scan(bytes),
+              let bid = number(after: numberKeys[0], in: bytes), let ask = number(after: numberKeys[1], in: bytes),
+              let time = number(after: numberKeys[2], in: bytes), time.rounded() == time
+        else { return nil }
+        let symbol = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[symbolRange]), as: UTF8.self)
+        return (symbol, Int64(time), bid, ask, number(after: volumeKey, in: bytes) ?? 0)
+    }
+
+    private static func number(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> Double? {
+        guard let start = value(after: key, in: bytes) else { return nil }
+        var end = start
+        while end < bytes.count, "0123456789+-.eE".utf8.contains(bytes[end]) { end += 1 }
+        guard end > start, end - start < 40 else { return nil }
+        var text = [CChar](repeating: 0, count: end - start + 1)
+        for index in start..<end { text[index - start] = CChar(bitPattern: bytes[index]) }
+        return text.withUnsafeBufferPointer { buffer -> Double? in
+            var stop: UnsafeMutablePointer<CChar>?
+            let value = strtod(buffer.baseAddress!, &stop)
+            guard let stop, stop.pointee == 0, value.isFinite else { return nil }
+            return value
+        }
     }
 
     private static func equal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ word: [UInt8]) -> Bool {

@@ -149,6 +149,7 @@ public final class EASimulator {
                 }
             }
         }
+        logger.notice("simulator stopping: sent \(sent.ticks) ticks, \(sent.heartbeats) heartbeats, \(sent.fills) fills, \(sent.failures) failures, \(sent.closes) closes")
     }
 
     private func heartbeatsStopped(at elapsed: Duration) -> Bool {

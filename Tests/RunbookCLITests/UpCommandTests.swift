@@ -87,6 +87,25 @@ struct EnginePorts {
         #expect(!FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")))
     }
 
+    @Test func everyTickTheSimulatorSentIsInHistoryAfterTheEngineStops() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let engine = try await startEngine(cli, ports: EnginePorts(), extra: ["--simulate", "--tick-rate", "400"])
+        try await Task.sleep(for: .seconds(3))
+        kill(engine.0.processIdentifier, SIGTERM)
+        let stopped = try cli.finish(engine)
+        #expect(stopped.status == 0)
+        let sentLine = try #require(stopped.stderr.split(separator: "\n").first { $0.contains("simulator stopping: sent ") })
+        let sent = Int(sentLine.split(separator: "sent ")[1].split(separator: " ")[0])
+        let stats = try cli.run("store", "stats", "--json").json
+        #expect((sent ?? 0) > 300)
+        #expect(stats["history_rows"] as? Int == sent)
+        #expect(stats["spool_batches"] as? Int == 0)
+        let bars = try cli.run("bars", "EURUSD", "MN", "--json").json["bars"] as? [[String: Any]] ?? []
+        let history = try cli.run("ticks", "EURUSD", "--limit", "100000", "--json").json["ticks"] as? [Any] ?? []
+        #expect(bars.map { $0["ticks"] as? Int ?? 0 }.reduce(0, +) == history.count)
+    }
+
     @Test func aPortInUseStopsTheStartAndNamesThePort() async throws {
         let cli = try CLIHarness()
         defer { cli.remove() }

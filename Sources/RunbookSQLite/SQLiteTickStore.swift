@@ -1,0 +1,160 @@
+import Foundation
+import GRDB
+import RunbookStore
+import Synchronization
+
+/// Ticks in a SQLite file of their own (WAL): `history` (every tick, one table for all symbols),
+/// `current` (the latest tick per symbol), `bars` (the nine timeframes), and `ingest` (the last
+/// batch applied, written in the batch's own transaction so a replay never stores a tick twice).
+public final class SQLiteTickStore: TickStore, Sendable {
+    public let path: String
+    public let alignment: BarAlignment
+    private let database: DatabaseQueue
+    private let symbolIDs = Mutex<[String: Int64]>([:])
+
+    /// `busyTimeout`: how long a write waits for a lock another connection holds before it fails
+    /// (and the ingest retries, then spools).
+    public init(path: String, alignment: BarAlignment = BarAlignment(), busyTimeout: TimeInterval = 5) throws {
+        self.path = path
+        self.alignment = alignment
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw RecordsError("cannot open the tick store at \(path): \(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: history, current, bars") { db in
+            try db.execute(sql: """
+                CREATE TABLE symbols (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+                CREATE TABLE history (symbol_id INTEGER NOT NULL, time_msc INTEGER NOT NULL, bid REAL NOT NULL, ask REAL NOT NULL, volume REAL NOT NULL);
+                CREATE INDEX history_by_symbol_time ON history (symbol_id, time_msc);
+                CREATE TABLE current (symbol TEXT PRIMARY KEY, time_msc INTEGER NOT NULL, bid REAL NOT NULL, ask REAL NOT NULL, volume REAL NOT NULL) WITHOUT ROWID;
+                CREATE TABLE bars (
+                    symbol_id INTEGER NOT NULL, timeframe TEXT NOT NULL, open_time INTEGER NOT NULL,
+                    open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL,
+                    ticks INTEGER NOT NULL, spread REAL NOT NULL, first_msc INTEGER NOT NULL, last_msc INTEGER NOT NULL,
+                    PRIMARY KEY (symbol_id, timeframe, open_time)
+                ) WITHOUT ROWID;
+                CREATE TABLE ingest (id INTEGER PRIMARY KEY CHECK (id = 1), last_batch INTEGER NOT NULL);
+                INSERT INTO ingest VALUES (1, 0);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Writing
+
+    @discardableResult
+    public func store(_ batch: TickBatch) throws -> Bool {
+        let changes = batch.barChanges(alignment: alignment)
+        var latest: [String: Tick] = [:]
+        for tick in batch.ticks where tick.timeMsc >= latest[tick.symbol]?.timeMsc ?? .min { latest[tick.symbol] = tick }
+        return try database.writeWithoutTransaction { db in
+            var applied = false
+            try db.inTransaction(.immediate) {
+                let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_batch FROM ingest WHERE id = 1")) ?? 0
+                guard batch.id > last else { return .rollback }
+                let history = try db.cachedStatement(sql: "INSERT INTO history (symbol_id, time_msc, bid, ask, volume) VALUES (?, ?, ?, ?, ?)")
+                for tick in batch.ticks {
+                    let symbol = try symbolID(tick.symbol, db)
+                    try history.execute(arguments: [symbol, tick.timeMsc, tick.bid, tick.ask, tick.volume])
+                }
+                let current = try db.cachedStatement(sql: """
+                    INSERT INTO current (symbol, time_msc, bid, ask, volume) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(symbol) DO UPDATE SET time_msc = excluded.time_msc, bid = excluded.bid, ask = excluded.ask, volume = excluded.volume
+                    WHERE excluded.time_msc >= current.time_msc
+                    """)
+                for tick in latest.values { try current.execute(arguments: [tick.symbol, tick.timeMsc, tick.bid, tick.ask, tick.volume]) }
+                let bars = try db.cachedStatement(sql: """
+                    INSERT INTO bars (symbol_id, timeframe, open_time, open, high, low, close, ticks, spread, first_msc, last_msc)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(symbol_id, timeframe, open_time) DO UPDATE SET
+                        open = CASE WHEN excluded.first_msc < bars.first_msc THEN excluded.open ELSE bars.open END,
+                        high = max(bars.high, excluded.high),
+                        low = min(bars.low, excluded.low),
+                        close = CASE WHEN excluded.last_msc >= bars.last_msc THEN excluded.close ELSE bars.close END,
+                        spread = CASE WHEN excluded.last_msc >= bars.last_msc THEN excluded.spread ELSE bars.spread END,
+                        ticks = bars.ticks + excluded.ticks,
+                        first_msc = min(bars.first_msc, excluded.first_msc),
+                        last_msc = max(bars.last_msc, excluded.last_msc)
+                    """)
+                for change in changes {
+                    let bar = change.bar
+                    try bars.execute(arguments: [
+                        try symbolID(bar.symbol, db), bar.timeframe.rawValue, bar.openTime, bar.open, bar.high, bar.low,
+                        bar.close, bar.ticks, bar.spread, change.firstMsc, change.lastMsc,
+                    ])
+                }
+                try db.cachedStatement(sql: "UPDATE ingest SET last_batch = ? WHERE id = 1").execute(arguments: [batch.id])
+                applied = true
+                return .commit
+            }
+            return applied
+        }
+    }
+
+    private func symbolID(_ name: String, _ db: Database) throws -> Int64 {
+        if let id = symbolIDs.withLock({ $0[name] }) { return id }
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO symbols (name) VALUES (?)").execute(arguments: [name])
+        let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM symbols WHERE name = ?"), arguments: [name])!
+        symbolIDs.withLock { $0[name] = id }
+        return id
+    }
+
+    public func lastAppliedBatch() throws -> Int64 {
+        try database.read { db in try Int64.fetchOne(db, sql: "SELECT last_batch FROM ingest WHERE id = 1") ?? 0 }
+    }
+
+    // MARK: Reading
+
+    public func ticks(symbol: String, from: Int64?, to: Int64?, limit: Int?) throws -> [Tick] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT time_msc, bid, ask, volume FROM history JOIN symbols ON symbols.id = history.symbol_id
+                WHERE symbols.name = ? AND time_msc >= ? AND time_msc < ? ORDER BY time_msc, history.rowid LIMIT ?
+                """, arguments: [symbol, from ?? Int64.min, to ?? Int64.max, limit ?? -1]
+            ).map { Tick(symbol: symbol, timeMsc: $0[0], bid: $0[1], ask: $0[2], volume: $0[3]) }
+        }
+    }
+
+    public func bars(symbol: String, timeframe: Timeframe, from: Int64?, to: Int64?) throws -> [Bar] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT open_time, open, high, low, close, ticks, spread FROM bars JOIN symbols ON symbols.id = bars.symbol_id
+                WHERE symbols.name = ? AND timeframe = ? AND open_time >= ? AND open_time < ? ORDER BY open_time
+                """, arguments: [symbol, timeframe.rawValue, from ?? Int64.min, to ?? Int64.max]
+            ).map { Bar(symbol: symbol, timeframe: timeframe, openTime: $0[0], open: $0[1], high: $0[2], low: $0[3], close: $0[4], ticks: $0[5], spread: $0[6]) }
+        }
+    }
+
+    public func current() throws -> [Tick] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT symbol, time_msc, bid, ask, volume FROM current ORDER BY symbol")
+                .map { Tick(symbol: $0[0], timeMsc: $0[1], bid: $0[2], ask: $0[3], volume: $0[4]) }
+        }
+    }
+
+    /// Rows and size, for `runbook store stats`.
+    public func stats() throws -> [String: Int] {
+        try database.read { db in
+            [
+                "history_rows": try Int.fetchOne(db, sql: "SELECT count(*) FROM history") ?? 0,
+                "bars": try Int.fetchOne(db, sql: "SELECT count(*) FROM bars") ?? 0,
+                "symbols": try Int.fetchOne(db, sql: "SELECT count(*) FROM symbols") ?? 0,
+                "file_bytes": (try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")) ?? 0,
+            ]
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Takes ticks from the telemetry bridge's hot path and stores them in batches, off that path.
+/// No tick is lost: a failed batch is retried with backoff, then spooled to disk; spooled batches
+/// are replayed in order when the store is back, and never applied twice.
+public final class TickIngest: Sendable {
+    public struct Counters: Sendable, Equatable {
+        public var received = 0
+        public var stored = 0
+        public var spooled = 0
+        public var replayed = 0
+        /// Frames that did not read as ticks.
+        public var invalid = 0
+        /// Ticks lost; stays 0 unless the spool itself cannot be written.
+        public var dropped = 0
+    }
+
+    public struct Settings: Sendable {
+        /// Store at least this often.
+        public var interval: Duration = .milliseconds(50)
+        /// Waits between attempts before a batch goes to the spool (seed: 1 s, 2 s, 4 s).
+        public var retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
+        /// How often to try the store again while batches wait in the spool.
+        public var replayEvery: Duration = .seconds(5)
+
+        public init() {}
+    }
+
+    private let store: any TickStore
+    private let spool: TickSpool
+    private let settings: Settings
+    private let clock: any Clock<Duration>
+    private let logger: Logger
+    private let parse: @Sendable (UnsafeRawBufferPointer) -> Tick?
+    /// Frames waiting, each as a 4-byte length then its bytes, in one growing buffer.
+    private let pending = Mutex<(bytes: [UInt8], frames: Int)>(([], 0))
+    private let state = Mutex(Counters())
+
+    public init(
+        store: any TickStore, spool: TickSpool, settings: Settings = Settings(), clock: any Clock<Duration> = ContinuousClock(),
+        logger: Logger, parse: @escaping @Sendable (UnsafeRawBufferPointer) -> Tick?
+    ) {
+        self.store = store
+        self.spool = spool
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+        self.parse = parse
+    }
+
+    public var counters: Counters { state.withLock { $0 } }
+
+    /// The hot path: copies the frame and returns.
+    public func accept(_ frame: UnsafeRawBufferPointer) {
+        pending.withLock { pending in
+            withUnsafeBytes(of: UInt32(frame.count).littleEndian) { pending.bytes += $0 }
+            pending.bytes += frame
+            pending.frames += 1
+        }
+        state.withLock { $0.received += 1 }
+    }
+
+    /// Stores batches until cancelled, then stores (or spools) what is left.
+    public func run() async {
+        var nextID: Int64
+        do {
+            nextID = max(try store.lastAppliedBatch(), spool.batches().last?.id ?? 0) + 1
+        } catch {
+            nextID = (spool.batches().last?.id ?? 0) + 1
+            logger.warning("the tick store cannot be read at start (\(error)); ticks go to the spool until it can")
+        }
+        var lastReplay = clock.stopwatch()
+        await replay()
+        while !Task.isCancelled {
+            try? await clock.sleep(for: settings.interval)
+            if !spool.isEmpty, lastReplay() >= settings.replayEvery {
+                await replay()
+                lastReplay = clock.stopwatch()
+            }
+            if let batch = takeBatch(id: nextID) {
+                nextID += 1
+                await deliver(batch)
+            }
+        }
+        if let batch = takeBatch(id: nextID) { await deliver(batch, retry: false) }
+    }
+
+    private func takeBatch(id: Int64) -> TickBatch? {
+        let (bytes, frames) = pending.withLock { pending -> ([UInt8], Int) in
+            defer { pending = ([], 0) }
+            return pending
+        }
+        guard frames > 0 else { return nil }
+        var ticks: [Tick] = []
+        ticks.reserveCapacity(frames)
+        var invalid = 0
+        bytes.withUnsafeBytes { buffer in
+            var position = 0
+            while position + 4 <= buffer.count {
+                let length = Int(UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt32.self)))
+                let frame = UnsafeRawBufferPointer(rebasing: buffer[(position + 4)..<(position + 4 + length)])
+                if let tick = parse(frame) { ticks.append(tick) } else { invalid += 1 }
+                position += 4 + length
+            }
+        }
+        if invalid > 0 { state.withLock { $0.invalid += invalid } }
+        return ticks.isEmpty ? nil : TickBatch(id: id, ticks: ticks)
+    }
+
+    /// Stores the batch, retrying; spools it when the store stays down, or when batches already
+    /// wait in the spool (order is kept).
+    private func deliver(_ batch: TickBatch, retry: Bool = true) async {
+        if spool.isEmpty {
+            let delays = retry ? settings.retryDelays : []
+            for attempt in 0...delays.count {
+                do {
+                    try store.store(batch)
+                    state.withLock { $0.stored += batch.ticks.count }
+                    return
+                } catch {
+                    guard attempt < delays.count else {
+                        logger.error("tick store failed \(delays.count + 1) times (\(error)); spooling \(batch.ticks.count) ticks")
+                        break
+                    }
+                    logger.warning("tick store failed (\(error)); retrying in \(delays[attempt])")
+                    try? await clock.sleep(for: delays[attempt])
+                }
+            }
+        }
+        do {
+            try spool.append(batch)
+            state.withLock { $0.spooled += batch.ticks.count }
+        } catch {
+            state.withLock { $0.dropped += batch.ticks.count }
+            logger.critical("\(batch.ticks.count) ticks lost: \(error)")
+        }
+    }
+
+    /// Applies the spooled batches in order; empties the spool when all are stored.
+    private func replay() async {
+        let batches = spool.batches()
+        guard !batches.isEmpty else { return }
+        var replayed = 0
+        for batch in batches {
+            do {
+                if try store.store(batch) { replayed += batch.ticks.count }
+            } catch {
+                state.withLock { $0.replayed += replayed }
+                logger.warning("tick store still down (\(error)); \(batches.count) batch(es) stay in the spool")
+                return
+            }
+        }
+        do {
+            try spool.clear()
+        } catch {
+            logger.error("\(error)")
+        }
+        state.withLock {
+            $0.replayed += replayed
+            $0.stored += replayed
+        }
+        logger.info("replayed \(replayed) spooled ticks in \(batches.count) batch(es)")
+    }
+}
+
+extension Clock where Duration == Swift.Duration {
+    /// A function that tells the time passed on this clock since the call.
+    func stopwatch() -> @Sendable () -> Swift.Duration {
+        let start = now
+        return { start.duration(to: self.now) }
+    }
+}

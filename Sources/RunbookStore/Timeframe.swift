@@ -1,0 +1,68 @@
+import Foundation
+
+/// The bar periods MT5 offers and the store maintains.
+public enum Timeframe: String, Sendable, CaseIterable, Hashable {
+    case m1 = "M1", m5 = "M5", m15 = "M15", m30 = "M30", h1 = "H1", h4 = "H4", d1 = "D1", w1 = "W1", mn = "MN"
+
+    /// The length of an intraday period, in minutes; nil for D1, W1 and MN.
+    var minutes: Int64? {
+        switch self {
+        case .m1: return 1
+        case .m5: return 5
+        case .m15: return 15
+        case .m30: return 30
+        case .h1: return 60
+        case .h4: return 240
+        case .d1, .w1, .mn: return nil
+        }
+    }
+}
+
+/// Where bars open, as MT5 aligns them in the server's time zone: intraday bars on multiples of
+/// their period from local midnight, D1 at local midnight, W1 on Sunday 00:00, MN on the 1st.
+public struct BarAlignment: Sendable {
+    public let timeZone: TimeZone
+    private let calendar: Calendar
+
+    public init(timeZone: TimeZone = TimeZone(identifier: "UTC")!) {
+        self.timeZone = timeZone
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        calendar.firstWeekday = 1
+        self.calendar = calendar
+    }
+
+    /// The open time (ms since 1970 UTC) of the `timeframe` bar that holds `timeMsc`.
+    public func open(of timeframe: Timeframe, at timeMsc: Int64) -> Int64 {
+        if let minutes = timeframe.minutes {
+            // Floor the tick's wall-clock time in the zone, keeping the tick's own offset, so an hour
+            // that a DST change repeats gives two bars and never merges them.
+            let offset = Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(timeMsc) / 1000))) * 1000
+            let period = minutes * 60_000
+            let local = timeMsc + offset
+            return local - Self.modulo(local, period) - offset
+        }
+        let date = Date(timeIntervalSince1970: Double(Self.floorDiv(timeMsc, 1000)))
+        let start: Date
+        switch timeframe {
+        case .d1:
+            start = calendar.startOfDay(for: date)
+        case .w1:
+            let day = calendar.startOfDay(for: date)
+            let weekday = calendar.component(.weekday, from: day)
+            start = calendar.date(byAdding: .day, value: -(weekday - 1), to: day) ?? day
+        default:
+            start = calendar.date(from: calendar.dateComponents([.year, .month], from: date)) ?? date
+        }
+        return Int64(start.timeIntervalSince1970) * 1000
+    }
+
+    static func modulo(_ value: Int64, _ divisor: Int64) -> Int64 {
+        let remainder = value % divisor
+        return remainder < 0 ? remainder + divisor : remainder
+    }
+
+    static func floorDiv(_ value: Int64, _ divisor: Int64) -> Int64 {
+        (value - modulo(value, divisor)) / divisor
+    }
+}
