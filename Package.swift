@@ -71,7 +71,8 @@ let package = Package(
         // Simulated EAs and signal engine, for machines without MT5.
         .target(name: "RunbookSimulator", dependencies: ["RunbookFlows", "RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
         // Tick storage: bars aligned as MT5 aligns them, batching, the disk spool, the store protocol.
-        .target(name: "RunbookStore", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "RunbookStore", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         // Supervision of the engine's services and programs, and the engine that runs them.
         .target(
             name: "RunbookEngine",
@@ -98,7 +99,10 @@ let package = Package(
             name: "RunbookBench",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookZMQ",
+                "RunbookStore", "RunbookFlows", "RunbookSimulator",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Baselines"]
         ),

@@ -124,7 +124,10 @@ if FileManager.default.isExecutableFile(atPath: executable) {
 }
 
 
-// 4. The telemetry bridge against libzmq's own proxy (Scripts/bench builds it).
+// 4. The tick store against raw SQLite, on the simulator's data.
+try StoreBench().run()
+
+// 5. The telemetry bridge against libzmq's own proxy (Scripts/bench builds it).
 if let proxyPath {
     let runbookPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path
     try FlowBench(runbook: runbookPath, proxy: proxyPath).run()

@@ -51,6 +51,15 @@ public final class SQLiteTickStore: TickStore, Sendable {
                 INSERT INTO ingest VALUES (1, 0);
                 """)
         }
+        migrator.registerMigration("v2: packed blocks") { db in
+            try db.execute(sql: """
+                CREATE TABLE blocks (
+                    symbol_id INTEGER NOT NULL, start_msc INTEGER NOT NULL, end_msc INTEGER NOT NULL,
+                    count INTEGER NOT NULL, data BLOB NOT NULL
+                );
+                CREATE INDEX blocks_by_symbol_time ON blocks (symbol_id, start_msc);
+                """)
+        }
         return migrator
     }
 
@@ -66,10 +75,22 @@ public final class SQLiteTickStore: TickStore, Sendable {
             try db.inTransaction(.immediate) {
                 let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_batch FROM ingest WHERE id = 1")) ?? 0
                 guard batch.id > last else { return .rollback }
-                let history = try db.cachedStatement(sql: "INSERT INTO history (symbol_id, time_msc, bid, ask, volume) VALUES (?, ?, ?, ?, ?)")
-                for tick in batch.ticks {
-                    let symbol = try symbolID(tick.symbol, db)
-                    try history.execute(arguments: [symbol, tick.timeMsc, tick.bid, tick.ask, tick.volume])
+                // Many rows per statement: far fewer statement runs than ticks.
+                let rows = Self.rowsPerInsert
+                let many = try db.cachedStatement(sql: "INSERT INTO history (symbol_id, time_msc, bid, ask, volume) VALUES " + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
+                let one = try db.cachedStatement(sql: "INSERT INTO history (symbol_id, time_msc, bid, ask, volume) VALUES (?, ?, ?, ?, ?)")
+                var index = 0
+                while index < batch.ticks.count {
+                    let chunk = batch.ticks[index..<min(index + rows, batch.ticks.count)]
+                    var values: [(any DatabaseValueConvertible)?] = []
+                    values.reserveCapacity(chunk.count * 5)
+                    for tick in chunk { values += [try symbolID(tick.symbol, db), tick.timeMsc, tick.bid, tick.ask, tick.volume] }
+                    if chunk.count == rows {
+                        try many.execute(arguments: StatementArguments(values))
+                    } else {
+                        for start in stride(from: 0, to: values.count, by: 5) { try one.execute(arguments: StatementArguments(values[start..<start + 5])) }
+                    }
+                    index += chunk.count
                 }
                 let current = try db.cachedStatement(sql: """
                     INSERT INTO current (symbol, time_msc, bid, ask, volume) VALUES (?, ?, ?, ?, ?)
@@ -119,13 +140,113 @@ public final class SQLiteTickStore: TickStore, Sendable {
 
     // MARK: Reading
 
+    /// Packed and unpacked history alike, oldest first.
     public func ticks(symbol: String, from: Int64?, to: Int64?, limit: Int?) throws -> [Tick] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: """
+        let from = from ?? Int64.min, to = to ?? Int64.max
+        return try database.read { db in
+            var packed: [Tick] = []
+            let blocks = try Row.fetchAll(db, sql: """
+                SELECT data FROM blocks JOIN symbols ON symbols.id = blocks.symbol_id
+                WHERE symbols.name = ? AND end_msc >= ? AND start_msc < ? ORDER BY start_msc, blocks.rowid
+                """, arguments: [symbol, from, to])
+            for block in blocks {
+                packed += try TickCodec.decode([UInt8](block[0] as Data), symbol: symbol).filter { $0.timeMsc >= from && $0.timeMsc < to }
+            }
+            let unpacked = try Row.fetchAll(db, sql: """
                 SELECT time_msc, bid, ask, volume FROM history JOIN symbols ON symbols.id = history.symbol_id
                 WHERE symbols.name = ? AND time_msc >= ? AND time_msc < ? ORDER BY time_msc, history.rowid LIMIT ?
-                """, arguments: [symbol, from ?? Int64.min, to ?? Int64.max, limit ?? -1]
+                """, arguments: [symbol, from, to, limit ?? -1]
             ).map { Tick(symbol: symbol, timeMsc: $0[0], bid: $0[1], ask: $0[2], volume: $0[3]) }
+            let merged = packed.isEmpty ? unpacked : Self.merge(packed.sorted { $0.timeMsc < $1.timeMsc }, unpacked)
+            return limit.map { Array(merged.prefix($0)) } ?? merged
+        }
+    }
+
+    /// Two time-ordered runs as one, the packed tick first where times are equal.
+    private static func merge(_ first: [Tick], _ second: [Tick]) -> [Tick] {
+        var merged: [Tick] = []
+        merged.reserveCapacity(first.count + second.count)
+        var i = 0, j = 0
+        while i < first.count || j < second.count {
+            if j == second.count || (i < first.count && first[i].timeMsc <= second[j].timeMsc) {
+                merged.append(first[i])
+                i += 1
+            } else {
+                merged.append(second[j])
+                j += 1
+            }
+        }
+        return merged
+    }
+
+    // MARK: Policies
+
+    /// What a compression or retention did (or, dry, would do).
+    public struct PolicyReport: Sendable, Equatable {
+        public var ticks = 0
+        public var blocks = 0
+        /// Bytes the ticks took as rows of five 8-byte values, and as packed blocks.
+        public var rawBytes = 0
+        public var packedBytes = 0
+
+        public var ratio: Double { packedBytes > 0 ? Double(rawBytes) / Double(packedBytes) : 0 }
+        public var bytesPerTick: Double { ticks > 0 ? Double(packedBytes) / Double(ticks) : 0 }
+    }
+
+    static let day: Int64 = 86_400_000
+    static let rowsPerInsert = 64
+
+    /// Packs history older than `cutoff` into one block per symbol and UTC day.
+    public func compress(olderThan cutoff: Int64, dryRun: Bool = false) throws -> PolicyReport {
+        let groups = try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT symbol_id, name, time_msc / \(Self.day) - (time_msc < 0 AND time_msc % \(Self.day) != 0) AS day, count(*)
+                FROM history JOIN symbols ON symbols.id = history.symbol_id WHERE time_msc < ? GROUP BY symbol_id, day ORDER BY symbol_id, day
+                """, arguments: [cutoff]).map { (id: $0[0] as Int64, name: $0[1] as String, day: $0[2] as Int64, count: $0[3] as Int) }
+        }
+        var report = PolicyReport()
+        for group in groups {
+            let start = group.day * Self.day
+            let end = min(start + Self.day, cutoff)
+            report.ticks += group.count
+            report.blocks += 1
+            report.rawBytes += group.count * 40
+            guard !dryRun else { continue }
+            report.packedBytes += try database.write { db -> Int in
+                let ticks = try Row.fetchAll(db, sql: "SELECT time_msc, bid, ask, volume FROM history WHERE symbol_id = ? AND time_msc >= ? AND time_msc < ? ORDER BY time_msc, rowid", arguments: [group.id, start, end])
+                    .map { Tick(symbol: group.name, timeMsc: $0[0], bid: $0[1], ask: $0[2], volume: $0[3]) }
+                guard let first = ticks.first, let last = ticks.last else { return 0 }
+                let data = try TickCodec.encode(ticks)
+                try db.execute(sql: "INSERT INTO blocks (symbol_id, start_msc, end_msc, count, data) VALUES (?, ?, ?, ?, ?)", arguments: [group.id, first.timeMsc, last.timeMsc, ticks.count, Data(data)])
+                try db.execute(sql: "DELETE FROM history WHERE symbol_id = ? AND time_msc >= ? AND time_msc < ?", arguments: [group.id, start, end])
+                return data.count
+            }
+        }
+        return report
+    }
+
+    /// Drops history, packed or not, older than `cutoff`; bars are kept.
+    public func retain(olderThan cutoff: Int64, dryRun: Bool = false) throws -> PolicyReport {
+        try database.write { db in
+            var report = PolicyReport()
+            report.ticks = try Int.fetchOne(db, sql: "SELECT count(*) FROM history WHERE time_msc < ?", arguments: [cutoff]) ?? 0
+            report.ticks += try Int.fetchOne(db, sql: "SELECT coalesce(sum(count), 0) FROM blocks WHERE end_msc < ?", arguments: [cutoff]) ?? 0
+            report.blocks = try Int.fetchOne(db, sql: "SELECT count(*) FROM blocks WHERE start_msc < ?", arguments: [cutoff]) ?? 0
+            let straddling = try Row.fetchAll(db, sql: """
+                SELECT blocks.rowid, name, data FROM blocks JOIN symbols ON symbols.id = blocks.symbol_id WHERE start_msc < ? AND end_msc >= ?
+                """, arguments: [cutoff, cutoff])
+            for block in straddling {
+                let ticks = try TickCodec.decode([UInt8](block[2] as Data), symbol: block[1])
+                let kept = ticks.filter { $0.timeMsc >= cutoff }
+                report.ticks += ticks.count - kept.count
+                guard !dryRun else { continue }
+                let rowid: Int64 = block[0]
+                try db.execute(sql: "UPDATE blocks SET start_msc = ?, count = ?, data = ? WHERE rowid = ?", arguments: [kept.first!.timeMsc, kept.count, Data(try TickCodec.encode(kept)), rowid])
+            }
+            guard !dryRun else { return report }
+            try db.execute(sql: "DELETE FROM history WHERE time_msc < ?", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM blocks WHERE end_msc < ?", arguments: [cutoff])
+            return report
         }
     }
 
@@ -153,6 +274,9 @@ public final class SQLiteTickStore: TickStore, Sendable {
                 "history_rows": try Int.fetchOne(db, sql: "SELECT count(*) FROM history") ?? 0,
                 "bars": try Int.fetchOne(db, sql: "SELECT count(*) FROM bars") ?? 0,
                 "symbols": try Int.fetchOne(db, sql: "SELECT count(*) FROM symbols") ?? 0,
+                "packed_blocks": try Int.fetchOne(db, sql: "SELECT count(*) FROM blocks") ?? 0,
+                "packed_ticks": try Int.fetchOne(db, sql: "SELECT coalesce(sum(count), 0) FROM blocks") ?? 0,
+                "packed_bytes": try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM blocks") ?? 0,
                 "file_bytes": (try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")) ?? 0,
             ]
         }

@@ -183,12 +183,22 @@ public final class EASimulator {
         ])))
     }
 
-    private func tick(_ symbol: String) -> String {
+    /// `count` tick frames as the simulator sends them, one every `gapMs` from `startMsc`, over
+    /// its symbols at random: the data the store's benchmark packs.
+    public func frames(count: Int, startMsc: Int64, gapMs: Int64) -> [String] {
+        lastTime = startMsc - 1
+        return (0..<count).map { index in
+            let symbol = configuration.symbols.randomElement(using: &random) ?? "EURUSD"
+            return tick(symbol, at: startMsc + Int64(index) * gapMs)
+        }
+    }
+
+    private func tick(_ symbol: String, at time: Int64? = nil) -> String {
         let pip = Self.pip(symbol)
         let bid = max(pip, (prices[symbol] ?? Self.basePrice(symbol)) + Double.random(in: -2...2, using: &random) * pip)
         prices[symbol] = bid
         let spread = Self.spread(symbol) * Double.random(in: 0.8...1.6, using: &random)
-        return "{\"type\":\"tick\",\"symbol\":\"\(symbol)\",\"bid\":\(Self.round(bid, symbol)),\"ask\":\(Self.round(bid + spread, symbol)),\"time_msc\":\(timeMsc()),\"volume\":0}"
+        return "{\"type\":\"tick\",\"symbol\":\"\(symbol)\",\"bid\":\(Self.round(bid, symbol)),\"ask\":\(Self.round(bid + spread, symbol)),\"time_msc\":\(time ?? timeMsc()),\"volume\":0}"
     }
 
     private func heartbeat(_ target: String) -> String {

@@ -20,35 +20,49 @@ public struct TickBatch: Sendable, Equatable {
 
     /// The bar changes of this batch, aggregated in memory.
     public func barChanges(alignment: BarAlignment) -> [BarChange] {
-        var changes: [String: BarChange] = [:]
-        var order: [String] = []
+        struct Key: Hashable {
+            var symbol: Int
+            var timeframe: Int
+            var open: Int64
+        }
+        var symbols: [String: Int] = [:]
+        var changes: [Key: Int] = [:]
+        var ordered: [BarChange] = []
+        var opens = BarAlignment.Cache(alignment)
         for tick in ticks {
-            for timeframe in Timeframe.allCases {
-                let open = alignment.open(of: timeframe, at: tick.timeMsc)
-                let key = "\(tick.symbol)\u{1}\(timeframe.rawValue)\u{1}\(open)"
-                if var change = changes[key] {
-                    change.bar.high = max(change.bar.high, tick.bid)
-                    change.bar.low = min(change.bar.low, tick.bid)
-                    change.bar.ticks += 1
-                    if tick.timeMsc < change.firstMsc {
-                        change.firstMsc = tick.timeMsc
-                        change.bar.open = tick.bid
-                    }
-                    if tick.timeMsc >= change.lastMsc {
-                        change.lastMsc = tick.timeMsc
-                        change.bar.close = tick.bid
-                        change.bar.spread = tick.ask - tick.bid
-                    }
-                    changes[key] = change
+            let symbol = symbols[tick.symbol] ?? {
+                symbols[tick.symbol] = symbols.count
+                return symbols.count - 1
+            }()
+            for (index, timeframe) in Timeframe.allCases.enumerated() {
+                let open = opens.open(of: index, timeframe, at: tick.timeMsc)
+                let key = Key(symbol: symbol, timeframe: index, open: open)
+                if let position = changes[key] {
+                    ordered[position].add(tick)
                 } else {
-                    order.append(key)
-                    changes[key] = BarChange(
-                        bar: Bar(symbol: tick.symbol, timeframe: timeframe, openTime: open, tick: tick), firstMsc: tick.timeMsc, lastMsc: tick.timeMsc
-                    )
+                    changes[key] = ordered.count
+                    ordered.append(BarChange(bar: Bar(symbol: tick.symbol, timeframe: timeframe, openTime: open, tick: tick), firstMsc: tick.timeMsc, lastMsc: tick.timeMsc))
                 }
             }
         }
-        return order.map { changes[$0]! }
+        return ordered
+    }
+}
+
+extension TickBatch.BarChange {
+    mutating func add(_ tick: Tick) {
+        bar.high = max(bar.high, tick.bid)
+        bar.low = min(bar.low, tick.bid)
+        bar.ticks += 1
+        if tick.timeMsc < firstMsc {
+            firstMsc = tick.timeMsc
+            bar.open = tick.bid
+        }
+        if tick.timeMsc >= lastMsc {
+            lastMsc = tick.timeMsc
+            bar.close = tick.bid
+            bar.spread = tick.ask - tick.bid
+        }
     }
 }
 

@@ -4,6 +4,16 @@ import Foundation
 public enum Timeframe: String, Sendable, CaseIterable, Hashable {
     case m1 = "M1", m5 = "M5", m15 = "M15", m30 = "M30", h1 = "H1", h4 = "H4", d1 = "D1", w1 = "W1", mn = "MN"
 
+    /// The shortest time a bar of this timeframe can span: a DST change takes an hour from a day.
+    var shortestLength: Int64 {
+        switch self {
+        case .d1: return 23 * 3_600_000
+        case .w1: return (7 * 24 - 1) * 3_600_000
+        case .mn: return (28 * 24 - 1) * 3_600_000
+        default: return minutes! * 60_000
+        }
+    }
+
     /// The length of an intraday period, in minutes; nil for D1, W1 and MN.
     var minutes: Int64? {
         switch self {
@@ -55,6 +65,25 @@ public struct BarAlignment: Sendable {
             start = calendar.date(from: calendar.dateComponents([.year, .month], from: date)) ?? date
         }
         return Int64(start.timeIntervalSince1970) * 1000
+    }
+
+    /// Remembers, per timeframe, the last bar found and the stretch of time it surely covers, so
+    /// that ticks in time order rarely need the calendar.
+    struct Cache {
+        let alignment: BarAlignment
+        private var ranges: [(open: Int64, safeEnd: Int64)?]
+
+        init(_ alignment: BarAlignment) {
+            self.alignment = alignment
+            ranges = Array(repeating: nil, count: Timeframe.allCases.count)
+        }
+
+        mutating func open(of index: Int, _ timeframe: Timeframe, at time: Int64) -> Int64 {
+            if let range = ranges[index], time >= range.open, time < range.safeEnd { return range.open }
+            let open = alignment.open(of: timeframe, at: time)
+            ranges[index] = (open, open + timeframe.shortestLength)
+            return open
+        }
     }
 
     static func modulo(_ value: Int64, _ divisor: Int64) -> Int64 {
