@@ -4,12 +4,14 @@ import Foundation
 public enum Timeframe: String, Sendable, CaseIterable, Hashable {
     case m1 = "M1", m5 = "M5", m15 = "M15", m30 = "M30", h1 = "H1", h4 = "H4", d1 = "D1", w1 = "W1", mn = "MN"
 
-    /// The shortest time a bar of this timeframe can span: a DST change takes an hour from a day.
+    /// The shortest time a bar of this timeframe can span: a DST change takes an hour from a day,
+    /// and from an H4 bar it falls in.
     var shortestLength: Int64 {
         switch self {
         case .d1: return 23 * 3_600_000
         case .w1: return (7 * 24 - 1) * 3_600_000
         case .mn: return (28 * 24 - 1) * 3_600_000
+        case .h4: return 3 * 3_600_000
         default: return minutes! * 60_000
         }
     }
@@ -45,12 +47,16 @@ public struct BarAlignment: Sendable {
     /// The open time (ms since 1970 UTC) of the `timeframe` bar that holds `timeMsc`.
     public func open(of timeframe: Timeframe, at timeMsc: Int64) -> Int64 {
         if let minutes = timeframe.minutes {
-            // Floor the tick's wall-clock time in the zone, keeping the tick's own offset, so an hour
-            // that a DST change repeats gives two bars and never merges them.
-            let offset = Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(timeMsc) / 1000))) * 1000
+            // Floor the tick's wall-clock time in the zone, then find the instant of that wall-clock
+            // time with the offset in force there: a bar that a DST change cuts short stays one bar,
+            // and an hour the change repeats gives two bars, never one.
+            let offset = self.offset(at: timeMsc)
             let period = minutes * 60_000
             let local = timeMsc + offset
-            return local - Self.modulo(local, period) - offset
+            let wall = local - Self.modulo(local, period)
+            let open = wall - offset
+            let openOffset = self.offset(at: open)
+            return openOffset == offset ? open : wall - openOffset
         }
         let date = Date(timeIntervalSince1970: Double(Self.floorDiv(timeMsc, 1000)))
         let start: Date
@@ -84,6 +90,10 @@ public struct BarAlignment: Sendable {
             ranges[index] = (open, open + timeframe.shortestLength)
             return open
         }
+    }
+
+    private func offset(at timeMsc: Int64) -> Int64 {
+        Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(timeMsc) / 1000))) * 1000
     }
 
     static func modulo(_ value: Int64, _ divisor: Int64) -> Int64 {

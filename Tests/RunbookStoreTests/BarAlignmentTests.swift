@@ -42,6 +42,9 @@ func instant(_ text: String, _ zone: String = "UTC") -> Int64 {
         #expect(newYork.open(of: .d1, at: afterJump) == instant("2026-03-08 00:00:00", "America/New_York"))
         #expect(newYork.open(of: .h4, at: afterJump) == instant("2026-03-08 08:00:00", "America/New_York"))
         #expect(newYork.open(of: .w1, at: afterJump) == instant("2026-03-08 00:00:00", "America/New_York"))
+        // The H4 bar from local midnight is cut to 3 hours by the jump, and stays one bar.
+        #expect(newYork.open(of: .h4, at: instant("2026-03-08 03:30:00", "America/New_York")) == instant("2026-03-08 00:00:00", "America/New_York"))
+        #expect(newYork.open(of: .h4, at: instant("2026-03-08 01:30:00", "America/New_York")) == instant("2026-03-08 00:00:00", "America/New_York"))
         // Fall back, 2026-11-01: 01:00-02:00 happens twice; each hour is a bar of its own.
         let firstOne = instant("2026-11-01 05:30:00")   // 01:30 EDT
         let secondOne = instant("2026-11-01 06:30:00")  // 01:30 EST
