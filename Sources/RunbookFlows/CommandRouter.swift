@@ -35,6 +35,9 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         try pull.bind(queue)
         let routerSocket = try ZMQSocket(context, .router)
         try routerSocket.setRouterMandatory(true)
+        // An EA that reconnects with its routing id takes over at once, not after the old
+        // connection's heartbeat timeout.
+        try routerSocket.setRouterHandover(true)
         try routerSocket.setMaxMessageSize(16 << 20)
         try routerSocket.setHeartbeats(interval: .seconds(5), timeout: .seconds(15))
         try routerSocket.bind(router)
@@ -63,15 +66,22 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         let now = Date()
         switch message {
         case .fire(let fire):
-            record("queue fire \(fire.id)") { try store?.recordFireQueued(fire, at: now) }
+            var isNew = true
+            record("queue fire \(fire.id)") { isNew = try store?.recordFireQueued(fire, at: now) ?? true }
+            // A web app that retries must not execute a trade twice.
+            guard isNew else { return drop(MalformedMessage(reason: .duplicateFire, detail: "fire \(fire.id) was queued before; not sent again")) }
+            var reason: String?
             do {
-                try routerSocket.send(parts: [Array(fire.target.utf8), parts[0]], dontWait: true)
-                counters.sent()
-                record("mark fire \(fire.id) sent") { try store?.recordFireSent(id: fire.id, at: Date()) }
+                if try routerSocket.send(parts: [Array(fire.target.utf8), parts[0]], dontWait: true) {
+                    counters.sent()
+                    record("mark fire \(fire.id) sent") { try store?.recordFireSent(id: fire.id, at: Date()) }
+                } else {
+                    reason = "EA \(fire.target)'s queue is full: it is not reading its fires"
+                }
             } catch {
-                let reason = error.isUnroutable
-                    ? "EA \(fire.target) is not connected to \(router)"
-                    : "cannot send to EA \(fire.target): \(error.reason)"
+                reason = error.isUnroutable ? "EA \(fire.target) is not connected to \(router)" : "cannot send to EA \(fire.target): \(error.reason)"
+            }
+            if let reason {
                 logger.warning("fire \(fire.id) failed: \(reason)", metadata: ["flow": "\(name)", "fire": "\(fire.id)"])
                 record("mark fire \(fire.id) failed") { try store?.recordFireFailed(id: fire.id, reason: reason, at: Date()) }
             }

@@ -56,10 +56,11 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
         let now = Date()
         switch message {
         case .confirmation(let confirmation):
-            guard try store?.recordConfirmation(confirmation, at: now) ?? true else {
-                throw MalformedMessage(reason: .unknownFire, detail: "confirmation for unknown fire \(confirmation.fireID)")
+            switch try store?.recordConfirmation(confirmation, at: now) ?? .applied {
+            case .applied: counters.sent()
+            case .unknownFire: throw MalformedMessage(reason: .unknownFire, detail: "confirmation for unknown fire \(confirmation.fireID)")
+            case .alreadyFinal: throw MalformedMessage(reason: .finalFire, detail: "confirmation for fire \(confirmation.fireID), which is already FILLED or FAILED")
             }
-            counters.sent()
         case .close(let close):
             guard try store?.recordClose(close, at: now) ?? true else {
                 throw MalformedMessage(reason: .unknownFire, detail: "close for unknown fire \(close.fireID)")

@@ -10,6 +10,8 @@ public enum MalformedReason: String, Sendable, CaseIterable {
     case wrongType = "wrong_type"
     case tooLarge = "too_large"
     case unknownFire = "unknown_fire"
+    case duplicateFire = "duplicate_fire"
+    case finalFire = "fire_already_final"
     case multipart = "multipart"
 }
 

@@ -5,12 +5,21 @@ import Foundation
 public protocol FlowStore: Sendable {
     func recordHeartbeat(target: String, account: String?, at date: Date) throws
     func recordSignal(_ signal: FlowMessage.Signal, at date: Date) throws
-    func recordFireQueued(_ fire: FlowMessage.Fire, at date: Date) throws
+    /// False when a fire with this id was queued before: it is not sent again.
+    func recordFireQueued(_ fire: FlowMessage.Fire, at date: Date) throws -> Bool
     func recordFireSent(id: String, at date: Date) throws
     func recordFireFailed(id: String, reason: String, at date: Date) throws
-    /// False when no fire has this id.
-    func recordConfirmation(_ confirmation: FlowMessage.Confirmation, at date: Date) throws -> Bool
+    func recordConfirmation(_ confirmation: FlowMessage.Confirmation, at date: Date) throws -> ConfirmationOutcome
     /// False when no fire has this id.
     func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool
     func recordProbe(id: String, at date: Date) throws
+}
+
+/// What a confirmation did to its fire.
+public enum ConfirmationOutcome: Sendable, Equatable {
+    case applied
+    /// No fire has the id.
+    case unknownFire
+    /// The fire was already FILLED or FAILED: a late or repeated confirmation changes nothing.
+    case alreadyFinal
 }

@@ -54,7 +54,7 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
         var malformed: [MalformedReason: Int] = [:]
         var heartbeats: [FlowMessage] = []
         while frames < Self.batch {
-            let moved = try pull.forward(to: pub) { bytes in
+            let outcome = try pull.forward(to: pub) { bytes in
                 switch FrameScanner.scan(bytes) {
                 case .tick(let symbol):
                     ticks.add(bytes, symbol)
@@ -76,7 +76,11 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
                     return false
                 }
             }
-            guard moved else { break }
+            if outcome == .nothing { break }
+            if case .multipart(let parts) = outcome {
+                malformed[.multipart, default: 0] += 1
+                log.drop(MalformedMessage(reason: .multipart, detail: "a message of \(parts) frames on \(input)"))
+            }
             frames += 1
         }
         let now = Date()

@@ -27,13 +27,13 @@ extension RunRecords: FlowStore {
         }
     }
 
-    public func recordFireQueued(_ fire: FlowMessage.Fire, at date: Date) throws {
+    public func recordFireQueued(_ fire: FlowMessage.Fire, at date: Date) throws -> Bool {
         try write { db in
             try db.cachedStatement(sql: """
                 INSERT INTO fires (fire_id, target_uuid, symbol, direction, lot, sl, tp, status, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?)
-                ON CONFLICT(fire_id) DO UPDATE SET status = 'QUEUED', queued_at = excluded.queued_at, sent_at = NULL,
-                    finished_at = NULL, error = NULL
+                ON CONFLICT(fire_id) DO NOTHING
                 """).execute(arguments: [fire.id, fire.target, fire.symbol, fire.direction, fire.lot, fire.stopLoss, fire.takeProfit, RecordTime.text(date)])
+            return db.changesCount > 0
         }
     }
 
@@ -51,14 +51,16 @@ extension RunRecords: FlowStore {
         }
     }
 
-    public func recordConfirmation(_ confirmation: FlowMessage.Confirmation, at date: Date) throws -> Bool {
+    public func recordConfirmation(_ confirmation: FlowMessage.Confirmation, at date: Date) throws -> ConfirmationOutcome {
         try write { db in
-            try db.cachedStatement(sql: "UPDATE fires SET status = ?, finished_at = ?, ticket = coalesce(?, ticket), price = coalesce(?, price), error = ? WHERE fire_id = ?")
+            try db.cachedStatement(sql: "UPDATE fires SET status = ?, finished_at = ?, ticket = coalesce(?, ticket), price = coalesce(?, price), error = ? WHERE fire_id = ? AND status IN ('QUEUED', 'SENT')")
                 .execute(arguments: [
                     confirmation.filled ? "FILLED" : "FAILED", RecordTime.text(date), confirmation.ticket, confirmation.price,
                     confirmation.filled ? nil : (confirmation.error ?? "the EA reported a failure without a reason"), confirmation.fireID,
                 ])
-            return db.changesCount > 0
+            if db.changesCount > 0 { return .applied }
+            let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM fires WHERE fire_id = ?", arguments: [confirmation.fireID]) ?? false
+            return known ? .alreadyFinal : .unknownFire
         }
     }
 

@@ -101,6 +101,16 @@ public final class ZMQSocket {
         try set(ZMQ_ROUTER_MANDATORY, on ? 1 : 0, "router mandatory")
     }
 
+    /// ROUTER: a new peer with a routing id already in use takes it over.
+    public func setRouterHandover(_ on: Bool) throws(ZMQError) {
+        try set(ZMQ_ROUTER_HANDOVER, on ? 1 : 0, "router handover")
+    }
+
+    /// How long closing waits to deliver queued messages (0 by default here).
+    public func setLinger(milliseconds: Int32) throws(ZMQError) {
+        try set(ZMQ_LINGER, milliseconds, "linger")
+    }
+
     /// The identity a DEALER presents to a ROUTER.
     public func setRoutingID(_ id: String) throws(ZMQError) {
         let bytes = Array(id.utf8)
@@ -180,25 +190,40 @@ public final class ZMQSocket {
         return parts
     }
 
-    /// Moves one waiting frame to `destination` without copying it, if `relay` says so after seeing
-    /// its bytes (a frame not relayed is dropped). Returns false when no frame waits.
-    public func forward(to destination: ZMQSocket, relay: (UnsafeRawBufferPointer) -> Bool) throws(ZMQError) -> Bool {
+    /// What `forward` did with the message waiting, if any.
+    public enum Forwarded: Equatable {
+        /// No message was waiting.
+        case nothing
+        case relayed
+        /// `relay` refused it.
+        case dropped
+        /// It had more than one frame; all were dropped.
+        case multipart(frames: Int)
+    }
+
+    /// Moves one waiting single-frame message to `destination` without copying it, if `relay` says
+    /// so after seeing its bytes. A multipart message is dropped whole, never relayed in part.
+    public func forward(to destination: ZMQSocket, relay: (UnsafeRawBufferPointer) -> Bool) throws(ZMQError) -> Forwarded {
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
         guard zmq_msg_recv(&message, handle, ZMQ_DONTWAIT) >= 0 else {
             let error = ZMQError.last("receive on \(kind)")
-            if error.wouldBlock { return false }
+            if error.wouldBlock { return .nothing }
             throw error
         }
-        let more = zmq_msg_more(&message) == 1
-        guard relay(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message))) else { return true }
-        guard zmq_msg_send(&message, destination.handle, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) >= 0 else {
+        if zmq_msg_more(&message) == 1 {
+            var frames = 1
+            while zmq_msg_more(&message) == 1, zmq_msg_recv(&message, handle, 0) >= 0 { frames += 1 }
+            return .multipart(frames: frames)
+        }
+        guard relay(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message))) else { return .dropped }
+        guard zmq_msg_send(&message, destination.handle, ZMQ_DONTWAIT) >= 0 else {
             let error = ZMQError.last("send on \(destination.kind)")
             // A PUB socket never blocks; anything else that would block drops this frame, as PUB does.
-            if error.wouldBlock { return true }
+            if error.wouldBlock { return .relayed }
             throw error
         }
-        return true
+        return .relayed
     }
 }

@@ -36,12 +36,13 @@ import Testing
             #"{"type":"heartbeat","account":"5012345"}"#,
         ]
         for frame in bad { try push.send(frame) }
+        try push.send(parts: [Array(tick("EURUSD", 0).utf8), Array("garbage".utf8)])
         try push.send(tick("EURUSD", 1))
         try push.send(#"{"type":"heartbeat","target_uuid":"ea-07","account":"5012345","time_msc":1}"#)
 
         let first = try #require(try sub.receive())
         #expect(String(decoding: first[0], as: UTF8.self) == tick("EURUSD", 1))
-        #expect(eventually { bridge.counters.snapshot.malformedTotal == bad.count })
+        #expect(eventually { bridge.counters.snapshot.malformedTotal == bad.count + 1 })
         let malformed = bridge.counters.snapshot.malformed
         #expect(malformed["not_json"] == 2)
         #expect(malformed["wrong_type"] == 1)
@@ -50,6 +51,7 @@ import Testing
         #expect(malformed["not_object"] == 1)
         #expect(malformed["too_large"] == 1)
         #expect(malformed["missing_field"] == 1)
+        #expect(malformed["multipart"] == 1)
         #expect(eventually { (try? harness.records.lastHeartbeat(of: "ea-07")) != nil })
         await harness.stop()
     }
@@ -70,6 +72,24 @@ import Testing
         let delivered = try #require(try ea.receive())
         #expect(String(decoding: delivered[0], as: UTF8.self) == fire)
         #expect(eventually { (try? harness.records.fire(id: "F1"))??.status == "SENT" })
+        await harness.stop()
+    }
+
+    @Test func aRepeatedFireIDIsNotExecutedAgain() async throws {
+        let harness = try FlowHarness()
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let endpoints = try harness.start(router)
+        let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
+        try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
+        #expect(eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        let queue = try harness.socket(.push, connect: endpoints[0])
+        let fire = #"{"type":"fire","fire_id":"F1","target_uuid":"ea-01","symbol":"EURUSD","direction":"BUY","lot":0.1}"#
+        try queue.send(fire)
+        try queue.send(fire)
+        #expect(try ea.receive() != nil)
+        #expect(eventually { router.counters.snapshot.malformed["duplicate_fire"] == 1 })
+        try ea.setReceiveTimeout(milliseconds: 300)
+        #expect(try ea.receive() == nil)
         await harness.stop()
     }
 
@@ -109,8 +129,8 @@ import Testing
 @Suite(.serialized) struct ConfirmationListenerTests {
     @Test func confirmationsFillFiresAndClosesBecomeTrades() async throws {
         let harness = try FlowHarness()
-        try harness.records.recordFireQueued(.init(id: "F1", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
-        try harness.records.recordFireQueued(.init(id: "F2", target: "ea-01", symbol: "GBPUSD", direction: "SELL", lot: 0.1), at: Date())
+        #expect(try harness.records.recordFireQueued(.init(id: "F1", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date()))
+        #expect(try harness.records.recordFireQueued(.init(id: "F2", target: "ea-01", symbol: "GBPUSD", direction: "SELL", lot: 0.1), at: Date()))
         let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
         let endpoints = try harness.start(listener)
         let push = try harness.socket(.push, connect: endpoints[0])
@@ -119,13 +139,15 @@ import Testing
         try push.send(#"{"type":"close","fire_id":"F1","ticket":123,"exit_price":1.088,"pnl":28.0,"time_msc":2}"#)
         try push.send(#"{"type":"confirmation","fire_id":"F404","status":"filled"}"#)
         try push.send(#"{"type":"close","fire_id":"F1","pnl":"lots"}"#)
-        #expect(eventually { listener.counters.snapshot.received == 5 })
+        try push.send(#"{"type":"confirmation","fire_id":"F2","status":"filled","ticket":999}"#)
+        #expect(eventually { listener.counters.snapshot.received == 6 })
         #expect(eventually { (try? harness.records.tradesPnL()) == [28.0] })
         let filled = try #require(try harness.records.fire(id: "F1"))
         #expect(filled.status == "FILLED" && filled.ticket == 123 && filled.price == 1.0852)
         let failed = try #require(try harness.records.fire(id: "F2"))
         #expect(failed.status == "FAILED" && failed.error == "market closed")
-        #expect(listener.counters.snapshot.malformed == ["unknown_fire": 1, "wrong_type": 1])
+        #expect(listener.counters.snapshot.malformed == ["unknown_fire": 1, "wrong_type": 1, "fire_already_final": 1])
+        #expect(try harness.records.fire(id: "F2")?.status == "FAILED")
         await harness.stop()
     }
 }

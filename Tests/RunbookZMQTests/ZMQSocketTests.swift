@@ -68,11 +68,18 @@ import Testing
         var poller = ZMQPoller([pull])
         #expect(try poller.poll(timeout: .seconds(2)) == [0])
         var seen: [String] = []
-        #expect(try pull.forward(to: pub) { seen.append(String(decoding: $0, as: UTF8.self)); return true })
+        #expect(try pull.forward(to: pub) { seen.append(String(decoding: $0, as: UTF8.self)); return true } == .relayed)
         #expect(seen == ["tick-1"])
         try sub.setReceiveTimeout(milliseconds: 2000)
         #expect(try sub.receive() == [Array("tick-1".utf8)])
-        #expect(try pull.forward(to: pub) { _ in true } == false)
+        #expect(try pull.forward(to: pub) { _ in true } == .nothing)
+        try push.send(parts: [Array("tick-2".utf8), Array("garbage".utf8)])
+        try push.send("tick-3")
+        #expect(try poller.poll(timeout: .seconds(2)) == [0])
+        #expect(try pull.forward(to: pub) { _ in true } == .multipart(frames: 2))
+        while try poller.poll(timeout: .seconds(2)).isEmpty {}
+        #expect(try pull.forward(to: pub) { _ in true } == .relayed)
+        #expect(try sub.receive() == [Array("tick-3".utf8)])
     }
 
     @Test func theMonitorSeesPeersComeAndGo() throws {
