@@ -28,14 +28,14 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Writing to the terminal.
+/// Writing to the terminal. A closed pipe or a full disk loses the line, never the process.
 enum Console {
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data((text + "\n").utf8))
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data((text + "\n").utf8))
     }
 
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }

@@ -28,7 +28,7 @@ final class ProgressPrinter: RunObserver, @unchecked Sendable {
             ticker?.cancel()
             ticker = Task {
                 while !Task.isCancelled {
-                    FileHandle.standardOutput.write(Data("\r\u{1B}[2K  … \(label)  \(Elapsed.text(start.duration(to: .now)))".utf8))
+                    try? FileHandle.standardOutput.write(contentsOf: Data("\r\u{1B}[2K  … \(label)  \(Elapsed.text(start.duration(to: .now)))".utf8))
                     try? await Task.sleep(for: .milliseconds(100))
                 }
             }

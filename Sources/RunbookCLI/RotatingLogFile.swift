@@ -27,7 +27,8 @@ final class RotatingLogFile: Sendable {
                 state.handle = try? Self.open(path)
                 state.size = 0
             }
-            state.handle?.write(data)
+            // A full disk loses the line, never the engine.
+            try? state.handle?.write(contentsOf: data)
             state.size += data.count
         }
     }
@@ -46,7 +47,7 @@ final class RotatingLogFile: Sendable {
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
-        handle.seekToEndOfFile()
+        _ = try? handle.seekToEnd()
         return handle
     }
 

@@ -44,7 +44,7 @@ struct RunbookLogHandler: LogHandler {
         if let file = Self.file.withLock({ $0 }) {
             file.write(line + "\n")
         } else {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
         }
     }
 }

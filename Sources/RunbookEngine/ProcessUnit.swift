@@ -46,35 +46,40 @@ public final class ProcessUnit: SupervisedUnit {
         }
         let spec = self.spec
         let logger = self.logger
-        let task = Task { [self] () -> String in
-            var options = PlatformOptions()
-            options.processGroupID = 0
-            options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: spec.stopTimeout)]
-            var variables: [Environment.Key: String?] = [:]
-            for (key, value) in spec.environment { variables[Environment.Key(stringLiteral: key)] = value }
-            do {
-                let result = try await Subprocess.run(
-                    spec.executable.contains("/") ? .path(FilePath(spec.executable)) : .name(spec.executable),
-                    arguments: Arguments(spec.arguments),
-                    environment: .inherit.updating(variables),
-                    workingDirectory: spec.workingDirectory.map { FilePath($0) },
-                    platformOptions: options,
-                    input: .none, output: .sequence, error: .sequence
-                ) { execution in
-                    self.running.withLock { $0.pid = execution.processIdentifier.value }
-                    async let errors: Void = Self.forward(execution.standardError, to: logger, name: spec.name)
-                    await Self.forward(execution.standardOutput, to: logger, name: spec.name)
-                    await errors
+        // The lock is held until the task is recorded, so the pid the task records is never overwritten.
+        running.withLock { running in
+            running.pid = nil
+            running.task = Task { [self] () -> String in
+                var options = PlatformOptions()
+                options.processGroupID = 0
+                options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: spec.stopTimeout)]
+                var variables: [Environment.Key: String?] = [:]
+                for (key, value) in spec.environment { variables[Environment.Key(stringLiteral: key)] = value }
+                do {
+                    let result = try await Subprocess.run(
+                        spec.executable.contains("/") ? .path(FilePath(spec.executable)) : .name(spec.executable),
+                        arguments: Arguments(spec.arguments),
+                        environment: .inherit.updating(variables),
+                        workingDirectory: spec.workingDirectory.map { FilePath($0) },
+                        platformOptions: options,
+                        input: .none, output: .sequence, error: .sequence
+                    ) { execution in
+                        self.running.withLock { $0.pid = execution.processIdentifier.value }
+                        async let errors: Void = Self.forward(execution.standardError, to: logger, name: spec.name)
+                        await Self.forward(execution.standardOutput, to: logger, name: spec.name)
+                        await errors
+                    }
+                    self.running.withLock { $0.pid = nil }
+                    switch result.terminationStatus {
+                    case .exited(let code): return "\(spec.name) exited with status \(code)"
+                    case .signaled(let signal): return "\(spec.name) was killed by signal \(signal)"
+                    }
+                } catch {
+                    self.running.withLock { $0.pid = nil }
+                    return "\(spec.name) could not run: \(error)"
                 }
-                switch result.terminationStatus {
-                case .exited(let code): return "\(spec.name) exited with status \(code)"
-                case .signaled(let signal): return "\(spec.name) was killed by signal \(signal)"
-                }
-            } catch {
-                return "\(spec.name) could not run: \(error)"
             }
         }
-        running.withLock { $0 = (task, nil) }
     }
 
     /// The program's output, line by line, into the engine's log.

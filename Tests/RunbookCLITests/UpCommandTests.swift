@@ -1,10 +1,16 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
-/// Ports for one engine, picked at random in a range nothing else here uses.
+/// Ports for one engine: ten apart from the last engine's, below the kernel's ephemeral range
+/// (32768 and up) and apart from the ranges other suites use, so parallel tests never collide.
 struct EnginePorts {
-    let base = Int.random(in: 21_000..<39_000) / 10 * 10
+    private static let next = Mutex(Int.random(in: 2_000..<2_400) * 10)
+    let base = EnginePorts.next.withLock { base in
+        defer { base = base + 10 < 32_000 ? base + 10 : 20_000 }
+        return base
+    }
 
     var ticks: Int { base }
     var telemetryOut: Int { base + 1 }

@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct ProcessUnitTests {
     @Test func aKilledChildIsRestartedAndItsPortVerified() async throws {
-        let port = Int.random(in: 20_000..<40_000)
+        let port = Int.random(in: 12_000..<16_000)
         let unit = ProcessUnit(.init(
             name: "listener", executable: "/usr/bin/python3",
             arguments: ["-c", "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(300)"],
@@ -65,7 +65,7 @@ enum Darwinless {
 
 @Suite struct FlowUnitTests {
     @Test func aRestartedFlowBindsItsPortsAgain() async throws {
-        let port = Int.random(in: 40_000..<50_000)
+        let port = Int.random(in: 16_000..<20_000)
         let context = try ZMQContext()
         let flow = ConfirmationListener(input: "tcp://127.0.0.1:\(port)", store: nil, logger: Logger(label: "test"))
         let unit = FlowUnit(flow, context: context)
