@@ -132,7 +132,7 @@ let package = Package(
         // End to end through the built `runbook` executable.
         .testTarget(
             name: "RunbookCLITests",
-            dependencies: ["runbook", "RunbookCLI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["runbook", "RunbookCLI", "RunbookSQLite", "RunbookStore", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Peers"]
         ),
     ]

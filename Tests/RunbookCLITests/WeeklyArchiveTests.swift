@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import RunbookSQLite
+import RunbookStore
 import Testing
 
 @Suite struct WeeklyArchiveTests {
@@ -55,5 +57,39 @@ import Testing
 
         let show = try cli.run("show", "1", "--json").json
         #expect((show["steps"] as? [[String: Any]])?.map { $0["status"] as? String } == ["succeeded", "succeeded", "succeeded", "succeeded"])
+    }
+}
+
+@Suite struct CompressionPolicyRunbookTests {
+    @Test func theShippedPolicyPacksOldHistoryAndDropsWhatIsPastRetention() throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        try FileManager.default.createDirectory(atPath: cli.path("var"), withIntermediateDirectories: true)
+        let store = try SQLiteTickStore(path: cli.path("var/ticks.db"))
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let day: Int64 = 86_400_000
+        // Ticks 40, 20 and 1 days old.
+        var ticks: [Tick] = []
+        for age: Int64 in [40, 20, 1] {
+            for n in 0..<1000 {
+                let bid = 1.08 + Double(n % 50) / 1e5
+                ticks.append(Tick(symbol: "EURUSD", timeMsc: now - age * day + Int64(n) * 1000, bid: bid, ask: bid + 0.0002))
+            }
+        }
+        try store.store(TickBatch(id: 1, ticks: ticks))
+
+        let plan = try cli.run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--dry-run", "--param", "keep_for=30d")
+        #expect(plan.status == 0)
+        #expect(plan.stdout.contains("(now: 2000 ticks into 2 blocks)"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("(now: 1000 ticks, 0 blocks)"), "\(plan.stdout)")
+
+        let run = try cli.run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--param", "keep_for=30d", "--json")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let left = try store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil)
+        #expect(left == Array(ticks[1000...]))
+        let stats = try cli.run("store", "stats", "--json").json
+        #expect(stats["packed_ticks"] as? Int == 1000)
+        #expect(stats["history_rows"] as? Int == 1000)
+        #expect(try store.bars(symbol: "EURUSD", timeframe: .mn, from: nil, to: nil).map(\.ticks).reduce(0, +) == 3000)
     }
 }
