@@ -5,6 +5,7 @@ import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
 import RunbookSteps
+import RunbookStore
 
 /// The parts a command needs, assembled from the configuration.
 public struct Engine {
@@ -16,6 +17,9 @@ public struct Engine {
 
     /// The tick store, beside the records.
     var tickStorePath: String { (config.dataDirectory as NSString).appendingPathComponent("ticks.db") }
+
+    /// Bars aligned in the configured server time zone.
+    var alignment: BarAlignment { BarAlignment(timeZone: TimeZone(identifier: config.serverTimeZone) ?? TimeZone(identifier: "UTC")!) }
 
     /// Where ticks wait while the tick store is down.
     var spoolPath: String { (config.dataDirectory as NSString).appendingPathComponent("ticks.spool") }

@@ -135,5 +135,5 @@ func openTickStore(_ global: GlobalOptions) throws -> SQLiteTickStore {
         Console.error("error: no tick store at \(engine.tickStorePath): ticks are stored while `runbook up` runs")
         throw ExitStatus.failed.code
     }
-    return try SQLiteTickStore(path: engine.tickStorePath)
+    return try SQLiteTickStore(path: engine.tickStorePath, alignment: engine.alignment)
 }

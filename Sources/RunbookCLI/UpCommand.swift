@@ -100,7 +100,7 @@ struct UpCommand: AsyncParsableCommand {
             let forwarder = JSONForwarder(url: url, logger: logger)
             forward = { signal in forwarder.send(signal.raw) }
         }
-        let tickStore = try SQLiteTickStore(path: engine.tickStorePath)
+        let tickStore = try SQLiteTickStore(path: engine.tickStorePath, alignment: engine.alignment)
         let ingest = TickIngest(
             store: tickStore, spool: try TickSpool(path: engine.spoolPath), logger: Logger(label: "runbook.ticks"),
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }

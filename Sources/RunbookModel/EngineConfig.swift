@@ -11,6 +11,7 @@ import Yams
 ///   `confirmations`) and `signal_forward_url`
 /// - `processes`: programs to supervise, each with `name`, `command`, `args`, `env`, `cwd`, `ports`, `stop_timeout`
 /// - `restart`: the services' restart policy: `wait`, `max_wait`, `budget`, `window`, `stable_after`
+/// - `server_time_zone`: the IANA zone bars are aligned in, as the MT5 server's (default `UTC`)
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
 /// `RUNBOOK_CHECKS`, `RUNBOOK_SCHEDULES`.
@@ -23,6 +24,8 @@ public struct EngineConfig: Sendable {
     public var flows = FlowEndpoints()
     public var processes: [ProcessSettings] = []
     public var restart = RestartSettings()
+    /// The zone bars are aligned in.
+    public var serverTimeZone = "UTC"
     /// The file the configuration came from, if any.
     public var file: String?
 
@@ -32,7 +35,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
@@ -76,6 +79,13 @@ public struct EngineConfig: Sendable {
                 case "flows": readFlows(value, &source)
                 case "processes": readProcesses(value, base: base, &source)
                 case "restart": readRestart(value, &source)
+                case "server_time_zone":
+                    guard let zone = source.string(value, what: "server_time_zone") else { break }
+                    if TimeZone(identifier: zone) == nil {
+                        source.error(value, "unknown time zone '\(zone)': write an IANA name such as UTC, Europe/Athens or America/New_York")
+                    } else {
+                        serverTimeZone = zone
+                    }
                 default: break
                 }
             }

@@ -115,6 +115,33 @@ import Testing
     }
 }
 
+@Suite struct EngineConfigTests {
+    @Test func flowsProcessesRestartAndServerZoneAreReadAndChecked() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let good = folder.appendingPathComponent("good.yaml")
+        try """
+            server_time_zone: Europe/Athens
+            flows: {router: "tcp://*:6555"}
+            restart: {wait: 10s, budget: 5}
+            processes:
+              - {name: engine, command: /bin/true, ports: [5557], stop_timeout: 3s}
+            """.write(to: good, atomically: true, encoding: .utf8)
+        let config = try EngineConfig.load(path: good.path, environment: [:])
+        #expect(config.serverTimeZone == "Europe/Athens")
+        #expect(config.flows.router == "tcp://*:6555")
+        #expect(config.restart.budget == 5 && config.restart.wait == .seconds(10))
+        #expect(config.processes.first?.ports == [5557])
+
+        let bad = folder.appendingPathComponent("bad.yaml")
+        try "server_time_zone: Mars/Olympus\nflows: {router: 5555}\n".write(to: bad, atomically: true, encoding: .utf8)
+        let failure = #expect(throws: ValidationFailure.self) { try EngineConfig.load(path: bad.path, environment: [:]) }
+        #expect(failure?.diagnostics.map(\.location.line) == [1, 2])
+        #expect(failure?.diagnostics.first?.message.contains("unknown time zone 'Mars/Olympus'") == true)
+    }
+}
+
 @Suite struct ParamBindingTests {
     let runbook = try! RunbookLoader(catalog: Engine.registry).load(text: """
         name: p
