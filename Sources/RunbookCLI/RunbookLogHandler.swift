@@ -34,7 +34,7 @@ struct RunbookLogHandler: LogHandler {
         let line: String
         if Self.format.load(ordering: .relaxed) == Format.json.rawValue {
             var object: [String: Any] = ["time": time, "level": event.level.rawValue, "logger": label, "message": event.message.description]
-            for (key, value) in merged { object[key] = "\(value)" }
+            if !merged.isEmpty { object["metadata"] = merged.mapValues { "\($0)" } }
             line = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])).map { String(decoding: $0, as: UTF8.self) } ?? event.message.description
         } else {
             let fields = merged.keys.sorted().map { "\($0)=\(merged[$0]!)" }.joined(separator: " ")

@@ -74,7 +74,7 @@ struct UpCommand: AsyncParsableCommand {
         var programs = config.processes.map { process in
             ProcessUnit.Spec(
                 name: process.name, executable: process.command, arguments: process.args, environment: process.env,
-                workingDirectory: process.cwd, ports: process.ports, stopTimeout: process.stopTimeout
+                workingDirectory: process.cwd, ports: process.ports, stopTimeout: process.stopTimeout, policy: process.restart.map(Self.policy)
             )
         }
         if simulate {
@@ -92,7 +92,7 @@ struct UpCommand: AsyncParsableCommand {
         let settings = LiveEngine.Settings(
             telemetryIn: flows.telemetryIn, telemetryOut: flows.telemetryOut, signals: flows.signals, commandQueue: flows.commandQueue,
             router: flows.router, confirmations: flows.confirmations, processes: programs,
-            policy: RestartPolicy(wait: restart.wait, maxWait: restart.maxWait, budget: restart.budget, window: restart.window, stableAfter: restart.stableAfter),
+            policy: Self.policy(restart),
             stateFile: engine.stateFile
         )
         var forward: (@Sendable (FlowMessage.Signal) -> Void)?
@@ -113,6 +113,12 @@ struct UpCommand: AsyncParsableCommand {
             throw ExitStatus.failed.code
         }
         try await live.run()
+    }
+}
+
+extension UpCommand {
+    static func policy(_ settings: RestartSettings) -> RestartPolicy {
+        RestartPolicy(wait: settings.wait, maxWait: settings.maxWait, budget: settings.budget, window: settings.window, stableAfter: settings.stableAfter)
     }
 }
 

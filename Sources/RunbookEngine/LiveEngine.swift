@@ -71,7 +71,10 @@ public final class LiveEngine: Sendable {
         ]
         self.flows = flows
         let units: [any SupervisedUnit] = flows.map { FlowUnit($0, context: context) } + settings.processes.map { ProcessUnit($0, logger: logger) }
-        supervisors = units.map { Supervisor(unit: $0, policy: settings.policy, clock: ContinuousClock(), logger: logger) }
+        supervisors = units.map { unit in
+            let policy = (unit as? ProcessUnit)?.spec.policy ?? settings.policy
+            return Supervisor(unit: unit, policy: policy, clock: ContinuousClock(), logger: logger)
+        }
     }
 
     /// Binds every flow and starts every program; the first failure stops what was started and
@@ -84,8 +87,7 @@ public final class LiveEngine: Sendable {
                 for started in supervisors[..<index] { await started.unit.stop() }
                 var message = "cannot start \(supervisor.unit.name): \(error)"
                 if let zmq = error as? ZMQError, zmq.isAddressInUse {
-                    let port = supervisor.unit.ports.first { PortProbe.isListening($0) }
-                    if let port, let holder = PortProbe.holder(of: port) { message += " (held by \(holder))" }
+                    if let port = zmq.endpoint.flatMap(ZMQSocket.port(of:)), let holder = PortProbe.holder(of: port) { message += " (held by \(holder))" }
                     message += "; stop the other program or change the port under flows: in runbook.yaml"
                 }
                 throw StartFailure(description: message)

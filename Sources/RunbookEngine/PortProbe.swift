@@ -28,12 +28,13 @@ public enum PortProbe {
         return ports.allSatisfy { open[$0] != nil }
     }
 
-    /// "pid 1234 (python3 sim.py)" for the process holding a listening port, when it can be found.
+    /// "pid 1234 (python3 sim.py)" for the process holding a listening port, when it can be found;
+    /// never this process.
     public static func holder(of port: Int) -> String? {
         guard let inode = listening()[port] else { return nil }
         let target = "socket:[\(inode)]"
         let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
-        for pid in pids {
+        for pid in pids where pid != getpid() {
             let fdFolder = "/proc/\(pid)/fd"
             guard let fds = try? FileManager.default.contentsOfDirectory(atPath: fdFolder) else { continue }
             for fd in fds where (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdFolder)/\(fd)")) == target {

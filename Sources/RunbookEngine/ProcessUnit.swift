@@ -15,8 +15,13 @@ public final class ProcessUnit: SupervisedUnit {
         public var ports: [Int]
         /// After SIGTERM, how long the program has before SIGKILL.
         public var stopTimeout: Duration
+        /// Its own restart policy; the engine's when nil.
+        public var policy: RestartPolicy?
 
-        public init(name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:], workingDirectory: String? = nil, ports: [Int] = [], stopTimeout: Duration = .seconds(10)) {
+        public init(
+            name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:], workingDirectory: String? = nil,
+            ports: [Int] = [], stopTimeout: Duration = .seconds(10), policy: RestartPolicy? = nil
+        ) {
             self.name = name
             self.executable = executable
             self.arguments = arguments
@@ -24,6 +29,7 @@ public final class ProcessUnit: SupervisedUnit {
             self.workingDirectory = workingDirectory
             self.ports = ports
             self.stopTimeout = stopTimeout
+            self.policy = policy
         }
     }
 

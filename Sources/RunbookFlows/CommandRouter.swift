@@ -21,6 +21,8 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     private var routerSocket: ZMQSocket?
     private var poller = ZMQPoller([])
 
+    static let batch = 1000
+
     public init(queue: String, router: String, store: (any FlowStore)?, logger: Logger) {
         self.queue = queue
         self.router = router
@@ -50,11 +52,16 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     public func serve(timeout: Duration) throws(ZMQError) {
         guard let pull, let routerSocket else { return }
         let ready = try poller.poll(timeout: timeout)
-        if ready.contains(0) {
-            while let parts = try pull.receive(dontWait: true) { handleCommand(parts, router: routerSocket) }
+        // At most a batch from each socket per turn, so a flood on one cannot starve the other.
+        var handled = 0
+        while ready.contains(0), handled < Self.batch, let parts = try pull.receive(dontWait: true) {
+            handleCommand(parts, router: routerSocket)
+            handled += 1
         }
-        if ready.contains(1) {
-            while let parts = try routerSocket.receive(dontWait: true) { handleFromEA(parts) }
+        handled = 0
+        while ready.contains(1), handled < Self.batch, let parts = try routerSocket.receive(dontWait: true) {
+            handleFromEA(parts)
+            handled += 1
         }
     }
 

@@ -28,8 +28,10 @@ public struct ProcessSettings: Sendable, Equatable {
     public var cwd: String?
     public var ports: [Int] = []
     public var stopTimeout: Duration = .seconds(10)
+    /// Its own restart policy; the engine's `restart:` when nil.
+    public var restart: RestartSettings?
 
-    static let keys = ["name", "command", "args", "env", "cwd", "ports", "stop_timeout"]
+    static let keys = ["name", "command", "args", "env", "cwd", "ports", "stop_timeout", "restart"]
 }
 
 /// The restart policy of the engine's services (`restart:` in runbook.yaml).

@@ -146,13 +146,20 @@ public struct EngineConfig: Sendable {
                 }
             }
             if let timeout = field("stop_timeout").flatMap({ source.duration($0, what: "stop_timeout") }) { process.stopTimeout = timeout }
+            if let policy = field("restart") { process.restart = readRestart(policy, base: restart, &source) }
             if processes.contains(where: { $0.name == name }) { source.error(item, "process name '\(name)' is used twice: give each its own") }
             processes.append(process)
         }
     }
 
     private mutating func readRestart(_ node: Node, _ source: inout YAMLSource) {
-        guard let entries = source.entries(node, what: "restart") else { return }
+        restart = readRestart(node, base: restart, &source)
+    }
+
+    /// A restart policy: the keys given, the rest from `base`.
+    private func readRestart(_ node: Node, base: RestartSettings, _ source: inout YAMLSource) -> RestartSettings {
+        var restart = base
+        guard let entries = source.entries(node, what: "restart") else { return restart }
         source.rejectUnknownKeys(entries, allowed: RestartSettings.keys, in: "restart")
         for (key, _, value) in entries {
             switch key {
@@ -164,5 +171,6 @@ public struct EngineConfig: Sendable {
             default: break
             }
         }
+        return restart
     }
 }

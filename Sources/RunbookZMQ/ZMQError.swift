@@ -4,10 +4,13 @@ import CZeroMQ
 public struct ZMQError: Error, Sendable, CustomStringConvertible {
     public var code: Int32
     public var operation: String
+    /// The endpoint a failed bind or connect named.
+    public var endpoint: String?
 
-    public init(code: Int32, operation: String) {
+    public init(code: Int32, operation: String, endpoint: String? = nil) {
         self.code = code
         self.operation = operation
+        self.endpoint = endpoint
     }
 
     /// The error of the last failed libzmq call on this thread.

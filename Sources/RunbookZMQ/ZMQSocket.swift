@@ -59,6 +59,7 @@ public final class ZMQSocket {
     public func bind(_ endpoint: String) throws(ZMQError) {
         guard zmq_bind(handle, endpoint) == 0 else {
             var error = ZMQError.last("bind \(kind) to \(endpoint)")
+            error.endpoint = endpoint
             if error.isAddressInUse { error.operation = "bind \(kind) to \(endpoint): port \(Self.port(of: endpoint).map(String.init) ?? endpoint) is already in use" }
             throw error
         }

@@ -125,6 +125,25 @@ struct EnginePorts {
         #expect(try cli.finish(engine).status == 0)
     }
 
+    @Test func aPortHeldByAnotherProgramIsNamedWithItsHolder() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(ports.confirmations))); s.listen(); time.sleep(60)"]
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        #expect(await eventually { isListening(ports.confirmations) })
+        let up = try cli.run("up", "--log-format", "text")
+        #expect(up.status == 1)
+        #expect(up.stderr.contains("cannot start confirmation-listener"), "\(up.stderr)")
+        #expect(up.stderr.contains("port \(ports.confirmations) is already in use"), "\(up.stderr)")
+        #expect(up.stderr.contains("held by pid \(holder.processIdentifier) (/usr/bin/python3"), "\(up.stderr)")
+        #expect(!isListening(ports.ticks))
+    }
+
     @Test func aFireWithNoEngineRunningIsRefused() throws {
         let cli = try CLIHarness()
         defer { cli.remove() }
@@ -146,11 +165,14 @@ struct EnginePorts {
             return received("telemetry-bridge") > 100 && received("signal-relay") > 0
         })
         let fire = try cli.run("fire", "--target", "ea-01", "--symbol", "EURUSD", "--direction", "BUY", "--lot", "0.1")
+        #expect(fire.status == 0, "\(fire.stderr)")
         let id = fire.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let records = try DatabaseQueue(path: cli.path("var/runbook.db"))
+        // The simulated EA fills or (at its failure rate) refuses the fire; it must have received it.
         #expect(await eventually {
-            let status = try? records.read { try String.fetchOne($0, sql: "SELECT status FROM fires WHERE fire_id = ?", arguments: [id]) }
-            return status == "FILLED" || status == "FAILED"
+            let row = try? records.read { try Row.fetchOne($0, sql: "SELECT status, error FROM fires WHERE fire_id = ?", arguments: [id]) }
+            guard let row, let status = row["status"] as String? else { return false }
+            return status == "FILLED" || (status == "FAILED" && (row["error"] as String?) == "requote: price moved")
         })
         kill(engine.0.processIdentifier, SIGTERM)
         #expect(try cli.finish(engine).status == 0)
