@@ -30,11 +30,20 @@ import Testing
         #expect(await waitFor { !PortProbe.isListening(port) })
     }
 
-    @Test func theHolderOfABoundPortIsNamed() throws {
-        let socket = Darwinless.listen()
-        defer { close(socket.fd) }
-        let holder = try #require(PortProbe.holder(of: socket.port))
-        #expect(holder.hasPrefix("pid \(getpid()) ("))
+    @Test func theHolderOfABoundPortIsNamedButNeverThisProcess() async throws {
+        let mine = Darwinless.listen()
+        defer { close(mine.fd) }
+        #expect(PortProbe.isListening(mine.port))
+        #expect(PortProbe.holder(of: mine.port) == nil)
+
+        let port = Int.random(in: 12_000..<16_000)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        child.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
+        try child.run()
+        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
+        #expect(await waitFor { PortProbe.isListening(port) })
+        #expect(PortProbe.holder(of: port)?.hasPrefix("pid \(child.processIdentifier) (/usr/bin/python3") == true)
     }
 }
 
