@@ -79,9 +79,12 @@ struct SimCommand: AsyncParsableCommand {
 
 /// Runs a blocking loop on a thread of its own until it ends or SIGINT/SIGTERM asks it to stop.
 func runUntilStopped(_ body: @escaping @Sendable (_ stopped: () -> Bool) throws -> Void) async throws {
+    // Started by `up --simulate`, a simulator ends with the engine, even one killed with SIGKILL.
+    let withParent = ProcessInfo.processInfo.environment["RUNBOOK_EXIT_WITH_PARENT"] == "1"
+    let parent = getppid()
     let task = Task.detached { () -> String? in
         do {
-            try body { Task.isCancelled }
+            try body { Task.isCancelled || (withParent && getppid() != parent) }
             return nil
         } catch {
             return "\(error)"

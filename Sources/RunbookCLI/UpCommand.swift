@@ -83,10 +83,10 @@ struct UpCommand: AsyncParsableCommand {
                 "sim", "ea", "--eas", String(eas), "--rate", String(tickRate),
                 "--ticks", FlowEndpoints.local(flows.telemetryIn), "--router", FlowEndpoints.local(flows.router),
                 "--confirmations", FlowEndpoints.local(flows.confirmations),
-            ], environment: ["RUNBOOK_LOG_FORMAT": "message"], stopTimeout: .seconds(3)))
+            ], environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], stopTimeout: .seconds(3)))
             programs.append(ProcessUnit.Spec(name: "sim-signals", executable: me, arguments: [
                 "sim", "signals", "--ticks", FlowEndpoints.local(flows.telemetryOut), "--signals", flows.signals,
-            ], environment: ["RUNBOOK_LOG_FORMAT": "message"], ports: ZMQPort.of(flows.signals).map { [$0] } ?? [], stopTimeout: .seconds(3)))
+            ], environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], ports: ZMQPort.of(flows.signals).map { [$0] } ?? [], stopTimeout: .seconds(3)))
         }
         let restart = config.restart
         let settings = LiveEngine.Settings(

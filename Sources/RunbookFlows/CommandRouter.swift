@@ -15,6 +15,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     public var bindEndpoints: [String] { [queue, router] }
 
     private let store: (any FlowStore)?
+    private let heartbeats: HeartbeatBook
     private let log: MalformedLog
     private let logger: Logger
     private var pull: ZMQSocket?
@@ -27,6 +28,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         self.queue = queue
         self.router = router
         self.store = store
+        self.heartbeats = HeartbeatBook(store: store, logger: logger)
         self.logger = logger
         self.log = MalformedLog(logger: logger, flow: "command-router")
     }
@@ -108,7 +110,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
             guard case .heartbeat(let target, let account, _) = message else {
                 return drop(MalformedMessage(reason: .unknownType, detail: "EA \(identity) sent something other than a heartbeat on \(router)"))
             }
-            record("record heartbeat of \(target)") { try store?.recordHeartbeat(target: target, account: account, at: Date()) }
+            heartbeats.note(target: target, account: account, at: Date())
         } catch {
             drop(error)
         }
@@ -124,6 +126,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     }
 
     public func close() {
+        heartbeats.flush()
         pull?.close()
         routerSocket?.close()
         pull = nil

@@ -3,7 +3,8 @@ import Foundation
 /// Where the flows record what crosses them: EAs, signals, fires and their fate, trades.
 /// Calls come from the flows' own threads.
 public protocol FlowStore: Sendable {
-    func recordHeartbeat(target: String, account: String?, at date: Date) throws
+    /// `count` heartbeats of one EA, the latest at `date`.
+    func recordHeartbeats(target: String, account: String?, at date: Date, count: Int) throws
     func recordSignal(_ signal: FlowMessage.Signal, at date: Date) throws
     /// False when a fire with this id was queued before: it is not sent again.
     func recordFireQueued(_ fire: FlowMessage.Fire, at date: Date) throws -> Bool

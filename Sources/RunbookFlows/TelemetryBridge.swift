@@ -13,7 +13,7 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
     public private(set) var listening: [String] = []
     public var bindEndpoints: [String] { [input, output] }
 
-    private let store: (any FlowStore)?
+    private let heartbeats: HeartbeatBook
     private let onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
     private let log: MalformedLog
     private let logger: Logger
@@ -27,7 +27,7 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
     public init(input: String, output: String, store: (any FlowStore)?, logger: Logger, onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil) {
         self.input = input
         self.output = output
-        self.store = store
+        self.heartbeats = HeartbeatBook(store: store, logger: logger)
         self.onTick = onTick
         self.logger = logger
         self.log = MalformedLog(logger: logger, flow: "telemetry-bridge")
@@ -86,13 +86,12 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
         let now = Date()
         counters.relayed(frames: frames, ticks: ticks.totals, malformed: malformed, at: now)
         for case .heartbeat(let target, let account, _) in heartbeats {
-            do { try store?.recordHeartbeat(target: target, account: account, at: now) } catch {
-                logger.error("cannot record a heartbeat of \(target): \(error)", metadata: ["flow": "\(name)"])
-            }
+            self.heartbeats.note(target: target, account: account, at: now)
         }
     }
 
     public func close() {
+        heartbeats.flush()
         pull?.close()
         pub?.close()
         pull = nil

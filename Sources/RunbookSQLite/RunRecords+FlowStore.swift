@@ -4,14 +4,14 @@ import RunbookFlows
 
 /// The flows' records: EA instances, signals, fires with their status, trades, test probes.
 extension RunRecords: FlowStore {
-    public func recordHeartbeat(target: String, account: String?, at date: Date) throws {
+    public func recordHeartbeats(target: String, account: String?, at date: Date, count: Int) throws {
         let time = RecordTime.text(date)
         try write { db in
             try db.cachedStatement(sql: """
-                INSERT INTO ea_instances (target_uuid, account, first_seen, last_seen, heartbeats) VALUES (?, ?, ?, ?, 1)
-                ON CONFLICT(target_uuid) DO UPDATE SET last_seen = excluded.last_seen, heartbeats = heartbeats + 1,
+                INSERT INTO ea_instances (target_uuid, account, first_seen, last_seen, heartbeats) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(target_uuid) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), heartbeats = heartbeats + excluded.heartbeats,
                     account = coalesce(excluded.account, account)
-                """).execute(arguments: [target, account, time, time])
+                """).execute(arguments: [target, account, time, time, count])
         }
     }
 

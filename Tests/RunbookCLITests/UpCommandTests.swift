@@ -112,6 +112,24 @@ struct EnginePorts {
         #expect(bars.map { $0["ticks"] as? Int ?? 0 }.reduce(0, +) == history.count)
     }
 
+    @Test func simulatorsEndWithAnEngineKilledOutright() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let engine = try await startEngine(cli, ports: EnginePorts(), extra: ["--simulate"])
+        func simulators() -> [Int32] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+                let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+                return command.contains("sim\u{0}") && command.contains(cli.folder.lastPathComponent) == false && isRunning(pid)
+                    && (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(3).first.map(String.init) == String(engine.0.processIdentifier)
+            }
+        }
+        #expect(await eventually { simulators().count == 2 })
+        let children = simulators()
+        kill(engine.0.processIdentifier, SIGKILL)
+        engine.0.waitUntilExit()
+        #expect(await eventually(within: .seconds(5)) { children.allSatisfy { !isRunning($0) } })
+    }
+
     @Test func aPortInUseStopsTheStartAndNamesThePort() async throws {
         let cli = try CLIHarness()
         defer { cli.remove() }
