@@ -77,7 +77,8 @@ struct EnginePorts {
         let records = try DatabaseQueue(path: cli.path("var/runbook.db"))
         #expect(await eventually { (try? records.read { try String.fetchOne($0, sql: "SELECT status FROM fires WHERE fire_id = 'F-py-1'") }) == "FILLED" })
         #expect(await eventually { (try? records.read { try Double.fetchOne($0, sql: "SELECT pnl FROM trades WHERE fire_id = 'F-py-1'") }) == 28.0 })
-        #expect(try await records.read { try String.fetchOne($0, sql: "SELECT account FROM ea_instances WHERE target_uuid = 'ea-py'") } == "5012345")
+        // Heartbeats are written about once a second.
+        #expect(await eventually { (try? records.read { try String.fetchOne($0, sql: "SELECT account FROM ea_instances WHERE target_uuid = 'ea-py'") }) == "5012345" })
 
         // The engine writes its state once a second.
         #expect(await eventually {
