@@ -29,6 +29,14 @@ public final class FlowUnit: SupervisedUnit {
         return await runner.finished().map { "\($0)" } ?? "stopped"
     }
 
+    /// Up: its loop turned in the last few seconds and its ports listen.
+    public func verify() -> String? {
+        guard let since = thread.withLock({ $0 })?.sinceLastTurn else { return "its loop has ended" }
+        guard since < .seconds(5) else { return "its loop has not turned for \(since)" }
+        let missing = ports.filter { !PortProbe.isListening($0) }
+        return missing.isEmpty ? nil : "ports \(missing.map(String.init).joined(separator: ", ")) are not bound"
+    }
+
     public func stop() async {
         guard let runner = thread.withLock({ $0 }) else { return }
         runner.stop()

@@ -106,7 +106,8 @@ public final class LiveEngine: Sendable {
         services += supervisors.map(SupervisionService.init)
         if let stateFile = settings.stateFile { services.append(StateFileService(engine: self, path: stateFile)) }
         let systemd = SystemdNotifier()
-        if let interval = systemd.watchdogInterval { services.append(WatchdogService(notifier: systemd, interval: interval)) }
+        // Last, so that it is the first told of a shutdown, and says STOPPING=1 at once.
+        if systemd.isActive { services.append(SystemdService(notifier: systemd, engine: self)) }
         systemd.ready(status: "flows bound: \(flows.map(\.name).joined(separator: ", "))")
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
@@ -114,10 +115,14 @@ public final class LiveEngine: Sendable {
         } catch is CancellationError {
             // The services end by cancellation when the group shuts down: a clean stop.
         }
-        systemd.stopping()
         context.shutdown()
         if let stateFile = settings.stateFile { try? FileManager.default.removeItem(atPath: stateFile) }
         logger.info("engine stopped")
+    }
+
+    /// Every flow turning and verified, for the watchdog: a stuck or given-up flow is not healthy.
+    public var healthy: Bool {
+        supervisors.filter { $0.unit is FlowUnit }.allSatisfy { $0.status.state == .running && $0.unit.verify() == nil }
     }
 
     /// Every service's state, counters included for flows.
@@ -186,17 +191,28 @@ struct StateFileService: Service {
     }
 }
 
-/// Pings systemd's watchdog while the engine runs.
-struct WatchdogService: Service {
+/// Tells systemd the engine is alive, while every flow is (the watchdog), and that it is stopping
+/// as soon as a shutdown begins.
+struct SystemdService: Service {
     let notifier: SystemdNotifier
-    let interval: Duration
+    let engine: LiveEngine
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                notifier.alive()
-                try await Task.sleep(for: interval)
+        let notifier = self.notifier
+        let engine = self.engine
+        try? await withGracefulShutdownHandler {
+            try await cancelWhenGracefulShutdown {
+                guard let interval = notifier.watchdogInterval else {
+                    while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+                    return
+                }
+                while !Task.isCancelled {
+                    if engine.healthy { notifier.alive() }
+                    try await Task.sleep(for: interval)
+                }
             }
+        } onGracefulShutdown: {
+            notifier.stopping()
         }
     }
 }

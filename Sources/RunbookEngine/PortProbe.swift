@@ -28,21 +28,30 @@ public enum PortProbe {
         return ports.allSatisfy { open[$0] != nil }
     }
 
+    /// The processes holding a listening port's socket.
+    public static func holderPIDs(of port: Int) -> [Int32] {
+        guard let inode = listening()[port] else { return [] }
+        let target = "socket:[\(inode)]"
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
+        return pids.filter { pid in
+            let fdFolder = "/proc/\(pid)/fd"
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: fdFolder)) ?? []
+            return fds.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdFolder)/\($0)")) == target }
+        }
+    }
+
     /// "pid 1234 (python3 sim.py)" for the process holding a listening port, when it can be found;
     /// never this process.
     public static func holder(of port: Int) -> String? {
-        guard let inode = listening()[port] else { return nil }
-        let target = "socket:[\(inode)]"
-        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
-        for pid in pids where pid != getpid() {
-            let fdFolder = "/proc/\(pid)/fd"
-            guard let fds = try? FileManager.default.contentsOfDirectory(atPath: fdFolder) else { continue }
-            for fd in fds where (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdFolder)/\(fd)")) == target {
-                let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?
-                    .replacingOccurrences(of: "\0", with: " ").trimmingCharacters(in: .whitespaces) ?? "?"
-                return "pid \(pid) (\(command.prefix(80)))"
-            }
-        }
-        return nil
+        guard let pid = holderPIDs(of: port).first(where: { $0 != getpid() }) else { return nil }
+        let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?
+            .replacingOccurrences(of: "\0", with: " ").trimmingCharacters(in: .whitespaces) ?? "?"
+        return "pid \(pid) (\(command.prefix(80)))"
+    }
+
+    /// Whether a process runs (a zombie does not).
+    public static func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }

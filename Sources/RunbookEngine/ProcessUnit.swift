@@ -97,6 +97,19 @@ public final class ProcessUnit: SupervisedUnit {
         } catch {}
     }
 
+    /// Up: the program runs, and each of its ports is held by its own process group.
+    public func verify() -> String? {
+        guard let pid = self.pid, PortProbe.isRunning(pid) else { return "\(spec.name) is not running" }
+        for port in spec.ports {
+            let holders = PortProbe.holderPIDs(of: port)
+            guard !holders.isEmpty else { return "port \(port) is not bound" }
+            guard holders.contains(where: { getpgid($0) == pid }) else {
+                return "port \(port) is held by pid \(holders.map(String.init).joined(separator: ", ")), not by \(spec.name)"
+            }
+        }
+        return nil
+    }
+
     public func finished() async -> String {
         guard let task = running.withLock({ $0.task }) else { return "not started" }
         return await task.value

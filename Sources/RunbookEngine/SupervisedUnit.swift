@@ -9,6 +9,8 @@ public protocol SupervisedUnit: AnyObject, Sendable {
     func finished() async -> String
     /// Asks the unit to stop and waits until it has.
     func stop() async
+    /// Nil when the unit is up and its ports are bound by it; otherwise what is wrong.
+    func verify() -> String?
 }
 
 /// The states an operator sees.

@@ -18,20 +18,18 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
     public let policy: RestartPolicy
     private let clock: C
     private let logger: Logger
-    private let portsBound: @Sendable ([Int]) -> Bool
     private let state: Mutex<(status: Status, budget: RestartBudget<C>)>
     /// Told about every state change (metrics, escalation, state files).
     private let onChange: @Sendable (Status) -> Void
 
     public init(
         unit: any SupervisedUnit, policy: RestartPolicy, clock: C, logger: Logger,
-        portsBound: @escaping @Sendable ([Int]) -> Bool = PortProbe.areListening, onChange: @escaping @Sendable (Status) -> Void = { _ in }
+        onChange: @escaping @Sendable (Status) -> Void = { _ in }
     ) {
         self.unit = unit
         self.policy = policy
         self.clock = clock
         self.logger = logger
-        self.portsBound = portsBound
         self.onChange = onChange
         state = Mutex((Status(name: unit.name, state: .stopped, restarts: 0, lastError: nil, since: Date(), ports: unit.ports), RestartBudget(policy: policy)))
     }
@@ -100,7 +98,8 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
         set(.stopped)
     }
 
-    /// Starts the unit again and checks that it is up with its ports bound; the problem if not.
+    /// Starts the unit again and checks that it is up with its own ports bound, and still up a
+    /// moment later; the problem if not (the unit is stopped, and the restart counts as a crash).
     private func restart() async -> String? {
         set(.starting)
         do {
@@ -109,21 +108,29 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
             return "restart failed: \(error)"
         }
         var waited = Duration.zero
-        while !portsBound(unit.ports) {
-            guard waited < verifyTimeout else {
-                await unit.stop()
-                return "restarted, but ports \(unit.ports.map(String.init).joined(separator: ", ")) were not bound within \(verifyTimeout)"
-            }
+        var problem = unit.verify()
+        while problem != nil, waited < verifyTimeout {
             try? await clock.sleep(for: .milliseconds(100))
             waited += .milliseconds(100)
+            problem = unit.verify()
+        }
+        if problem == nil {
+            try? await clock.sleep(for: verifyGrace)
+            problem = unit.verify()
+        }
+        if let problem {
+            await unit.stop()
+            return "restarted, but not verified within \(verifyTimeout): \(problem)"
         }
         set(.running)
         logger.info("\(unit.name) restarted and verified", metadata: ["service": "\(unit.name)"])
         return nil
     }
 
-    /// How long a restarted unit has to bind its ports.
+    /// How long a restarted unit has to come up with its ports bound.
     public var verifyTimeout: Duration { .seconds(10) }
+    /// How long it must then stay up for the restart to count as verified.
+    public var verifyGrace: Duration { .seconds(1) }
 
     private func waitForCancellation() async {
         while !Task.isCancelled {

@@ -24,6 +24,20 @@ public protocol Flow: AnyObject, Sendable {
 public final class FlowThread: Sendable {
     public let flow: any Flow
     private let stopRequested = Atomic<Bool>(false)
+    /// When the loop last finished a turn (milliseconds on the continuous clock), for liveness checks.
+    private let lastTurn = Atomic<Int64>(0)
+    private static let origin = ContinuousClock.now
+
+    private static func nowMilliseconds() -> Int64 {
+        let elapsed = origin.duration(to: .now)
+        return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// How long since the loop last finished a turn; nil once it has ended.
+    public var sinceLastTurn: Duration? {
+        guard !ended.withLock({ $0.done }) else { return nil }
+        return .milliseconds(Self.nowMilliseconds() - lastTurn.load(ordering: .relaxed))
+    }
     private let ended = Mutex<(done: Bool, error: ZMQError?, waiters: [CheckedContinuation<ZMQError?, Never>])>((false, nil, []))
 
     public init(_ flow: any Flow) {
@@ -32,11 +46,13 @@ public final class FlowThread: Sendable {
 
     /// Starts serving; the flow must be open.
     public func start() {
+        lastTurn.store(Self.nowMilliseconds(), ordering: .relaxed)
         let thread = Thread { [self] in
             var failure: ZMQError?
             while !stopRequested.load(ordering: .relaxed) {
                 do {
                     try flow.serve(timeout: .milliseconds(100))
+                    lastTurn.store(Self.nowMilliseconds(), ordering: .relaxed)
                 } catch let error as ZMQError {
                     if !error.contextTerminated { failure = error }
                     break

@@ -30,6 +30,28 @@ import Testing
         #expect(await waitFor { !PortProbe.isListening(port) })
     }
 
+    @Test func aRestartIsNotVerifiedWhenAnotherProgramHoldsThePort() async throws {
+        let port = Int.random(in: 12_000..<16_000)
+        let squatter = Process()
+        squatter.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        squatter.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
+        try squatter.run()
+        defer { kill(squatter.processIdentifier, SIGKILL); squatter.waitUntilExit() }
+        #expect(await waitFor { PortProbe.isListening(port) })
+
+        let unit = ProcessUnit(.init(name: "engine", executable: "/bin/sleep", arguments: ["300"], ports: [port], stopTimeout: .seconds(1)), logger: Logger(label: "test"))
+        let supervisor = Supervisor(unit: unit, policy: RestartPolicy(wait: .milliseconds(50), budget: 1), clock: ContinuousClock(), logger: Logger(label: "test"))
+        try supervisor.startFirst()
+        let task = Task { await supervisor.supervise() }
+        #expect(await waitFor { unit.pid != nil })
+        #expect(unit.verify() == "port \(port) is held by pid \(squatter.processIdentifier), not by engine")
+        kill(unit.pid!, SIGKILL)
+        #expect(await waitFor(.seconds(30)) { supervisor.status.state == .gaveUp })
+        #expect(supervisor.status.lastError?.contains("not verified") == true)
+        task.cancel()
+        await task.value
+    }
+
     @Test func theHolderOfABoundPortIsNamedButNeverThisProcess() async throws {
         let mine = Darwinless.listen()
         defer { close(mine.fd) }

@@ -34,6 +34,8 @@ final class CrashingUnit: SupervisedUnit {
     func stop() async {
         _ = crash()
     }
+
+    func verify() -> String? { nil }
 }
 
 @Suite struct RestartBudgetTests {
