@@ -112,7 +112,10 @@ let package = Package(
             dependencies: ["RunbookEngine", "RunbookFlows", "RunbookZMQ", .product(name: "Clocks", package: "swift-clocks")]
         ),
         .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "RunbookFlowsTests", dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ"]),
+        .testTarget(
+            name: "RunbookFlowsTests",
+            dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(
             name: "RunbookStepsTests",

@@ -80,6 +80,13 @@ public final class LiveEngine: Sendable {
     /// Binds every flow and starts every program; the first failure stops what was started and
     /// is thrown, naming the port and who holds it when that is the problem.
     public func start() async throws {
+        // A program's port already taken is refused now, not found out in a crash loop.
+        for program in settings.processes {
+            for port in program.ports where PortProbe.isListening(port) {
+                let holder = PortProbe.holder(of: port).map { " (held by \($0))" } ?? ""
+                throw StartFailure(description: "cannot start \(program.name): port \(port) is already in use\(holder); stop the other program or change its ports in runbook.yaml")
+            }
+        }
         for (index, supervisor) in supervisors.enumerated() {
             do {
                 try supervisor.startFirst()

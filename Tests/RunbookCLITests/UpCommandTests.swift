@@ -163,6 +163,22 @@ struct EnginePorts {
         #expect(!isListening(ports.ticks))
     }
 
+    @Test func aProgramsPortInUseStopsTheStartToo() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + "\nprocesses:\n  - {name: engine, command: /bin/sleep, args: ['300'], ports: [\(ports.signals)]}\n")
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(ports.signals))); s.listen(); time.sleep(60)"]
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        #expect(await eventually { isListening(ports.signals) })
+        let up = try cli.run("up", "--log-format", "text")
+        #expect(up.status == 1)
+        #expect(up.stderr.contains("cannot start engine: port \(ports.signals) is already in use (held by pid \(holder.processIdentifier)"), "\(up.stderr)")
+    }
+
     @Test func aFireWithNoEngineRunningIsRefused() throws {
         let cli = try CLIHarness()
         defer { cli.remove() }

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Synchronization
 import RunbookFlows
 import RunbookSQLite
 import RunbookZMQ
@@ -175,5 +177,49 @@ import Testing
         #expect(eventually { router.counters.snapshot.malformed["too_large"] == 2 })
         #expect(eventually { listener.counters.snapshot.malformed["too_large"] == 1 })
         await harness.stop()
+    }
+}
+
+@Suite(.serialized) struct SignalRelayTests {
+    @Test func signalsAreRecordedAndForwardedAndJunkIsCountedAndLoggedAtMostOnceASecond() async throws {
+        let harness = try FlowHarness()
+        let engine = try ZMQSocket(harness.context, .pub)
+        try engine.bind("tcp://127.0.0.1:*")
+        let forwarded = Mutex<[String]>([])
+        let captured = CapturedLog()
+        let relay = SignalRelay(source: engine.lastEndpoint!, store: harness.records, logger: Logger(label: "test") { _ in captured }) { signal in
+            forwarded.withLock { $0.append(signal.id) }
+        }
+        try harness.start(relay)
+        try await Task.sleep(for: .milliseconds(300))
+        try engine.send(#"{"type":"signal","signal_id":"S1","symbol":"EURUSD","direction":"BUY","entry":1.0851,"sl":1.0831,"tp":1.0891,"confidence":78,"time_msc":1}"#)
+        for _ in 0..<50 { try engine.send("{not json") }
+        try engine.send(#"{"type":"signal","signal_id":"S2","symbol":"GBPUSD","direction":"SIDEWAYS"}"#)
+        try engine.send(#"{"type":"signal","signal_id":"S3","symbol":"GBPUSD","direction":"sell"}"#)
+        #expect(eventually { (try? harness.records.count("signals")) == 2 })
+        #expect(eventually { forwarded.withLock { $0 } == ["S1", "S3"] })
+        #expect(relay.counters.snapshot.malformed == ["not_json": 50, "wrong_type": 1])
+        let warnings = captured.messages.filter { $0.hasPrefix("dropped a malformed message") }
+        #expect(warnings.count >= 1 && warnings.count <= 2, "\(warnings.count) warnings for 51 bad messages within a second")
+        await harness.stop()
+    }
+}
+
+/// A log handler that keeps the messages logged through it.
+final class CapturedLog: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var messages: [String] { lock.withLock { kept } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lock.withLock { kept.append(event.message.description) }
     }
 }
