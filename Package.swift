@@ -106,15 +106,17 @@ let package = Package(
             ],
             exclude: ["Baselines"]
         ),
+        // Helpers the test targets share.
+        .target(name: "RunbookTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Sources/RunbookTestSupport"),
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
         .testTarget(
             name: "RunbookEngineTests",
-            dependencies: ["RunbookEngine", "RunbookFlows", "RunbookZMQ", .product(name: "Clocks", package: "swift-clocks")]
+            dependencies: ["RunbookEngine", "RunbookFlows", "RunbookZMQ", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
         ),
         .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "RunbookFlowsTests",
-            dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ", "RunbookTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(
@@ -128,14 +130,14 @@ let package = Package(
         .testTarget(
             name: "RunbookExecutorTests",
             dependencies: [
-                "RunbookExecutor", "RunbookSQLite", "RunbookCLI",
+                "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
             ]
         ),
         // End to end through the built `runbook` executable.
         .testTarget(
             name: "RunbookCLITests",
-            dependencies: ["runbook", "RunbookCLI", "RunbookSQLite", "RunbookStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["runbook", "RunbookCLI", "RunbookSQLite", "RunbookStore", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Peers"]
         ),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookTestSupport
 import GRDB
 import Synchronization
 import Testing
@@ -149,18 +150,15 @@ struct EnginePorts {
         defer { cli.remove() }
         let ports = EnginePorts()
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(ports.confirmations))); s.listen(); time.sleep(60)"]
-        try holder.run()
-        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        let holder = try PortSquatter(port: ports.confirmations)
         #expect(await eventually { isListening(ports.confirmations) })
         let up = try cli.run("up", "--log-format", "text")
         #expect(up.status == 1)
         #expect(up.stderr.contains("cannot start confirmation-listener"), "\(up.stderr)")
         #expect(up.stderr.contains("port \(ports.confirmations) is already in use"), "\(up.stderr)")
-        #expect(up.stderr.contains("held by pid \(holder.processIdentifier) (/usr/bin/python3"), "\(up.stderr)")
+        #expect(up.stderr.contains("held by pid \(holder.pid) (/usr/bin/python3"), "\(up.stderr)")
         #expect(!isListening(ports.ticks))
+        withExtendedLifetime(holder) {}
     }
 
     @Test func aProgramsPortInUseStopsTheStartToo() async throws {
@@ -168,15 +166,12 @@ struct EnginePorts {
         defer { cli.remove() }
         let ports = EnginePorts()
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + "\nprocesses:\n  - {name: engine, command: /bin/sleep, args: ['300'], ports: [\(ports.signals)]}\n")
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(ports.signals))); s.listen(); time.sleep(60)"]
-        try holder.run()
-        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        let holder = try PortSquatter(port: ports.signals)
         #expect(await eventually { isListening(ports.signals) })
         let up = try cli.run("up", "--log-format", "text")
         #expect(up.status == 1)
-        #expect(up.stderr.contains("cannot start engine: port \(ports.signals) is already in use (held by pid \(holder.processIdentifier)"), "\(up.stderr)")
+        #expect(up.stderr.contains("cannot start engine: port \(ports.signals) is already in use (held by pid \(holder.pid)"), "\(up.stderr)")
+        withExtendedLifetime(holder) {}
     }
 
     @Test func aFireWithNoEngineRunningIsRefused() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookTestSupport
 import Logging
 import RunbookEngine
 import RunbookFlows
@@ -32,11 +33,7 @@ import Testing
 
     @Test func aRestartIsNotVerifiedWhenAnotherProgramHoldsThePort() async throws {
         let port = Int.random(in: 12_000..<16_000)
-        let squatter = Process()
-        squatter.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        squatter.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
-        try squatter.run()
-        defer { kill(squatter.processIdentifier, SIGKILL); squatter.waitUntilExit() }
+        let squatter = try PortSquatter(port: port)
         #expect(await waitFor { PortProbe.isListening(port) })
 
         let unit = ProcessUnit(.init(name: "engine", executable: "/bin/sleep", arguments: ["300"], ports: [port], stopTimeout: .seconds(1)), logger: Logger(label: "test"))
@@ -44,12 +41,13 @@ import Testing
         try supervisor.startFirst()
         let task = Task { await supervisor.supervise() }
         #expect(await waitFor { unit.pid != nil })
-        #expect(unit.verify() == "port \(port) is held by pid \(squatter.processIdentifier), not by engine")
+        #expect(unit.verify() == "port \(port) is held by pid \(squatter.pid), not by engine")
         kill(unit.pid!, SIGKILL)
         #expect(await waitFor(.seconds(30)) { supervisor.status.state == .gaveUp })
         #expect(supervisor.status.lastError?.contains("not verified") == true)
         task.cancel()
         await task.value
+        withExtendedLifetime(squatter) {}
     }
 
     @Test func theHolderOfABoundPortIsNamedButNeverThisProcess() async throws {
@@ -59,13 +57,9 @@ import Testing
         #expect(PortProbe.holder(of: mine.port) == nil)
 
         let port = Int.random(in: 12_000..<16_000)
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        child.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
-        try child.run()
-        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
+        let child = try PortSquatter(port: port)
         #expect(await waitFor { PortProbe.isListening(port) })
-        #expect(PortProbe.holder(of: port)?.hasPrefix("pid \(child.processIdentifier) (/usr/bin/python3") == true)
+        #expect(PortProbe.holder(of: port)?.hasPrefix("pid \(child.pid) (/usr/bin/python3") == true)
     }
 }
 

@@ -1,6 +1,7 @@
 import Clocks
 import Logging
 import Foundation
+import RunbookTestSupport
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
@@ -264,24 +265,5 @@ final class SpyRecorder: RunRecorder, @unchecked Sendable {
         #expect(attempts.map(\.stepId) == ["needs_env"])
         #expect(attempts.first?.status == "failed")
         #expect(attempts.first?.error?.contains("env.RUNBOOK_TEST_SURELY_UNSET' has no value") == true)
-    }
-}
-
-/// A log handler that keeps the messages logged through it.
-final class CapturedLog: LogHandler, @unchecked Sendable {
-    private let lock = NSLock()
-    private var kept: [String] = []
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    var messages: [String] { lock.withLock { kept } }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        lock.withLock { kept.append(event.message.description) }
     }
 }

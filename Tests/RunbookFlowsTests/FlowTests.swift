@@ -1,4 +1,5 @@
 import Foundation
+import RunbookTestSupport
 import Logging
 import Synchronization
 import RunbookFlows
@@ -202,24 +203,5 @@ import Testing
         let warnings = captured.messages.filter { $0.hasPrefix("dropped a malformed message") }
         #expect(warnings.count >= 1 && warnings.count <= 2, "\(warnings.count) warnings for 51 bad messages within a second")
         await harness.stop()
-    }
-}
-
-/// A log handler that keeps the messages logged through it.
-final class CapturedLog: LogHandler, @unchecked Sendable {
-    private let lock = NSLock()
-    private var kept: [String] = []
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    var messages: [String] { lock.withLock { kept } }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        lock.withLock { kept.append(event.message.description) }
     }
 }
