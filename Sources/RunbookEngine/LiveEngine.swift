@@ -62,9 +62,13 @@ public final class LiveEngine: Sendable {
         let context = try ZMQContext()
         self.context = context
         var onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
-        if let ingest { onTick = { frame in ingest.accept(frame) } }
+        var isBackedUp: (@Sendable () -> Bool)?
+        if let ingest {
+            onTick = { frame in ingest.accept(frame) }
+            isBackedUp = { ingest.isFull }
+        }
         let flows: [any Flow] = [
-            TelemetryBridge(input: settings.telemetryIn, output: settings.telemetryOut, store: store, logger: logger, onTick: onTick),
+            TelemetryBridge(input: settings.telemetryIn, output: settings.telemetryOut, store: store, logger: logger, onTick: onTick, isBackedUp: isBackedUp),
             SignalRelay(source: settings.signals, store: store, logger: logger, forward: onSignal),
             CommandRouter(queue: settings.commandQueue, router: settings.router, store: store, logger: logger),
             ConfirmationListener(input: settings.confirmations, store: store, logger: logger),

@@ -15,6 +15,8 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
 
     private let heartbeats: HeartbeatBook
     private let onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+    /// True when whoever takes the ticks cannot keep up: the bridge stops reading until it can.
+    private let isBackedUp: (@Sendable () -> Bool)?
     private let log: MalformedLog
     private let logger: Logger
     private var pull: ZMQSocket?
@@ -24,7 +26,11 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
     /// Frames handled per turn before the loop looks up again.
     static let batch = 4096
 
-    public init(input: String, output: String, store: (any FlowStore)?, logger: Logger, onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil) {
+    public init(
+        input: String, output: String, store: (any FlowStore)?, logger: Logger,
+        onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil, isBackedUp: (@Sendable () -> Bool)? = nil
+    ) {
+        self.isBackedUp = isBackedUp
         self.input = input
         self.output = output
         self.heartbeats = HeartbeatBook(store: store, logger: logger)
@@ -48,6 +54,11 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
     }
 
     public func serve(timeout: Duration) throws(ZMQError) {
+        if isBackedUp?() == true {
+            // Unread frames stay in libzmq's queues, then the EA's: held back, never lost.
+            Thread.sleep(forTimeInterval: 0.01)
+            return
+        }
         guard let pull, let pub, try !poller.poll(timeout: timeout).isEmpty else { return }
         var frames = 0
         var ticks = SymbolTally()

@@ -24,6 +24,8 @@ public final class TickIngest: Sendable {
         public var retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
         /// How often to try the store again while batches wait in the spool.
         public var replayEvery: Duration = .seconds(5)
+        /// Past this many ticks waiting, the ingest asks its feeder to pause (`isFull`).
+        public var maxBacklog = 500_000
 
         public init() {}
     }
@@ -51,6 +53,13 @@ public final class TickIngest: Sendable {
     }
 
     public var counters: Counters { state.withLock { $0 } }
+
+    /// Ticks accepted and not yet taken into a batch.
+    public var backlog: Int { pending.withLock { $0.frames } }
+
+    /// True while the backlog is past its bound: the feeder should stop reading for a moment, so
+    /// ticks wait upstream (in the EA's queue) instead of in this process's memory.
+    public var isFull: Bool { backlog >= settings.maxBacklog }
 
     /// The hot path: copies the frame and returns.
     public func accept(_ frame: UnsafeRawBufferPointer) {

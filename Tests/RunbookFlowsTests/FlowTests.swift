@@ -60,6 +60,30 @@ import Testing
     }
 }
 
+@Suite(.serialized) struct BridgeBackpressureTests {
+    @Test func aBackedUpConsumerHoldsTicksBackWithoutLosingAny() async throws {
+        let harness = try FlowHarness()
+        let backedUp = Atomic<Bool>(true)
+        let bridge = TelemetryBridge(
+            input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: nil, logger: FlowHarness.logger,
+            isBackedUp: { backedUp.load(ordering: .relaxed) }
+        )
+        let endpoints = try harness.start(bridge)
+        let sub = try harness.socket(.sub, connect: endpoints[1])
+        let push = try harness.socket(.push, connect: endpoints[0])
+        try await Task.sleep(for: .milliseconds(300))
+        for n in 0..<200 { try push.send(tick("EURUSD", n)) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(bridge.counters.snapshot.received == 0)
+        backedUp.store(false, ordering: .relaxed)
+        var received = 0
+        while received < 200, try sub.receive() != nil { received += 1 }
+        #expect(received == 200)
+        #expect(bridge.counters.snapshot.ticksBySymbol["EURUSD"] == 200)
+        await harness.stop()
+    }
+}
+
 @Suite(.serialized) struct CommandRouterTests {
     @Test func aFireReachesItsEAAndIsMarkedSent() async throws {
         let harness = try FlowHarness()
