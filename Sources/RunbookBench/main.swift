@@ -46,15 +46,9 @@ func executor(_ recorder: any RunRecorder) -> Executor {
     Executor(registry: Engine.registry, recorder: recorder, workingDirectory: scratch.path, lookup: { _ in throw ValidationFailure([]) })
 }
 
+/// Runs a program to its end, its output discarded.
 func spawn(_ path: String, _ arguments: [String], in folder: URL) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.currentDirectoryURL = folder
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
+    try FlowBench.start(path, arguments, in: folder).waitUntilExit()
 }
 
 let rounds = 5
