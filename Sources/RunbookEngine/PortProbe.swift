@@ -23,11 +23,6 @@ public enum PortProbe {
         listening()[port] != nil
     }
 
-    @Sendable public static func areListening(_ ports: [Int]) -> Bool {
-        let open = listening()
-        return ports.allSatisfy { open[$0] != nil }
-    }
-
     /// The processes holding a listening port's socket.
     public static func holderPIDs(of port: Int) -> [Int32] {
         guard let inode = listening()[port] else { return [] }

@@ -35,10 +35,6 @@ public final class FlowCounters: Sendable {
         state.withLock { $0.malformed[reason.rawValue, default: 0] += 1 }
     }
 
-    public func tick(symbol: String) {
-        state.withLock { $0.ticksBySymbol[symbol, default: 0] += 1 }
-    }
-
     /// Counts a batch from the hot path in one lock.
     func relayed(frames: Int, ticks: [String: Int], malformed: [MalformedReason: Int], at date: Date) {
         state.withLock {
