@@ -113,7 +113,7 @@ let package = Package(
             name: "RunbookEngineTests",
             dependencies: ["RunbookEngine", "RunbookFlows", "RunbookZMQ", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
         ),
-        .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "RunbookFlowsTests",
             dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ", "RunbookTestSupport", .product(name: "Logging", package: "swift-log")]
@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "RunbookStepsTests",
             dependencies: [
-                "RunbookSteps", "RunbookSQLite", "RunbookCurl", "RunbookCLI",
+                "RunbookSteps", "RunbookSQLite", "RunbookCurl", "RunbookCLI", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

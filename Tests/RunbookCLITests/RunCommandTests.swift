@@ -1,4 +1,5 @@
 import Foundation
+import RunbookTestSupport
 import Testing
 
 @Suite struct RunCommandTests {
@@ -45,7 +46,7 @@ import Testing
         #expect(steps.first?["error"] as? String == "timed out after 1s")
         for file in ["shell.pid", "child.pid"] {
             let pid = Int32(try String(contentsOfFile: cli.path(file), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
-            #expect(!isRunning(pid), "\(file): process \(pid) still runs")
+            #expect(!processIsRunning(pid), "\(file): process \(pid) still runs")
         }
     }
 
@@ -95,7 +96,7 @@ import Testing
         #expect(result.status == 130)
         #expect(result.stderr.contains("SIGINT received"))
         let pid = Int32(try String(contentsOfFile: cli.path("nap.pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
-        #expect(await eventually(within: .seconds(5)) { !isRunning(pid) })
+        #expect(await eventually(within: .seconds(5)) { !processIsRunning(pid) })
         let history = try cli.run("history", "--json").json["runs"] as? [[String: Any]] ?? []
         #expect(history.first?["status"] as? String == "cancelled")
     }

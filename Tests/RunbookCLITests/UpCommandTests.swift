@@ -121,7 +121,7 @@ struct EnginePorts {
         func simulators() -> [Int32] {
             ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
                 let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-                return command.contains("sim\u{0}") && command.contains(cli.folder.lastPathComponent) == false && isRunning(pid)
+                return command.contains("sim\u{0}") && command.contains(cli.folder.lastPathComponent) == false && processIsRunning(pid)
                     && (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(3).first.map(String.init) == String(engine.0.processIdentifier)
             }
         }
@@ -129,7 +129,7 @@ struct EnginePorts {
         let children = simulators()
         kill(engine.0.processIdentifier, SIGKILL)
         engine.0.waitUntilExit()
-        #expect(await eventually(within: .seconds(5)) { children.allSatisfy { !isRunning($0) } })
+        #expect(await eventually(within: .seconds(5)) { children.allSatisfy { !processIsRunning($0) } })
     }
 
     @Test func aPortInUseStopsTheStartAndNamesThePort() async throws {

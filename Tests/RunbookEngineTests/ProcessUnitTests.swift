@@ -17,33 +17,33 @@ import Testing
         let supervisor = Supervisor(unit: unit, policy: RestartPolicy(wait: .milliseconds(100), budget: 3), clock: ContinuousClock(), logger: Logger(label: "test"))
         try supervisor.startFirst()
         let task = Task { await supervisor.supervise() }
-        #expect(await waitFor { PortProbe.isListening(port) && unit.pid != nil })
+        #expect(await eventually { PortProbe.isListening(port) && unit.pid != nil })
         let first = try #require(unit.pid)
 
         kill(first, SIGKILL)
-        #expect(await waitFor { supervisor.status.restarts == 1 && supervisor.status.state == .running && unit.pid != first })
+        #expect(await eventually { supervisor.status.restarts == 1 && supervisor.status.state == .running && unit.pid != first })
         #expect(supervisor.status.lastError == "listener was killed by signal 9")
         #expect(PortProbe.isListening(port))
 
         task.cancel()
         await task.value
         #expect(supervisor.status.state == .stopped)
-        #expect(await waitFor { !PortProbe.isListening(port) })
+        #expect(await eventually { !PortProbe.isListening(port) })
     }
 
     @Test func aRestartIsNotVerifiedWhenAnotherProgramHoldsThePort() async throws {
         let port = Int.random(in: 12_000..<16_000)
         let squatter = try PortSquatter(port: port)
-        #expect(await waitFor { PortProbe.isListening(port) })
+        #expect(await eventually { PortProbe.isListening(port) })
 
         let unit = ProcessUnit(.init(name: "engine", executable: "/bin/sleep", arguments: ["300"], ports: [port], stopTimeout: .seconds(1)), logger: Logger(label: "test"))
         let supervisor = Supervisor(unit: unit, policy: RestartPolicy(wait: .milliseconds(50), budget: 1), clock: ContinuousClock(), logger: Logger(label: "test"))
         try supervisor.startFirst()
         let task = Task { await supervisor.supervise() }
-        #expect(await waitFor { unit.pid != nil })
+        #expect(await eventually { unit.pid != nil })
         #expect(unit.verify() == "port \(port) is held by pid \(squatter.pid), not by engine")
         kill(unit.pid!, SIGKILL)
-        #expect(await waitFor(.seconds(30)) { supervisor.status.state == .gaveUp })
+        #expect(await eventually(within: .seconds(30)) { supervisor.status.state == .gaveUp })
         #expect(supervisor.status.lastError?.contains("not verified") == true)
         task.cancel()
         await task.value
@@ -58,18 +58,9 @@ import Testing
 
         let port = Int.random(in: 12_000..<16_000)
         let child = try PortSquatter(port: port)
-        #expect(await waitFor { PortProbe.isListening(port) })
+        #expect(await eventually { PortProbe.isListening(port) })
         #expect(PortProbe.holder(of: port)?.hasPrefix("pid \(child.pid) (/usr/bin/python3") == true)
     }
-}
-
-func waitFor(_ limit: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
 }
 
 /// A listening TCP socket on a port the kernel picks.
@@ -97,9 +88,9 @@ enum Darwinless {
         #expect(unit.ports == [port])
         for _ in 0..<2 {
             try unit.start()
-            #expect(await waitFor { PortProbe.isListening(port) })
+            #expect(await eventually { PortProbe.isListening(port) })
             await unit.stop()
-            #expect(await waitFor { !PortProbe.isListening(port) })
+            #expect(await eventually { !PortProbe.isListening(port) })
         }
     }
 }

@@ -45,16 +45,6 @@ final class FlowHarness {
     }
 }
 
-/// Waits for a condition another thread makes true.
-func eventually(within limit: Duration = .seconds(5), _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        Thread.sleep(forTimeInterval: 0.01)
-    }
-    return try condition()
-}
-
 func tick(_ symbol: String, _ n: Int) -> String {
     #"{"type":"tick","symbol":"\#(symbol)","bid":1.0851\#(n % 10),"ask":1.0852\#(n % 10),"time_msc":\#(1_763_700_000_000 + n),"volume":0}"#
 }

@@ -21,7 +21,7 @@ import Testing
         var received: [String] = []
         while received.count < sent.count, let parts = try sub.receive() { received.append(String(decoding: parts[0], as: UTF8.self)) }
         #expect(received == sent)
-        #expect(eventually { bridge.counters.snapshot.ticksBySymbol == ["EURUSD": 1000, "GBPUSD": 1000] })
+        #expect(await eventually { bridge.counters.snapshot.ticksBySymbol == ["EURUSD": 1000, "GBPUSD": 1000] })
         await harness.stop()
     }
 
@@ -45,7 +45,7 @@ import Testing
 
         let first = try #require(try sub.receive())
         #expect(String(decoding: first[0], as: UTF8.self) == tick("EURUSD", 1))
-        #expect(eventually { bridge.counters.snapshot.malformedTotal == bad.count + 1 })
+        #expect(await eventually { bridge.counters.snapshot.malformedTotal == bad.count + 1 })
         let malformed = bridge.counters.snapshot.malformed
         #expect(malformed["not_json"] == 2)
         #expect(malformed["wrong_type"] == 1)
@@ -55,7 +55,7 @@ import Testing
         #expect(malformed["too_large"] == 1)
         #expect(malformed["missing_field"] == 1)
         #expect(malformed["multipart"] == 1)
-        #expect(eventually { (try? harness.records.lastHeartbeat(of: "ea-07")) != nil })
+        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-07")) != nil })
         await harness.stop()
     }
 }
@@ -80,7 +80,7 @@ import Testing
         while received < 200, try sub.receive() != nil { received += 1 }
         #expect(received == 200)
         // The bridge counts a batch once it has relayed it.
-        #expect(eventually { bridge.counters.snapshot.ticksBySymbol["EURUSD"] == 200 })
+        #expect(await eventually { bridge.counters.snapshot.ticksBySymbol["EURUSD"] == 200 })
         await harness.stop()
     }
 }
@@ -92,14 +92,14 @@ import Testing
         let endpoints = try harness.start(router)
         let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
         try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01","account":"5012345","time_msc":1}"#)
-        #expect(eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
 
         let queue = try harness.socket(.push, connect: endpoints[0])
         let fire = #"{"type":"fire","fire_id":"F1","target_uuid":"ea-01","symbol":"EURUSD","direction":"BUY","lot":0.1,"sl":1.0831,"tp":1.0891}"#
         try queue.send(fire)
         let delivered = try #require(try ea.receive())
         #expect(String(decoding: delivered[0], as: UTF8.self) == fire)
-        #expect(eventually { (try? harness.records.fire(id: "F1"))??.status == "SENT" })
+        #expect(await eventually { (try? harness.records.fire(id: "F1"))??.status == "SENT" })
         await harness.stop()
     }
 
@@ -109,13 +109,13 @@ import Testing
         let endpoints = try harness.start(router)
         let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
         try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
-        #expect(eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
         let queue = try harness.socket(.push, connect: endpoints[0])
         let fire = #"{"type":"fire","fire_id":"F1","target_uuid":"ea-01","symbol":"EURUSD","direction":"BUY","lot":0.1}"#
         try queue.send(fire)
         try queue.send(fire)
         #expect(try ea.receive() != nil)
-        #expect(eventually { router.counters.snapshot.malformed["duplicate_fire"] == 1 })
+        #expect(await eventually { router.counters.snapshot.malformed["duplicate_fire"] == 1 })
         try ea.setReceiveTimeout(milliseconds: 300)
         #expect(try ea.receive() == nil)
         await harness.stop()
@@ -127,7 +127,7 @@ import Testing
         let endpoints = try harness.start(router)
         let queue = try harness.socket(.push, connect: endpoints[0])
         try queue.send(#"{"type":"fire","fire_id":"F9","target_uuid":"ea-99","symbol":"EURUSD","direction":"SELL","lot":0.2}"#)
-        #expect(eventually { (try? harness.records.fire(id: "F9"))??.status == "FAILED" })
+        #expect(await eventually { (try? harness.records.fire(id: "F9"))??.status == "FAILED" })
         let fire = try #require(try harness.records.fire(id: "F9"))
         #expect(fire.error == "EA ea-99 is not connected to tcp://127.0.0.1:*")
         await harness.stop()
@@ -144,8 +144,8 @@ import Testing
         try queue.send(#"{"type":"test","probe_id":"P1"}"#)
         try queue.send(#"{"type":"fire","fire_id":"F2","target_uuid":"ea-01","symbol":"EURUSD","direction":"UP","lot":0.1}"#)
         try queue.send(#"{"type":"fire","fire_id":"F3"}"#)
-        #expect(eventually { (try? harness.records.count("probes")) == 1 })
-        #expect(eventually { router.counters.snapshot.malformedTotal == 3 })
+        #expect(await eventually { (try? harness.records.count("probes")) == 1 })
+        #expect(await eventually { router.counters.snapshot.malformedTotal == 3 })
         #expect(router.counters.snapshot.malformed == ["not_json": 1, "wrong_type": 1, "missing_field": 1])
         try ea.setReceiveTimeout(milliseconds: 300)
         #expect(try ea.receive() == nil)
@@ -168,13 +168,13 @@ import Testing
         try push.send(#"{"type":"confirmation","fire_id":"F404","status":"filled"}"#)
         try push.send(#"{"type":"close","fire_id":"F1","pnl":"lots"}"#)
         try push.send(#"{"type":"confirmation","fire_id":"F2","status":"filled","ticket":999}"#)
-        #expect(eventually { listener.counters.snapshot.received == 6 })
-        #expect(eventually { (try? harness.records.tradesPnL()) == [28.0] })
+        #expect(await eventually { listener.counters.snapshot.received == 6 })
+        #expect(await eventually { (try? harness.records.tradesPnL()) == [28.0] })
         let filled = try #require(try harness.records.fire(id: "F1"))
         #expect(filled.status == "FILLED" && filled.ticket == 123 && filled.price == 1.0852)
         let failed = try #require(try harness.records.fire(id: "F2"))
         #expect(failed.status == "FAILED" && failed.error == "market closed")
-        #expect(eventually { listener.counters.snapshot.malformed == ["unknown_fire": 1, "wrong_type": 1, "fire_already_final": 1] })
+        #expect(await eventually { listener.counters.snapshot.malformed == ["unknown_fire": 1, "wrong_type": 1, "fire_already_final": 1] })
         #expect(try harness.records.fire(id: "F2")?.status == "FAILED")
         await harness.stop()
     }
@@ -199,9 +199,9 @@ import Testing
 
         try queue.send(#"{"type":"test","probe_id":"after"}"#)
         try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
-        #expect(eventually { (try? harness.records.count("probes")) == 1 && (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
-        #expect(eventually { router.counters.snapshot.malformed["too_large"] == 2 })
-        #expect(eventually { listener.counters.snapshot.malformed["too_large"] == 1 })
+        #expect(await eventually { (try? harness.records.count("probes")) == 1 && (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(await eventually { router.counters.snapshot.malformed["too_large"] == 2 })
+        #expect(await eventually { listener.counters.snapshot.malformed["too_large"] == 1 })
         await harness.stop()
     }
 }
@@ -222,8 +222,8 @@ import Testing
         for _ in 0..<50 { try engine.send("{not json") }
         try engine.send(#"{"type":"signal","signal_id":"S2","symbol":"GBPUSD","direction":"SIDEWAYS"}"#)
         try engine.send(#"{"type":"signal","signal_id":"S3","symbol":"GBPUSD","direction":"sell"}"#)
-        #expect(eventually { (try? harness.records.count("signals")) == 2 })
-        #expect(eventually { forwarded.withLock { $0 } == ["S1", "S3"] })
+        #expect(await eventually { (try? harness.records.count("signals")) == 2 })
+        #expect(await eventually { forwarded.withLock { $0 } == ["S1", "S3"] })
         #expect(relay.counters.snapshot.malformed == ["not_json": 50, "wrong_type": 1])
         let warnings = captured.messages.filter { $0.hasPrefix("dropped a malformed message") }
         #expect(warnings.count >= 1 && warnings.count <= 2, "\(warnings.count) warnings for 51 bad messages within a second")

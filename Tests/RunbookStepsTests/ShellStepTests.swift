@@ -1,5 +1,6 @@
 import Clocks
 import Foundation
+import RunbookTestSupport
 import RunbookModel
 import RunbookSteps
 import Testing
@@ -53,7 +54,7 @@ import Testing
         let child = Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
         task.cancel()
         _ = await task.result
-        #expect(await ProcessWatch.ends(child, within: .seconds(3)), "the background sleep \(child) survived")
+        #expect(await eventually(within: .seconds(3)) { !processIsRunning(child) }, "the background sleep \(child) survived")
     }
 }
 

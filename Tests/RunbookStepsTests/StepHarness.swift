@@ -49,20 +49,3 @@ struct StepHarness {
 }
 
 let day: TimeInterval = 86_400
-
-/// Whether processes have gone, as `ps` would show it (a zombie waiting to be reaped counts as gone).
-enum ProcessWatch {
-    static func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
-        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
-    }
-
-    static func ends(_ pid: Int32, within limit: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if !isRunning(pid) { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return !isRunning(pid)
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookTestSupport
 import GRDB
 import Logging
 import RunbookSQLite
@@ -111,15 +112,6 @@ func scratch() throws -> URL {
         }
     }
 
-    func waitFor(_ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return condition()
-    }
-
     @Test func everyTickIsStoredExactlyOnceThroughAnOutageAndARestart() async throws {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -129,7 +121,7 @@ func scratch() throws -> URL {
         let first = try ingest(path, spool: spool)
         let running = Task { await first.run() }
         feed(first, 0..<1000)
-        #expect(await waitFor { first.counters.stored == 1000 })
+        #expect(await eventually { first.counters.stored == 1000 })
 
         // The store goes down: another connection holds the database's write lock.
         let blocker = try DatabaseQueue(path: path)
@@ -145,7 +137,7 @@ func scratch() throws -> URL {
         }.start()
         locked.wait()
         feed(first, 1000..<2000)
-        #expect(await waitFor { first.counters.spooled == 1000 })
+        #expect(await eventually { first.counters.spooled == 1000 })
         #expect(first.counters.dropped == 0)
 
         // The engine restarts while the store is still down: the spool is kept, new ticks join it.
@@ -154,12 +146,12 @@ func scratch() throws -> URL {
         let second = try ingest(path, spool: spool)
         let rerunning = Task { await second.run() }
         feed(second, 2000..<2500)
-        #expect(await waitFor { second.counters.spooled == 500 })
+        #expect(await eventually { second.counters.spooled == 500 })
 
         release.signal()
-        #expect(await waitFor { second.counters.replayed == 1500 })
+        #expect(await eventually { second.counters.replayed == 1500 })
         feed(second, 2500..<2600)
-        #expect(await waitFor { second.counters.stored == 1600 })
+        #expect(await eventually { second.counters.stored == 1600 })
         rerunning.cancel()
         await rerunning.value
 
