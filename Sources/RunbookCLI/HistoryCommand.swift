@@ -81,6 +81,7 @@ enum RunJSON {
     static func object(_ run: RunRecord) -> [String: Any] {
         [
             "id": run.id, "runbook": run.runbook, "content_hash": run.contentHash, "trigger": run.trigger,
+            "trigger_source": run.triggerSource as Any? ?? NSNull(), "due_at": run.dueAt.map(Timestamp.text) as Any? ?? NSNull(),
             "params": run.parameters, "parent_run_id": run.parentRunId as Any? ?? NSNull(),
             "started_at": Timestamp.text(run.startedAt), "finished_at": run.finishedAt.map(Timestamp.text) as Any? ?? NSNull(),
             "status": run.status, "escalation_level": run.escalationLevel, "error": run.error as Any? ?? NSNull(),

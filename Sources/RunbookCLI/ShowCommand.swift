@@ -45,7 +45,8 @@ struct ShowCommand: AsyncParsableCommand {
             return
         }
         Console.out("run \(record.id): \(record.runbook) \(record.status)" + (record.escalationLevel > 0 ? " (escalation level \(record.escalationLevel))" : ""))
-        Console.out("  trigger \(record.trigger), started \(Timestamp.text(record.startedAt))" + (record.finishedAt.map { ", finished \(Timestamp.text($0))" } ?? ""))
+        let origin = record.triggerSource.map { " (\($0)" + (record.dueAt.map { ", due \(Timestamp.text($0))" } ?? "") + ")" } ?? ""
+        Console.out("  trigger \(record.trigger)\(origin), started \(Timestamp.text(record.startedAt))" + (record.finishedAt.map { ", finished \(Timestamp.text($0))" } ?? ""))
         if !record.parameters.isEmpty {
             Console.out("  params " + record.parameters.keys.sorted().map { "\($0)=\(record.parameters[$0]!)" }.joined(separator: " "))
         }

@@ -108,14 +108,17 @@ public final class LiveEngine: Sendable {
         logger.info("engine up: \(flows.map(\.name).joined(separator: ", "))\(programs)")
     }
 
-    /// Runs until SIGTERM or SIGINT, then stops every service and program.
-    public func run() async throws {
+    /// Runs until SIGTERM or SIGINT, then stops every service and program. `alongside` are the
+    /// engine's other services (the scheduler, the guardian): started after the flows and
+    /// programs, and stopped before them.
+    public func run(alongside: [any Service] = []) async throws {
         // A group stops its services in reverse order: programs (the producers) first, then the
         // flows, which drain what is queued, then the ingest, which stores the last batch.
         var services: [any Service] = []
         if let ingest { services.append(IngestService(ingest: ingest)) }
         services += supervisors.map(SupervisionService.init)
         if let stateFile = settings.stateFile { services.append(StateFileService(engine: self, path: stateFile)) }
+        services += alongside
         let systemd = SystemdNotifier()
         // Last, so that it is the first told of a shutdown, and says STOPPING=1 at once.
         if systemd.isActive { services.append(SystemdService(notifier: systemd, engine: self)) }

@@ -34,10 +34,10 @@ public struct Executor: Sendable {
     }
 
     /// Runs `runbook` to its end, or until the calling task is cancelled.
-    public func run(_ runbook: Runbook, params: [String: Value], trigger: Trigger, parentRunID: Int64? = nil) async -> RunReport {
+    public func run(_ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin? = nil, parentRunID: Int64? = nil) async -> RunReport {
         let redactor = Redactor(runbook: runbook, params: params)
         let start = RunStart(
-            runbook: runbook.name, contentHash: runbook.contentHash, trigger: trigger,
+            runbook: runbook.name, contentHash: runbook.contentHash, trigger: trigger, origin: origin,
             params: redactor.recordable(params, of: runbook), parentRunID: parentRunID, startedAt: Date()
         )
         let runID: Int64

@@ -37,19 +37,38 @@ public enum StepStatus: String, Sendable, CaseIterable {
     case running, succeeded, failed, skipped, cancelled, interrupted
 }
 
+/// What started a run besides its trigger kind: the schedule or check by name, and for a
+/// schedule the fire time the run belongs to.
+public struct RunOrigin: Sendable, Equatable {
+    /// The schedule's or check's name.
+    public var source: String
+    /// The instant the run was due (a schedule's fire time), when there is one.
+    public var dueAt: Date?
+
+    public init(source: String, dueAt: Date? = nil) {
+        self.source = source
+        self.dueAt = dueAt
+    }
+}
+
 public struct RunStart: Sendable {
     public var runbook: String
     public var contentHash: String
     public var trigger: Trigger
+    public var origin: RunOrigin?
     /// Parameters as recorded: secrets already replaced.
     public var params: [String: String]
     public var parentRunID: Int64?
     public var startedAt: Date
 
-    public init(runbook: String, contentHash: String, trigger: Trigger, params: [String: String], parentRunID: Int64?, startedAt: Date) {
+    public init(
+        runbook: String, contentHash: String, trigger: Trigger, origin: RunOrigin? = nil, params: [String: String], parentRunID: Int64?,
+        startedAt: Date
+    ) {
         self.runbook = runbook
         self.contentHash = contentHash
         self.trigger = trigger
+        self.origin = origin
         self.params = params
         self.parentRunID = parentRunID
         self.startedAt = startedAt

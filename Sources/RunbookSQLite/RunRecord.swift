@@ -7,6 +7,10 @@ public struct RunRecord: Codable, Sendable, FetchableRecord {
     public var runbook: String
     public var contentHash: String
     public var trigger: String
+    /// The schedule or check that started the run.
+    public var triggerSource: String?
+    /// The fire time a scheduled run belongs to.
+    public var dueAt: Date?
     public var params: String
     public var parentRunId: Int64?
     public var startedAt: Date

@@ -131,6 +131,14 @@ public final class RunRecords: RunRecorder, Sendable {
                 t.column("received_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v3: what started a run") { db in
+            // The schedule or check that started a run, and the fire time a scheduled run belongs to.
+            try db.alter(table: "runs") { t in
+                t.add(column: "trigger_source", .text)
+                t.add(column: "due_at", .datetime)
+            }
+            try db.create(index: "runs_by_source", on: "runs", columns: ["trigger_source", "started_at"])
+        }
         return migrator
     }
 
@@ -140,9 +148,12 @@ public final class RunRecords: RunRecorder, Sendable {
         let params = String(decoding: try JSONSerialization.data(withJSONObject: start.params, options: [.sortedKeys]), as: UTF8.self)
         return try database.writeWithoutTransaction { db in
             try db.cachedStatement(sql: """
-                INSERT INTO runs (runbook, content_hash, trigger, params, parent_run_id, started_at, status, owner)
-                VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
-                """).execute(arguments: [start.runbook, start.contentHash, start.trigger.rawValue, params, start.parentRunID, RecordTime.text(start.startedAt), owner])
+                INSERT INTO runs (runbook, content_hash, trigger, trigger_source, due_at, params, parent_run_id, started_at, status, owner)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)
+                """).execute(arguments: [
+                start.runbook, start.contentHash, start.trigger.rawValue, start.origin?.source, start.origin?.dueAt.map(RecordTime.text), params,
+                start.parentRunID, RecordTime.text(start.startedAt), owner,
+            ])
             return db.lastInsertedRowID
         }
     }

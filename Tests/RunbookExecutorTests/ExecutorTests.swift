@@ -189,6 +189,31 @@ import Testing
         #expect(try harness.records.runs().first?.status == "cancelled")
     }
 
+    @Test func aLaunchedRunIsKeyedUntilItEndsAndRecordsWhatStartedIt() async throws {
+        var harness = try ExecutorHarness()
+        defer { harness.remove() }
+        try harness.add("""
+            name: long
+            steps:
+              - id: sleepy
+                shell: {command: sleep 120, stop_grace: 1s}
+            """)
+        let launcher = RunLauncher(executor: harness.executor())
+        let due = Date(timeIntervalSince1970: 1_790_000_000)
+        let run = try launcher.start("long", trigger: .schedule, origin: RunOrigin(source: "nightly", dueAt: due), key: "nightly")
+        #expect(launcher.running("nightly").count == 1)
+        #expect(launcher.runningKeys == ["nightly"])
+        #expect(throws: RunLauncher.Refused.self) { try launcher.start("missing", trigger: .check) }
+        #expect(try await eventually { try harness.records.runs().first?.status == "running" })
+        run.cancel()
+        #expect(await run.report.status == .cancelled)
+        #expect(await eventually { launcher.running("nightly").isEmpty })
+        let record = try #require(try harness.records.runs().first)
+        #expect(record.trigger == "schedule")
+        #expect(record.triggerSource == "nightly")
+        #expect(record.dueAt == due)
+    }
+
     @Test func aDryRunPlanChangesNothing() async throws {
         var harness = try ExecutorHarness()
         defer { harness.remove() }

@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import RunbookModel
+import Synchronization
+
+/// Starts runs in the background for the engine's own triggers (schedules, checks, the API) and
+/// knows which are still going, by a key the caller chooses (a schedule's or check's name).
+public final class RunLauncher: Sendable {
+    /// A run started in the background.
+    public final class Launched: Sendable {
+        public let key: String
+        public let runbook: String
+        fileprivate let task: Task<RunReport, Never>
+
+        fileprivate init(key: String, runbook: String, task: Task<RunReport, Never>) {
+            self.key = key
+            self.runbook = runbook
+            self.task = task
+        }
+
+        /// How the run ended, once it has.
+        public var report: RunReport {
+            get async { await task.value }
+        }
+
+        /// Cancels the run: its current step is stopped and it is recorded as cancelled.
+        public func cancel() { task.cancel() }
+    }
+
+    /// A runbook that cannot be started, with the reason.
+    public struct Refused: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    private struct Table {
+        var running: [String: [Int: Launched]] = [:]
+        /// Runs that ended before their handle was stored.
+        var endedEarly: Set<Int> = []
+        var nextID = 0
+    }
+
+    private let executor: Executor
+    private let table = Mutex(Table())
+
+    public init(executor: Executor) {
+        self.executor = executor
+    }
+
+    /// Starts `runbook` now and returns without waiting for it. Throws when the runbook cannot
+    /// be found or loaded; anything after that is in the run's record.
+    @discardableResult
+    public func start(
+        _ runbook: String, params: [String: Value] = [:], trigger: Trigger, origin: RunOrigin? = nil, key: String? = nil
+    ) throws -> Launched {
+        let loaded: Runbook
+        do {
+            loaded = try executor.lookup(runbook)
+        } catch {
+            throw Refused(description: "cannot start runbook '\(runbook)': \(error)")
+        }
+        let key = key ?? runbook
+        let executor = self.executor
+        let id = table.withLock { table in
+            table.nextID += 1
+            return table.nextID
+        }
+        let task = Task {
+            let report = await executor.run(loaded, params: params, trigger: trigger, origin: origin)
+            self.finished(key: key, id: id)
+            return report
+        }
+        let handle = Launched(key: key, runbook: runbook, task: task)
+        table.withLock { table in
+            if table.endedEarly.remove(id) == nil { table.running[key, default: [:]][id] = handle }
+        }
+        return handle
+    }
+
+    /// Runs started under `key` that have not ended, oldest first.
+    public func running(_ key: String) -> [Launched] {
+        table.withLock { table in (table.running[key] ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
+    }
+
+    /// The keys with a run that has not ended.
+    public var runningKeys: [String] {
+        table.withLock { $0.running.keys.sorted() }
+    }
+
+    /// Cancels every run still going and waits for each to record its end.
+    public func cancelAll() async {
+        let all = table.withLock { $0.running.values.flatMap(\.values) }
+        for run in all { run.cancel() }
+        for run in all { _ = await run.report }
+    }
+
+    private func finished(key: String, id: Int) {
+        table.withLock { table in
+            if table.running[key]?.removeValue(forKey: id) == nil {
+                table.endedEarly.insert(id)
+            } else if table.running[key]?.isEmpty == true {
+                table.running[key] = nil
+            }
+        }
+    }
+}
