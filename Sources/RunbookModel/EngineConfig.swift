@@ -12,6 +12,7 @@ import Yams
 /// - `processes`: programs to supervise, each with `name`, `command`, `args`, `env`, `cwd`, `ports`, `stop_timeout`
 /// - `restart`: the services' restart policy: `wait`, `max_wait`, `budget`, `window`, `stable_after`
 /// - `server_time_zone`: the IANA zone bars are aligned in, as the MT5 server's (default `UTC`)
+/// - `market`: `holidays`, New York dates `YYYY-MM-DD` on which forex does not trade
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
 /// `RUNBOOK_CHECKS`, `RUNBOOK_SCHEDULES`.
@@ -26,6 +27,8 @@ public struct EngineConfig: Sendable {
     public var restart = RestartSettings()
     /// The zone bars are aligned in.
     public var serverTimeZone = "UTC"
+    /// When the market trades, for `during: market` checks and market-relative schedules.
+    public var market = MarketCalendar()
     /// The file the configuration came from, if any.
     public var file: String?
 
@@ -35,7 +38,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
@@ -79,6 +82,7 @@ public struct EngineConfig: Sendable {
                 case "flows": readFlows(value, &source)
                 case "processes": readProcesses(value, base: base, &source)
                 case "restart": readRestart(value, &source)
+                case "market": readMarket(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }
                     if TimeZone(identifier: zone) == nil {
@@ -91,6 +95,25 @@ public struct EngineConfig: Sendable {
             }
         }
         if !source.diagnostics.isEmpty { throw ValidationFailure(source.diagnostics) }
+    }
+
+    private mutating func readMarket(_ node: Node, _ source: inout YAMLSource) {
+        guard let entries = source.entries(node, what: "market") else { return }
+        source.rejectUnknownKeys(entries, allowed: ["holidays"], in: "market")
+        for (_, _, value) in entries {
+            guard let items = value.sequence else {
+                source.error(value, "market.holidays must be a list of dates such as 2026-12-25")
+                continue
+            }
+            for item in items {
+                guard let text = source.string(item, what: "a holiday") else { continue }
+                if MarketCalendar.isDate(text) {
+                    market.holidays.insert(text)
+                } else {
+                    source.error(item, "'\(text)' is not a date: write holidays as YYYY-MM-DD, New York dates")
+                }
+            }
+        }
     }
 
     private mutating func readFlows(_ node: Node, _ source: inout YAMLSource) {
