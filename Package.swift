@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "RunbookSQLite",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows", "RunbookStore",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows", "RunbookStore", "RunbookChecks",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -55,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "RunbookCurl",
-            dependencies: ["CCurl", "RunbookModel", "RunbookSteps"]
+            dependencies: ["CCurl", "RunbookModel", "RunbookSteps", "RunbookChecks"]
         ),
         // libzmq through a thin system-library target with typed shims, and a small safe layer.
         // As for libcurl, no pkg-config: its flags carry Kerberos include paths SwiftPM refuses.
@@ -73,11 +73,21 @@ let package = Package(
         // Tick storage: bars aligned as MT5 aligns them, batching, the disk spool, the store protocol.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "RunbookStore", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
+        // Health checks: probes, thresholds with hysteresis, the guardian that triggers runbooks,
+        // and the primitives that act on the engine.
+        .target(
+            name: "RunbookChecks",
+            dependencies: [
+                "RunbookModel", "RunbookSteps", "RunbookExecutor",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Supervision of the engine's services and programs, and the engine that runs them.
         .target(
             name: "RunbookEngine",
             dependencies: [
-                "RunbookFlows", "RunbookZMQ", "RunbookStore", "CSystemd",
+                "RunbookModel", "RunbookChecks", "RunbookFlows", "RunbookZMQ", "RunbookStore", "CSystemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -88,9 +98,10 @@ let package = Package(
         .target(
             name: "RunbookCLI",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl", "RunbookChecks",
                 "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator", "RunbookStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -111,7 +122,7 @@ let package = Package(
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
         .testTarget(
             name: "RunbookEngineTests",
-            dependencies: ["RunbookEngine", "RunbookFlows", "RunbookZMQ", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
+            dependencies: ["RunbookEngine", "RunbookChecks", "RunbookFlows", "RunbookZMQ", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
         ),
         .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(

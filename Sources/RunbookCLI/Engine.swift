@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import RunbookChecks
 import RunbookCurl
+import RunbookEngine
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
@@ -10,7 +12,9 @@ import RunbookStore
 /// The parts a command needs, assembled from the configuration.
 public struct Engine {
     /// Every primitive this build offers.
-    public static let registry = StepRegistry.core.merging(.sqlite).merging(.curl)
+    public static let registry = StepRegistry.core.merging(.sqlite).merging(.curl).merging(.checks).merging(.engine)
+    /// Every probe kind this build offers.
+    public static let probes = ProbeRegistry.core.merging(.sqlite).merging(.curl)
 
     let config: EngineConfig
     let loader = RunbookLoader(catalog: Engine.registry)
@@ -27,6 +31,48 @@ public struct Engine {
     /// Where `runbook up` writes its state each second.
     var stateFile: String {
         (config.dataDirectory as NSString).appendingPathComponent("engine-state.json")
+    }
+
+    /// Where the guardian writes every check's state.
+    var healthFile: String {
+        (config.dataDirectory as NSString).appendingPathComponent("health.json")
+    }
+
+    /// The engine's control socket, for restarts asked for by other processes.
+    var controlEndpoint: String {
+        let folder = config.dataDirectory.hasPrefix("/") ? config.dataDirectory : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(config.dataDirectory)
+        return "ipc://" + ((folder as NSString).appendingPathComponent("control.sock") as NSString).standardizingPath
+    }
+
+    /// The checks of the checks folder; their problems printed and exit 2 when there are any.
+    func checks() throws -> [Check] {
+        do {
+            return try CheckLoader(probes: Engine.probes).loadAll(paths: [config.checksDirectory])
+        } catch {
+            error.diagnostics.forEach { Console.error($0.description) }
+            Console.error("\(error.diagnostics.count) error(s) in the checks: fix them, `runbook validate` lists them all")
+            throw ExitStatus.usage.code
+        }
+    }
+
+    /// What checks and steps see of the engine: `engine` when this process runs it, otherwise
+    /// the running engine reached through its state file and control socket.
+    func probeEnvironment(records: RunRecords?, engine live: (any EngineControl)? = nil) -> ProbeEnvironment {
+        ProbeEnvironment(
+            engine: live ?? ControlClient(stateFile: stateFile, endpoint: controlEndpoint), records: records, market: config.market,
+            databasePath: config.databasePath
+        )
+    }
+
+    /// The services steps use to act on the engine.
+    func stepServices(records: RunRecords, checks: [Check], environment: ProbeEnvironment) -> StepServices {
+        var services = StepServices()
+            .adding(CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment)), as: CheckBook.self)
+            .adding(records as any HealthRecords, as: (any HealthRecords).self)
+            .adding(records as any AlertBook, as: (any AlertBook).self)
+            .adding(config.flows, as: FlowEndpoints.self)
+        if let engine = environment.engine { services = services.adding(engine, as: (any EngineControl).self) }
+        return services
     }
 
     func library() -> RunbookLibrary {
@@ -49,11 +95,13 @@ public struct Engine {
         }
     }
 
-    func executor(recorder: any RunRecorder, library: RunbookLibrary, observer: (any RunObserver)?) -> Executor {
-        Executor(
+    func executor(recorder: any RunRecorder, library: RunbookLibrary, observer: (any RunObserver)?, services: StepServices = StepServices()) -> Executor {
+        var executor = Executor(
             registry: Engine.registry, recorder: recorder, logger: Logger(label: "runbook"),
             lookup: { name in try library.resolve(name) }, observer: observer
         )
+        executor.services = services
+        return executor
     }
 }
 

@@ -33,30 +33,15 @@ struct FireCommand: AsyncParsableCommand {
             direction: direction.uppercased(), lot: lot, stopLoss: sl, takeProfit: tp
         )
         do {
-            let context = try ZMQContext()
-            let push = try ZMQSocket(context, .push)
-            let monitor = try ZMQMonitor(context, watching: push)
-            try push.connect(FlowEndpoints.local(queue))
-            let deadline = Date().addingTimeInterval(2)
-            // Connected is not enough: until the ZMTP handshake is done, a message can still be lost.
-            var connected = false
-            while !connected, Date() < deadline {
-                if let event = try monitor.next(dontWait: true) { connected = event.kind == .handshakeSucceeded } else { usleep(10_000) }
-            }
-            guard connected else {
+            switch try ZMQOneShot.push(fire.json, to: FlowEndpoints.local(queue)) {
+            case .sent: break
+            case .noPeer:
                 Console.error("error: no engine listens on \(queue): is `runbook up` running?")
                 throw ExitStatus.failed.code
-            }
-            try push.setSendTimeout(milliseconds: 2000)
-            // Closing waits (up to 2 s) until the fire has left, instead of dropping it.
-            try push.setLinger(milliseconds: 2000)
-            guard try push.send(fire.json) else {
+            case .notTaken:
                 Console.error("error: the command queue \(queue) did not take the fire")
                 throw ExitStatus.failed.code
             }
-            monitor.socket.close()
-            push.close()
-            withExtendedLifetime(context) {}
         } catch let error as ZMQError {
             Console.error("error: \(error)")
             throw ExitStatus.failed.code

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RunbookExecutor
+import RunbookChecks
 import RunbookModel
 
 /// `runbook run NAME`: runs a runbook now, or prints its plan with `--dry-run`.
@@ -51,7 +52,10 @@ struct RunCommand: AsyncParsableCommand {
 
         let records = try engine.records()
         let observer: ProgressPrinter? = json ? nil : ProgressPrinter(live: Console.isTerminal)
-        let executor = engine.executor(recorder: records, library: library, observer: observer)
+        // Steps that act on the engine (restart, check, probe) reach the running `runbook up`.
+        let checks = (try? CheckLoader(probes: Engine.probes).loadAll(paths: [engine.config.checksDirectory])) ?? []
+        let services = engine.stepServices(records: records, checks: checks, environment: engine.probeEnvironment(records: records))
+        let executor = engine.executor(recorder: records, library: library, observer: observer, services: services)
         let task = Task { await executor.run(runbook, params: values, trigger: .manual) }
         let cancellation = SignalCancellation(cancelling: task)
         let report = await task.value

@@ -1,12 +1,16 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RunbookChecks
 import RunbookCurl
 import RunbookEngine
 import RunbookFlows
 import RunbookModel
 import RunbookSQLite
+import RunbookSimulator
 import RunbookStore
+import RunbookExecutor
+import ServiceLifecycle
 
 /// `runbook up`: runs the engine until SIGTERM or SIGINT.
 struct UpCommand: AsyncParsableCommand {
@@ -26,6 +30,9 @@ struct UpCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("tick-rate"), help: "Simulated ticks per second (with --simulate).")
     var tickRate = 20.0
+
+    @Option(name: .customLong("fault"), help: "A fault for the simulated EAs (with --simulate): stop-heartbeats-after=30s, no-ticks, drop-confirmations or disconnect-after=1m; repeat for more.")
+    var faults: [String] = []
 
     @Option(name: .customLong("log-format"), help: "text or json (default: json when standard error is not a terminal).")
     var logFormat: String?
@@ -48,6 +55,10 @@ struct UpCommand: AsyncParsableCommand {
             throw ValidationError("--log-level '\(logLevel)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if eas < 1 { throw ValidationError("--eas must be 1 or more") }
+        for fault in faults where EASimulator.Fault(fault) == nil {
+            throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
+        }
+        if !faults.isEmpty && !simulate { throw ValidationError("--fault needs --simulate") }
         if ByteSize.parse(logMaxSize) == nil { throw ValidationError("--log-max-size '\(logMaxSize)' is not a size such as 10MB") }
         if logKeep < 1 { throw ValidationError("--log-keep must be 1 or more") }
     }
@@ -68,6 +79,13 @@ struct UpCommand: AsyncParsableCommand {
 
         let engine = Engine(config: try global.engineConfig())
         let config = engine.config
+        let checks = try engine.checks()
+        let library = engine.library()
+        for check in checks {
+            for action in [check.onCritical, check.onWarning].compactMap({ $0 }) where library.runbooks[action.runbook] == nil {
+                Console.error("warning: check \(check.name) runs '\(action.runbook)', which is not a valid runbook in \(config.runbooksDirectory): `runbook validate` says why")
+            }
+        }
         let records = try engine.records()
         let logger = Logger(label: "runbook.engine")
         let flows = config.flows
@@ -83,7 +101,7 @@ struct UpCommand: AsyncParsableCommand {
                 "sim", "ea", "--eas", String(eas), "--rate", String(tickRate),
                 "--ticks", FlowEndpoints.local(flows.telemetryIn), "--router", FlowEndpoints.local(flows.router),
                 "--confirmations", FlowEndpoints.local(flows.confirmations),
-            ], environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], stopTimeout: .seconds(3)))
+            ] + faults.flatMap { ["--fault", $0] }, environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], stopTimeout: .seconds(3)))
             programs.append(ProcessUnit.Spec(name: "sim-signals", executable: me, arguments: [
                 "sim", "signals", "--ticks", FlowEndpoints.local(flows.telemetryOut), "--signals", flows.signals,
             ], environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], ports: ZMQPort.of(flows.signals).map { [$0] } ?? [], stopTimeout: .seconds(3)))
@@ -106,19 +124,50 @@ struct UpCommand: AsyncParsableCommand {
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
         let live = try LiveEngine(settings: settings, store: records, logger: logger, ingest: ingest, onSignal: forward)
+        let control: ControlServer
+        do {
+            control = try ControlServer(endpoint: engine.controlEndpoint, engine: live, logger: logger)
+        } catch {
+            Console.error("error: cannot open the control socket \(engine.controlEndpoint): \(error); is another engine running with this data folder?")
+            throw ExitStatus.failed.code
+        }
         do {
             try await live.start()
         } catch {
             Console.error("error: \(error)")
             throw ExitStatus.failed.code
         }
-        try await live.run()
+        // The runbooks checks start, with steps that act on this engine directly.
+        let environment = engine.probeEnvironment(records: records, engine: live)
+        let services = engine.stepServices(records: records, checks: checks, environment: environment)
+        let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: nil, services: services))
+        let guardian = Guardian(
+            book: CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment)), launcher: launcher,
+            journal: records, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
+        )
+        // Stopped in reverse order: runs first, then the guardian, then the control socket.
+        try await live.run(alongside: [control, guardian, LaunchedRunsService(launcher: launcher)])
     }
 }
 
 extension UpCommand {
     static func policy(_ settings: RestartSettings) -> RestartPolicy {
         RestartPolicy(wait: settings.wait, maxWait: settings.maxWait, budget: settings.budget, window: settings.window, stableAfter: settings.stableAfter)
+    }
+}
+
+/// Cancels the runs the engine started when it shuts down, and waits until each has recorded
+/// its end.
+struct LaunchedRunsService: Service {
+    let launcher: RunLauncher
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        } onGracefulShutdown: {}
+        await launcher.cancelAll()
     }
 }
 

@@ -1,5 +1,7 @@
+import RunbookChecks
 import Foundation
 import Logging
+import RunbookModel
 import RunbookFlows
 import RunbookStore
 import RunbookZMQ
@@ -48,6 +50,7 @@ public final class LiveEngine: Sendable {
     private let logger: Logger
     private let supervisors: [Supervisor<ContinuousClock>]
     private let startedAt = Date()
+    private let tickRate = TickRate()
 
     /// Stores the ticks the bridge relays, when set.
     private let ingest: TickIngest?
@@ -86,8 +89,8 @@ public final class LiveEngine: Sendable {
     public func start() async throws {
         // A program's port already taken is refused now, not found out in a crash loop.
         for program in settings.processes {
-            for port in program.ports where PortProbe.isListening(port) {
-                let holder = PortProbe.holder(of: port).map { " (held by \($0))" } ?? ""
+            for port in program.ports where Listeners.isListening(port) {
+                let holder = Listeners.holder(of: port).map { " (held by \($0))" } ?? ""
                 throw StartFailure(description: "cannot start \(program.name): port \(port) is already in use\(holder); stop the other program or change its ports in runbook.yaml")
             }
         }
@@ -98,7 +101,7 @@ public final class LiveEngine: Sendable {
                 for started in supervisors[..<index] { await started.unit.stop() }
                 var message = "cannot start \(supervisor.unit.name): \(error)"
                 if let zmq = error as? ZMQError, zmq.isAddressInUse {
-                    if let port = zmq.endpoint.flatMap(ZMQSocket.port(of:)), let holder = PortProbe.holder(of: port) { message += " (held by \(holder))" }
+                    if let port = zmq.endpoint.flatMap(ZMQSocket.port(of:)), let holder = Listeners.holder(of: port) { message += " (held by \(holder))" }
                     message += "; stop the other program or change the port under flows: in runbook.yaml"
                 }
                 throw StartFailure(description: message)
@@ -139,37 +142,74 @@ public final class LiveEngine: Sendable {
         supervisors.filter { $0.unit is FlowUnit }.allSatisfy { $0.status.state == .running && $0.unit.verify() == nil }
     }
 
-    /// Every service's state, counters included for flows.
-    public var state: [String: Any] {
+    /// Every service's state, counters included for flows, and the tick ingest's.
+    public func currentSnapshot() -> EngineSnapshot {
         let counters = Dictionary(uniqueKeysWithValues: flows.map { ($0.name, $0.counters.snapshot) })
-        let formatter = ISO8601DateFormatter()
-        var ticks: [String: Any] = [:]
-        if let counters = ingest?.counters {
-            ticks = [
-                "received": counters.received, "stored": counters.stored, "spooled": counters.spooled,
-                "replayed": counters.replayed, "invalid": counters.invalid, "dropped": counters.dropped,
-            ]
+        let now = Date()
+        var ticks: TickSnapshot?
+        let bridged = counters.values.reduce(0) { $0 + $1.ticksBySymbol.values.reduce(0, +) }
+        let lastTickAt = counters.values.compactMap(\.lastTickAt).max()
+        if let ingest {
+            let ingested = ingest.counters
+            ticks = TickSnapshot(
+                received: ingested.received, stored: ingested.stored, spooled: ingested.spooled, replayed: ingested.replayed,
+                invalid: ingested.invalid, dropped: ingested.dropped, lastTickAt: lastTickAt, lastMinute: tickRate.perMinute(total: bridged, at: now)
+            )
+        } else {
+            ticks = TickSnapshot(received: bridged, lastTickAt: lastTickAt, lastMinute: tickRate.perMinute(total: bridged, at: now))
         }
-        return [
-            "ticks": ticks,
-            "pid": Int(getpid()), "started_at": formatter.string(from: startedAt), "updated_at": formatter.string(from: Date()),
-            "services": supervisors.map { supervisor -> [String: Any] in
-                let status = supervisor.status
-                var object: [String: Any] = [
-                    "name": status.name, "kind": counters[status.name] == nil ? "process" : "flow", "state": status.state.rawValue,
-                    "restarts": status.restarts, "since": formatter.string(from: status.since), "ports": status.ports,
-                ]
-                if let error = status.lastError { object["last_error"] = error }
-                if let snapshot = counters[status.name] {
-                    object["received"] = snapshot.received
-                    object["sent"] = snapshot.sent
-                    object["malformed"] = snapshot.malformed
-                    object["ticks_by_symbol"] = snapshot.ticksBySymbol
-                    if let last = snapshot.lastMessageAt { object["last_message_at"] = formatter.string(from: last) }
-                }
-                return object
-            },
-        ]
+        let services = supervisors.map { supervisor -> ServiceSnapshot in
+            let status = supervisor.status
+            var service = ServiceSnapshot(
+                name: status.name, kind: supervisor.unit is FlowUnit ? "flow" : "process", state: status.state.rawValue,
+                restarts: supervisor.restartsInWindow, since: status.since, ports: status.ports,
+                problem: status.state == .running ? supervisor.unit.verify() : nil, lastError: status.lastError
+            )
+            if let snapshot = counters[status.name] {
+                service.received = snapshot.received
+                service.sent = snapshot.sent
+                service.malformed = snapshot.malformed
+                service.ticksBySymbol = snapshot.ticksBySymbol
+                service.lastMessageAt = snapshot.lastMessageAt
+            }
+            return service
+        }
+        return EngineSnapshot(pid: Int(getpid()), startedAt: startedAt, updatedAt: now, services: services, ticks: ticks)
+    }
+}
+
+extension LiveEngine: EngineControl {
+    public func snapshot() async throws -> EngineSnapshot {
+        currentSnapshot()
+    }
+
+    public func restart(_ service: String) async throws {
+        guard let supervisor = supervisors.first(where: { $0.unit.name == service }) else {
+            let names = supervisors.map(\.unit.name)
+            throw RestartRefused("no service named '\(service)'\(Suggestion.hint(for: service, in: names)); services: \(names.joined(separator: ", "))")
+        }
+        logger.notice("restart of \(service) asked for", metadata: ["service": "\(service)"])
+        if let problem = await supervisor.restartNow() { throw RestartRefused(problem) }
+    }
+
+    public func serviceNames() async throws -> [String] {
+        supervisors.map(\.unit.name)
+    }
+}
+
+/// Ticks per minute from the running total, sampled whenever the engine is looked at.
+final class TickRate: Sendable {
+    private let samples = Mutex<[(at: Date, total: Int)]>([])
+
+    func perMinute(total: Int, at now: Date) -> Int {
+        samples.withLock { samples in
+            if samples.last.map({ now.timeIntervalSince($0.at) >= 1 }) ?? true { samples.append((now, total)) }
+            // Keep the newest sample at least a minute old, and everything since.
+            if let keep = samples.lastIndex(where: { now.timeIntervalSince($0.at) >= 60 }) { samples.removeFirst(keep) }
+            guard let base = samples.first, now.timeIntervalSince(base.at) >= 1 else { return 0 }
+            let span = now.timeIntervalSince(base.at)
+            return Int((Double(total - base.total) * 60 / max(span, 60)).rounded())
+        }
     }
 }
 
@@ -195,7 +235,7 @@ struct StateFileService: Service {
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                if let data = try? JSONSerialization.data(withJSONObject: engine.state, options: [.sortedKeys]) {
+                if let data = try? EngineSnapshot.encoder.encode(engine.currentSnapshot()) {
                     let temporary = path + ".tmp"
                     if FileManager.default.createFile(atPath: temporary, contents: data) { rename(temporary, path) }
                 }

@@ -1,3 +1,4 @@
+import RunbookChecks
 import Foundation
 import Logging
 import Subprocess
@@ -99,9 +100,9 @@ public final class ProcessUnit: SupervisedUnit {
 
     /// Up: the program runs, and each of its ports is held by its own process group.
     public func verify() -> String? {
-        guard let pid = self.pid, PortProbe.isRunning(pid) else { return "\(spec.name) is not running" }
+        guard let pid = self.pid, Listeners.isRunning(pid) else { return "\(spec.name) is not running" }
         for port in spec.ports {
-            let holders = PortProbe.holderPIDs(of: port)
+            let holders = Listeners.holderPIDs(of: port)
             guard !holders.isEmpty else { return "port \(port) is not bound" }
             guard holders.contains(where: { getpgid($0) == pid }) else {
                 return "port \(port) is held by pid \(holders.map(String.init).joined(separator: ", ")), not by \(spec.name)"

@@ -49,6 +49,15 @@ public struct RestartBudget<C: Clock>: Sendable where C.Duration == Duration {
         return policy.delay(beforeRestart: restarts.count)
     }
 
+    /// Takes a restart an operator or a runbook asks for from the budget; false when the
+    /// budget is spent.
+    public mutating func requested(at now: C.Instant) -> Bool {
+        restarts = restarts.filter { $0.duration(to: now) < policy.window }
+        guard restarts.count < policy.budget else { return false }
+        restarts.append(now)
+        return true
+    }
+
     /// Starts the count afresh (an operator's `reset restart counters`).
     public mutating func reset() {
         restarts = []

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RunbookModel
 import Synchronization
 
 /// Keeps one unit running under its restart policy: a crash is followed by a wait, a restart and
@@ -21,6 +22,8 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
     private let state: Mutex<(status: Status, budget: RestartBudget<C>)>
     /// Told about every state change (metrics, escalation, state files).
     private let onChange: @Sendable (Status) -> Void
+    /// Restarts asked for (`restartNow`), answered once the unit is up and verified, or not.
+    private let requests = Mutex<[CheckedContinuation<String?, Never>]>([])
 
     public init(
         unit: any SupervisedUnit, policy: RestartPolicy, clock: C, logger: Logger,
@@ -35,6 +38,12 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     public var status: Status { state.withLock { $0.status } }
+
+    /// Restarts within the policy's window, as of now.
+    public var restartsInWindow: Int {
+        let now = clock.now
+        return state.withLock { $0.budget.used(at: now) }
+    }
 
     private func set(_ newState: ServiceState, error: String? = nil, restarts: Int? = nil) {
         let status = state.withLock { current -> Status in
@@ -77,6 +86,13 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
                 }
             }
             if Task.isCancelled { break }
+            // Stopped on purpose for a restart asked for: started again at once.
+            if requests.withLock({ !$0.isEmpty }) {
+                failedRestart = await restart()
+                answerRequests(failedRestart)
+                upSince = clock.now
+                continue
+            }
             let now = clock.now
             let (delay, used) = state.withLock { current -> (Duration?, Int) in
                 let delay = current.budget.crashed(at: now, upSince: upSince)
@@ -86,16 +102,77 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
             guard let delay else {
                 logger.error("\(unit.name) gave up: \(policy.budget) restarts within \(policy.window) spent; last stop: \(reason)", metadata: ["service": "\(unit.name)"])
                 set(.gaveUp)
+                answerRequests("\(unit.name) gave up: its restart budget is spent")
                 await waitForCancellation()
                 return
             }
             logger.warning("\(unit.name) stopped: \(reason); restart \(used) of \(policy.budget) in \(delay)", metadata: ["service": "\(unit.name)"])
-            do { try await clock.sleep(for: delay) } catch { break }
+            // A restart asked for during the wait cuts it short.
+            guard await pause(delay) else { break }
             failedRestart = await restart()
+            answerRequests(failedRestart)
             upSince = clock.now
         }
         await unit.stop()
         set(.stopped)
+        answerRequests("\(unit.name) stopped: the engine is shutting down")
+    }
+
+    /// Restarts the unit now, for a runbook or an operator: the restart counts against the budget
+    /// (refused when it is spent) and is verified as a crash's restart is. Nil when the unit is
+    /// running again and verified; otherwise why not.
+    public func restartNow() async -> String? {
+        let now = clock.now
+        let refusal: String? = state.withLock { current in
+            switch current.status.state {
+            case .gaveUp: return "\(unit.name) gave up: its restart budget (\(policy.budget) within \(DurationText.format(policy.window))) is spent"
+            case .stopped: return "\(unit.name) is stopped"
+            default:
+                guard current.budget.requested(at: now) else {
+                    return "the restart budget of \(unit.name) is spent: \(policy.budget) restarts within \(DurationText.format(policy.window))"
+                }
+                return nil
+            }
+        }
+        if let refusal { return refusal }
+        return await withCheckedContinuation { continuation in
+            let current = requests.withLock { waiting in
+                waiting.append(continuation)
+                return status.state
+            }
+            // A running unit is stopped and comes back through the loop; a failed one waiting
+            // for its restart sees the request in its pause; one starting answers when verified.
+            if current == .running { Task { await unit.stop() } }
+        }
+    }
+
+    /// Answers every restart asked for: nil when the unit is up and verified, else the problem.
+    private func answerRequests(_ problem: String?) {
+        let waiting = requests.withLock { requests in
+            defer { requests = [] }
+            return requests
+        }
+        for continuation in waiting { continuation.resume(returning: problem) }
+    }
+
+    /// Waits `delay` before a restart, or less when a restart is asked for; false when cancelled.
+    private func pause(_ delay: Duration) async -> Bool {
+        let clock = self.clock
+        let woken = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await clock.sleep(for: delay)) != nil }
+            // A restart asked for is looked for a few times a second, on real time.
+            group.addTask {
+                while !Task.isCancelled {
+                    if self.requests.withLock({ !$0.isEmpty }) { return true }
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        return woken && !Task.isCancelled
     }
 
     /// Starts the unit again and checks that it is up with its own ports bound, and still up a

@@ -17,6 +17,8 @@ public struct Executor: Sendable {
     public var observer: (any RunObserver)?
     /// Bytes of a step's output kept in its record.
     public var recordedOutputLimit: Int
+    /// What the engine lends to steps (checks, restarts): empty outside `runbook up`.
+    public var services = StepServices()
 
     public init(
         registry: StepRegistry, recorder: any RunRecorder, clock: any Clock<Duration> = ContinuousClock(),
@@ -187,7 +189,7 @@ public struct Executor: Sendable {
                     let child = await runChild(name, params: params, parent: state.runID)
                     return ChildRun(runID: child.runID, status: child.status.rawValue, succeeded: child.status == .succeeded, escalationLevel: child.escalationLevel)
                 },
-                redact: { redactor.redact($0) }
+                redact: { redactor.redact($0) }, services: services
             )
 
             var outcome: AttemptOutcome

@@ -10,6 +10,8 @@ public final class FlowCounters: Sendable {
         public var lastMessageAt: Date?
         /// Ticks per symbol (telemetry bridge).
         public var ticksBySymbol: [String: Int] = [:]
+        /// When the last tick was relayed (telemetry bridge).
+        public var lastTickAt: Date?
 
         public var malformedTotal: Int { malformed.values.reduce(0, +) }
     }
@@ -41,6 +43,7 @@ public final class FlowCounters: Sendable {
             $0.received += frames
             $0.sent += frames - malformed.values.reduce(0, +)
             for (symbol, count) in ticks { $0.ticksBySymbol[symbol, default: 0] += count }
+            if !ticks.isEmpty { $0.lastTickAt = date }
             for (reason, count) in malformed { $0.malformed[reason.rawValue, default: 0] += count }
             if frames > 0 { $0.lastMessageAt = date }
         }

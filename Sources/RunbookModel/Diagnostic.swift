@@ -13,6 +13,13 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         self.sourceLine = sourceLine
     }
 
+    /// Diagnostics of one file by line and column, those at one place in the order found.
+    public static func inFileOrder(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        diagnostics.enumerated().sorted {
+            ($0.element.location.line, $0.element.location.column, $0.offset) < ($1.element.location.line, $1.element.location.column, $1.offset)
+        }.map(\.element)
+    }
+
     /// A diagnostic whose source line is read from its file.
     public static func reading(_ location: SourceLocation, _ message: String) -> Diagnostic {
         let text = FileManager.default.contents(atPath: location.file).map { String(decoding: $0, as: UTF8.self) }

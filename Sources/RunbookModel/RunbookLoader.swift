@@ -34,10 +34,7 @@ public struct RunbookLoader: Sendable {
     public func read(text: String, file: String) -> (Runbook?, [Diagnostic]) {
         var source = YAMLSource(file: file, text: text)
         let runbook = read(&source)
-        let ordered = source.diagnostics.enumerated().sorted {
-            ($0.element.location.line, $0.element.location.column, $0.offset) < ($1.element.location.line, $1.element.location.column, $1.offset)
-        }
-        return (runbook, ordered.map(\.element))
+        return (runbook, Diagnostic.inFileOrder(source.diagnostics))
     }
 
     private func read(_ source: inout YAMLSource) -> Runbook? {
@@ -267,10 +264,15 @@ public struct RunbookLoader: Sendable {
 
     // MARK: Inputs
 
-    private func readInputs(_ body: Node, spec: PrimitiveSpec, owner: String, references: inout [RunbookReference], _ source: inout YAMLSource) -> Inputs {
+    private func readInputs(
+        _ body: Node, spec: PrimitiveSpec, owner: String, references: inout [RunbookReference], _ source: inout YAMLSource,
+        written given: [(key: String, keyNode: Node, value: Node)]? = nil
+    ) -> Inputs {
         var entries: [InputEntry] = []
         var written: [(key: String, keyNode: Node, value: Node)] = []
-        if body.scalar != nil, body.null == nil || body.scalar?.style != .plain {
+        if let given {
+            written = given
+        } else if body.scalar != nil, body.null == nil || body.scalar?.style != .plain {
             guard let shorthand = spec.shorthand else {
                 source.error(body, "'\(spec.name)' needs a mapping of inputs (\(spec.inputs.map(\.key).joined(separator: ", ")))")
                 return Inputs()
@@ -304,8 +306,18 @@ public struct RunbookLoader: Sendable {
         case .condition:
             return readCondition(node, &source).map { .condition($0, $0.location) }
         case .primitive:
-            guard let entries = source.entries(node, what: what), entries.count == 1 else {
-                if node.mapping != nil { source.error(node, "\(what) takes exactly one primitive, such as {shell: {command: ...}}") }
+            guard let entries = source.entries(node, what: what) else { return nil }
+            // `{check: ea-heartbeat, status: healthy}` is `{check: {name: ea-heartbeat, status: healthy}}`.
+            let primitives = entries.filter { catalog.spec(named: $0.key) != nil }
+            if entries.count > 1, primitives.count == 1, let spec = catalog.spec(named: primitives[0].key), let shorthand = spec.shorthand,
+               primitives[0].value.scalar != nil {
+                let rest = entries.filter { $0.key != spec.name }
+                let written = [(key: shorthand, keyNode: primitives[0].value, value: primitives[0].value)] + rest
+                let inputs = readInputs(node, spec: spec, owner: what, references: &references, &source, written: written)
+                return .primitive(NestedPrimitive(name: spec.name, inputs: inputs, location: source.location(primitives[0].keyNode)))
+            }
+            guard entries.count == 1 else {
+                source.error(node, "\(what) takes exactly one primitive, such as {shell: {command: ...}} or {check: NAME, status: healthy}")
                 return nil
             }
             let (name, keyNode, body) = entries[0]

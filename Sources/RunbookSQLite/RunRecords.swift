@@ -139,6 +139,31 @@ public final class RunRecords: RunRecorder, Sendable {
             }
             try db.create(index: "runs_by_source", on: "runs", columns: ["trigger_source", "started_at"])
         }
+        migrator.registerMigration("v4: check changes and alerts") { db in
+            try db.create(table: "check_changes") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("check_name", .text).notNull().indexed()
+                t.column("from_status", .text).notNull()
+                t.column("to_status", .text).notNull()
+                t.column("value", .double)
+                t.column("text", .text).notNull()
+                t.column("subject", .text)
+                t.column("flapping", .boolean).notNull().defaults(to: false)
+                t.column("at", .datetime).notNull().indexed()
+            }
+            try db.create(table: "alerts") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("check_name", .text).notNull()
+                t.column("subject", .text)
+                t.column("status", .text).notNull()
+                t.column("message", .text).notNull()
+                t.column("opened_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.column("cleared_at", .datetime)
+                t.column("cleared_by", .text)
+            }
+            try db.create(index: "alerts_open", on: "alerts", columns: ["check_name", "cleared_at"])
+        }
         return migrator
     }
 

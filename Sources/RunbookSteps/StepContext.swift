@@ -21,14 +21,17 @@ public struct StepContext: Sendable {
     public var runChild: @Sendable (_ runbook: String, _ params: [String: String]) async throws -> ChildRun
     /// Masks the run's secrets in text a step writes anywhere but its result (logs).
     public var redact: @Sendable (String) -> String
+    /// Services of the engine for primitives that act on it.
+    public var services: StepServices
 
     public init(
         runID: Int64, runbook: String, stepID: String, attempt: Int, workingDirectory: String,
         environment: [String: String], clock: any Clock<Duration>, logger: Logger, evaluator: ExpressionEvaluator,
         makeNested: @escaping @Sendable (NestedPrimitive) throws -> any StepPrimitive,
         runChild: @escaping @Sendable (String, [String: String]) async throws -> ChildRun,
-        redact: @escaping @Sendable (String) -> String = { $0 }
+        redact: @escaping @Sendable (String) -> String = { $0 }, services: StepServices = StepServices()
     ) {
+        self.services = services
         self.runID = runID
         self.runbook = runbook
         self.stepID = stepID

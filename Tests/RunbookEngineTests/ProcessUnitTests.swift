@@ -1,3 +1,4 @@
+import RunbookChecks
 import Foundation
 import RunbookTestSupport
 import Logging
@@ -17,24 +18,24 @@ import Testing
         let supervisor = Supervisor(unit: unit, policy: RestartPolicy(wait: .milliseconds(100), budget: 3), clock: ContinuousClock(), logger: Logger(label: "test"))
         try supervisor.startFirst()
         let task = Task { await supervisor.supervise() }
-        #expect(await eventually { PortProbe.isListening(port) && unit.pid != nil })
+        #expect(await eventually { Listeners.isListening(port) && unit.pid != nil })
         let first = try #require(unit.pid)
 
         kill(first, SIGKILL)
         #expect(await eventually { supervisor.status.restarts == 1 && supervisor.status.state == .running && unit.pid != first })
         #expect(supervisor.status.lastError == "listener was killed by signal 9")
-        #expect(PortProbe.isListening(port))
+        #expect(Listeners.isListening(port))
 
         task.cancel()
         await task.value
         #expect(supervisor.status.state == .stopped)
-        #expect(await eventually { !PortProbe.isListening(port) })
+        #expect(await eventually { !Listeners.isListening(port) })
     }
 
     @Test func aRestartIsNotVerifiedWhenAnotherProgramHoldsThePort() async throws {
         let port = Int.random(in: 12_000..<16_000)
         let squatter = try PortSquatter(port: port)
-        #expect(await eventually { PortProbe.isListening(port) })
+        #expect(await eventually { Listeners.isListening(port) })
 
         let unit = ProcessUnit(.init(name: "engine", executable: "/bin/sleep", arguments: ["300"], ports: [port], stopTimeout: .seconds(1)), logger: Logger(label: "test"))
         let supervisor = Supervisor(unit: unit, policy: RestartPolicy(wait: .milliseconds(50), budget: 1), clock: ContinuousClock(), logger: Logger(label: "test"))
@@ -53,13 +54,13 @@ import Testing
     @Test func theHolderOfABoundPortIsNamedButNeverThisProcess() async throws {
         let mine = Darwinless.listen()
         defer { close(mine.fd) }
-        #expect(PortProbe.isListening(mine.port))
-        #expect(PortProbe.holder(of: mine.port) == nil)
+        #expect(Listeners.isListening(mine.port))
+        #expect(Listeners.holder(of: mine.port) == nil)
 
         let port = Int.random(in: 12_000..<16_000)
         let child = try PortSquatter(port: port)
-        #expect(await eventually { PortProbe.isListening(port) })
-        #expect(PortProbe.holder(of: port)?.hasPrefix("pid \(child.pid) (/usr/bin/python3") == true)
+        #expect(await eventually { Listeners.isListening(port) })
+        #expect(Listeners.holder(of: port)?.hasPrefix("pid \(child.pid) (/usr/bin/python3") == true)
     }
 }
 
@@ -88,9 +89,9 @@ enum Darwinless {
         #expect(unit.ports == [port])
         for _ in 0..<2 {
             try unit.start()
-            #expect(await eventually { PortProbe.isListening(port) })
+            #expect(await eventually { Listeners.isListening(port) })
             await unit.stop()
-            #expect(await eventually { !PortProbe.isListening(port) })
+            #expect(await eventually { !Listeners.isListening(port) })
         }
     }
 }

@@ -12,6 +12,7 @@ final class CrashingUnit: SupervisedUnit {
     private let state = Mutex<(starts: Int, waiting: [CheckedContinuation<String, Never>])>((0, []))
 
     var starts: Int { state.withLock { $0.starts } }
+    var isWaitedOn: Bool { state.withLock { !$0.waiting.isEmpty } }
 
     func start() throws {
         state.withLock { $0.starts += 1 }
@@ -93,5 +94,48 @@ final class CrashingUnit: SupervisedUnit {
         task.cancel()
         await task.value
         #expect(changes.withLock { $0 }.filter { $0 == "running" }.count == 4)
+    }
+}
+
+@Suite struct RequestedRestartTests {
+    @Test func aRestartAskedForIsVerifiedAndCountsAgainstTheBudget() async throws {
+        let clock = TestClock()
+        let unit = CrashingUnit()
+        let supervisor = Supervisor(unit: unit, policy: RestartPolicy(wait: .seconds(30), budget: 1), clock: clock, logger: Logger(label: "test"))
+        try supervisor.startFirst()
+        let task = Task { await supervisor.supervise() }
+        // The unit must be waited on before it can be stopped.
+        while !unit.isWaitedOn { await Task.yield() }
+        let restarting = Task { await supervisor.restartNow() }
+        // Verification waits a second of the supervisor's clock before it says yes.
+        while unit.starts < 2 { await Task.yield() }
+        while supervisor.status.state != .running { await clock.advance(by: .milliseconds(500)) }
+        #expect(await restarting.value == nil)
+        #expect(unit.starts == 2)
+        #expect(supervisor.restartsInWindow == 1)
+        // The budget of one is spent: the next request is refused and nothing is stopped.
+        let refused = await supervisor.restartNow()
+        #expect(refused?.contains("budget") == true)
+        #expect(unit.starts == 2)
+        #expect(supervisor.status.state == .running)
+        task.cancel()
+        await task.value
+    }
+
+    @Test func aRestartAskedForCutsTheWaitAfterACrashShort() async throws {
+        let clock = TestClock()
+        let unit = CrashingUnit()
+        let supervisor = Supervisor(unit: unit, policy: RestartPolicy(wait: .seconds(300), budget: 3), clock: clock, logger: Logger(label: "test"))
+        try supervisor.startFirst()
+        let task = Task { await supervisor.supervise() }
+        while !unit.crash() { await Task.yield() }
+        while supervisor.status.state != .failed { await Task.yield() }
+        let restarting = Task { await supervisor.restartNow() }
+        // No five minutes pass on the supervisor's clock: the request ends the wait.
+        while unit.starts < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        while supervisor.status.state != .running { await clock.advance(by: .milliseconds(500)) }
+        #expect(await restarting.value == nil)
+        task.cancel()
+        await task.value
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Which TCP ports have a listening socket on this machine, and who holds one, from /proc.
-public enum PortProbe {
+public enum Listeners {
     /// Listening TCP ports (IPv4 and IPv6) with the socket inode of each.
     static func listening() -> [Int: String] {
         var ports: [Int: String] = [:]

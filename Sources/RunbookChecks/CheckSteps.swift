@@ -1,0 +1,149 @@
+import Foundation
+import RunbookModel
+import RunbookSteps
+
+/// Open alerts: a check that turned warning or critical opens one, its recovery clears it.
+public protocol AlertBook: Sendable {
+    /// The checks with an open alert.
+    func openAlerts() throws -> [String]
+    /// Clears the open alerts of `check`; how many were cleared.
+    func clearAlerts(check: String, by actor: String) throws -> Int
+}
+
+/// Evaluates a check now; fails unless its status is allowed (healthy or idle by default).
+public struct CheckStep: StepPrimitive {
+    public static let spec = PrimitiveSpec(
+        name: "check",
+        summary: "evaluate a health check now; fails unless its status is allowed",
+        inputs: [InputSpec("name", .string, required: true), InputSpec("allow", .stringList), InputSpec("status", .string)],
+        outputs: ["status", "value", "text", "subject"],
+        shorthand: "name"
+    )
+
+    public var name: String
+    public var allow: [CheckStatus]
+
+    public init(inputs: ResolvedInputs) throws(StepInputError) {
+        name = try inputs.string("name")
+        var allowed = inputs.strings("allow")
+        if let status = try? inputs.string("status") { allowed.append(status) }
+        if allowed.isEmpty { allowed = ["healthy", "idle"] }
+        var statuses: [CheckStatus] = []
+        for text in allowed {
+            guard let status = CheckStatus(rawValue: text) else {
+                throw StepInputError("'\(text)' is not a check status: use \(CheckStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            statuses.append(status)
+        }
+        allow = statuses
+    }
+
+    public func describe() -> String {
+        "evaluate check \(name); fail unless \(allow.map(\.rawValue).joined(separator: " or "))"
+    }
+
+    public func run(in context: StepContext) async throws -> StepResult {
+        guard let book = context.services.get(CheckBook.self) else {
+            throw StepFailure("no checks are loaded here: check steps run inside `runbook up` or `runbook run` with a Checks folder")
+        }
+        let result: CheckResult
+        do {
+            result = try await book.evaluate(name)
+        } catch {
+            throw StepFailure("\(error)")
+        }
+        var outputs: [String: Value] = [
+            "status": .string(result.status.rawValue), "text": .string(result.text), "subject": result.subject.map(Value.string) ?? .null,
+        ]
+        outputs["value"] = result.value.map { $0.isFinite ? .number($0) : .null } ?? .null
+        let line = "\(name): \(result.status.rawValue): \(result.text)" + (result.subject.map { " [\($0)]" } ?? "")
+        guard allow.contains(result.status) else {
+            throw StepFailure("check \(name) is \(result.status.rawValue): \(result.text) (\(result.threshold))", output: line, outputs: outputs)
+        }
+        return StepResult(outputs: outputs, output: line)
+    }
+}
+
+/// Restarts a service or supervised program through its supervisor: the restart budget is
+/// honoured and the restart verified (running, ports bound) before the step succeeds.
+public struct RestartStep: StepPrimitive {
+    public static let spec = PrimitiveSpec(
+        name: "restart",
+        summary: "restart a service or supervised program through the supervisor (budget honoured, verified)",
+        inputs: [InputSpec("service", .string, required: true)],
+        outputs: ["service", "restarts"],
+        shorthand: "service"
+    )
+
+    public var service: String
+
+    public init(inputs: ResolvedInputs) throws(StepInputError) {
+        service = try inputs.string("service")
+    }
+
+    public func describe() -> String { "restart \(service) through its supervisor and verify it" }
+
+    public func run(in context: StepContext) async throws -> StepResult {
+        guard let engine = context.services.get((any EngineControl).self) else {
+            throw StepFailure("no engine to restart \(service) in: run `runbook up`")
+        }
+        do {
+            try await engine.restart(service)
+        } catch {
+            throw StepFailure("\(error)")
+        }
+        let restarts = try? await engine.snapshot().service(service)?.restarts
+        context.logger.notice("restarted \(service) and verified it", metadata: ["runbook": "\(context.runbook)", "run": "\(context.runID)"])
+        return StepResult(
+            outputs: ["service": .string(service), "restarts": restarts.map { .number(Double($0)) } ?? .null],
+            output: "\(service) restarted and verified" + (restarts.map { " (\($0) restart(s) in the window)" } ?? "")
+        )
+    }
+}
+
+/// Clears alerts that no longer hold: those of checks that are healthy (or idle) now, or every
+/// open alert with `all: true`.
+public struct ClearAlertsStep: StepPrimitive {
+    public static let spec = PrimitiveSpec(
+        name: "clear_alerts",
+        summary: "clear open alerts of checks that are healthy again (or all of them)",
+        inputs: [InputSpec("checks", .stringList), InputSpec("all", .bool)],
+        outputs: ["cleared", "still_open"]
+    )
+
+    public var checks: [String]
+    public var all: Bool
+
+    public init(inputs: ResolvedInputs) throws(StepInputError) {
+        checks = inputs.strings("checks")
+        all = try inputs.bool("all", default: false)
+    }
+
+    public func describe() -> String {
+        all ? "clear every open alert" : "clear the alerts of checks that are healthy now" + (checks.isEmpty ? "" : " among \(checks.joined(separator: ", "))")
+    }
+
+    public func run(in context: StepContext) async throws -> StepResult {
+        guard let alerts = context.services.get((any AlertBook).self) else { throw StepFailure("no alerts are kept here: run inside `runbook up`") }
+        let book = context.services.get(CheckBook.self)
+        var cleared: [String] = []
+        var stillOpen: [String] = []
+        for check in try alerts.openAlerts() where checks.isEmpty || checks.contains(check) {
+            var stale = all
+            if !stale, let book, let result = try? await book.evaluate(check) { stale = !result.status.isBad && result.status != .unknown }
+            if stale, try alerts.clearAlerts(check: check, by: "runbook \(context.runbook) run \(context.runID)") > 0 {
+                cleared.append(check)
+            } else {
+                stillOpen.append(check)
+            }
+        }
+        let text = "cleared \(cleared.count) alert(s)" + (cleared.isEmpty ? "" : ": \(cleared.joined(separator: ", "))")
+            + (stillOpen.isEmpty ? "" : "; still open: \(stillOpen.joined(separator: ", "))")
+        return StepResult(outputs: ["cleared": .list(cleared.map(Value.string)), "still_open": .list(stillOpen.map(Value.string))], output: text)
+    }
+}
+
+extension StepRegistry {
+    /// The primitives that act on checks, alerts and the engine's services.
+    public static let checks = StepRegistry([CheckStep.self, RestartStep.self, ClearAlertsStep.self])
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import RunbookExecutor
+import RunbookModel
+import ServiceLifecycle
+import Synchronization
+
+/// Where the guardian writes what happens to checks: state changes, and the alerts they open
+/// and clear. The SQLite adapter implements it.
+public protocol CheckJournal: Sendable {
+    func recordChange(check: String, from: CheckStatus, to: CheckStatus, result: CheckResult, flapping: Bool) throws
+}
+
+/// The checks of a configuration, by name, with what evaluates them: for `runbook check` and the
+/// `check` and `wait_until` steps.
+public struct CheckBook: Sendable {
+    public var checks: [Check]
+    public var evaluator: CheckEvaluator
+
+    public init(checks: [Check], evaluator: CheckEvaluator) {
+        self.checks = checks
+        self.evaluator = evaluator
+    }
+
+    public func check(named name: String) throws -> Check {
+        guard let check = checks.first(where: { $0.name == name }) else {
+            throw ProbeFailure("no check named '\(name)'\(Suggestion.hint(for: name, in: checks.map(\.name))); checks: \(checks.map(\.name).joined(separator: ", "))")
+        }
+        return check
+    }
+
+    public func evaluate(_ name: String) async throws -> CheckResult {
+        await evaluator.evaluate(try check(named: name))
+    }
+}
+
+/// A check's state for the health file and the API.
+public struct CheckEntry: Sendable {
+    public var check: Check
+    public var status: CheckStatus
+    public var since: Date?
+    public var last: CheckResult?
+    public var flapping: Bool
+    public var lastTrigger: Date?
+}
+
+/// Evaluates every check on its own interval, keeps its state with hysteresis, starts the check's
+/// runbook when it turns critical (or warning, when it says so), and writes the health file.
+public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Duration {
+    /// Why a state change did or did not start a runbook, for the log and tests.
+    public enum Decision: Sendable, Equatable {
+        case started(runbook: String)
+        case flapping, alreadyRunning, coolingDown, failedToStart(String)
+    }
+
+    private let book: CheckBook
+    private let launcher: RunLauncher?
+    private let journal: (any CheckJournal)?
+    private let clock: C
+    private let logger: Logger
+    private let healthFile: String?
+    private let healthInterval: Duration
+    private let now: @Sendable () -> Date
+    private let entries: Mutex<[String: (tracker: CheckTracker, lastTrigger: Date?)]>
+    /// Told of each decision a change leads to.
+    private let onDecision: @Sendable (String, Decision) -> Void
+
+    public init(
+        book: CheckBook, launcher: RunLauncher?, journal: (any CheckJournal)?, clock: C, logger: Logger, healthFile: String? = nil,
+        healthInterval: Duration = .seconds(30), now: @escaping @Sendable () -> Date = { Date() },
+        onDecision: @escaping @Sendable (String, Decision) -> Void = { _, _ in }
+    ) {
+        self.book = book
+        self.launcher = launcher
+        self.journal = journal
+        self.clock = clock
+        self.logger = logger
+        self.healthFile = healthFile
+        self.healthInterval = healthInterval
+        self.now = now
+        self.onDecision = onDecision
+        entries = Mutex(Dictionary(uniqueKeysWithValues: book.checks.map { ($0.name, (CheckTracker(check: $0), nil)) }))
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for check in self.book.checks {
+                    group.addTask { await self.watch(check) }
+                }
+                if self.healthFile != nil {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            self.writeHealthFile()
+                            do { try await self.clock.sleep(for: self.healthInterval) } catch { return }
+                        }
+                    }
+                }
+            }
+        }
+        writeHealthFile()
+    }
+
+    /// Evaluates one check on its interval until cancelled; a slow probe delays only its own check.
+    private func watch(_ check: Check) async {
+        while !Task.isCancelled {
+            let due = clock.now.advanced(by: check.interval)
+            await evaluateOnce(check)
+            do { try await clock.sleep(until: due, tolerance: nil) } catch { return }
+        }
+    }
+
+    /// Evaluates `check` once and acts on a change of state.
+    public func evaluateOnce(_ check: Check) async {
+        let result = await book.evaluator.evaluate(check)
+        guard let (change, flapping) = entries.withLock({ entries -> (CheckTracker.Change, Bool)? in
+            guard let change = entries[check.name]?.tracker.record(result) else { return nil }
+            return (change, entries[check.name]!.tracker.flapping)
+        }) else { return }
+        let subject = result.subject.map { " [\($0)]" } ?? ""
+        let message = "check \(check.name) \(change.from.rawValue) -> \(change.to.rawValue)\(subject): \(result.text) (\(result.threshold))"
+        switch change.to {
+        case .critical: logger.error("\(message)", metadata: ["check": "\(check.name)"])
+        case .warning: logger.warning("\(message)", metadata: ["check": "\(check.name)"])
+        default: logger.notice("\(message)", metadata: ["check": "\(check.name)"])
+        }
+        do {
+            try journal?.recordChange(check: check.name, from: change.from, to: change.to, result: result, flapping: flapping)
+        } catch {
+            logger.error("cannot record the change of check \(check.name): \(error)")
+        }
+        let action = change.to == .critical ? check.onCritical : change.to == .warning ? check.onWarning : nil
+        if let action {
+            let decision = trigger(check, action: action, flapping: flapping)
+            onDecision(check.name, decision)
+        }
+        if healthFile != nil { writeHealthFile() }
+    }
+
+    /// Starts the check's runbook unless it is flapping, one of its runs is still going, or the
+    /// last it started is within the cooldown.
+    private func trigger(_ check: Check, action: CheckAction, flapping: Bool) -> Decision {
+        let key = "check:\(check.name)"
+        guard let launcher else { return .failedToStart("no runbooks in this engine") }
+        if flapping {
+            logger.warning("check \(check.name) is flapping: not starting \(action.runbook)", metadata: ["check": "\(check.name)"])
+            return .flapping
+        }
+        if !launcher.running(key).isEmpty {
+            logger.notice("check \(check.name): \(action.runbook) is still running from before; not starting another", metadata: ["check": "\(check.name)"])
+            return .alreadyRunning
+        }
+        let at = now()
+        if let last = entries.withLock({ $0[check.name]?.lastTrigger }), at.timeIntervalSince(last) < check.cooldown.seconds {
+            logger.notice("check \(check.name): \(action.runbook) started \(Age.text(at.timeIntervalSince(last))) ago, within the cooldown of \(DurationText.format(check.cooldown)); not starting it again", metadata: ["check": "\(check.name)"])
+            return .coolingDown
+        }
+        do {
+            let params = action.params.mapValues(Value.string)
+            try launcher.start(action.runbook, params: params, trigger: .check, origin: RunOrigin(source: check.name), key: key)
+            entries.withLock { $0[check.name]?.lastTrigger = at }
+            logger.notice("check \(check.name): started \(action.runbook)", metadata: ["check": "\(check.name)"])
+            return .started(runbook: action.runbook)
+        } catch {
+            logger.error("check \(check.name): \(error)", metadata: ["check": "\(check.name)"])
+            return .failedToStart("\(error)")
+        }
+    }
+
+    /// Every check's state, by name.
+    public var states: [CheckEntry] {
+        entries.withLock { entries in
+            book.checks.compactMap { check in
+                guard let entry = entries[check.name] else { return nil }
+                return CheckEntry(
+                    check: check, status: entry.tracker.status, since: entry.tracker.since, last: entry.tracker.last,
+                    flapping: entry.tracker.flapping, lastTrigger: entry.lastTrigger
+                )
+            }
+        }
+    }
+
+    /// Writes the health file: every check's state and the worst of them, atomically.
+    public func writeHealthFile() {
+        guard let healthFile else { return }
+        let report = HealthReport(updatedAt: now(), entries: states)
+        guard let data = try? HealthReport.encoder.encode(report) else { return }
+        let temporary = healthFile + ".tmp"
+        if FileManager.default.createFile(atPath: temporary, contents: data) { rename(temporary, healthFile) }
+    }
+}
+
+/// The health file: what `runbook check` reads for how long a state has lasted, and what the
+/// HTTP health endpoints serve.
+public struct HealthReport: Sendable, Codable {
+    public struct Item: Sendable, Codable {
+        public var name: String
+        public var status: CheckStatus
+        public var since: Date?
+        public var value: Double?
+        public var text: String?
+        public var subject: String?
+        public var threshold: String
+        public var flapping: Bool
+        public var evaluatedAt: Date?
+        public var lastTriggeredAt: Date?
+        public var onCritical: String?
+    }
+
+    public var updatedAt: Date
+    /// The worst status of any check; healthy when there are none.
+    public var status: CheckStatus
+    public var checks: [Item]
+
+    public init(updatedAt: Date, entries: [CheckEntry]) {
+        self.updatedAt = updatedAt
+        checks = entries.map { entry in
+            Item(
+                name: entry.check.name, status: entry.status, since: entry.since, value: entry.last?.value.flatMap { $0.isFinite ? $0 : nil },
+                text: entry.last?.text, subject: entry.last?.subject, threshold: CheckEvaluator.limits(of: entry.check), flapping: entry.flapping,
+                evaluatedAt: entry.last?.at, lastTriggeredAt: entry.lastTrigger, onCritical: entry.check.onCritical?.runbook
+            )
+        }
+        status = checks.map(\.status).max() ?? .healthy
+    }
+
+    public static var encoder: JSONEncoder { EngineSnapshot.encoder }
+    public static var decoder: JSONDecoder { EngineSnapshot.decoder }
+}

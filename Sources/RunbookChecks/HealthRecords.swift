@@ -1,0 +1,38 @@
+import Foundation
+
+/// What the records say about the trading flows, for probes. The SQLite adapter implements it.
+public protocol HealthRecords: Sendable {
+    /// Every EA that has sent a heartbeat, with when it last did.
+    func heartbeats() throws -> [(ea: String, lastSeen: Date)]
+    /// When the last record of `kind` arrived; nil when none ever has.
+    func lastArrival(of kind: RecordKind) throws -> Date?
+    /// Records of `kind` that arrived in `interval`.
+    func count(of kind: RecordKind, in interval: DateInterval) throws -> Int
+    /// The last `limit` closed trades, newest first.
+    func recentTrades(limit: Int) throws -> [ClosedTrade]
+    /// Fires queued and not yet sent to an EA.
+    func queuedFires() throws -> (count: Int, oldest: Date?)
+    /// When the command router recorded the test probe `id`; nil when it has not.
+    func probeArrival(id: String) throws -> Date?
+}
+
+/// The records flows write.
+public enum RecordKind: String, Sendable, CaseIterable {
+    case signal, fire, confirmation, trade
+
+    /// As written in checks: `signals`, `fires`.
+    public var plural: String { rawValue + "s" }
+}
+
+/// A closed trade, for win rates.
+public struct ClosedTrade: Sendable, Equatable {
+    public var symbol: String
+    public var pnl: Double
+    public var closedAt: Date
+
+    public init(symbol: String, pnl: Double, closedAt: Date) {
+        self.symbol = symbol
+        self.pnl = pnl
+        self.closedAt = closedAt
+    }
+}

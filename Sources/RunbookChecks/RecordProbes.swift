@@ -1,0 +1,199 @@
+import Foundation
+import RunbookModel
+
+/// Seconds since each EA's last heartbeat; the oldest, or one EA's. Value: seconds.
+public struct HeartbeatProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "ea_heartbeat", summary: "seconds since the last heartbeat of the stalest EA, or of one EA by target_uuid (value: seconds)",
+        inputs: [InputSpec("ea", .string)], unit: .seconds, warning: Threshold(.above, 120), critical: Threshold(.above, 300), shorthand: "ea"
+    )
+
+    public var ea: String?
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {
+        ea = inputs.text("ea")
+    }
+
+    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+        let beats = try environment.requireRecords().heartbeats().filter { ea == nil || $0.ea == ea }
+        let now = environment.now()
+        guard let stalest = beats.min(by: { $0.lastSeen < $1.lastSeen }) else {
+            // Nothing to judge yet: an EA that never connected is not one that was lost.
+            return ProbeReading(value: nil, text: ea.map { "EA \($0) has never sent a heartbeat" } ?? "no EA has ever sent a heartbeat", subject: ea, status: .unknown)
+        }
+        let age = max(0, now.timeIntervalSince(stalest.lastSeen))
+        let others = beats.count > 1 ? " (stalest of \(beats.count) EAs)" : ""
+        return ProbeReading(value: age, text: "\(stalest.ea): last heartbeat \(Age.text(age)) ago\(others)", subject: stalest.ea)
+    }
+}
+
+/// Seconds since the last tick, signal, fire, confirmation or trade arrived. Value: seconds.
+public struct FreshnessProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "freshness", summary: "seconds since the last tick, signal, fire, confirmation or trade arrived (value: seconds)",
+        inputs: [InputSpec("of", .string, required: true)], unit: .seconds, shorthand: "of"
+    )
+
+    static let kinds = ["tick"] + RecordKind.allCases.map(\.rawValue)
+
+    public var of: String
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {
+        of = inputs.text("of") ?? ""
+        if of.hasSuffix("s") { of.removeLast() }
+        guard Self.kinds.contains(of) else { throw ProbeInputError("freshness of '\(of)' is not one of \(Self.kinds.joined(separator: ", "))") }
+    }
+
+    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+        let last: Date?
+        if of == "tick" {
+            let snapshot = try await environment.requireEngine().snapshot()
+            // Before the engine's first tick, its start is when the wait began.
+            last = snapshot.ticks?.lastTickAt ?? snapshot.startedAt
+        } else {
+            last = try environment.requireRecords().lastArrival(of: RecordKind(rawValue: of)!)
+        }
+        guard let last else { return ProbeReading(value: .infinity, text: "no \(of) has ever arrived", subject: of) }
+        let age = max(0, environment.now().timeIntervalSince(last))
+        return ProbeReading(value: age, text: "last \(of) \(Age.text(age)) ago", subject: of)
+    }
+}
+
+/// How many ticks, signals, fires or trades arrive per unit of time over a window; with
+/// `market_time: true` only the market's open time in the window counts. Value: per `per`.
+public struct RateProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "rate", summary: "ticks, signals, fires or trades per `per` over `window` (value: a rate)",
+        inputs: [InputSpec("of", .string, required: true), InputSpec("window", .duration), InputSpec("per", .duration), InputSpec("market_time", .bool)],
+        unit: .number, shorthand: "of"
+    )
+
+    public var of: String
+    public var window: Duration
+    public var per: Duration
+    public var marketTime: Bool
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {
+        of = inputs.text("of") ?? ""
+        let kinds = ["ticks"] + RecordKind.allCases.map(\.plural)
+        guard kinds.contains(of) else { throw ProbeInputError("rate of '\(of)' is not one of \(kinds.joined(separator: ", "))") }
+        window = inputs.duration("window") ?? (of == "ticks" ? .seconds(60) : .seconds(3600))
+        per = inputs.duration("per") ?? window
+        if case .bool(let flag)? = inputs["market_time"] { marketTime = flag } else { marketTime = false }
+        if of == "ticks", window != .seconds(60) { throw ProbeInputError("rate of ticks is measured over the last minute: leave window out or write 1m") }
+        guard window > .zero, per > .zero else { throw ProbeInputError("rate needs a window and per above zero") }
+    }
+
+    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+        let now = environment.now()
+        let count: Int
+        if of == "ticks" {
+            count = try await environment.requireEngine().snapshot().ticks?.lastMinute ?? 0
+        } else {
+            let interval = DateInterval(start: now.addingTimeInterval(-window.seconds), end: now)
+            count = try environment.requireRecords().count(of: RecordKind(rawValue: String(of.dropLast()))!, in: interval)
+        }
+        var measured = window.seconds
+        if marketTime {
+            measured = Self.openSeconds(in: DateInterval(start: now.addingTimeInterval(-window.seconds), end: now), market: environment.market)
+            guard measured >= 60 else { return ProbeReading(value: nil, text: "the market was closed over the window", status: .idle) }
+        }
+        let rate = Double(count) / measured * per.seconds
+        let perText = DurationText.format(per)
+        return ProbeReading(value: rate, text: String(format: "%.1f %@ per %@ (%d in %@)", rate, of, perText, count, Age.text(measured)), subject: of)
+    }
+
+    /// Seconds of `interval` in which the market traded, to the minute.
+    static func openSeconds(in interval: DateInterval, market: MarketCalendar) -> Double {
+        var open = 0.0
+        var start = interval.start
+        while start < interval.end {
+            let end = min(interval.end, start.addingTimeInterval(60))
+            if market.isOpen(at: start) { open += end.timeIntervalSince(start) }
+            start = end
+        }
+        return open
+    }
+}
+
+/// Share of the last N closed trades that won, overall or per symbol or trading session, the
+/// worst group reported. Value: percent.
+public struct WinRateProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "win_rate", summary: "percent of the last N trades that won, by all, symbol or session; the worst group (value: percent)",
+        inputs: [InputSpec("last", .int), InputSpec("min_trades", .int), InputSpec("by", .string)], unit: .percent,
+        warning: Threshold(.below, 80), critical: Threshold(.below, 75)
+    )
+
+    public var last: Int
+    public var minTrades: Int
+    public var by: String
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {
+        last = Int(inputs.number("last") ?? 50)
+        minTrades = Int(inputs.number("min_trades") ?? 10)
+        by = inputs.text("by") ?? "all"
+        guard ["all", "symbol", "session"].contains(by) else { throw ProbeInputError("win_rate by '\(by)' is not all, symbol or session") }
+        guard last >= 1, minTrades >= 1 else { throw ProbeInputError("win_rate needs last and min_trades of 1 or more") }
+    }
+
+    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+        let trades = try environment.requireRecords().recentTrades(limit: last)
+        var groups: [String: [ClosedTrade]] = [:]
+        for trade in trades {
+            switch by {
+            case "symbol": groups[trade.symbol, default: []].append(trade)
+            case "session": for session in TradingSession.sessions(at: trade.closedAt) { groups[session.rawValue, default: []].append(trade) }
+            default: groups["all", default: []].append(trade)
+            }
+        }
+        let judged = groups.filter { $0.value.count >= minTrades }
+        guard !judged.isEmpty else {
+            return ProbeReading(value: nil, text: "\(trades.count) trade(s): fewer than \(minTrades) to judge", status: .unknown)
+        }
+        let rates = judged.map { group, trades in (group, Double(trades.filter { $0.pnl > 0 }.count) / Double(trades.count) * 100, trades.count) }
+        let worst = rates.min { $0.1 < $1.1 }!
+        let label = by == "all" ? "" : "\(worst.0): "
+        return ProbeReading(value: worst.1, text: String(format: "%@%.0f%% of %d trades won", label, worst.1, worst.2), subject: by == "all" ? nil : worst.0)
+    }
+}
+
+/// The forex trading sessions by local business hours: Asian 09-18 Asia/Tokyo, London 08-17
+/// Europe/London, New York 08-17 America/New_York, and the overlap of London and New York.
+public enum TradingSession: String, Sendable, CaseIterable {
+    case asian, london, newYork = "new_york", overlap
+
+    /// The sessions an instant falls in.
+    public static func sessions(at instant: Date) -> [TradingSession] {
+        func hour(in zone: String) -> Int {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: zone)!
+            return calendar.component(.hour, from: instant)
+        }
+        var result: [TradingSession] = []
+        let tokyo = hour(in: "Asia/Tokyo")
+        if (9..<18).contains(tokyo) { result.append(.asian) }
+        let london = (8..<17).contains(hour(in: "Europe/London"))
+        let newYork = (8..<17).contains(hour(in: "America/New_York"))
+        if london { result.append(.london) }
+        if newYork { result.append(.newYork) }
+        if london && newYork { result.append(.overlap) }
+        return result
+    }
+}
+
+/// Fires queued for EAs and not yet sent. Value: how many.
+public struct QueueDepthProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "queue_depth", summary: "fires queued and not yet sent to an EA (value: count)",
+        unit: .count, warning: Threshold(.above, 10), critical: Threshold(.above, 100)
+    )
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {}
+
+    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+        let queued = try environment.requireRecords().queuedFires()
+        let oldest = queued.oldest.map { ", oldest \(Age.text(environment.now().timeIntervalSince($0))) old" } ?? ""
+        return ProbeReading(value: Double(queued.count), text: "\(queued.count) fire(s) queued\(oldest)")
+    }
+}
