@@ -121,6 +121,14 @@ let package = Package(
         .target(name: "RunbookTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Sources/RunbookTestSupport"),
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
         .testTarget(
+            name: "RunbookChecksTests",
+            dependencies: [
+                "RunbookChecks", "RunbookSQLite", "RunbookFlows", "RunbookCLI", "RunbookTestSupport",
+                .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "RunbookEngineTests",
             dependencies: ["RunbookEngine", "RunbookChecks", "RunbookFlows", "RunbookZMQ", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
         ),

@@ -112,13 +112,15 @@ public struct CheckLoader: Sendable {
             source.error(root, "the check has no probe: add `probe:` with one of \(probes.probeNames.joined(separator: ", "))")
             return nil
         }
-        guard let (probe, spec) = readProbe(probeNode, &source) else { return nil }
-        var check = Check(name: name, probe: probe, file: source.file, location: source.location(root))
+        // The rest is read even when the probe is not, so that every mistake shows at once.
+        let probe = readProbe(probeNode, &source)
+        let spec = probe?.1
+        var check = Check(name: name, probe: probe?.0 ?? ProbeConfig(kind: ""), file: source.file, location: source.location(root))
         check.description = value("description").flatMap { source.string($0, what: "description") } ?? ""
-        check.warning = value("warning").flatMap { readThreshold($0, "warning", unit: spec.unit, &source) } ?? spec.warning
-        check.critical = value("critical").flatMap { readThreshold($0, "critical", unit: spec.unit, &source) } ?? spec.critical
-        if check.warning == nil, check.critical == nil, let node = value("probe") {
-            source.error(node, "probe '\(spec.name)' has no default limits: add `warning:` or `critical:` such as \"> 300s\" or \"< 1\"")
+        check.warning = value("warning").flatMap { readThreshold($0, "warning", unit: spec?.unit, &source) } ?? spec?.warning
+        check.critical = value("critical").flatMap { readThreshold($0, "critical", unit: spec?.unit, &source) } ?? spec?.critical
+        if let spec, check.warning == nil, check.critical == nil {
+            source.error(probeNode, "probe '\(spec.name)' has no default limits: add `warning:` or `critical:` such as \"> 300s\" or \"< 1\"")
         }
         if let node = value("interval"), let interval = source.duration(node, what: "interval") {
             if interval < .milliseconds(100) { source.error(node, "interval \(DurationText.format(interval)) is too short: use 100ms or more") } else { check.interval = interval }
@@ -146,7 +148,7 @@ public struct CheckLoader: Sendable {
         }
         check.onCritical = value("on_critical").flatMap { readAction($0, "on_critical", &source) }
         check.onWarning = value("on_warning").flatMap { readAction($0, "on_warning", &source) }
-        return check
+        return probe == nil ? nil : check
     }
 
     private func readProbe(_ node: Node, _ source: inout YAMLSource) -> (ProbeConfig, ProbeSpec)? {
@@ -225,14 +227,14 @@ public struct CheckLoader: Sendable {
         }
     }
 
-    private func readThreshold(_ node: Node, _ what: String, unit: ProbeSpec.Unit, _ source: inout YAMLSource) -> Threshold? {
+    private func readThreshold(_ node: Node, _ what: String, unit: ProbeSpec.Unit?, _ source: inout YAMLSource) -> Threshold? {
         guard let text = source.string(node, what: what) else { return nil }
         guard let threshold = Threshold.parse(text) else {
             source.error(node, "'\(text)' is not a limit for \(what): write a comparison and a value, such as \"> 300s\", \"< 52\" or \"< 10%\" (quoted)")
             return nil
         }
         let amount = text.trimmingCharacters(in: .whitespaces).drop { "<>=!".contains($0) }.trimmingCharacters(in: .whitespaces)
-        if unit != .seconds, Double(amount.replacingOccurrences(of: "%", with: "")) == nil {
+        if let unit, unit != .seconds, Double(amount.replacingOccurrences(of: "%", with: "")) == nil {
             source.error(node, "\(what) '\(text)' is a duration, but this probe measures \(unit.rawValue): write a number")
             return nil
         }
