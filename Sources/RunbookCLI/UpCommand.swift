@@ -124,17 +124,18 @@ struct UpCommand: AsyncParsableCommand {
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
         let live = try LiveEngine(settings: settings, store: records, logger: logger, ingest: ingest, onSignal: forward)
-        let control: ControlServer
-        do {
-            control = try ControlServer(endpoint: engine.controlEndpoint, engine: live, logger: logger)
-        } catch {
-            Console.error("error: cannot open the control socket \(engine.controlEndpoint): \(error); is another engine running with this data folder?")
-            throw ExitStatus.failed.code
-        }
         do {
             try await live.start()
         } catch {
             Console.error("error: \(error)")
+            throw ExitStatus.failed.code
+        }
+        let control: ControlServer
+        do {
+            control = try ControlServer(endpoint: engine.controlEndpoint, engine: live, logger: logger)
+        } catch {
+            await live.stop()
+            Console.error("error: cannot open the control socket \(engine.controlEndpoint): \(error)")
             throw ExitStatus.failed.code
         }
         // The runbooks checks start, with steps that act on this engine directly.

@@ -45,13 +45,20 @@ public struct FreshnessProbe: Probe {
     }
 
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
-        let last: Date?
-        if of == "tick" {
-            let snapshot = try await environment.requireEngine().snapshot()
-            // Before the engine's first tick, its start is when the wait began.
-            last = snapshot.ticks?.lastTickAt ?? snapshot.startedAt
-        } else {
-            last = try environment.requireRecords().lastArrival(of: RecordKind(rawValue: of)!)
+        var last: Date?
+        // Nothing ever (ticks: nothing since the engine started) counts from the engine's start:
+        // a flow dead from the start is found as one that stopped.
+        var engineStart: Date?
+        if let engine = environment.engine, let snapshot = try? await engine.snapshot() {
+            engineStart = snapshot.startedAt
+            if of == "tick" { last = snapshot.ticks?.lastTickAt }
+        } else if of == "tick" {
+            throw ProbeFailure("ticks are counted by the running engine, and none runs: start it with `runbook up`")
+        }
+        if of != "tick" { last = try environment.requireRecords().lastArrival(of: RecordKind(rawValue: of)!) }
+        if let engineStart, last == nil {
+            let age = max(0, environment.now().timeIntervalSince(engineStart))
+            return ProbeReading(value: age, text: "no \(of) since the engine started \(Age.text(age)) ago", subject: of)
         }
         guard let last else { return ProbeReading(value: .infinity, text: "no \(of) has ever arrived", subject: of) }
         let age = max(0, environment.now().timeIntervalSince(last))

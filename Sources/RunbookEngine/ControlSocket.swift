@@ -19,17 +19,31 @@ public final class ControlServer: Service, @unchecked Sendable {
     private let answers = Mutex<[[[UInt8]]]>([])
     private let stopRequested = Atomic<Bool>(false)
 
-    /// Binds `endpoint` now, so that a problem shows at start.
+    /// Another engine already answers on the control socket.
+    public struct InUse: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Binds `endpoint` now, so that a problem shows at start; refuses to take the socket of an
+    /// engine that still answers on it (binding an ipc path replaces the file).
     public init(endpoint: String, engine: any EngineControl, logger: Logger) throws {
         self.endpoint = endpoint
         self.engine = engine
         self.logger = logger
+        if let path = ControlClient.path(of: endpoint), FileManager.default.fileExists(atPath: path),
+           (try? ZMQOneShot.peerAnswers(at: endpoint, within: .milliseconds(500))) == true {
+            throw InUse(description: "another engine answers on \(endpoint): one engine per data folder; stop it or give this one its own data_dir")
+        }
         context = try ZMQContext()
         socket = try ZMQSocket(context, .router)
         try socket.setLinger(milliseconds: 0)
-        if let path = ControlClient.path(of: endpoint) { unlink(path) }
         try socket.bind(endpoint)
         if let path = ControlClient.path(of: endpoint) { chmod(path, 0o600) }
+    }
+
+    deinit {
+        // A server that never ran still holds its socket; the context cannot end before it closes.
+        socket.close()
     }
 
     public func run() async throws {

@@ -111,6 +111,12 @@ public final class LiveEngine: Sendable {
         logger.info("engine up: \(flows.map(\.name).joined(separator: ", "))\(programs)")
     }
 
+    /// Stops every service and program started by `start`, for a start that cannot go on.
+    public func stop() async {
+        for supervisor in supervisors.reversed() { await supervisor.unit.stop() }
+        context.shutdown()
+    }
+
     /// Runs until SIGTERM or SIGINT, then stops every service and program. `alongside` are the
     /// engine's other services (the scheduler, the guardian): started after the flows and
     /// programs, and stopped before them.

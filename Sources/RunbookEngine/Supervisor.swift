@@ -179,10 +179,19 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
     /// moment later; the problem if not (the unit is stopped, and the restart counts as a crash).
     private func restart() async -> String? {
         set(.starting)
-        do {
-            try unit.start()
-        } catch {
-            return "restart failed: \(error)"
+        // The stopped unit's sockets are released by the system a moment after it stops (libzmq
+        // closes them on its own thread), so a start right after a stop may find its port still
+        // taken: it is tried again for a short while, on real time.
+        var attempt = 0
+        while true {
+            do {
+                try unit.start()
+                break
+            } catch {
+                attempt += 1
+                if attempt >= Self.startAttempts || Task.isCancelled { return "restart failed: \(error)" }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
         var waited = Duration.zero
         var problem = unit.verify()
@@ -203,6 +212,9 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
         logger.info("\(unit.name) restarted and verified", metadata: ["service": "\(unit.name)"])
         return nil
     }
+
+    /// Starts tried, 50 ms apart, before a restart counts as failed.
+    static var startAttempts: Int { 40 }
 
     /// How long a restarted unit has to come up with its ports bound.
     public var verifyTimeout: Duration { .seconds(10) }

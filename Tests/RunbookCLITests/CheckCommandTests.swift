@@ -1,0 +1,72 @@
+import Foundation
+import RunbookTestSupport
+import Testing
+
+@Suite struct CheckCommandTests {
+    @Test func exitCodesAreTheOnesMonitoringPluginsUse() throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let port = Int.random(in: 33_500..<34_000)
+        try FileManager.default.createDirectory(atPath: cli.path("Checks"), withIntermediateDirectories: true)
+        try cli.write("Checks/port.yaml", "name: port\nprobe: {port: \(port)}\n")
+        try cli.write("Checks/old-file.yaml", "name: old-file\nprobe: {file_age: stamp}\nwarning: \"> 1h\"\ncritical: \"> 1d\"\n")
+        try cli.write("stamp", "")
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: cli.path("stamp"))
+
+        let critical = try cli.run("check", "port")
+        #expect(critical.status == 2)
+        #expect(critical.stdout == "port CRITICAL: not bound: \(port) [port \(port)] (critical > 0) | value=1\n")
+        let warning = try cli.run("check", "old-file")
+        #expect(warning.status == 1 && warning.stdout.hasPrefix("old-file WARNING: 2h00m old"))
+        let squatter = try PortSquatter(port: port)
+        _ = withExtendedLifetime(squatter) { isListening(port) }
+        var bound = false
+        for _ in 0..<200 where !bound {
+            bound = isListening(port)
+            if !bound { usleep(20_000) }
+        }
+        let ok = try cli.run("check", "port")
+        #expect(ok.status == 0 && ok.stdout.hasPrefix("port OK"))
+        // Every check: a table, and the worst status decides.
+        let all = try cli.run("check")
+        #expect(all.status == 1)
+        #expect(all.stdout.contains("old-file  warning") && all.stdout.contains("port      healthy"))
+        let json = try cli.run("check", "--json")
+        let results = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(results.map { $0["status"] as? String } == ["warning", "healthy"])
+        withExtendedLifetime(squatter) {}
+        let unknown = try cli.run("check", "prot")
+        #expect(unknown.status == 3 && unknown.stderr.contains("did you mean 'port'?"))
+    }
+}
+
+@Suite(.serialized) struct RestartFromTheCommandLineTests {
+    @Test func aRunbookRunByHandRestartsAServiceOfTheRunningEngine() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        try FileManager.default.createDirectory(atPath: cli.path("Runbooks"), withIntermediateDirectories: true)
+        try cli.write("Runbooks/bounce.yaml", "name: bounce\nsteps:\n  - id: router\n    restart: command-router\n")
+        try cli.write("runbook.yaml", EnginePorts().config(queue: cli.path("queue.ipc")))
+        let refused = try cli.run("run", "bounce")
+        #expect(refused.status == 1 && refused.stdout.contains("the engine is not running"), "\(refused.stdout)")
+
+        let engine = try cli.start(["up", "--log-format", "text"])
+        #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")) })
+        let run = try cli.run("run", "bounce")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        // The state file is written each second.
+        #expect(await eventually {
+            let services = (try? cli.run("flows", "--json").json["services"] as? [[String: Any]]) ?? []
+            let router = services.first { $0["name"] as? String == "command-router" }
+            return router?["restarts"] as? Int == 1 && router?["state"] as? String == "running"
+        })
+        // A second engine on other ports but the same data folder would take the control socket.
+        try cli.write("second.yaml", EnginePorts().config(queue: cli.path("queue2.ipc")))
+        let second = try cli.run("up", "--config", cli.path("second.yaml"), "--log-format", "text")
+        #expect(second.status == 1 && second.stderr.contains("another engine answers on ipc://"), "\(second.stderr)")
+        #expect(try cli.run("run", "bounce").status == 0)
+
+        kill(engine.0.processIdentifier, SIGTERM)
+        #expect(try cli.finish(engine).status == 0)
+    }
+}
