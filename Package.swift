@@ -110,7 +110,7 @@ let package = Package(
             name: "RunbookBench",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookZMQ",
-                "RunbookStore", "RunbookFlows", "RunbookSimulator",
+                "RunbookStore", "RunbookFlows", "RunbookSimulator", "RunbookChecks",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

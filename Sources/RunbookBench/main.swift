@@ -121,7 +121,10 @@ if FileManager.default.isExecutableFile(atPath: executable) {
 // 4. The tick store against raw SQLite, on the simulator's data.
 try StoreBench().run()
 
-// 5. The telemetry bridge against libzmq's own proxy (Scripts/bench builds it).
+// 5. The guardian: a cycle of the shipped checks, and from a fault to its runbook.
+try await CheckBench(folder: scratch).run()
+
+// 6. The telemetry bridge against libzmq's own proxy (Scripts/bench builds it).
 if let proxyPath {
     let runbookPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path
     try FlowBench(runbook: runbookPath, proxy: proxyPath).run()
