@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "RunbookChecksTests",
             dependencies: [
-                "RunbookChecks", "RunbookSQLite", "RunbookFlows", "RunbookCLI", "RunbookTestSupport",
+                "RunbookChecks", "RunbookSQLite", "RunbookFlows", "RunbookCLI", "RunbookSteps", "RunbookExecutor", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -47,6 +47,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: cli.path("Runbooks"), withIntermediateDirectories: true)
         try cli.write("Runbooks/bounce.yaml", "name: bounce\nsteps:\n  - id: router\n    restart: command-router\n")
         try cli.write("runbook.yaml", EnginePorts().config(queue: cli.path("queue.ipc")))
+        try FileManager.default.createDirectory(atPath: cli.path("Checks"), withIntermediateDirectories: true)
+        try cli.write("Checks/restarts.yaml", "name: restarts\nprobe: {restarts: command-router}\nwarning: \"> 0\"\n")
         let refused = try cli.run("run", "bounce")
         #expect(refused.status == 1 && refused.stdout.contains("the engine is not running"), "\(refused.stdout)")
 
@@ -60,6 +62,8 @@ import Testing
             let router = services.first { $0["name"] as? String == "command-router" }
             return router?["restarts"] as? Int == 1 && router?["state"] as? String == "running"
         })
+        let restarts = try cli.run("check", "restarts")
+        #expect(restarts.status == 1 && restarts.stdout.hasPrefix("restarts WARNING: command-router: 1 restart(s)"), "\(restarts.stdout)")
         // A second engine on other ports but the same data folder would take the control socket.
         try cli.write("second.yaml", EnginePorts().config(queue: cli.path("queue2.ipc")))
         let second = try cli.run("up", "--config", cli.path("second.yaml"), "--log-format", "text")

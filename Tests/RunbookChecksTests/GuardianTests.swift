@@ -6,6 +6,7 @@ import RunbookChecks
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
+import RunbookSteps
 import RunbookTestSupport
 import Synchronization
 import Testing
@@ -243,5 +244,33 @@ struct GuardianHarness {
         #expect(Set(report.checks.map(\.name)) == ["dial-check", "stuck-check"])
         task.cancel()
         _ = try? await task.value
+    }
+}
+
+@Suite struct AlertTests {
+    @Test func clearAlertsClearsOnlyThoseOfChecksThatAreHealthyNow() async throws {
+        let calm = "calm-\(UUID().uuidString)"
+        let stormy = "stormy-\(UUID().uuidString)"
+        DialProbe.set(calm, 0)
+        DialProbe.set(stormy, 10)
+        let harness = try GuardianHarness([
+            "name: calm\nprobe: {dial: \(calm)}\ncritical: \"> 5\"", "name: stormy\nprobe: {dial: \(stormy)}\ncritical: \"> 5\"",
+        ])
+        defer { harness.remove() }
+        // Both were critical when the guardian last looked; only one still is.
+        for name in ["calm", "stormy"] {
+            let result = CheckResult(check: name, status: .critical, value: 10, text: "dial at 10", threshold: "critical > 5", at: Date())
+            try harness.records.recordChange(check: name, from: .healthy, to: .critical, result: result, flapping: false)
+        }
+        #expect(try harness.records.openAlerts() == ["calm", "stormy"])
+        let runbook = try RunbookLoader(catalog: Engine.registry).load(text: "name: tidy\nsteps:\n  - id: clear\n    clear_alerts: {}\n", file: "tidy.yaml")
+        var executor = Executor(registry: Engine.registry, recorder: harness.records, lookup: { _ in runbook })
+        let book = CheckBook(checks: harness.checks, evaluator: CheckEvaluator(probes: ProbeRegistry([DialProbe.self]), environment: ProbeEnvironment(engine: nil, records: nil)))
+        executor.services = StepServices().adding(book, as: CheckBook.self).adding(harness.records as any AlertBook, as: (any AlertBook).self)
+        let report = await executor.run(runbook, params: [:], trigger: .manual)
+        #expect(report.status == .succeeded)
+        #expect(report.steps.first?.output == "cleared 1 alert(s): calm; still open: stormy")
+        #expect(try harness.records.openAlerts() == ["stormy"])
+        #expect(try harness.records.alerts(includeCleared: true).first { $0.checkName == "calm" }?.clearedBy == "runbook tidy run \(report.runID)")
     }
 }

@@ -95,6 +95,40 @@ struct ProbeHarness {
         #expect(result.status == .critical)
     }
 
+    @Test func cpuAndMemoryAreSharesOfTheMachine() async throws {
+        let harness = try ProbeHarness()
+        defer { harness.remove() }
+        let cpu = try await harness.evaluate("probe: {cpu: {sample: 100ms}}")
+        #expect((0...100).contains(cpu.value ?? -1) && cpu.text.hasSuffix("% busy"))
+        let machine = try await harness.evaluate("probe: {memory: {}}")
+        #expect((0...100).contains(machine.value ?? -1))
+        // This process, by its pid file: its resident size as a share of the machine.
+        try String(getpid()).write(toFile: harness.path("me.pid"), atomically: true, encoding: .utf8)
+        let me = try await harness.evaluate("probe: {memory: {pid_file: me.pid}}\nwarning: \"> 0%\"")
+        #expect(me.status == .warning && (me.value ?? 100) < (machine.value ?? 0) && me.text.hasSuffix("MB resident"))
+    }
+
+    @Test func anHTTPEndpointIsHealthyOnlyWithTheExpectedStatus() async throws {
+        let harness = try ProbeHarness()
+        defer { harness.remove() }
+        let port = Int.random(in: 34_000..<34_500)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", harness.folder.path]
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        #expect(await eventually { Listeners.isListening(port) })
+        let ok = try await harness.evaluate("probe: {http: \"http://127.0.0.1:\(port)/runbook.db\"}")
+        #expect(ok.status == .healthy && ok.text.hasPrefix("200 in"))
+        let missing = try await harness.evaluate("probe: {http: \"http://127.0.0.1:\(port)/nothing\"}")
+        #expect(missing.status == .critical && missing.text == "answered 404, expected 2xx")
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+        let down = try await harness.evaluate("probe: {http: \"http://127.0.0.1:\(port)/\"}")
+        #expect(down.status == .critical && down.text.hasPrefix("no answer"))
+    }
+
     @Test func aDatabaseThatIsNotOneIsCritical() async throws {
         let harness = try ProbeHarness()
         defer { harness.remove() }
