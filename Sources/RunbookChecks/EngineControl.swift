@@ -19,6 +19,9 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     public var malformed: [String: Int]?
     public var ticksBySymbol: [String: Int]?
     public var lastMessageAt: Date?
+    /// Peers connected to the service's ROUTER, and those that sent a heartbeat lately.
+    public var peers: Int?
+    public var identifiedPeers: Int?
 
     public init(
         name: String, kind: String, state: String, restarts: Int, since: Date, ports: [Int], problem: String? = nil, lastError: String? = nil,

@@ -73,3 +73,31 @@ public struct RestartsProbe: Probe {
         return ProbeReading(value: Double(busiest.restarts), text: "\(busiest.name): \(busiest.restarts) restart(s)", subject: busiest.name)
     }
 }
+
+/// Peers connected to the command router's ROUTER that have not said who they are with a
+/// heartbeat in the last minute: stray DEALERs (an old EA instance, a test client). Value: strays.
+public struct RouterPeersProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "router_peers", summary: "peers on the command router's ROUTER that send no heartbeat (value: stray peers)",
+        inputs: [InputSpec("service", .string)], unit: .count, warning: Threshold(.above, 0), shorthand: "service"
+    )
+
+    public var service: String
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {
+        service = inputs.text("service") ?? "command-router"
+    }
+
+    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+        let snapshot = try await environment.requireEngine().snapshot()
+        guard let router = try ServiceProbe.pick([service], from: snapshot).first, let connected = router.peers else {
+            throw ProbeFailure("\(service) does not count its peers")
+        }
+        let identified = router.identifiedPeers ?? 0
+        let strays = max(0, connected - identified)
+        return ProbeReading(
+            value: Double(strays), text: "\(connected) peer(s) connected, \(identified) sending heartbeats" + (strays > 0 ? ", \(strays) stray" : ""),
+            subject: service
+        )
+    }
+}

@@ -122,7 +122,7 @@ public struct ProbeRegistry: ProbeCatalog {
     /// The probes of the operating system and of the engine; the records' and HTTP's come from
     /// their adapters.
     public static let core = ProbeRegistry([
-        ServiceProbe.self, RestartsProbe.self, PortProbe.self, ProcessProbe.self, FileAgeProbe.self, DiskFreeProbe.self, CPUProbe.self,
+        ServiceProbe.self, RestartsProbe.self, RouterPeersProbe.self, PortProbe.self, ProcessProbe.self, FileAgeProbe.self, DiskFreeProbe.self, CPUProbe.self,
         MemoryProbe.self, HeartbeatProbe.self, FreshnessProbe.self, RateProbe.self, WinRateProbe.self, QueueDepthProbe.self,
     ])
 }

@@ -177,6 +177,8 @@ public final class LiveEngine: Sendable {
                 service.malformed = snapshot.malformed
                 service.ticksBySymbol = snapshot.ticksBySymbol
                 service.lastMessageAt = snapshot.lastMessageAt
+                service.peers = snapshot.peers?.connected
+                service.identifiedPeers = snapshot.peers?.identified
             }
             return service
         }

@@ -20,7 +20,14 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     private let logger: Logger
     private var pull: ZMQSocket?
     private var routerSocket: ZMQSocket?
+    private var monitor: ZMQMonitor?
     private var poller = ZMQPoller([])
+    /// Peers that finished a handshake on the ROUTER and have not disconnected.
+    private var connected = 0
+    /// When each routing id last sent a heartbeat.
+    private var identities: [String: Date] = [:]
+    /// A peer without a heartbeat for this long no longer counts as identified.
+    static let identifiedFor: TimeInterval = 60
 
     static let batch = 1000
 
@@ -45,9 +52,15 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         try routerSocket.setMaxMessageSize(16 << 20)
         try routerSocket.setHeartbeats(interval: .seconds(5), timeout: .seconds(15))
         try routerSocket.bind(router)
+        // Connections are counted from the socket's events, so that peers which never say who
+        // they are (stray DEALERs) show.
+        let monitor = try ZMQMonitor(context, watching: routerSocket)
         self.pull = pull
         self.routerSocket = routerSocket
-        poller = ZMQPoller([pull, routerSocket])
+        self.monitor = monitor
+        connected = 0
+        identities = [:]
+        poller = ZMQPoller([pull, routerSocket, monitor.socket])
         listening = [pull, routerSocket].flatMap(\.endpoints)
     }
 
@@ -65,6 +78,18 @@ public final class CommandRouter: Flow, @unchecked Sendable {
             handleFromEA(parts)
             handled += 1
         }
+        if ready.contains(2), let monitor {
+            while let event = try monitor.next(dontWait: true) {
+                switch event.kind {
+                case .handshakeSucceeded: connected += 1
+                case .disconnected: connected = max(0, connected - 1)
+                default: break
+                }
+            }
+        }
+        let now = Date()
+        identities = identities.filter { now.timeIntervalSince($0.value) < Self.identifiedFor }
+        counters.peers(connected: connected, identified: min(identities.count, connected))
     }
 
     private func handleCommand(_ parts: [[UInt8]], router routerSocket: ZMQSocket) {
@@ -110,7 +135,9 @@ public final class CommandRouter: Flow, @unchecked Sendable {
             guard case .heartbeat(let target, let account, _) = message else {
                 return drop(MalformedMessage(reason: .unknownType, detail: "EA \(identity) sent something other than a heartbeat on \(router)"))
             }
-            heartbeats.note(target: target, account: account, at: Date())
+            let now = Date()
+            heartbeats.note(target: target, account: account, at: now)
+            identities[identity] = now
         } catch {
             drop(error)
         }
@@ -128,8 +155,13 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     public func close() {
         heartbeats.flush()
         pull?.close()
+        // A monitor left running keeps the closed ROUTER's connections alive in libzmq, and
+        // EAs would never reconnect to the restarted one.
+        routerSocket?.stopMonitoring()
+        monitor?.socket.close()
         routerSocket?.close()
         pull = nil
+        monitor = nil
         routerSocket = nil
     }
 }

@@ -12,8 +12,17 @@ public final class FlowCounters: Sendable {
         public var ticksBySymbol: [String: Int] = [:]
         /// When the last tick was relayed (telemetry bridge).
         public var lastTickAt: Date?
+        /// Peers connected to the ROUTER, and those among them that said who they are with a
+        /// heartbeat lately (command router).
+        public var peers: (connected: Int, identified: Int)?
 
         public var malformedTotal: Int { malformed.values.reduce(0, +) }
+
+        public static func == (lhs: Snapshot, rhs: Snapshot) -> Bool {
+            lhs.received == rhs.received && lhs.sent == rhs.sent && lhs.malformed == rhs.malformed && lhs.lastMessageAt == rhs.lastMessageAt
+                && lhs.ticksBySymbol == rhs.ticksBySymbol && lhs.lastTickAt == rhs.lastTickAt
+                && lhs.peers?.connected == rhs.peers?.connected && lhs.peers?.identified == rhs.peers?.identified
+        }
     }
 
     private let state = Mutex(Snapshot())
@@ -31,6 +40,10 @@ public final class FlowCounters: Sendable {
 
     public func sent(_ count: Int = 1) {
         state.withLock { $0.sent += count }
+    }
+
+    public func peers(connected: Int, identified: Int) {
+        state.withLock { $0.peers = (connected, identified) }
     }
 
     public func malformed(_ reason: MalformedReason) {

@@ -38,7 +38,10 @@ public enum ZMQOneShot {
 
     private static func handshake(_ socket: ZMQSocket, context: ZMQContext, endpoint: String, within timeout: Duration) throws(ZMQError) -> Bool {
         let monitor = try ZMQMonitor(context, watching: socket)
-        defer { monitor.socket.close() }
+        defer {
+            socket.stopMonitoring()
+            monitor.socket.close()
+        }
         try socket.connect(endpoint)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

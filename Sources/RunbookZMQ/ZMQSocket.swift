@@ -53,6 +53,12 @@ public final class ZMQSocket {
         zmq_close(handle)
     }
 
+    /// Ends a `ZMQMonitor` of this socket; do it before closing either.
+    public func stopMonitoring() {
+        guard !closed else { return }
+        zmq_socket_monitor(handle, nil, 0)
+    }
+
     // MARK: Endpoints
 
     /// Binds; a port in use says which port.

@@ -52,16 +52,20 @@ import Testing
         let refused = try cli.run("run", "bounce")
         #expect(refused.status == 1 && refused.stdout.contains("the engine is not running"), "\(refused.stdout)")
 
-        let engine = try cli.start(["up", "--log-format", "text"])
+        let engine = try cli.start(["up", "--simulate", "--log-format", "text"])
         #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")) })
+        func router() -> [String: Any]? {
+            let services = (try? cli.run("flows", "--json").json["services"] as? [[String: Any]]) ?? []
+            return services.first { $0["name"] as? String == "command-router" }
+        }
+        #expect(await eventually { router()?["peers"] as? Int == 2 })
         let run = try cli.run("run", "bounce")
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         // The state file is written each second.
-        #expect(await eventually {
-            let services = (try? cli.run("flows", "--json").json["services"] as? [[String: Any]]) ?? []
-            let router = services.first { $0["name"] as? String == "command-router" }
-            return router?["restarts"] as? Int == 1 && router?["state"] as? String == "running"
-        })
+        #expect(await eventually { router()?["restarts"] as? Int == 1 && router()?["state"] as? String == "running" })
+        // The simulated EAs come back to the restarted router, and their heartbeats with them.
+        let before = router()?["received"] as? Int ?? 0
+        #expect(await eventually { router()?["peers"] as? Int == 2 && (router()?["received"] as? Int ?? 0) > before + 2 })
         let restarts = try cli.run("check", "restarts")
         #expect(restarts.status == 1 && restarts.stdout.hasPrefix("restarts WARNING: command-router: 1 restart(s)"), "\(restarts.stdout)")
         // A second engine on other ports but the same data folder would take the control socket.

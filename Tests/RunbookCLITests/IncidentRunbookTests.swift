@@ -66,6 +66,7 @@ import Testing
                 on_critical: {run: ea-lost, params: {wait: 4s, router: "tcp://127.0.0.1:\(ports.router)"}}
                 """,
             "command-router": "name: command-router\nprobe: {service: command-router}\ninterval: 1s",
+            "router-peers": "name: router-peers\nprobe: router_peers\ninterval: 1s",
         ])
         let engine = try cli.start(["up", "--simulate", "--log-format", "text", "--fault", "stop-heartbeats-after=2s"])
         let run = try await finishedRun(cli, of: "ea-lost")
@@ -73,10 +74,14 @@ import Testing
         // The EAs never send another heartbeat: the restart does not help, and the run escalates.
         #expect(run?["status"] == "failed" && run?["escalation_level"] == 2)
         let steps = try steps(cli, run: run?["id"] ?? 0)
-        #expect(steps["heartbeats"] == "succeeded" && steps["peers"] == "succeeded")
+        #expect(steps["heartbeats"] == "succeeded" && steps["router_answers"] == "succeeded" && steps["stray_peers"] == "succeeded")
         #expect(steps["restart_router"] == "succeeded" && steps["fresh_heartbeat"] == "failed" && steps["give_up"] == "failed")
         #expect(try restarts(cli, of: "command-router") == 1)
         // The check is still critical, with its alert open; no second run within the cooldown.
+        // The two simulated EAs came back to the restarted router, but say nothing: from the
+        // router's side they are peers that send no heartbeat.
+        let peers = try cli.run("check", "router-peers")
+        #expect(peers.status == 1 && peers.stdout.contains("2 peer(s) connected, 0 sending heartbeats, 2 stray"), "\(peers.stdout)")
         let check = try cli.run("check", "ea-heartbeat")
         #expect(check.status == 2 && check.stdout.hasPrefix("ea-heartbeat CRITICAL"), "\(check.stdout)")
         try stop(engine, cli)

@@ -103,6 +103,19 @@ import Testing
         await harness.stop()
     }
 
+    @Test func peersThatNeverSendAHeartbeatShowAsStrays() async throws {
+        let harness = try FlowHarness()
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let endpoints = try harness.start(router)
+        let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
+        try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
+        let stray = try harness.socket(.dealer, connect: endpoints[1], routingID: "old-instance")
+        #expect(await eventually { router.counters.snapshot.peers.map { $0.connected == 2 && $0.identified == 1 } == true })
+        stray.close()
+        #expect(await eventually { router.counters.snapshot.peers.map { $0.connected == 1 && $0.identified == 1 } == true })
+        await harness.stop()
+    }
+
     @Test func aRepeatedFireIDIsNotExecutedAgain() async throws {
         let harness = try FlowHarness()
         let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
