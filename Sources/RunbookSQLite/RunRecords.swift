@@ -139,6 +139,14 @@ public final class RunRecords: RunRecorder, Sendable {
             }
             try db.create(index: "runs_by_source", on: "runs", columns: ["trigger_source", "started_at"])
         }
+        migrator.registerMigration("v4: scheduler state") { db in
+            // Per schedule, the last fire time the scheduler has dealt with (see SchedulerStateStore).
+            try db.create(table: "schedule_state") { t in
+                t.primaryKey("schedule", .text)
+                t.column("handled_through", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
@@ -239,6 +247,7 @@ public final class RunRecords: RunRecorder, Sendable {
         var arguments: StatementArguments = []
         if let runbook = filter.runbook { conditions.append("runbook = ?"); _ = arguments.append(contentsOf: [runbook]) }
         if let status = filter.status { conditions.append("status = ?"); _ = arguments.append(contentsOf: [status]) }
+        if let source = filter.source { conditions.append("trigger_source = ?"); _ = arguments.append(contentsOf: [source]) }
         if let since = filter.since { conditions.append("started_at >= ?"); _ = arguments.append(contentsOf: [RecordTime.text(since)]) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         _ = arguments.append(contentsOf: [filter.limit])
@@ -266,12 +275,15 @@ public struct RunFilter: Sendable {
     public var runbook: String?
     public var status: String?
     public var since: Date?
+    /// The schedule or check that started the runs.
+    public var source: String?
     public var limit: Int
 
-    public init(runbook: String? = nil, status: String? = nil, since: Date? = nil, limit: Int = 50) {
+    public init(runbook: String? = nil, status: String? = nil, since: Date? = nil, source: String? = nil, limit: Int = 50) {
         self.runbook = runbook
         self.status = status
         self.since = since
+        self.source = source
         self.limit = limit
     }
 }
