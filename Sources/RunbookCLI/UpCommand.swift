@@ -4,7 +4,9 @@ import Logging
 import RunbookCurl
 import RunbookEngine
 import RunbookFlows
+import RunbookExecutor
 import RunbookModel
+import RunbookScheduler
 import RunbookSQLite
 import RunbookStore
 
@@ -12,7 +14,7 @@ import RunbookStore
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Run the engine: the live ZeroMQ flows and the supervised programs.",
+        abstract: "Run the engine: the live ZeroMQ flows, the supervised programs and the scheduler.",
         discussion: "Stops cleanly on SIGTERM or SIGINT. Exits 1 when it cannot start (a port in use, say)."
     )
 
@@ -112,7 +114,26 @@ struct UpCommand: AsyncParsableCommand {
             Console.error("error: \(error)")
             throw ExitStatus.failed.code
         }
-        try await live.run()
+        try await live.run(alongside: [scheduler(engine, records: records)])
+    }
+
+    /// The scheduler of the schedules folder, starting runs through the engine's launcher.
+    /// Problems are logged, not fatal: the flows matter more than a mistyped schedule.
+    func scheduler(_ engine: Engine, records: RunRecords) -> Scheduler<ContinuousClock> {
+        let logger = Logger(label: "runbook.scheduler")
+        let library = engine.library()
+        let schedules = engine.schedules()
+        for problem in schedules.diagnostics + schedules.problems(against: library) {
+            logger.error("schedule problem: \(problem.location): \(problem.message)")
+        }
+        for schedule in schedules.sorted where library.runbooks[schedule.runbook] == nil {
+            logger.warning("runbook '\(schedule.runbook)' is not in \(engine.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
+        }
+        logger.info("\(schedules.schedules.count) schedule(s) from \(engine.config.schedulesDirectory)")
+        let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: nil))
+        return Scheduler(
+            schedules: schedules.sorted, market: engine.config.market, state: records, starter: launcher, clock: ContinuousClock(), logger: logger
+        )
     }
 }
 

@@ -6,13 +6,13 @@ import RunbookModel
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check runbook files and report every error with file:line:column.",
+        abstract: "Check runbook and schedule files and report every error with file:line:column.",
         discussion: "Exit codes: 0 no errors, 2 errors found."
     )
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Files or folders to check (default: the runbooks folder).")
+    @Argument(help: "Files or folders to check (default: the runbooks and schedules folders). Those in the schedules folder are read as schedules.")
     var paths: [String] = []
 
     @Flag(help: "Print the errors as JSON.")
@@ -20,10 +20,20 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = Engine(config: try global.engineConfig())
-        let targets = paths.isEmpty ? [engine.config.runbooksDirectory] : paths
-        let library = RunbookLibrary.load(paths: targets, loader: engine.loader)
-        let files = RunbookLibrary.yamlFiles(in: targets)
-        let diagnostics = library.diagnostics.sorted { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
+        let schedulesFolder = URL(fileURLWithPath: engine.config.schedulesDirectory).standardizedFileURL.path
+        let isSchedule = { (path: String) in
+            let full = URL(fileURLWithPath: path).standardizedFileURL.path
+            return full == schedulesFolder || full.hasPrefix(schedulesFolder + "/")
+        }
+        let runbookTargets = paths.isEmpty ? [engine.config.runbooksDirectory] : paths.filter { !isSchedule($0) }
+        let scheduleTargets = paths.isEmpty ? [engine.config.schedulesDirectory] : paths.filter(isSchedule)
+        let library = RunbookLibrary.load(paths: runbookTargets, loader: engine.loader)
+        let schedules = ScheduleLibrary.load(paths: scheduleTargets)
+        // Schedules' parameters are checked against the runbooks folder, whichever files were named.
+        let runbooks = paths.isEmpty ? library : engine.library()
+        let files = RunbookLibrary.yamlFiles(in: runbookTargets) + RunbookLibrary.yamlFiles(in: scheduleTargets.filter { FileManager.default.fileExists(atPath: $0) })
+        let found = library.diagnostics + schedules.diagnostics + schedules.problems(against: runbooks)
+        let diagnostics = found.sorted { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
         if json {
             Console.json([
                 "files": files.count, "valid": diagnostics.isEmpty,

@@ -80,7 +80,7 @@ public struct Schedule: Sendable {
     /// The timing as written: `30 2 * * * (Europe/London)` or `15m before the forex open`.
     public var whenText: String {
         switch timing {
-        case .cron(let cron, let zone): return "\(cron.text) (\(zone.identifier))" + (duringMarket ? " while the market is open" : "")
+        case .cron(let cron, let zone): return "\(cron.text) (\(zone.name))" + (duringMarket ? " while the market is open" : "")
         case .market(let time): return time.description
         }
     }
@@ -110,5 +110,12 @@ public struct MarketTime: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         let side = offset < .zero ? "before" : "after"
         return "\(DurationText.format(offset < .zero ? .zero - offset : offset)) \(side) the forex \(anchor.rawValue)"
+    }
+}
+
+extension TimeZone {
+    /// The zone's IANA name; Foundation calls UTC "GMT", which operators do not write.
+    public var name: String {
+        identifier == "GMT" ? "UTC" : identifier
     }
 }

@@ -1,5 +1,5 @@
 /// "Did you mean" suggestions for misspelt keys and names.
-enum Suggestion {
+public enum Suggestion {
     /// The closest candidate within a small edit distance, if any.
     static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         let limit = max(2, word.count / 3)
@@ -14,7 +14,7 @@ enum Suggestion {
     }
 
     /// " (did you mean 'x'?)" or nothing.
-    static func hint(for word: String, in candidates: some Sequence<String>) -> String {
+    public static func hint(for word: String, in candidates: some Sequence<String>) -> String {
         closest(to: word, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 

@@ -247,6 +247,7 @@ public final class RunRecords: RunRecorder, Sendable {
         var arguments: StatementArguments = []
         if let runbook = filter.runbook { conditions.append("runbook = ?"); _ = arguments.append(contentsOf: [runbook]) }
         if let status = filter.status { conditions.append("status = ?"); _ = arguments.append(contentsOf: [status]) }
+        if let trigger = filter.trigger { conditions.append("trigger = ?"); _ = arguments.append(contentsOf: [trigger]) }
         if let source = filter.source { conditions.append("trigger_source = ?"); _ = arguments.append(contentsOf: [source]) }
         if let since = filter.since { conditions.append("started_at >= ?"); _ = arguments.append(contentsOf: [RecordTime.text(since)]) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
@@ -275,14 +276,16 @@ public struct RunFilter: Sendable {
     public var runbook: String?
     public var status: String?
     public var since: Date?
-    /// The schedule or check that started the runs.
+    /// What started the runs (`schedule`, `check`, ...), and which schedule or check.
+    public var trigger: String?
     public var source: String?
     public var limit: Int
 
-    public init(runbook: String? = nil, status: String? = nil, since: Date? = nil, source: String? = nil, limit: Int = 50) {
+    public init(runbook: String? = nil, status: String? = nil, since: Date? = nil, trigger: String? = nil, source: String? = nil, limit: Int = 50) {
         self.runbook = runbook
         self.status = status
         self.since = since
+        self.trigger = trigger
         self.source = source
         self.limit = limit
     }

@@ -118,6 +118,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
                 persist(name, through: current)
             }
             planNext(name)
+            if let next = lanes[name]?.next { logger.info("next fire at \(Self.text(next))", metadata: ["schedule": "\(name)"]) }
         }
     }
 
