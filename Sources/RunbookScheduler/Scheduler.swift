@@ -76,11 +76,6 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         await stopRuns()
     }
 
-    /// The next fire of each schedule, as the scheduler sees it now.
-    public var nextFires: [String: Date] {
-        lanes.compactMapValues(\.next)
-    }
-
     private func fireUntilCancelled() async {
         loadMarks()
         var startup = true
@@ -93,7 +88,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
             let after = now()
             let nextWake = lanes.values.compactMap(\.wake).min()
             var wait = settings.recheckEvery
-            if let nextWake { wait = min(wait, .milliseconds(Int64((nextWake.timeIntervalSince(after) * 1000).rounded(.up)))) }
+            if let nextWake { wait = min(wait, .microseconds(Int64((nextWake.timeIntervalSince(after) * 1e6).rounded(.up)))) }
             if wait > .zero {
                 do { try await clock.sleep(for: wait) } catch { return }
             }
@@ -113,6 +108,9 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         for name in lanes.keys.sorted() {
             if let mark = stored[name] {
                 lanes[name]?.handledThrough = mark
+                if mark > current {
+                    logger.warning("the last fire handled, \(Self.text(mark)), is in the future (was the clock set back?): fires until then do not run", metadata: ["schedule": "\(name)"])
+                }
             } else {
                 lanes[name]?.handledThrough = current
                 persist(name, through: current)
