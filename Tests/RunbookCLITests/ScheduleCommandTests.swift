@@ -61,6 +61,27 @@ import Testing
         #expect(json["invalid_files"] as? [String] == ["Schedules/broken.yaml"])
     }
 
+    @Test func theShippedSchedulesAreValidAndNameTheShippedRunbooks() throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let shipped = CLIHarness.shippedRunbooks.deletingLastPathComponent()
+        try FileManager.default.removeItem(at: cli.folder.appendingPathComponent("Runbooks"))
+        for folder in ["Runbooks", "Schedules"] {
+            try FileManager.default.copyItem(at: shipped.appendingPathComponent(folder), to: cli.folder.appendingPathComponent(folder))
+        }
+        let validate = try cli.run("validate")
+        #expect(validate.status == 0, "\(validate.stderr)")
+        let schedules = try cli.run("schedule", "list", "--json").json["schedules"] as? [[String: Any]] ?? []
+        let states = Dictionary(uniqueKeysWithValues: schedules.map { ($0["name"] as? String ?? "", $0["runbook_state"] as? String ?? "") })
+        #expect(states == [
+            "compression-policy": "ok", "daily-backup": "ok", "hourly-report": "missing", "pre-market-check": "missing", "weekly-archive": "ok",
+        ])
+        let premarket = try cli.run("schedule", "next", "pre-market-check", "--from", "2026-03-01T00:00:00Z", "--count", "2")
+        #expect(premarket.stdout == "2026-03-01T16:45:00-05:00\n2026-03-08T16:45:00-04:00\n")
+        let archive = try cli.run("schedule", "next", "weekly-archive", "--from", "2026-03-01T00:00:00Z", "--count", "1")
+        #expect(archive.stdout == "2026-03-07T06:00:00-05:00\n")
+    }
+
     @Test func validateChecksSchedulesWithFileLineAndColumn() throws {
         let cli = try CLIHarness()
         defer { cli.remove() }

@@ -1,4 +1,6 @@
 import Foundation
+import RunbookModel
+import RunbookScheduler
 import Testing
 
 /// Cron in a zone that changes its clocks: a minute the clocks skip runs once, at the first
@@ -47,6 +49,13 @@ import Testing
         #expect(try fires("*/20 1 * * *", zone: "Europe/London", from: "2026-10-25T00:00:00+01:00", count: 4) == [
             "2026-10-25T01:00:00+01:00", "2026-10-25T01:20:00+01:00", "2026-10-25T01:40:00+01:00", "2026-10-26T01:00:00Z",
         ])
+    }
+
+    @Test func anHourlyScheduleRunsOncePerWallClockHourOnBothChangeDays() throws {
+        let hourly = FireTimes(timing: .cron(try CronExpression.parse("0 * * * *"), TimeZone(identifier: "America/New_York")!))
+        // The spring-forward day has 23 hours, the fall-back day 25: 23 and 24 runs.
+        #expect(hourly.fires(after: Instant.at("2026-03-07T23:59:00-05:00"), through: Instant.at("2026-03-08T23:59:00-04:00")).count == 23)
+        #expect(hourly.fires(after: Instant.at("2026-10-31T23:59:00-04:00"), through: Instant.at("2026-11-01T23:59:00-05:00")).count == 24)
     }
 
     @Test func aZoneKeepsItsWallClockAcrossTheOtherZonesChange() throws {
