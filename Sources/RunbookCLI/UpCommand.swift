@@ -123,17 +123,17 @@ struct UpCommand: AsyncParsableCommand {
         let logger = Logger(label: "runbook.scheduler")
         let library = engine.library()
         let schedules = engine.schedules()
-        for problem in schedules.diagnostics + schedules.problems(against: library) {
-            logger.error("schedule problem: \(problem.location): \(problem.message)")
+        let mismatched = schedules.problems(against: library)
+        for problem in schedules.diagnostics + mismatched {
+            logger.error("schedule left out: \(problem.location): \(problem.message)")
         }
-        for schedule in schedules.sorted where library.runbooks[schedule.runbook] == nil {
+        let usable = schedules.sorted.filter { schedule in !mismatched.contains { $0.location.file == schedule.file } }
+        for schedule in usable where library.runbooks[schedule.runbook] == nil {
             logger.warning("runbook '\(schedule.runbook)' is not in \(engine.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
         }
-        logger.info("\(schedules.schedules.count) schedule(s) from \(engine.config.schedulesDirectory)")
+        logger.info("\(usable.count) schedule(s) from \(engine.config.schedulesDirectory)")
         let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: nil))
-        return Scheduler(
-            schedules: schedules.sorted, market: engine.config.market, state: records, starter: launcher, clock: ContinuousClock(), logger: logger
-        )
+        return Scheduler(schedules: usable, market: engine.config.market, state: records, starter: launcher, clock: ContinuousClock(), logger: logger)
     }
 }
 

@@ -101,6 +101,7 @@ struct EnginePorts {
         try cli.write("Runbooks/note.yaml", "name: note\nsteps:\n  - id: say\n    log: noted\n")
         try cli.write("Schedules/every-minute.yaml", "name: every-minute\nrunbook: note\ncron: '* * * * *'\n")
         try cli.write("Schedules/report.yaml", "name: report\nrunbook: hourly-report\ncron: '0 * * * *'\n")
+        try cli.write("Schedules/typo.yaml", "name: typo\nrunbook: note\nparams: {loud: true}\ncron: '* * * * *'\n")
         #expect(try cli.run("run", "note").status == 0)
         // The last engine handled every-minute ten minutes ago, then stopped.
         let records = try DatabaseQueue(path: cli.path("var/runbook.db"))
@@ -128,6 +129,9 @@ struct EnginePorts {
         let stopped = try cli.finish(engine)
         #expect(stopped.status == 0)
         #expect(stopped.stderr.contains("runbook 'hourly-report' is not in Runbooks or has errors: the schedule's fires will not run"), "\(stopped.stderr)")
+        // A schedule whose parameters its runbook does not take is left out, and says why.
+        #expect(stopped.stderr.contains("schedule left out: Schedules/typo.yaml:3:9: runbook 'note' has no parameter 'loud'"), "\(stopped.stderr)")
+        #expect(try await records.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM schedule_state WHERE schedule = 'typo'") } == 0)
     }
 
     @Test func everyTickTheSimulatorSentIsInHistoryAfterTheEngineStops() async throws {
