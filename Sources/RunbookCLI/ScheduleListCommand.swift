@@ -26,6 +26,9 @@ struct ScheduleListCommand: AsyncParsableCommand {
         let rows = try schedules.sorted.map { schedule in
             Row(
                 schedule: schedule, runbook: Self.runbookState(schedule.runbook, in: library),
+                params: schedule.params.reduce(into: [:]) { shown, param in
+                    shown[param.key] = library.runbooks[schedule.runbook]?.param(named: param.key)?.secret == true ? "***" : param.value
+                },
                 next: FireTimes(schedule, market: engine.config.market).upcoming(after: now, count: 3),
                 lastRun: try records?.runs(RunFilter(trigger: "schedule", source: schedule.name, limit: 1)).first
             )
@@ -59,6 +62,8 @@ struct ScheduleListCommand: AsyncParsableCommand {
     struct Row {
         var schedule: Schedule
         var runbook: String
+        /// As written, secrets of the runbook as `***`.
+        var params: [String: String]
         var next: [Date]
         var lastRun: RunRecord?
 
@@ -74,7 +79,7 @@ struct ScheduleListCommand: AsyncParsableCommand {
         var json: [String: Any] {
             var object: [String: Any] = [
                 "name": schedule.name, "description": schedule.description, "file": schedule.file, "runbook": schedule.runbook,
-                "runbook_state": runbook, "params": schedule.params, "when": schedule.whenText, "time_zone": schedule.timeZone.name,
+                "runbook_state": runbook, "params": params, "when": schedule.whenText, "time_zone": schedule.timeZone.name,
                 "during_market": schedule.duringMarket, "catch_up": schedule.catchUp.rawValue,
                 "catch_up_window": DurationText.format(schedule.catchUpWindow), "overlap": schedule.overlap.rawValue,
                 "jitter": DurationText.format(schedule.jitter), "next": next.map { Timestamp.fire($0, in: schedule.timeZone) },

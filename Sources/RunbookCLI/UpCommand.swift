@@ -128,7 +128,7 @@ struct UpCommand: AsyncParsableCommand {
             logger.error("schedule left out: \(problem.location): \(problem.message)")
         }
         let usable = schedules.sorted.filter { schedule in !mismatched.contains { $0.location.file == schedule.file } }
-        for schedule in usable where library.runbooks[schedule.runbook] == nil {
+        for schedule in usable where (try? library.resolve(schedule.runbook)) == nil {
             logger.warning("runbook '\(schedule.runbook)' is not in \(engine.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
         }
         logger.info("\(usable.count) schedule(s) from \(engine.config.schedulesDirectory)")

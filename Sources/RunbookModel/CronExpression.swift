@@ -139,6 +139,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         }
         var set: UInt64 = 0
         for value in stride(from: low, through: high, by: step) { set |= 1 << UInt64(value) }
+        if set == 0 { throw ParseError(offset: offset, message: "'\(item)' selects no \(field.name): write it like \(field.example)") }
         return set
     }
 

@@ -144,7 +144,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         guard let lane = lanes[name], let next = lane.next, let wake = lane.wake else { return }
         let schedule = lane.schedule
         let metadata: Logger.Metadata = ["schedule": "\(name)", "runbook": "\(schedule.runbook)"]
-        // Fires older than any that could still run are not listed, only counted as passed over.
+        // Fires too old to run under any policy are not listed; one warning says they were passed over.
         let horizon = max(schedule.catchUpWindow, settings.lateAfter + schedule.jitter)
         let from = max(lane.handledThrough, current.addingTimeInterval(-horizon.seconds))
         let due = lane.times.fires(after: from, through: current)

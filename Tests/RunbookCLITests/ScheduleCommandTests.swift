@@ -40,8 +40,8 @@ import Testing
     @Test func listShowsEachScheduleWithItsRunbookAndNextFire() throws {
         let cli = try CLIHarness()
         defer { cli.remove() }
-        try cli.write("Runbooks/backup.yaml", "name: backup\nsteps:\n  - id: a\n    log: hi\n")
-        try cli.write("Schedules/nightly.yaml", "name: nightly\nrunbook: backup\ncron: '30 2 * * *'\ntime_zone: Europe/London\n")
+        try cli.write("Runbooks/backup.yaml", "name: backup\nparams:\n  token: {secret: true, default: none}\nsteps:\n  - id: a\n    log: hi\n")
+        try cli.write("Schedules/nightly.yaml", "name: nightly\nrunbook: backup\nparams: {token: hunter2}\ncron: '30 2 * * *'\ntime_zone: Europe/London\n")
         try cli.write("Schedules/report.yaml", "name: report\nrunbook: hourly-report\ncron: '0 * * * *'\nduring: market\n")
         try cli.write("Schedules/broken.yaml", "name: broken\nrunbook: backup\ncron: '0 0 31 4 *'\n")
         let list = try cli.run("schedule", "list")
@@ -58,6 +58,7 @@ import Testing
         #expect(schedules.first?["time_zone"] as? String == "Europe/London")
         #expect((schedules.first?["next"] as? [[String: String]])?.count == 3)
         #expect(schedules.first?["last_run"] is NSNull)
+        #expect(schedules.first?["params"] as? [String: String] == ["token": "***"])
         #expect(json["invalid_files"] as? [String] == ["Schedules/broken.yaml"])
     }
 

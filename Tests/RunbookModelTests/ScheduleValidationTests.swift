@@ -17,6 +17,7 @@ import Testing
         ("0 0 * * * *", 10, "this has 6"),
         ("@dayly", 0, "unknown cron shorthand '@dayly' (did you mean '@daily'?)"),
         ("0 0 0 * *", 4, "'0' is not a valid day of month: write a number from 1 to 31"),
+        ("0 0 * * 7/2", 8, "'7/2' selects no day of week"),
     ])
     func mistakesNameTheirFieldAndColumn(expression: String, offset: Int, message: String) {
         #expect {
