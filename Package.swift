@@ -39,11 +39,20 @@ let package = Package(
             name: "RunbookExecutor",
             dependencies: ["RunbookModel", "RunbookSteps", .product(name: "Logging", package: "swift-log")]
         ),
-        // SQLite adapter: run records, and the `sql` and `backup` primitives.
+        // Schedules: fire times (cron in a time zone, market-relative), catch-up and overlap, the service.
+        .target(
+            name: "RunbookScheduler",
+            dependencies: [
+                "RunbookModel", "RunbookExecutor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // SQLite adapter: run records, the scheduler's state, and the `sql` and `backup` primitives.
         .target(
             name: "RunbookSQLite",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows", "RunbookStore", "RunbookChecks",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows", "RunbookStore", "RunbookChecks", "RunbookScheduler",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -99,7 +108,7 @@ let package = Package(
             name: "RunbookCLI",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl", "RunbookChecks",
-                "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator", "RunbookStore",
+                "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator", "RunbookStore", "RunbookScheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,7 +119,7 @@ let package = Package(
             name: "RunbookBench",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookZMQ",
-                "RunbookStore", "RunbookFlows", "RunbookSimulator", "RunbookChecks",
+                "RunbookStore", "RunbookFlows", "RunbookSimulator", "RunbookChecks", "RunbookScheduler",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,6 +160,14 @@ let package = Package(
             dependencies: [
                 "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
+            ]
+        ),
+        .testTarget(
+            name: "RunbookSchedulerTests",
+            dependencies: [
+                "RunbookScheduler", "RunbookModel", "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookTestSupport",
+                .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // End to end through the built `runbook` executable.

@@ -53,7 +53,18 @@ func spawn(_ path: String, _ arguments: [String], in folder: URL) throws {
 
 let rounds = 5
 let arguments = CommandLine.arguments
-let proxyPath = arguments.firstIndex(of: "--proxy").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+func option(_ name: String) -> String? {
+    arguments.firstIndex(of: name).flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+}
+let proxyPath = option("--proxy")
+
+// 0. The scheduler: next-fire computation, then the firing delay of minute schedules over
+// --fire-minutes (default 3; 60 for the documented figures). --scheduler-only stops after it.
+try await SchedulerBench(scratch: scratch, minutes: option("--fire-minutes").flatMap(Int.init) ?? 3).run()
+if arguments.contains("--scheduler-only") {
+    try? FileManager.default.removeItem(at: scratch)
+    exit(0)
+}
 
 // 1. Per-step overhead: 1,000 steps that do nothing (a debug message nobody logs), with SQLite
 // records and with none; and 1,000 `wait: 0s` steps, which add a timer round trip each.

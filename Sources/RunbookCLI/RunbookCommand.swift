@@ -13,7 +13,8 @@ public struct RunbookCommand: AsyncParsableCommand {
             """,
         subcommands: [
             UpCommand.self, RunCommand.self, ListCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self,
-            FlowsCommand.self, FireCommand.self, SimCommand.self, TicksCommand.self, BarsCommand.self, StoreCommand.self, CheckCommand.self,
+            ScheduleCommand.self, FlowsCommand.self, FireCommand.self, SimCommand.self, TicksCommand.self, BarsCommand.self, StoreCommand.self,
+            CheckCommand.self,
         ]
     )
 

@@ -5,7 +5,9 @@ import RunbookChecks
 import RunbookCurl
 import RunbookEngine
 import RunbookFlows
+import RunbookExecutor
 import RunbookModel
+import RunbookScheduler
 import RunbookSQLite
 import RunbookSimulator
 import RunbookStore
@@ -16,7 +18,7 @@ import ServiceLifecycle
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Run the engine: the live ZeroMQ flows and the supervised programs.",
+        abstract: "Run the engine: the live ZeroMQ flows, the supervised programs and the scheduler.",
         discussion: "Stops cleanly on SIGTERM or SIGINT. Exits 1 when it cannot start (a port in use, say)."
     )
 
@@ -138,7 +140,7 @@ struct UpCommand: AsyncParsableCommand {
             Console.error("error: cannot open the control socket \(engine.controlEndpoint): \(error)")
             throw ExitStatus.failed.code
         }
-        // The runbooks checks start, with steps that act on this engine directly.
+        // The runbooks checks and schedules start, with steps that act on this engine directly.
         let environment = engine.probeEnvironment(records: records, engine: live)
         let services = engine.stepServices(records: records, checks: checks, environment: environment)
         let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: nil, services: services))
@@ -146,8 +148,26 @@ struct UpCommand: AsyncParsableCommand {
             book: CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment)), launcher: launcher,
             journal: records, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
         )
-        // Stopped in reverse order: runs first, then the guardian, then the control socket.
-        try await live.run(alongside: [control, guardian, LaunchedRunsService(launcher: launcher)])
+        // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
+        // control socket.
+        try await live.run(alongside: [control, guardian, scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher)])
+    }
+
+    /// The scheduler of the schedules folder, starting runs through the engine's launcher.
+    /// Problems are logged, not fatal: the flows matter more than a mistyped schedule.
+    func scheduler(_ engine: Engine, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
+        let logger = Logger(label: "runbook.scheduler")
+        let schedules = engine.schedules()
+        let mismatched = schedules.problems(against: library)
+        for problem in schedules.diagnostics + mismatched {
+            logger.error("schedule left out: \(problem.location): \(problem.message)")
+        }
+        let usable = schedules.sorted.filter { schedule in !mismatched.contains { $0.location.file == schedule.file } }
+        for schedule in usable where (try? library.resolve(schedule.runbook)) == nil {
+            logger.warning("runbook '\(schedule.runbook)' is not in \(engine.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
+        }
+        logger.info("\(usable.count) schedule(s) from \(engine.config.schedulesDirectory)")
+        return Scheduler(schedules: usable, market: engine.config.market, state: records, starter: launcher, clock: ContinuousClock(), logger: logger)
     }
 }
 

@@ -6,13 +6,13 @@ import RunbookModel
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check runbook and check files and report every error with file:line:column.",
+        abstract: "Check runbook, check and schedule files and report every error with file:line:column.",
         discussion: "Exit codes: 0 no errors, 2 errors found."
     )
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Files or folders to check (default: the runbooks and checks folders). A file with a `probe:` key is read as a check.")
+    @Argument(help: "Files or folders to check (default: the runbooks, checks and schedules folders). A file with a `probe:` key is read as a check; those in the schedules folder as schedules.")
     var paths: [String] = []
 
     @Flag(help: "Print the errors as JSON.")
@@ -20,13 +20,21 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = Engine(config: try global.engineConfig())
-        let targets = paths.isEmpty ? [engine.config.runbooksDirectory, engine.config.checksDirectory] : paths
-        let files = RunbookLibrary.yamlFiles(in: targets).filter { paths.contains($0) || FileManager.default.fileExists(atPath: $0) }
-        let checkFiles = files.filter(Self.isCheck)
-        let library = RunbookLibrary.load(paths: files.filter { !checkFiles.contains($0) }, loader: engine.loader)
-        var diagnostics = library.diagnostics
-        // Checks are read on their own, and the runbooks they start must exist.
+        let schedulesFolder = URL(fileURLWithPath: engine.config.schedulesDirectory).standardizedFileURL.path
+        let isSchedule = { (path: String) in
+            let full = URL(fileURLWithPath: path).standardizedFileURL.path
+            return full == schedulesFolder || full.hasPrefix(schedulesFolder + "/")
+        }
+        let targets = paths.isEmpty ? [engine.config.runbooksDirectory, engine.config.checksDirectory] : paths.filter { !isSchedule($0) }
+        let scheduleTargets = paths.isEmpty ? [engine.config.schedulesDirectory] : paths.filter(isSchedule)
+        let documents = RunbookLibrary.yamlFiles(in: targets).filter { paths.contains($0) || FileManager.default.fileExists(atPath: $0) }
+        let checkFiles = documents.filter(Self.isCheck)
+        let library = RunbookLibrary.load(paths: documents.filter { !checkFiles.contains($0) }, loader: engine.loader)
+        let schedules = ScheduleLibrary.load(paths: scheduleTargets)
+        // Checks and schedules are read on their own; the runbooks they start must exist, and
+        // schedules' parameters are checked against the runbooks folder, whichever files were named.
         let known = paths.isEmpty ? library : engine.library()
+        var diagnostics = library.diagnostics + schedules.diagnostics + schedules.problems(against: known)
         do {
             let checks = try CheckLoader(probes: Engine.probes).loadAll(paths: checkFiles)
             for check in checks {
@@ -37,6 +45,7 @@ struct ValidateCommand: AsyncParsableCommand {
         } catch {
             diagnostics += error.diagnostics
         }
+        let files = documents + RunbookLibrary.yamlFiles(in: scheduleTargets.filter { FileManager.default.fileExists(atPath: $0) })
         diagnostics = diagnostics.sorted { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
         if json {
             Console.json([

@@ -52,13 +52,37 @@ public final class RunLauncher: Sendable {
     public func start(
         _ runbook: String, params: [String: Value] = [:], trigger: Trigger, origin: RunOrigin? = nil, key: String? = nil
     ) throws -> Launched {
-        let loaded: Runbook
+        launch(try load(runbook), params: params, trigger: trigger, origin: origin, key: key ?? runbook)
+    }
+
+    /// Starts `runbook` with parameters written as text (a schedule's), typed and completed with
+    /// defaults as `runbook run --param` does; throws when one does not fit.
+    @discardableResult
+    public func start(
+        _ runbook: String, arguments: [String: String], trigger: Trigger, origin: RunOrigin? = nil, key: String? = nil
+    ) throws -> Launched {
+        let loaded = try load(runbook)
+        let params: [String: Value]
         do {
-            loaded = try executor.lookup(runbook)
+            params = try ParamBinding.bind(arguments, to: loaded)
         } catch {
             throw Refused(description: "cannot start runbook '\(runbook)': \(error)")
         }
-        let key = key ?? runbook
+        return launch(loaded, params: params, trigger: trigger, origin: origin, key: key ?? runbook)
+    }
+
+    private func load(_ runbook: String) throws -> Runbook {
+        do {
+            return try executor.lookup(runbook)
+        } catch {
+            // A library's "no runbook named" is worded for the console, with its own "error: ".
+            let reason = "\(error)"
+            throw Refused(description: "cannot start runbook '\(runbook)': \(reason.hasPrefix("error: ") ? String(reason.dropFirst(7)) : reason)")
+        }
+    }
+
+    private func launch(_ loaded: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin?, key: String) -> Launched {
+        let runbook = loaded.name
         let executor = self.executor
         let id = table.withLock { table in
             table.nextID += 1

@@ -49,17 +49,15 @@ public struct MarketCalendar: Sendable, Equatable {
         calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day, hour: rollHour))!
     }
 
-    /// The rolls after `instant` (each 17:00 New York), in order; at most `limit` of them.
-    private static func rolls(after instant: Date, limit: Int) -> [(at: Date, before: DateComponents, after: DateComponents)] {
-        var result: [(Date, DateComponents, DateComponents)] = []
-        var day = tradingDay(of: instant)
-        for _ in 0..<limit {
+    /// The rolls after `instant` (each 17:00 New York), in order; at most `limit` of them, each
+    /// computed only when asked for, since the one wanted is usually within the week.
+    private static func rolls(after instant: Date, limit: Int) -> some Sequence<(at: Date, before: DateComponents, after: DateComponents)> {
+        sequence(state: tradingDay(of: instant)) { day -> (at: Date, before: DateComponents, after: DateComponents)? in
             let at = roll(ending: day)
             let next = tradingDay(of: at)
-            result.append((at, day, next))
-            day = next
-        }
-        return result
+            defer { day = next }
+            return (at, day, next)
+        }.prefix(limit)
     }
 
     /// The first instant after `instant` at which the market opens (a 17:00 roll from a day that

@@ -164,6 +164,14 @@ public final class RunRecords: RunRecorder, Sendable {
             }
             try db.create(index: "alerts_open", on: "alerts", columns: ["check_name", "cleared_at"])
         }
+        migrator.registerMigration("v5: scheduler state") { db in
+            // Per schedule, the last fire time the scheduler has dealt with (see SchedulerStateStore).
+            try db.create(table: "schedule_state") { t in
+                t.primaryKey("schedule", .text)
+                t.column("handled_through", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
@@ -264,6 +272,8 @@ public final class RunRecords: RunRecorder, Sendable {
         var arguments: StatementArguments = []
         if let runbook = filter.runbook { conditions.append("runbook = ?"); _ = arguments.append(contentsOf: [runbook]) }
         if let status = filter.status { conditions.append("status = ?"); _ = arguments.append(contentsOf: [status]) }
+        if let trigger = filter.trigger { conditions.append("trigger = ?"); _ = arguments.append(contentsOf: [trigger]) }
+        if let source = filter.source { conditions.append("trigger_source = ?"); _ = arguments.append(contentsOf: [source]) }
         if let since = filter.since { conditions.append("started_at >= ?"); _ = arguments.append(contentsOf: [RecordTime.text(since)]) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         _ = arguments.append(contentsOf: [filter.limit])
@@ -291,12 +301,17 @@ public struct RunFilter: Sendable {
     public var runbook: String?
     public var status: String?
     public var since: Date?
+    /// What started the runs (`schedule`, `check`, ...), and which schedule or check.
+    public var trigger: String?
+    public var source: String?
     public var limit: Int
 
-    public init(runbook: String? = nil, status: String? = nil, since: Date? = nil, limit: Int = 50) {
+    public init(runbook: String? = nil, status: String? = nil, since: Date? = nil, trigger: String? = nil, source: String? = nil, limit: Int = 50) {
         self.runbook = runbook
         self.status = status
         self.since = since
+        self.trigger = trigger
+        self.source = source
         self.limit = limit
     }
 }

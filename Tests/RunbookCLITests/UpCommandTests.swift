@@ -95,6 +95,45 @@ struct EnginePorts {
         #expect(!FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")))
     }
 
+    @Test func theEngineCatchesUpAScheduleMissedWhileItWasDown() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        try cli.write("Runbooks/note.yaml", "name: note\nsteps:\n  - id: say\n    log: noted\n")
+        try cli.write("Schedules/every-minute.yaml", "name: every-minute\nrunbook: note\ncron: '* * * * *'\n")
+        try cli.write("Schedules/report.yaml", "name: report\nrunbook: hourly-report\ncron: '0 * * * *'\n")
+        try cli.write("Schedules/typo.yaml", "name: typo\nrunbook: note\nparams: {loud: true}\ncron: '* * * * *'\n")
+        #expect(try cli.run("run", "note").status == 0)
+        // The last engine handled every-minute ten minutes ago, then stopped.
+        let records = try DatabaseQueue(path: cli.path("var/runbook.db"))
+        try await records.write { db in
+            try db.execute(sql: """
+                INSERT INTO schedule_state (schedule, handled_through, updated_at)
+                VALUES ('every-minute', strftime('%Y-%m-%d %H:%M:00.000', 'now', '-10 minutes'), strftime('%Y-%m-%d %H:%M:%f', 'now'))
+                """)
+        }
+        let engine = try await startEngine(cli, ports: EnginePorts())
+        // catch_up: latest runs the latest missed minute once, recorded as the schedule's run of that minute.
+        #expect(await eventually {
+            let runs = (try? cli.run("history", "--json").json["runs"] as? [[String: Any]]) ?? []
+            return runs.contains { $0["trigger"] as? String == "schedule" && $0["trigger_source"] as? String == "every-minute" && $0["status"] as? String == "succeeded" }
+        })
+        let list = try cli.run("schedule", "list", "--json").json["schedules"] as? [[String: Any]] ?? []
+        let everyMinute = list.first { $0["name"] as? String == "every-minute" }
+        let lastRun = everyMinute?["last_run"] as? [String: Any]
+        #expect(lastRun?["trigger"] as? String == "schedule")
+        #expect((lastRun?["due_at"] as? String)?.hasSuffix(":00.000Z") == true)
+        #expect(list.first { $0["name"] as? String == "report" }?["runbook_state"] as? String == "missing")
+        // A schedule seen for the first time is marked, so that a restart owes it what comes after.
+        #expect(await eventually { (try? records.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM schedule_state WHERE schedule = 'report'") }) == 1 })
+        kill(engine.0.processIdentifier, SIGTERM)
+        let stopped = try cli.finish(engine)
+        #expect(stopped.status == 0)
+        #expect(stopped.stderr.contains("runbook 'hourly-report' is not in Runbooks or has errors: the schedule's fires will not run"), "\(stopped.stderr)")
+        // A schedule whose parameters its runbook does not take is left out, and says why.
+        #expect(stopped.stderr.contains("schedule left out: Schedules/typo.yaml:3:9: runbook 'note' has no parameter 'loud'"), "\(stopped.stderr)")
+        #expect(try await records.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM schedule_state WHERE schedule = 'typo'") } == 0)
+    }
+
     @Test func everyTickTheSimulatorSentIsInHistoryAfterTheEngineStops() async throws {
         let cli = try CLIHarness()
         defer { cli.remove() }

@@ -1,0 +1,81 @@
+import Foundation
+import RunbookModel
+
+/// The instants a schedule fires at: a cron expression read in its zone (DST-correct), or a time
+/// relative to the market's open or close, optionally only while the market is open.
+public struct FireTimes: Sendable {
+    public let timing: Schedule.Timing
+    public let duringMarket: Bool
+    public let market: MarketCalendar
+
+    public init(_ schedule: Schedule, market: MarketCalendar) {
+        self.init(timing: schedule.timing, duringMarket: schedule.duringMarket, market: market)
+    }
+
+    public init(timing: Schedule.Timing, duringMarket: Bool = false, market: MarketCalendar = MarketCalendar()) {
+        self.timing = timing
+        self.duringMarket = duringMarket
+        self.market = market
+    }
+
+    /// The first fire strictly after `instant`; nil when there is none within the years looked at.
+    public func next(after instant: Date) -> Date? {
+        switch timing {
+        case .cron(let cron, let zone):
+            guard duringMarket else { return Self.next(cron, in: zone, after: instant) }
+            var from = instant
+            // Each pass either returns or moves to the next open, so a year of weeks bounds it.
+            for _ in 0..<400 {
+                guard let fire = Self.next(cron, in: zone, after: from) else { return nil }
+                if market.isOpen(at: fire) { return fire }
+                guard let open = market.nextOpen(after: fire) else { return nil }
+                from = open.addingTimeInterval(-0.001)
+            }
+            return nil
+        case .market(let time):
+            let offset = time.offset.seconds
+            let anchor: Date?
+            switch time.anchor {
+            case .open: anchor = market.nextOpen(after: instant.addingTimeInterval(-offset))
+            case .close: anchor = market.nextClose(after: instant.addingTimeInterval(-offset))
+            }
+            return anchor?.addingTimeInterval(offset)
+        }
+    }
+
+    /// The fires after `start` up to and including `end`, oldest first.
+    public func fires(after start: Date, through end: Date) -> [Date] {
+        var fires: [Date] = []
+        var from = start
+        while let fire = next(after: from), fire <= end {
+            fires.append(fire)
+            from = fire
+        }
+        return fires
+    }
+
+    /// The next `count` fires after `instant`.
+    public func upcoming(after instant: Date, count: Int) -> [Date] {
+        var fires: [Date] = []
+        var from = instant
+        while fires.count < count, let fire = next(after: from) {
+            fires.append(fire)
+            from = fire
+        }
+        return fires
+    }
+
+    /// The first instant after `instant` at which `cron` matches the wall clock of `zone`.
+    static func next(_ cron: CronExpression, in zone: TimeZone, after instant: Date) -> Date? {
+        var minute = zone.civilMinute(of: instant)
+        // A wall-clock minute that comes round twice (the clocks went back) maps to its first
+        // instant, which may be before `instant`: such minutes are passed over.
+        for _ in 0..<1500 {
+            guard let match = cron.nextMatch(after: minute) else { return nil }
+            let fire = zone.instant(of: match)
+            if fire > instant { return fire }
+            minute = match
+        }
+        return nil
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import RunbookExecutor
+import RunbookModel
+
+/// Starts the run of a fire; the engine's `RunLauncher` in `runbook up`.
+public protocol ScheduledRunStarter: Sendable {
+    /// Starts the schedule's runbook for the fire due at `dueAt`; throws when it cannot start
+    /// (the runbook is missing or invalid, a parameter does not fit).
+    func start(_ schedule: Schedule, dueAt: Date) throws -> any ScheduledRun
+}
+
+/// A run a fire started.
+public protocol ScheduledRun: Sendable {
+    /// Asks the run to stop; it is recorded as cancelled.
+    func cancel()
+    /// Returns once the run has ended and recorded its end.
+    func finished() async
+}
+
+extension RunLauncher: ScheduledRunStarter {
+    public func start(_ schedule: Schedule, dueAt: Date) throws -> any ScheduledRun {
+        try start(
+            schedule.runbook, arguments: schedule.params, trigger: .schedule, origin: RunOrigin(source: schedule.name, dueAt: dueAt),
+            key: "schedule:\(schedule.name)"
+        )
+    }
+}
+
+extension RunLauncher.Launched: ScheduledRun {
+    public func finished() async {
+        _ = await report
+    }
+}

@@ -1,0 +1,237 @@
+import Foundation
+import Logging
+import RunbookModel
+import ServiceLifecycle
+
+/// Fires schedules: sleeps on a clock until the next fire, marks the fire as handled in the state
+/// store, then starts its run, honouring each schedule's catch-up and overlap policies.
+///
+/// Fire times are wall-clock instants (`now`); the clock only measures the waits, so tests drive
+/// the scheduler with a test clock and a wall time derived from it, without sleeping. A wait never
+/// lasts longer than `Settings.recheckEvery`, so a jump of the system clock is noticed: fires it
+/// skipped are handled as missed.
+public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
+    public struct Settings: Sendable {
+        /// A fire handled later than this after its time (plus its jitter) counts as missed.
+        public var lateAfter: Duration
+        /// The longest wait before the wall clock is read again.
+        public var recheckEvery: Duration
+
+        public init(lateAfter: Duration = .seconds(60), recheckEvery: Duration = .seconds(60)) {
+            self.lateAfter = lateAfter
+            self.recheckEvery = recheckEvery
+        }
+    }
+
+    /// One schedule's state: its mark, its next fire, its run and the fires waiting for it.
+    private struct Lane {
+        let schedule: Schedule
+        let times: FireTimes
+        var handledThrough: Date
+        var next: Date?
+        /// `next` plus its jitter: when the scheduler acts on it.
+        var wake: Date?
+        var running: (any ScheduledRun)?
+        var waiting: [Date] = []
+    }
+
+    private let state: any SchedulerStateStore
+    private let starter: any ScheduledRunStarter
+    private let clock: C
+    private let now: @Sendable () -> Date
+    private let jitter: @Sendable (Duration) -> Duration
+    private let settings: Settings
+    private let logger: Logger
+    private var lanes: [String: Lane] = [:]
+    private var stopping = false
+
+    /// `jitter` picks a fire's delay up to the schedule's `jitter`; random by default.
+    public init(
+        schedules: [Schedule], market: MarketCalendar, state: any SchedulerStateStore, starter: any ScheduledRunStarter, clock: C,
+        now: @escaping @Sendable () -> Date = Date.init, jitter: @escaping @Sendable (Duration) -> Duration = Scheduler.randomJitter,
+        settings: Settings = Settings(), logger: Logger
+    ) {
+        self.state = state
+        self.starter = starter
+        self.clock = clock
+        self.now = now
+        self.jitter = jitter
+        self.settings = settings
+        self.logger = logger
+        let distantPast = Date.distantPast
+        for schedule in schedules {
+            lanes[schedule.name] = Lane(schedule: schedule, times: FireTimes(schedule, market: market), handledThrough: distantPast)
+        }
+    }
+
+    public static func randomJitter(_ limit: Duration) -> Duration {
+        limit <= .zero ? .zero : .milliseconds(Int64.random(in: 0...limit.milliseconds))
+    }
+
+    /// Fires schedules until the service group shuts down, then cancels the runs still going and
+    /// waits for them to record their end.
+    public func run() async throws {
+        let loop: @Sendable () async -> Void = { await self.fireUntilCancelled() }
+        await cancelWhenGracefulShutdown(loop)
+        await stopRuns()
+    }
+
+    private func fireUntilCancelled() async {
+        loadMarks()
+        var startup = true
+        while !Task.isCancelled {
+            let current = now()
+            for name in lanes.keys.sorted() {
+                if let wake = lanes[name]?.wake, wake <= current { handleDue(name, now: current, startup: startup) }
+            }
+            startup = false
+            let after = now()
+            let nextWake = lanes.values.compactMap(\.wake).min()
+            var wait = settings.recheckEvery
+            if let nextWake { wait = min(wait, .microseconds(Int64((nextWake.timeIntervalSince(after) * 1e6).rounded(.up)))) }
+            if wait > .zero {
+                do { try await clock.sleep(for: wait) } catch { return }
+            }
+        }
+    }
+
+    /// Reads the marks; a schedule seen for the first time is marked now: nothing before it is owed.
+    private func loadMarks() {
+        let stored: [String: Date]
+        do {
+            stored = try state.handledThrough()
+        } catch {
+            logger.error("cannot read the scheduler's state, so fires missed while the engine was down are not caught up: \(error)")
+            stored = [:]
+        }
+        let current = now()
+        for name in lanes.keys.sorted() {
+            if let mark = stored[name] {
+                lanes[name]?.handledThrough = mark
+                if mark > current {
+                    logger.warning("the last fire handled, \(Self.text(mark)), is in the future (was the clock set back?): fires until then do not run", metadata: ["schedule": "\(name)"])
+                }
+            } else {
+                lanes[name]?.handledThrough = current
+                persist(name, through: current)
+            }
+            planNext(name)
+            if let next = lanes[name]?.next { logger.info("next fire at \(Self.text(next))", metadata: ["schedule": "\(name)"]) }
+        }
+    }
+
+    private func planNext(_ name: String) {
+        guard var lane = lanes[name] else { return }
+        lane.next = lane.times.next(after: lane.handledThrough)
+        lane.wake = lane.next.map { $0.addingTimeInterval(jitter(lane.schedule.jitter).seconds) }
+        if lane.next == nil { logger.warning("schedule has no fire within the years ahead", metadata: ["schedule": "\(name)"]) }
+        lanes[name] = lane
+    }
+
+    @discardableResult
+    private func persist(_ name: String, through instant: Date) -> Bool {
+        do {
+            try state.setHandled(name, through: instant)
+            return true
+        } catch {
+            logger.error("cannot record the fire in the scheduler's state, so its run does not start: \(error)", metadata: ["schedule": "\(name)"])
+            return false
+        }
+    }
+
+    /// Deals with every fire of `name` that came due: marks them, then runs those the policies allow.
+    private func handleDue(_ name: String, now current: Date, startup: Bool) {
+        guard let lane = lanes[name], let next = lane.next, let wake = lane.wake else { return }
+        let schedule = lane.schedule
+        let metadata: Logger.Metadata = ["schedule": "\(name)", "runbook": "\(schedule.runbook)"]
+        // Fires too old to run under any policy are not listed; one warning says they were passed over.
+        let horizon = max(schedule.catchUpWindow, settings.lateAfter + schedule.jitter)
+        let from = max(lane.handledThrough, current.addingTimeInterval(-horizon.seconds))
+        let due = lane.times.fires(after: from, through: current)
+        if next <= from {
+            logger.warning("fires since \(Self.text(next)) are older than catch_up_window and do not run", metadata: metadata)
+        }
+        guard let last = due.last else {
+            lanes[name]?.handledThrough = current
+            planNext(name)
+            persist(name, through: current)
+            return
+        }
+        let reference = last == next ? wake : last
+        let lastOnTime = !startup && current.timeIntervalSince(reference) <= settings.lateAfter.seconds
+        let decision = FireDecision(due: due, lastOnTime: lastOnTime, now: current, catchUp: schedule.catchUp, window: schedule.catchUpWindow)
+        lanes[name]?.handledThrough = last
+        planNext(name)
+        if !decision.passedOver.isEmpty {
+            let times = decision.passedOver.map(Self.text).joined(separator: ", ")
+            logger.warning("missed fire(s) at \(times) do not run (catch_up: \(schedule.catchUp.rawValue))", metadata: metadata)
+        }
+        guard persist(name, through: last), !decision.run.isEmpty else { return }
+        submit(name, decision.run)
+    }
+
+    /// Runs `fires` one after another, or applies the overlap policy when a run is still going.
+    private func submit(_ name: String, _ fires: [Date]) {
+        guard var lane = lanes[name] else { return }
+        let metadata: Logger.Metadata = ["schedule": "\(name)", "runbook": "\(lane.schedule.runbook)"]
+        let times = fires.map(Self.text).joined(separator: ", ")
+        guard lane.running != nil || !lane.waiting.isEmpty else {
+            lanes[name]?.waiting = fires
+            startNext(name)
+            return
+        }
+        switch lane.schedule.overlap {
+        case .skip:
+            logger.warning("fire at \(times) skipped: the previous run is still going (overlap: skip)", metadata: metadata)
+        case .queue:
+            if lane.waiting.isEmpty {
+                lane.waiting = fires
+                logger.info("fire at \(times) waits for the previous run to end (overlap: queue)", metadata: metadata)
+            } else {
+                logger.warning("fire at \(times) skipped: a fire already waits for the previous run (overlap: queue)", metadata: metadata)
+            }
+        case .replace:
+            lane.waiting = fires
+            logger.warning("fire at \(times) replaces the run still going, which is cancelled (overlap: replace)", metadata: metadata)
+            lane.running?.cancel()
+        }
+        lanes[name] = lane
+    }
+
+    /// Starts the first waiting fire that can start; the next waits for its end.
+    private func startNext(_ name: String) {
+        while !stopping, var lane = lanes[name], lane.running == nil, !lane.waiting.isEmpty {
+            let due = lane.waiting.removeFirst()
+            let metadata: Logger.Metadata = ["schedule": "\(name)", "runbook": "\(lane.schedule.runbook)", "due": "\(Self.text(due))"]
+            do {
+                let run = try starter.start(lane.schedule, dueAt: due)
+                lane.running = run
+                lanes[name] = lane
+                logger.info("scheduled run started", metadata: metadata)
+                Task { [weak self] in
+                    await run.finished()
+                    await self?.runEnded(name)
+                }
+            } catch {
+                lanes[name] = lane
+                logger.error("scheduled run not started: \(error)", metadata: metadata)
+            }
+        }
+    }
+
+    private func runEnded(_ name: String) {
+        lanes[name]?.running = nil
+        startNext(name)
+    }
+
+    private func stopRuns() async {
+        stopping = true
+        let running = lanes.values.compactMap(\.running)
+        for run in running { run.cancel() }
+        for run in running { await run.finished() }
+    }
+
+    static func text(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import RunbookCLI
+import RunbookExecutor
+import RunbookModel
+import RunbookScheduler
+import RunbookSQLite
+import RunbookTestSupport
+import Testing
+
+/// The scheduler with the engine's own parts: marks in the records database, runs started by the
+/// launcher and recorded by the executor.
+@Suite struct SchedulerRecordsTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scheduler-\(UUID().uuidString)")
+    var database: String { folder.appendingPathComponent("runbook.db").path }
+
+    init() throws {
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("Runbooks"), withIntermediateDirectories: true)
+    }
+
+    /// One life of the engine: from `start` until `stop`, against the same database each time.
+    func engineLife(from start: String, until stop: String, _ schedules: [Schedule]) async throws -> [String] {
+        let harness = SchedulerHarness(at: start)
+        let runs = FakeRuns()
+        let task = await harness.start(harness.scheduler(schedules, state: try RunRecords(path: database), runs: runs))
+        await harness.pass(until: stop)
+        await harness.stop(task)
+        return runs.starts
+    }
+
+    @Test func aRestartInTheMiddleOfADueWindowNeitherMissesNorRepeatsAFire() async throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let hourly = [try schedule("hourly", cron: "0 * * * *")]
+        #expect(try await engineLife(from: "2026-06-01T09:59:30Z", until: "2026-06-01T10:00:20Z", hourly) == ["2026-06-01T10:00:00Z"])
+        // Back 20 seconds later, still inside the minute of the fire: 10:00 has run, it does not run again.
+        #expect(try await engineLife(from: "2026-06-01T10:00:40Z", until: "2026-06-01T10:30:00Z", hourly) == [])
+        // Down over 11:00: the missed fire runs once on the way back up (catch_up: latest, within 1h)...
+        #expect(try await engineLife(from: "2026-06-01T11:20:00Z", until: "2026-06-01T11:21:00Z", hourly) == ["2026-06-01T11:00:00Z"])
+        // ...and only once, however often the engine restarts.
+        #expect(try await engineLife(from: "2026-06-01T11:25:00Z", until: "2026-06-01T11:26:00Z", hourly) == [])
+        #expect(try RunRecords(path: database).handledThrough() == ["hourly": Instant.at("2026-06-01T11:00:00Z")])
+    }
+
+    @Test func scheduledRunsAreRecordedWithTheirScheduleAndFireTime() async throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "name: backup\nparams:\n  keep: {type: int, default: 7}\nsteps:\n  - id: note\n    log: keeping ${{ params.keep }}\n"
+            .write(to: folder.appendingPathComponent("Runbooks/backup.yaml"), atomically: true, encoding: .utf8)
+        let library = RunbookLibrary.load(paths: [folder.appendingPathComponent("Runbooks").path], loader: RunbookLoader(catalog: Engine.registry))
+        let records = try RunRecords(path: database)
+        let log = CapturedLog()
+        let logger = Logger(label: "test") { _ in log }
+        let launcher = RunLauncher(executor: Executor(registry: Engine.registry, recorder: records, logger: logger, lookup: { try library.resolve($0) }))
+        var backup = try schedule("nightly-backup", cron: "0 * * * *", runbook: "backup")
+        backup.params = ["keep": "3"]
+        let report = try schedule("report", cron: "0 * * * *", runbook: "hourly-report")
+
+        let harness = SchedulerHarness(at: "2026-06-01T10:59:00Z")
+        let task = await harness.start(harness.scheduler([backup, report], state: records, runs: launcher, logger: logger))
+        await harness.pass(until: "2026-06-01T11:00:00Z")
+        #expect(await eventually { (try? records.runs().first?.status) == "succeeded" })
+        await harness.stop(task)
+
+        let recorded = try records.runs()
+        #expect(recorded.count == 1, "the schedule of a missing runbook records nothing")
+        #expect(recorded.first?.runbook == "backup")
+        #expect(recorded.first?.trigger == "schedule")
+        #expect(recorded.first?.triggerSource == "nightly-backup")
+        #expect(recorded.first?.dueAt == Instant.at("2026-06-01T11:00:00Z"))
+        #expect(recorded.first?.parameters == ["keep": "3"])
+        #expect(log.messages.contains { $0.contains("scheduled run not started: cannot start runbook 'hourly-report': no runbook named 'hourly-report'") })
+    }
+}
