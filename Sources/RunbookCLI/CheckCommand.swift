@@ -23,7 +23,13 @@ struct CheckCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        // Whatever keeps the checks from running is UNKNOWN to a monitoring system.
+        let engine: Engine
+        do {
+            engine = Engine(config: try global.engineConfig())
+        } catch {
+            throw ExitCode(3)
+        }
         let all: [Check]
         do {
             all = try CheckLoader(probes: Engine.probes).loadAll(paths: [engine.config.checksDirectory])
@@ -75,9 +81,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     /// Critical, then warning, then unknown, then OK.
     static func exitCode(_ statuses: [CheckStatus]) -> Int32 {
-        if statuses.contains(.critical) { return 2 }
-        if statuses.contains(.warning) { return 1 }
-        if statuses.contains(.unknown) { return 3 }
+        for status in [CheckStatus.critical, .warning, .unknown] where statuses.contains(status) { return status.pluginExitCode }
         return 0
     }
 

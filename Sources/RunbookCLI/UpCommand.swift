@@ -83,10 +83,8 @@ struct UpCommand: AsyncParsableCommand {
         let config = engine.config
         let checks = try engine.checks()
         let library = engine.library()
-        for check in checks {
-            for action in [check.onCritical, check.onWarning].compactMap({ $0 }) where library.runbooks[action.runbook] == nil {
-                Console.error("warning: check \(check.name) runs '\(action.runbook)', which is not a valid runbook in \(config.runbooksDirectory): `runbook validate` says why")
-            }
+        for problem in CheckLoader.problems(of: checks, against: library) {
+            Console.error("warning: \(problem.location): \(problem.message); that check will not start its runbook (`runbook validate` lists every problem)")
         }
         let records = try engine.records()
         let logger = Logger(label: "runbook.engine")

@@ -36,12 +36,7 @@ struct ValidateCommand: AsyncParsableCommand {
         let known = paths.isEmpty ? library : engine.library()
         var diagnostics = library.diagnostics + schedules.diagnostics + schedules.problems(against: known)
         do {
-            let checks = try CheckLoader(probes: Engine.probes).loadAll(paths: checkFiles)
-            for check in checks {
-                for action in [check.onCritical, check.onWarning].compactMap({ $0 }) where known.runbooks[action.runbook] == nil {
-                    diagnostics.append(.reading(action.location, "unknown runbook '\(action.runbook)'\(Suggestion.hint(for: action.runbook, in: known.runbooks.keys)); runbooks here: \(known.runbooks.keys.sorted().joined(separator: ", "))"))
-                }
-            }
+            diagnostics += CheckLoader.problems(of: try CheckLoader(probes: Engine.probes).loadAll(paths: checkFiles), against: known)
         } catch {
             diagnostics += error.diagnostics
         }

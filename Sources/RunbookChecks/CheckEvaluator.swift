@@ -51,6 +51,8 @@ public struct CheckEvaluator: Sendable {
         } catch {
             return result(.unknown, "cannot probe: \(error)")
         }
+        var environment = self.environment
+        if check.duringMarket { environment.sessionStart = environment.market.lastOpen(before: now) }
         let reading: ProbeReading
         do {
             reading = try await Self.withTimeout(check.timeout, clock: clock) { [environment] in try await probe.read(in: environment) }

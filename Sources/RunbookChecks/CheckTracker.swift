@@ -29,6 +29,9 @@ public struct CheckTracker: Sendable {
     /// Takes one result; the change it makes, if any.
     public mutating func record(_ result: CheckResult) -> Change? {
         last = result
+        // A check that calms down stops flapping, whether or not it changes again.
+        changes = changes.filter { result.at.timeIntervalSince($0) < check.flapWindow.seconds }
+        flapping = changes.count >= check.flapLimit
         let observed = result.status
         if observed == status {
             candidate = nil
@@ -47,7 +50,7 @@ public struct CheckTracker: Sendable {
         since = result.at
         candidate = nil
         streak = 0
-        changes = changes.filter { result.at.timeIntervalSince($0) < check.flapWindow.seconds } + [result.at]
+        changes.append(result.at)
         flapping = changes.count >= check.flapLimit
         return change
     }
@@ -56,7 +59,9 @@ public struct CheckTracker: Sendable {
     private func needed(to target: CheckStatus) -> Int {
         // The first result is taken at once unless it is bad; the market opening or closing too.
         if since == nil { return target.isBad ? check.failAfter : 1 }
-        if target == .idle || status == .idle { return 1 }
+        // The market closing is taken at once; on its opening a bad result needs the usual run.
+        if target == .idle { return 1 }
+        if status == .idle { return target.isBad || target == .unknown ? check.failAfter : 1 }
         if target == .healthy { return check.recoverAfter }
         if target.isBad, status.isBad { return target > status ? check.failAfter : check.recoverAfter }
         return check.failAfter

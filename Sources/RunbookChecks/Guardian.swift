@@ -61,7 +61,12 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
     private let healthFile: String?
     private let healthInterval: Duration
     private let now: @Sendable () -> Date
-    private let entries: Mutex<[String: (tracker: CheckTracker, lastTrigger: Date?)]>
+    /// Per check: its state, when it last started its runbook, and the bad states of the
+    /// current episode whose runbook has started (an episode ends when the check is healthy or
+    /// idle again; `unknown` does not end it).
+    private let entries: Mutex<[String: (tracker: CheckTracker, lastTrigger: Date?, handled: Set<CheckStatus>)]>
+    /// Health file writes, one at a time.
+    private let writing = Mutex(())
     /// Told of each decision a change leads to.
     private let onDecision: @Sendable (String, Decision) -> Void
 
@@ -79,7 +84,7 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
         self.healthInterval = healthInterval
         self.now = now
         self.onDecision = onDecision
-        entries = Mutex(Dictionary(uniqueKeysWithValues: book.checks.map { ($0.name, (CheckTracker(check: $0), nil)) }))
+        entries = Mutex(Dictionary(uniqueKeysWithValues: book.checks.map { ($0.name, (CheckTracker(check: $0), nil, [])) }))
     }
 
     public func run() async throws {
@@ -110,59 +115,69 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
         }
     }
 
-    /// Evaluates `check` once and acts on a change of state.
+    /// Evaluates `check` once, acts on a change of state, and starts the runbook of a bad state
+    /// that has not started it yet in this episode (held back before by a run still going, the
+    /// cooldown or flapping, it is tried again at every evaluation).
     public func evaluateOnce(_ check: Check) async {
         let result = await book.evaluator.evaluate(check)
-        guard let (change, flapping) = entries.withLock({ entries -> (CheckTracker.Change, Bool)? in
-            guard let change = entries[check.name]?.tracker.record(result) else { return nil }
-            return (change, entries[check.name]!.tracker.flapping)
-        }) else { return }
-        let subject = result.subject.map { " [\($0)]" } ?? ""
-        let message = "check \(check.name) \(change.from.rawValue) -> \(change.to.rawValue)\(subject): \(result.text) (\(result.threshold))"
-        switch change.to {
-        case .critical: logger.error("\(message)", metadata: ["check": "\(check.name)"])
-        case .warning: logger.warning("\(message)", metadata: ["check": "\(check.name)"])
-        default: logger.notice("\(message)", metadata: ["check": "\(check.name)"])
+        let (change, status, flapping, handled) = entries.withLock { entries -> (CheckTracker.Change?, CheckStatus, Bool, Bool) in
+            let change = entries[check.name]!.tracker.record(result)
+            let status = entries[check.name]!.tracker.status
+            if status == .healthy || status == .idle { entries[check.name]!.handled = [] }
+            return (change, status, entries[check.name]!.tracker.flapping, entries[check.name]!.handled.contains(status))
         }
-        do {
-            try journal?.recordChange(check: check.name, from: change.from, to: change.to, result: result, flapping: flapping)
-        } catch {
-            logger.error("cannot record the change of check \(check.name): \(error)")
+        if let change {
+            let subject = result.subject.map { " [\($0)]" } ?? ""
+            let message = "check \(check.name) \(change.from.rawValue) -> \(change.to.rawValue)\(subject): \(result.text) (\(result.threshold))"
+            switch change.to {
+            case .critical: logger.error("\(message)", metadata: ["check": "\(check.name)"])
+            case .warning: logger.warning("\(message)", metadata: ["check": "\(check.name)"])
+            default: logger.notice("\(message)", metadata: ["check": "\(check.name)"])
+            }
+            do {
+                try journal?.recordChange(check: check.name, from: change.from, to: change.to, result: result, flapping: flapping)
+            } catch {
+                logger.error("cannot record the change of check \(check.name): \(error)")
+            }
         }
-        let action = change.to == .critical ? check.onCritical : change.to == .warning ? check.onWarning : nil
-        if let action {
-            let decision = trigger(check, action: action, flapping: flapping)
-            onDecision(check.name, decision)
+        let action = status == .critical ? check.onCritical : status == .warning ? check.onWarning : nil
+        if let action, !handled {
+            // Why nothing started is said once, on the change; the retries are quiet.
+            let decision = trigger(check, action: action, flapping: flapping, quiet: change == nil)
+            if case .started = decision {
+                _ = entries.withLock { $0[check.name]?.handled.insert(status) }
+            }
+            if change != nil || decision == .started(runbook: action.runbook) { onDecision(check.name, decision) }
         }
-        if healthFile != nil { writeHealthFile() }
+        if change != nil, healthFile != nil { writeHealthFile() }
     }
 
     /// Starts the check's runbook unless it is flapping, one of its runs is still going, or the
     /// last it started is within the cooldown.
-    private func trigger(_ check: Check, action: CheckAction, flapping: Bool) -> Decision {
+    private func trigger(_ check: Check, action: CheckAction, flapping: Bool, quiet: Bool) -> Decision {
         let key = "check:\(check.name)"
         guard let launcher else { return .failedToStart("no runbooks in this engine") }
         if flapping {
-            logger.warning("check \(check.name) is flapping: not starting \(action.runbook)", metadata: ["check": "\(check.name)"])
+            if !quiet { logger.warning("check \(check.name) is flapping: not starting \(action.runbook)", metadata: ["check": "\(check.name)"]) }
             return .flapping
         }
         if !launcher.running(key).isEmpty {
-            logger.notice("check \(check.name): \(action.runbook) is still running from before; not starting another", metadata: ["check": "\(check.name)"])
+            if !quiet { logger.notice("check \(check.name): \(action.runbook) is still running from before; not starting another", metadata: ["check": "\(check.name)"]) }
             return .alreadyRunning
         }
         let at = now()
         if let last = entries.withLock({ $0[check.name]?.lastTrigger }), at.timeIntervalSince(last) < check.cooldown.seconds {
-            logger.notice("check \(check.name): \(action.runbook) started \(Age.text(at.timeIntervalSince(last))) ago, within the cooldown of \(DurationText.format(check.cooldown)); not starting it again", metadata: ["check": "\(check.name)"])
+            if !quiet { logger.notice("check \(check.name): \(action.runbook) started \(Age.text(at.timeIntervalSince(last))) ago, within the cooldown of \(DurationText.format(check.cooldown)); it starts when the cooldown ends if the check is still bad then", metadata: ["check": "\(check.name)"]) }
             return .coolingDown
         }
         do {
-            let params = action.params.mapValues(Value.string)
-            try launcher.start(action.runbook, params: params, trigger: .check, origin: RunOrigin(source: check.name), key: key)
+            // Bound like `runbook run --param`: defaults filled in, types checked.
+            try launcher.start(action.runbook, arguments: action.params, trigger: .check, origin: RunOrigin(source: check.name), key: key)
             entries.withLock { $0[check.name]?.lastTrigger = at }
             logger.notice("check \(check.name): started \(action.runbook)", metadata: ["check": "\(check.name)"])
             return .started(runbook: action.runbook)
         } catch {
-            logger.error("check \(check.name): \(error)", metadata: ["check": "\(check.name)"])
+            if !quiet { logger.error("check \(check.name): \(error)", metadata: ["check": "\(check.name)"]) }
             return .failedToStart("\(error)")
         }
     }
@@ -185,8 +200,10 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
         guard let healthFile else { return }
         let report = HealthReport(updatedAt: now(), entries: states)
         guard let data = try? HealthReport.encoder.encode(report) else { return }
-        let temporary = healthFile + ".tmp"
-        if FileManager.default.createFile(atPath: temporary, contents: data) { rename(temporary, healthFile) }
+        writing.withLock { _ in
+            let temporary = healthFile + ".tmp"
+            if FileManager.default.createFile(atPath: temporary, contents: data) { rename(temporary, healthFile) }
+        }
     }
 }
 

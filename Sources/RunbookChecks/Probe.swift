@@ -60,6 +60,9 @@ public struct ProbeEnvironment: Sendable {
     public var workingDirectory: String
     /// The records database, the default of probes that read a database.
     public var databasePath: String?
+    /// For a check that counts only while the market is open: when it last opened. Ages are not
+    /// counted from before it (the weekend is no silence).
+    public var sessionStart: Date?
     /// The wall clock.
     public var now: @Sendable () -> Date
 

@@ -5,18 +5,26 @@ import RunbookModel
 public struct HeartbeatProbe: Probe {
     public static let spec = ProbeSpec(
         name: "ea_heartbeat", summary: "seconds since the last heartbeat of the stalest EA, or of one EA by target_uuid (value: seconds)",
-        inputs: [InputSpec("ea", .string)], unit: .seconds, warning: Threshold(.above, 120), critical: Threshold(.above, 300), shorthand: "ea"
+        inputs: [InputSpec("ea", .string), InputSpec("seen_within", .duration)], unit: .seconds, warning: Threshold(.above, 120),
+        critical: Threshold(.above, 300), shorthand: "ea"
     )
 
     public var ea: String?
+    /// EAs not heard from for longer are taken as retired, not lost.
+    public var seenWithin: Duration
 
     public init(inputs: [String: Value]) throws(ProbeInputError) {
         ea = inputs.text("ea")
+        seenWithin = inputs.duration("seen_within") ?? .seconds(86_400)
     }
 
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
-        let beats = try environment.requireRecords().heartbeats().filter { ea == nil || $0.ea == ea }
         let now = environment.now()
+        let known = try environment.requireRecords().heartbeats().filter { ea == nil || $0.ea == ea }
+        let beats = known.filter { now.timeIntervalSince($0.lastSeen) < seenWithin.seconds }
+        if beats.isEmpty, !known.isEmpty {
+            return ProbeReading(value: nil, text: "no EA heard from in the last \(DurationText.format(seenWithin))", subject: ea, status: .unknown)
+        }
         guard let stalest = beats.min(by: { $0.lastSeen < $1.lastSeen }) else {
             // Nothing to judge yet: an EA that never connected is not one that was lost.
             return ProbeReading(value: nil, text: ea.map { "EA \($0) has never sent a heartbeat" } ?? "no EA has ever sent a heartbeat", subject: ea, status: .unknown)
@@ -56,6 +64,12 @@ public struct FreshnessProbe: Probe {
             throw ProbeFailure("ticks are counted by the running engine, and none runs: start it with `runbook up`")
         }
         if of != "tick" { last = try environment.requireRecords().lastArrival(of: RecordKind(rawValue: of)!) }
+        // The wait counts from the market's opening, for a check that counts only while it is
+        // open, and with nothing ever, from the engine's start.
+        if let opened = environment.sessionStart, (last ?? .distantPast) < opened, (last != nil || (engineStart ?? .distantPast) < opened) {
+            let age = max(0, environment.now().timeIntervalSince(opened))
+            return ProbeReading(value: age, text: "no \(of) since the market opened \(Age.text(age)) ago", subject: of)
+        }
         if let engineStart, last == nil {
             let age = max(0, environment.now().timeIntervalSince(engineStart))
             return ProbeReading(value: age, text: "no \(of) since the engine started \(Age.text(age)) ago", subject: of)
@@ -103,7 +117,10 @@ public struct RateProbe: Probe {
         var measured = window.seconds
         if marketTime {
             measured = Self.openSeconds(in: DateInterval(start: now.addingTimeInterval(-window.seconds), end: now), market: environment.market)
-            guard measured >= 60 else { return ProbeReading(value: nil, text: "the market was closed over the window", status: .idle) }
+            // Early in a week a rate over a few minutes says nothing yet.
+            guard measured >= window.seconds / 4 else {
+                return ProbeReading(value: nil, text: "only \(Age.text(measured)) of open market in the last \(DurationText.format(window)): too little to judge", subject: of, status: .unknown)
+            }
         }
         let rate = Double(count) / measured * per.seconds
         let perText = DurationText.format(per)

@@ -25,6 +25,15 @@ public struct HTTPProbe: Probe {
         }
     }
 
+    /// The URL without credentials or query, for reports: those may hold secrets.
+    var shown: String {
+        guard var parts = URLComponents(string: url) else { return "the endpoint" }
+        parts.user = nil
+        parts.password = nil
+        parts.query = nil
+        return parts.string ?? "the endpoint"
+    }
+
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
         let curl = try CurlEasy()
         try curl.set(CURLOPT_URL, url)
@@ -35,14 +44,14 @@ public struct HTTPProbe: Probe {
         do {
             _ = try await curl.perform()
         } catch let failure as CurlEasy.Failure {
-            return ProbeReading(value: nil, text: "no answer: \(failure.description)", subject: url, status: .critical)
+            return ProbeReading(value: nil, text: "no answer: \(failure.description)", subject: shown, status: .critical)
         }
         let status = curl.info(CURLINFO_RESPONSE_CODE)
         let milliseconds = curl.infoSeconds(CURLINFO_TOTAL_TIME) * 1000
         guard expectStatus.contains(where: { HTTPStep.matches(status, $0) }) else {
-            return ProbeReading(value: milliseconds, text: "answered \(status), expected \(expectStatus.joined(separator: " or "))", subject: url, status: .critical)
+            return ProbeReading(value: milliseconds, text: "answered \(status), expected \(expectStatus.joined(separator: " or "))", subject: shown, status: .critical)
         }
-        return ProbeReading(value: milliseconds, text: String(format: "%d in %.0f ms", status, milliseconds), subject: url)
+        return ProbeReading(value: milliseconds, text: String(format: "%d in %.0f ms", status, milliseconds), subject: shown)
     }
 }
 

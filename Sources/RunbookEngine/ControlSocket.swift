@@ -37,6 +37,9 @@ public final class ControlServer: Service, @unchecked Sendable {
         context = try ZMQContext()
         socket = try ZMQSocket(context, .router)
         try socket.setLinger(milliseconds: 0)
+        // Created readable by this user alone, not opened up until a chmod.
+        let mask = umask(0o077)
+        defer { umask(mask) }
         try socket.bind(endpoint)
         if let path = ControlClient.path(of: endpoint) { chmod(path, 0o600) }
     }
@@ -149,7 +152,7 @@ public struct ControlClient: EngineControl {
         let request = try JSONSerialization.data(withJSONObject: ["restart": service])
         let endpoint = self.endpoint
         let timeout = self.timeout
-        let reply: Data = try await Task.detached {
+        let reply: Data = try await ZMQOneShot.offThread {
             let context = try ZMQContext()
             defer { context.shutdown() }
             let socket = try ZMQSocket(context, .dealer)
@@ -162,7 +165,7 @@ public struct ControlClient: EngineControl {
                 throw EngineUnavailable("the engine did not answer on \(endpoint) within \(DurationText.format(timeout))")
             }
             return Data(last)
-        }.value
+        }
         guard let answer = try? JSONSerialization.jsonObject(with: reply) as? [String: Any] else {
             throw EngineUnavailable("the engine's answer on \(endpoint) is not JSON")
         }

@@ -10,17 +10,26 @@ public struct ProbeStep: StepPrimitive {
     public static let spec = PrimitiveSpec(
         name: "probe",
         summary: "send a test probe through the command queue and see the router record it, or check a ZeroMQ peer answers",
-        inputs: [InputSpec("queue", .string), InputSpec("connect", .string), InputSpec("timeout", .duration)],
+        inputs: [InputSpec("queue", .string), InputSpec("connect", .string), InputSpec("as", .string), InputSpec("timeout", .duration)],
         outputs: ["probe_id", "latency_ms"]
     )
 
     public var queue: String?
     public var connect: String?
+    /// The socket that connects: `dealer` for a ROUTER, `sub` for a PUB, `push` for a PULL.
+    public var kind: ZMQSocket.Kind
     public var timeout: Duration
+
+    static let kinds: [String: ZMQSocket.Kind] = ["dealer": .dealer, "sub": .sub, "push": .push, "pull": .pull, "pub": .pub, "router": .router]
 
     public init(inputs: ResolvedInputs) throws(StepInputError) {
         queue = try? inputs.string("queue")
         connect = try? inputs.string("connect")
+        let name = inputs.string("as", default: "dealer")
+        guard let kind = Self.kinds[name] else {
+            throw StepInputError("probe as '\(name)' is not one of \(Self.kinds.keys.sorted().joined(separator: ", ")): use sub for a PUB, dealer for a ROUTER, push for a PULL")
+        }
+        self.kind = kind
         timeout = try inputs.duration("timeout", default: .seconds(10))
         if queue != nil, connect != nil { throw StepInputError("probe takes queue or connect, not both") }
         for endpoint in [queue, connect].compactMap({ $0 }) where !(endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://")) {
@@ -38,7 +47,8 @@ public struct ProbeStep: StepPrimitive {
         if let connect {
             let answers: Bool
             do {
-                answers = try ZMQOneShot.peerAnswers(at: connect, within: timeout)
+                let (kind, timeout) = (self.kind, self.timeout)
+                answers = try await ZMQOneShot.offThread { try ZMQOneShot.peerAnswers(at: connect, as: kind, within: timeout) }
             } catch {
                 throw StepFailure("cannot connect to \(connect): \(error)")
             }
@@ -54,7 +64,8 @@ public struct ProbeStep: StepPrimitive {
         let message = #"{"type":"test","probe_id":"\#(id)"}"#
         let outcome: ZMQOneShot.Outcome
         do {
-            outcome = try ZMQOneShot.push(message, to: endpoint, within: .seconds(min(timeout.seconds, 5)))
+            let wait = Duration.milliseconds(Int64(min(timeout.seconds, 5) * 1000))
+            outcome = try await ZMQOneShot.offThread { try ZMQOneShot.push(message, to: endpoint, within: wait) }
         } catch {
             throw StepFailure("cannot send the probe to \(endpoint): \(error)")
         }

@@ -19,11 +19,11 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
     public let policy: RestartPolicy
     private let clock: C
     private let logger: Logger
-    private let state: Mutex<(status: Status, budget: RestartBudget<C>)>
+    /// The status, the restart budget and the restarts asked for (`restartNow`), under one lock so
+    /// that a request is never added after the last answer.
+    private let state: Mutex<(status: Status, budget: RestartBudget<C>, requests: [CheckedContinuation<String?, Never>])>
     /// Told about every state change (metrics, escalation, state files).
     private let onChange: @Sendable (Status) -> Void
-    /// Restarts asked for (`restartNow`), answered once the unit is up and verified, or not.
-    private let requests = Mutex<[CheckedContinuation<String?, Never>]>([])
 
     public init(
         unit: any SupervisedUnit, policy: RestartPolicy, clock: C, logger: Logger,
@@ -34,7 +34,7 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
         self.clock = clock
         self.logger = logger
         self.onChange = onChange
-        state = Mutex((Status(name: unit.name, state: .stopped, restarts: 0, lastError: nil, since: Date(), ports: unit.ports), RestartBudget(policy: policy)))
+        state = Mutex((Status(name: unit.name, state: .stopped, restarts: 0, lastError: nil, since: Date(), ports: unit.ports), RestartBudget(policy: policy), []))
     }
 
     public var status: Status { state.withLock { $0.status } }
@@ -87,7 +87,7 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
             }
             if Task.isCancelled { break }
             // Stopped on purpose for a restart asked for: started again at once.
-            if requests.withLock({ !$0.isEmpty }) {
+            if state.withLock({ !$0.requests.isEmpty }) {
                 failedRestart = await restart()
                 answerRequests(failedRestart)
                 upSince = clock.now
@@ -123,34 +123,47 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
     /// running again and verified; otherwise why not.
     public func restartNow() async -> String? {
         let now = clock.now
-        let refusal: String? = state.withLock { current in
-            switch current.status.state {
-            case .gaveUp: return "\(unit.name) gave up: its restart budget (\(policy.budget) within \(DurationText.format(policy.window))) is spent"
-            case .stopped: return "\(unit.name) is stopped"
-            default:
-                guard current.budget.requested(at: now) else {
-                    return "the restart budget of \(unit.name) is spent: \(policy.budget) restarts within \(DurationText.format(policy.window))"
-                }
-                return nil
-            }
-        }
-        if let refusal { return refusal }
         return await withCheckedContinuation { continuation in
-            let current = requests.withLock { waiting in
-                waiting.append(continuation)
-                return status.state
+            let plan = state.withLock { current -> Plan in
+                switch current.status.state {
+                case .gaveUp: return .refuse("\(unit.name) gave up: its restart budget (\(policy.budget) within \(DurationText.format(policy.window))) is spent")
+                case .stopped: return .refuse("\(unit.name) is stopped")
+                default: break
+                }
+                // Asked for again before the first was answered: one restart answers both, and
+                // takes one slot of the budget.
+                if !current.requests.isEmpty {
+                    current.requests.append(continuation)
+                    return .wait
+                }
+                if current.status.state == .running {
+                    guard current.budget.requested(at: now) else {
+                        return .refuse("the restart budget of \(unit.name) is spent: \(policy.budget) restarts within \(DurationText.format(policy.window))")
+                    }
+                    current.requests.append(continuation)
+                    return .stop
+                }
+                // Failed and waiting (the crash took its slot: the wait is cut short), or starting:
+                // the restart under way answers.
+                current.requests.append(continuation)
+                return .wait
             }
-            // A running unit is stopped and comes back through the loop; a failed one waiting
-            // for its restart sees the request in its pause; one starting answers when verified.
-            if current == .running { Task { await unit.stop() } }
+            switch plan {
+            case .refuse(let reason): continuation.resume(returning: reason)
+            case .stop: Task { await unit.stop() }
+            case .wait: break
+            }
         }
     }
 
+    /// What a restart asked for leads to.
+    private enum Plan { case refuse(String), stop, wait }
+
     /// Answers every restart asked for: nil when the unit is up and verified, else the problem.
     private func answerRequests(_ problem: String?) {
-        let waiting = requests.withLock { requests in
-            defer { requests = [] }
-            return requests
+        let waiting = state.withLock { current in
+            defer { current.requests = [] }
+            return current.requests
         }
         for continuation in waiting { continuation.resume(returning: problem) }
     }
@@ -163,7 +176,7 @@ public final class Supervisor<C: Clock>: Sendable where C.Duration == Duration {
             // A restart asked for is looked for a few times a second, on real time.
             group.addTask {
                 while !Task.isCancelled {
-                    if self.requests.withLock({ !$0.isEmpty }) { return true }
+                    if self.state.withLock({ !$0.requests.isEmpty }) { return true }
                     try? await Task.sleep(for: .milliseconds(50))
                 }
                 return false

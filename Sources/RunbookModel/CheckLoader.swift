@@ -52,6 +52,26 @@ public protocol ProbeCatalog: Sendable {
 public struct CheckLoader: Sendable {
     public let probes: any ProbeCatalog
 
+    /// Problems of the runbooks checks start: not in `runbooks`, or given parameters they do not
+    /// take, values of the wrong type, required ones left out.
+    public static func problems(of checks: [Check], against runbooks: RunbookLibrary) -> [Diagnostic] {
+        var problems: [Diagnostic] = []
+        for check in checks {
+            for action in [check.onCritical, check.onWarning].compactMap({ $0 }) {
+                guard let runbook = runbooks.runbooks[action.runbook] else {
+                    problems.append(.reading(action.location, "unknown runbook '\(action.runbook)'\(Suggestion.hint(for: action.runbook, in: runbooks.runbooks.keys)); runbooks here: \(runbooks.runbooks.keys.sorted().joined(separator: ", "))"))
+                    continue
+                }
+                do {
+                    _ = try ParamBinding.bind(action.params, to: runbook)
+                } catch {
+                    problems.append(.reading(action.location, "\(error)"))
+                }
+            }
+        }
+        return problems
+    }
+
     static let topKeys = [
         "name", "description", "probe", "warning", "critical", "interval", "timeout", "hysteresis", "during", "on_critical", "on_warning",
         "cooldown", "flapping",

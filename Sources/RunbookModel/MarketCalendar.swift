@@ -71,6 +71,23 @@ public struct MarketCalendar: Sendable, Equatable {
         Self.rolls(after: instant, limit: 370).first { trades($0.before) && !trades($0.after) && $0.at > instant }?.at
     }
 
+    /// The last instant at or before `instant` at which the market opened; nil when none within
+    /// a year.
+    public func lastOpen(before instant: Date) -> Date? {
+        let calendar = Self.calendar
+        var day = Self.tradingDay(of: instant)
+        for _ in 0..<370 {
+            let noon = calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day, hour: 12))!
+            let previous = calendar.dateComponents([.year, .month, .day, .weekday], from: calendar.date(byAdding: .day, value: -1, to: noon)!)
+            if trades(day), !trades(previous) {
+                let open = Self.roll(ending: previous)
+                if open <= instant { return open }
+            }
+            day = previous
+        }
+        return nil
+    }
+
     /// Whether `text` is a date `YYYY-MM-DD` that exists.
     public static func isDate(_ text: String) -> Bool {
         let parts = text.split(separator: "-")

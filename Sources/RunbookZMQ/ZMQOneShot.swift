@@ -26,14 +26,27 @@ public enum ZMQOneShot {
         return try push.send(message) ? .sent : .notTaken
     }
 
-    /// Whether a peer bound at `endpoint` finishes a ZMTP handshake with a DEALER within the time.
-    public static func peerAnswers(at endpoint: String, within timeout: Duration = .seconds(2)) throws(ZMQError) -> Bool {
+    /// Whether a peer bound at `endpoint` finishes a ZMTP handshake within the time, with a socket
+    /// of `kind` (ZeroMQ refuses mismatched pairs: a PUB answers a SUB, a ROUTER a DEALER).
+    public static func peerAnswers(at endpoint: String, as kind: ZMQSocket.Kind = .dealer, within timeout: Duration = .seconds(2)) throws(ZMQError) -> Bool {
         let context = try ZMQContext()
         defer { context.shutdown() }
-        let dealer = try ZMQSocket(context, .dealer)
-        defer { dealer.close() }
-        try dealer.setLinger(milliseconds: 0)
-        return try handshake(dealer, context: context, endpoint: endpoint, within: timeout)
+        let socket = try ZMQSocket(context, kind)
+        defer { socket.close() }
+        try socket.setLinger(milliseconds: 0)
+        return try handshake(socket, context: context, endpoint: endpoint, within: timeout)
+    }
+
+    /// `body` on a thread of its own: these calls block for up to their timeout, which must not
+    /// hold one of the few threads async code runs on.
+    public static func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
+            thread.name = "zmq-one-shot"
+            thread.start()
+        }
     }
 
     private static func handshake(_ socket: ZMQSocket, context: ZMQContext, endpoint: String, within timeout: Duration) throws(ZMQError) -> Bool {

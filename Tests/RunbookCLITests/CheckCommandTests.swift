@@ -46,7 +46,12 @@ import Testing
         defer { cli.remove() }
         try FileManager.default.createDirectory(atPath: cli.path("Runbooks"), withIntermediateDirectories: true)
         try cli.write("Runbooks/bounce.yaml", "name: bounce\nsteps:\n  - id: router\n    restart: command-router\n")
-        try cli.write("runbook.yaml", EnginePorts().config(queue: cli.path("queue.ipc")))
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
+        // A PUB answers a SUB, not a DEALER.
+        let publisher = "tcp://127.0.0.1:\(ports.signals)"
+        try cli.write("Runbooks/listen.yaml", "name: listen\nsteps:\n  - id: sub\n    probe: {connect: \"\(publisher)\", as: sub, timeout: 5s}\n")
+        try cli.write("Runbooks/wrong.yaml", "name: wrong\nsteps:\n  - id: dealer\n    probe: {connect: \"\(publisher)\", timeout: 1s}\n")
         try FileManager.default.createDirectory(atPath: cli.path("Checks"), withIntermediateDirectories: true)
         try cli.write("Checks/restarts.yaml", "name: restarts\nprobe: {restarts: command-router}\nwarning: \"> 0\"\n")
         let refused = try cli.run("run", "bounce")
@@ -59,6 +64,8 @@ import Testing
             return services.first { $0["name"] as? String == "command-router" }
         }
         #expect(await eventually { router()?["peers"] as? Int == 2 })
+        #expect(await eventually { (try? cli.run("run", "listen").status) == 0 })
+        #expect(try cli.run("run", "wrong").status == 1)
         let run = try cli.run("run", "bounce")
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         // The state file is written each second.

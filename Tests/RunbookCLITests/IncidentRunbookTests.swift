@@ -170,7 +170,9 @@ import Testing
         #expect(run?["trigger_source"] == "signals-per-hour")
         #expect(run?["status"] == "succeeded" && run?["escalation_level"] == 0, "\(String(describing: run?["error"] as String?))")
         let steps = try steps(cli, run: run?["id"] ?? 0)
-        #expect(steps["restart_engine"] == "succeeded" && steps["signals_resume"] == "succeeded" && steps["give_up"] == "skipped")
+        // The killed engine's publisher did not answer; the restarted one sends signals again.
+        #expect(steps["publisher"] == "failed" && steps["restart_engine"] == "succeeded")
+        #expect(steps["signals_resume"] == "succeeded" && steps["give_up"] == "skipped")
         #expect(Self.child(of: engine.0.processIdentifier, running: "signals").map { $0 != signalEngine } == true)
         try stop(engine, cli)
     }

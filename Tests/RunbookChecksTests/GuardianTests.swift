@@ -67,10 +67,15 @@ struct GuardianHarness {
         }))
         let decisions = self.decisions
         let environment = ProbeEnvironment(engine: nil, records: records)
+        let base = Date()
+        let origin = clock.now
         guardian = Guardian(
             book: CheckBook(checks: checks, evaluator: CheckEvaluator(probes: probes, environment: environment, clock: clock)),
             launcher: launcher, journal: records, clock: clock, logger: Logger(label: "test"),
-            healthFile: folder.appendingPathComponent("health.json").path, onDecision: { _, decision in decisions.append(decision) }
+            healthFile: folder.appendingPathComponent("health.json").path,
+            // Wall time moves with the test clock, for cooldowns.
+            now: { [clock] in base.addingTimeInterval(origin.duration(to: clock.now).seconds) },
+            onDecision: { _, decision in decisions.append(decision) }
         )
     }
 
@@ -194,6 +199,35 @@ struct GuardianHarness {
         let changes = try harness.records.checkChanges(check: "dial-check").map(\.toStatus)
         #expect(changes == ["healthy", "critical", "healthy", "critical", "healthy", "critical"])
         #expect(try harness.records.openAlerts() == ["dial-check"])
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    @Test func aRunbookStartedByACheckGetsItsDefaultsAndStartsWhenTheCooldownEnds() async throws {
+        let dial = "defaults-\(UUID().uuidString)"
+        let runbook = "name: recover\nparams:\n  wait: {type: duration, default: 90s}\nsteps:\n  - id: note\n    log: \"waiting ${{ params.wait }}\"\n"
+        let harness = try GuardianHarness([Self.dialCheck(dial, extra: "cooldown: 6s\nflapping: {changes: 20, window: 1h}")], runbooks: [runbook])
+        defer { harness.remove() }
+        let task = Task { try await harness.guardian.run() }
+        #expect(await eventually { harness.status() == .healthy })
+        DialProbe.set(dial, 10)
+        await harness.tick(dial)
+        await harness.tick(dial)
+        #expect(await eventually { (try? harness.records.runs().first?.status) == "succeeded" })
+        let run = try #require(try harness.records.runs().first)
+        #expect(try harness.records.attempts(runID: run.id).first?.output == "waiting 1m30s")
+        // Recovered and bad again within the cooldown: held back, then started once it ends,
+        // the check still critical, without a new change.
+        DialProbe.set(dial, 0)
+        await harness.tick(dial)
+        DialProbe.set(dial, 10)
+        await harness.tick(dial)
+        await harness.tick(dial)
+        #expect(harness.decisions.all.last == .coolingDown)
+        #expect(try harness.records.runs().count == 1)
+        for _ in 0..<5 where (try? harness.records.runs().count) == 1 { await harness.tick(dial) }
+        #expect(await eventually { (try? harness.records.runs().count) == 2 })
+        #expect(harness.decisions.all.last == .started(runbook: "recover"))
         task.cancel()
         _ = try? await task.value
     }

@@ -220,15 +220,16 @@ struct ProbeHarness {
 
 @Suite struct MarketHoursTests {
     @Test(arguments: [
-        // Friday 16:59 and 17:01 New York (EST), Sunday 16:59 and 17:01.
+        // Friday 16:59 and 17:01 New York (EST), Sunday 16:59 and 17:01; the silence counts from
+        // the Sunday open, not over the weekend: critical only three hours into the week.
         ("2026-01-09T21:59:00Z", CheckStatus.critical), ("2026-01-09T22:01:00Z", .idle),
-        ("2026-01-11T21:59:00Z", .idle), ("2026-01-11T22:01:00Z", .critical),
+        ("2026-01-11T21:59:00Z", .idle), ("2026-01-11T22:01:00Z", .healthy), ("2026-01-12T01:01:00Z", .critical),
     ])
     func aMarketCheckIsIdleFromTheFridayCloseToTheSundayOpen(instant: String, expected: CheckStatus) async throws {
         var harness = try ProbeHarness()
         defer { harness.remove() }
         harness.now = ISO8601DateFormatter().date(from: instant)!
-        // No signal ever: critical whenever the check counts.
+        // No signal since the week opened.
         let result = try await harness.evaluate("probe: {freshness: signal}\ncritical: \"> 3h\"\nduring: market")
         #expect(result.status == expected)
     }
