@@ -65,13 +65,13 @@ public struct Engine {
     }
 
     /// The services steps use to act on the engine.
-    func stepServices(records: RunRecords, checks: [Check], environment: ProbeEnvironment) -> StepServices {
+    func stepServices(records: RunRecords, checks: CheckBook) -> StepServices {
         var services = StepServices()
-            .adding(CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment)), as: CheckBook.self)
+            .adding(checks, as: CheckBook.self)
             .adding(records as any HealthRecords, as: (any HealthRecords).self)
             .adding(records as any AlertBook, as: (any AlertBook).self)
             .adding(config.flows, as: FlowEndpoints.self)
-        if let engine = environment.engine { services = services.adding(engine, as: (any EngineControl).self) }
+        if let engine = checks.evaluator.environment.engine { services = services.adding(engine, as: (any EngineControl).self) }
         return services
     }
 

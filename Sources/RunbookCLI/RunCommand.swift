@@ -53,8 +53,12 @@ struct RunCommand: AsyncParsableCommand {
         let records = try engine.records()
         let observer: ProgressPrinter? = json ? nil : ProgressPrinter(live: Console.isTerminal)
         // Steps that act on the engine (restart, check, probe) reach the running `runbook up`.
-        let checks = (try? CheckLoader(probes: Engine.probes).loadAll(paths: [engine.config.checksDirectory])) ?? []
-        let services = engine.stepServices(records: records, checks: checks, environment: engine.probeEnvironment(records: records))
+        let folder = engine.config.checksDirectory
+        let checks = CheckBook(
+            loading: { (try? CheckLoader(probes: Engine.probes).loadAll(paths: [folder])) ?? [] },
+            evaluator: CheckEvaluator(probes: Engine.probes, environment: engine.probeEnvironment(records: records))
+        )
+        let services = engine.stepServices(records: records, checks: checks)
         let executor = engine.executor(recorder: records, library: library, observer: observer, services: services)
         let task = Task { await executor.run(runbook, params: values, trigger: .manual) }
         let cancellation = SignalCancellation(cancelling: task)

@@ -140,10 +140,11 @@ struct UpCommand: AsyncParsableCommand {
         }
         // The runbooks checks and schedules start, with steps that act on this engine directly.
         let environment = engine.probeEnvironment(records: records, engine: live)
-        let services = engine.stepServices(records: records, checks: checks, environment: environment)
+        let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment))
+        let services = engine.stepServices(records: records, checks: book)
         let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: nil, services: services))
         let guardian = Guardian(
-            book: CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment)), launcher: launcher,
+            book: book, launcher: launcher,
             journal: records, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
         )
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
@@ -181,11 +182,8 @@ struct LaunchedRunsService: Service {
     let launcher: RunLauncher
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        } onGracefulShutdown: {}
+        // Until the group shuts down (or is cancelled, which also ends the wait).
+        try? await gracefulShutdown()
         await launcher.cancelAll()
     }
 }

@@ -13,16 +13,34 @@ public protocol CheckJournal: Sendable {
 
 /// The checks of a configuration, by name, with what evaluates them: for `runbook check` and the
 /// `check` and `wait_until` steps.
-public struct CheckBook: Sendable {
-    public var checks: [Check]
-    public var evaluator: CheckEvaluator
+public final class CheckBook: Sendable {
+    public let evaluator: CheckEvaluator
+    private let load: @Sendable () -> [Check]
+    private let loaded = Mutex<[Check]?>(nil)
 
     public init(checks: [Check], evaluator: CheckEvaluator) {
-        self.checks = checks
+        self.load = { checks }
         self.evaluator = evaluator
     }
 
+    /// Checks read only when a step first asks for one, so that a run that evaluates none does
+    /// not read the checks folder.
+    public init(loading: @escaping @Sendable () -> [Check], evaluator: CheckEvaluator) {
+        self.load = loading
+        self.evaluator = evaluator
+    }
+
+    public var checks: [Check] {
+        loaded.withLock { loaded in
+            if let loaded { return loaded }
+            let checks = load()
+            loaded = checks
+            return checks
+        }
+    }
+
     public func check(named name: String) throws -> Check {
+        let checks = self.checks
         guard let check = checks.first(where: { $0.name == name }) else {
             throw ProbeFailure("no check named '\(name)'\(Suggestion.hint(for: name, in: checks.map(\.name))); checks: \(checks.map(\.name).joined(separator: ", "))")
         }

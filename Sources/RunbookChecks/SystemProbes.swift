@@ -53,12 +53,7 @@ public struct ProcessProbe: Probe {
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
         if let pidFile {
             let path = environment.resolvePath(pidFile)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                return ProbeReading(value: 0, text: "no pid file \(path)", subject: pidFile)
-            }
-            guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                throw ProbeFailure("\(path) does not hold a process id")
-            }
+            guard let pid = try PidFile.read(path) else { return ProbeReading(value: 0, text: "no pid file \(path)", subject: pidFile) }
             let running = Listeners.isRunning(pid)
             return ProbeReading(value: running ? 1 : 0, text: running ? "pid \(pid) running" : "pid \(pid) not running", subject: pidFile)
         }
@@ -205,7 +200,7 @@ public struct MemoryProbe: Probe {
         guard let total = info["MemTotal"], total > 0 else { throw ProbeFailure("no MemTotal in /proc/meminfo") }
         if let pidFile {
             let path = environment.resolvePath(pidFile)
-            guard let pid = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+            guard let pid = try PidFile.read(path),
                   let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
                   let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
                   let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
@@ -216,6 +211,18 @@ public struct MemoryProbe: Probe {
         let used = total - (info["MemAvailable"] ?? info["MemFree"] ?? 0)
         let percent = used / total * 100
         return ProbeReading(value: percent, text: String(format: "%.0f%% used (%.1f of %.1f GB)", percent, used / 1e9, total / 1e9))
+    }
+}
+
+/// A file holding a process id, as daemons write them.
+enum PidFile {
+    /// The id in `path`; nil when there is no such file.
+    static func read(_ path: String) throws -> Int32? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ProbeFailure("\(path) does not hold a process id: check the pid_file of the check")
+        }
+        return pid
     }
 }
 

@@ -53,11 +53,8 @@ public final class ControlServer: Service, @unchecked Sendable {
         let thread = Thread { [self] in serve() }
         thread.name = "control"
         thread.start()
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        } onGracefulShutdown: {}
+        // Until the group shuts down (or is cancelled, which also ends the wait).
+        try? await gracefulShutdown()
         stopRequested.store(true, ordering: .relaxed)
         while !finished.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(20)) }
         if let path = ControlClient.path(of: endpoint) { unlink(path) }

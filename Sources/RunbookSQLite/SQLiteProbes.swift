@@ -17,15 +17,12 @@ public struct SQLiteProbe: Probe {
     }
 
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
-        guard let file = path.map(environment.resolvePath) ?? environment.databasePath else { throw ProbeFailure("sqlite needs a path") }
+        guard let file = path.map(environment.resolvePath) ?? environment.databasePath else {
+            throw ProbeFailure("sqlite has no database to look at: give `path:` in the check")
+        }
         guard FileManager.default.fileExists(atPath: file) else { return ProbeReading(value: 1, text: "\(file) does not exist", subject: file) }
         do {
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(2)
-            let queue = try DatabaseQueue(path: file, configuration: configuration)
-            let problems = try await queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }.filter { $0 != "ok" }
-            try queue.close()
+            let problems = try await readOnce(file) { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }.filter { $0 != "ok" }
             return ProbeReading(
                 value: Double(problems.count), text: problems.isEmpty ? "reachable, quick_check ok" : "quick_check: \(problems.prefix(3).joined(separator: "; "))",
                 subject: (file as NSString).lastPathComponent
@@ -53,21 +50,28 @@ public struct SQLValueProbe: Probe {
     }
 
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
-        guard let file = database.map(environment.resolvePath) ?? environment.databasePath else { throw ProbeFailure("sql needs a database") }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(2)
+        guard let file = database.map(environment.resolvePath) ?? environment.databasePath else {
+            throw ProbeFailure("sql has no database to query: give `database:` in the check")
+        }
         let value: Double?
         do {
-            let queue = try DatabaseQueue(path: file, configuration: configuration)
-            value = try await queue.read { db in try Double.fetchOne(db, sql: query) }
-            try queue.close()
+            value = try await readOnce(file) { db in try Double.fetchOne(db, sql: query) }
         } catch {
             throw ProbeFailure("query on \(file) failed: \(error)")
         }
         guard let value else { return ProbeReading(value: nil, text: "the query returned no number", status: .unknown) }
         return ProbeReading(value: value, text: value == value.rounded() ? String(Int64(value)) : String(format: "%.3f", value))
     }
+}
+
+/// One read of a database opened read-only for it, waiting at most 2 s for a writer's lock.
+func readOnce<T: Sendable>(_ file: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    var configuration = Configuration()
+    configuration.readonly = true
+    configuration.busyMode = .timeout(2)
+    let queue = try DatabaseQueue(path: file, configuration: configuration)
+    defer { try? queue.close() }
+    return try await queue.read(body)
 }
 
 extension ProbeRegistry {
