@@ -48,11 +48,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Escalation: incidents, levels, the escalation policy, the durable outbox and its worker,
+        // and the channel protocol the adapters implement.
+        .target(
+            name: "RunbookEscalation",
+            dependencies: [
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookChecks",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // SQLite adapter: run records, the scheduler's state, and the `sql` and `backup` primitives.
         .target(
             name: "RunbookSQLite",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows", "RunbookStore", "RunbookChecks", "RunbookScheduler",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows", "RunbookStore", "RunbookChecks", "RunbookScheduler", "RunbookEscalation",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -64,7 +74,7 @@ let package = Package(
         ),
         .target(
             name: "RunbookCurl",
-            dependencies: ["CCurl", "RunbookModel", "RunbookSteps", "RunbookChecks"]
+            dependencies: ["CCurl", "RunbookModel", "RunbookSteps", "RunbookChecks", "RunbookEscalation"]
         ),
         // libzmq through a thin system-library target with typed shims, and a small safe layer.
         // As for libcurl, no pkg-config: its flags carry Kerberos include paths SwiftPM refuses.
@@ -108,7 +118,7 @@ let package = Package(
             name: "RunbookCLI",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl", "RunbookChecks",
-                "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator", "RunbookStore", "RunbookScheduler",
+                "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator", "RunbookStore", "RunbookScheduler", "RunbookEscalation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,6 +13,7 @@ import Yams
 /// - `restart`: the services' restart policy: `wait`, `max_wait`, `budget`, `window`, `stable_after`
 /// - `server_time_zone`: the IANA zone bars are aligned in, as the MT5 server's (default `UTC`)
 /// - `market`: `holidays`, New York dates `YYYY-MM-DD` on which forex does not trade
+/// - `channels`: notification channels by name (telegram, email, webhook); see `ChannelSettings`
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
 /// `RUNBOOK_CHECKS`, `RUNBOOK_SCHEDULES`.
@@ -29,6 +30,8 @@ public struct EngineConfig: Sendable {
     public var serverTimeZone = "UTC"
     /// When the market trades, for `during: market` checks and market-relative schedules.
     public var market = MarketCalendar()
+    /// Where notifications go (`channels:`), by name.
+    public var channels: [ChannelSettings] = []
     /// The file the configuration came from, if any.
     public var file: String?
 
@@ -38,7 +41,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
@@ -83,6 +86,7 @@ public struct EngineConfig: Sendable {
                 case "processes": readProcesses(value, base: base, &source)
                 case "restart": readRestart(value, &source)
                 case "market": readMarket(value, &source)
+                case "channels": readChannels(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }
                     if TimeZone(identifier: zone) == nil {
