@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Domain model: runbook documents, validation with source locations, expressions.
@@ -113,12 +116,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // HTTP: health endpoints, Prometheus metrics, the JSON API and the dashboard. It sees the
+        // engine only through the snapshot and control closures RunbookCLI hands it.
+        .target(
+            name: "RunbookServer",
+            dependencies: [
+                "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Command line: subcommands, configuration, progress output.
         .target(
             name: "RunbookCLI",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl", "RunbookChecks",
                 "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator", "RunbookStore", "RunbookScheduler", "RunbookEscalation",
+                "RunbookServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -178,6 +195,13 @@ let package = Package(
                 "RunbookScheduler", "RunbookModel", "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "RunbookServerTests",
+            dependencies: [
+                "RunbookServer", "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         // End to end through the built `runbook` executable.

@@ -87,6 +87,7 @@ struct UpCommand: AsyncParsableCommand {
             Console.error("warning: \(problem.location): \(problem.message); that check will not start its runbook (`runbook validate` lists every problem)")
         }
         let records = try engine.records()
+        let http = try HTTPWiring.prepare(config)
         let logger = Logger(label: "runbook.engine")
         let flows = config.flows
         var programs = config.processes.map { process in
@@ -123,7 +124,7 @@ struct UpCommand: AsyncParsableCommand {
             store: tickStore, spool: try TickSpool(path: engine.spoolPath), logger: Logger(label: "runbook.ticks"),
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
-        let live = try LiveEngine(settings: settings, store: records, logger: logger, ingest: ingest, onSignal: forward)
+        let live = try LiveEngine(settings: settings, store: http?.flowStore(records) ?? records, logger: logger, ingest: ingest, onSignal: forward)
         do {
             try await live.start()
         } catch {
@@ -142,14 +143,15 @@ struct UpCommand: AsyncParsableCommand {
         let environment = engine.probeEnvironment(records: records, engine: live)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment))
         let services = engine.stepServices(records: records, checks: book)
-        let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: nil, services: services))
+        let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: http?.runObserver, services: services))
         let guardian = Guardian(
             book: book, launcher: launcher,
             journal: records, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
         )
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
         // control socket.
-        try await live.run(alongside: [control, guardian, scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher)])
+        let server = http.map { $0.server(engine: engine, live: live, guardian: guardian, records: records, library: library, launcher: launcher) }
+        try await live.run(alongside: [control, guardian, scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
     }
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.

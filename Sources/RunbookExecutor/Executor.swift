@@ -35,8 +35,12 @@ public struct Executor: Sendable {
         self.recordedOutputLimit = recordedOutputLimit
     }
 
-    /// Runs `runbook` to its end, or until the calling task is cancelled.
-    public func run(_ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin? = nil, parentRunID: Int64? = nil) async -> RunReport {
+    /// Runs `runbook` to its end, or until the calling task is cancelled. `recorded` is told the
+    /// run's id once the run is in the records (or 0 when it could not be recorded).
+    public func run(
+        _ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin? = nil, parentRunID: Int64? = nil,
+        recorded: (@Sendable (Int64) -> Void)? = nil
+    ) async -> RunReport {
         let redactor = Redactor(runbook: runbook, params: params)
         let start = RunStart(
             runbook: runbook.name, contentHash: runbook.contentHash, trigger: trigger, origin: origin,
@@ -48,8 +52,10 @@ public struct Executor: Sendable {
         } catch {
             let message = "cannot record the run, so it did not start: \(error)"
             logger.error("\(message)", metadata: ["runbook": "\(runbook.name)"])
+            recorded?(0)
             return RunReport(runID: 0, runbook: runbook.name, status: .failed, escalationLevel: 0, error: message, steps: [])
         }
+        recorded?(runID)
         observer?.runStarted(id: runID, runbook: runbook, trigger: trigger)
 
         var state = RunState(runID: runID, runbook: runbook.name, trigger: trigger, params: params)

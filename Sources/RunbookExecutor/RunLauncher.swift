@@ -11,11 +11,21 @@ public final class RunLauncher: Sendable {
         public let key: String
         public let runbook: String
         fileprivate let task: Task<RunReport, Never>
+        fileprivate let recorded: RecordedID
 
-        fileprivate init(key: String, runbook: String, task: Task<RunReport, Never>) {
+        fileprivate init(key: String, runbook: String, task: Task<RunReport, Never>, recorded: RecordedID) {
             self.key = key
             self.runbook = runbook
             self.task = task
+            self.recorded = recorded
+        }
+
+        /// The run's id in the records, once it is there; nil when it could not be recorded.
+        public var runID: Int64? {
+            get async {
+                let id = await recorded.value
+                return id == 0 ? nil : id
+            }
         }
 
         /// How the run ended, once it has.
@@ -88,12 +98,14 @@ public final class RunLauncher: Sendable {
             table.nextID += 1
             return table.nextID
         }
+        let recorded = RecordedID()
         let task = Task {
-            let report = await executor.run(loaded, params: params, trigger: trigger, origin: origin)
+            let report = await executor.run(loaded, params: params, trigger: trigger, origin: origin, recorded: { recorded.set($0) })
+            recorded.set(report.runID)
             self.finished(key: key, id: id)
             return report
         }
-        let handle = Launched(key: key, runbook: runbook, task: task)
+        let handle = Launched(key: key, runbook: runbook, task: task, recorded: recorded)
         table.withLock { table in
             if table.endedEarly.remove(id) == nil { table.running[key, default: [:]][id] = handle }
         }
@@ -123,6 +135,34 @@ public final class RunLauncher: Sendable {
                 table.endedEarly.insert(id)
             } else if table.running[key]?.isEmpty == true {
                 table.running[key] = nil
+            }
+        }
+    }
+}
+
+/// A run's id, set once when the executor has recorded the run; readers wait for it.
+final class RecordedID: Sendable {
+    private let state = Mutex<(id: Int64?, waiting: [CheckedContinuation<Int64, Never>])>((nil, []))
+
+    func set(_ id: Int64) {
+        let waiting = state.withLock { state -> [CheckedContinuation<Int64, Never>] in
+            guard state.id == nil else { return [] }
+            state.id = id
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume(returning: id) }
+    }
+
+    var value: Int64 {
+        get async {
+            await withCheckedContinuation { continuation in
+                let known = state.withLock { state -> Int64? in
+                    if let id = state.id { return id }
+                    state.waiting.append(continuation)
+                    return nil
+                }
+                if let known { continuation.resume(returning: known) }
             }
         }
     }

@@ -14,6 +14,7 @@ import Yams
 /// - `server_time_zone`: the IANA zone bars are aligned in, as the MT5 server's (default `UTC`)
 /// - `market`: `holidays`, New York dates `YYYY-MM-DD` on which forex does not trade
 /// - `channels`: notification channels by name (telegram, email, webhook); see `ChannelSettings`
+/// - `http`: the HTTP server: `enabled`, `listen` (default `127.0.0.1:8080`), `token_env`; see `HTTPSettings`
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
 /// `RUNBOOK_CHECKS`, `RUNBOOK_SCHEDULES`.
@@ -32,6 +33,8 @@ public struct EngineConfig: Sendable {
     public var market = MarketCalendar()
     /// Where notifications go (`channels:`), by name.
     public var channels: [ChannelSettings] = []
+    /// The HTTP server (`http:`).
+    public var http = HTTPSettings()
     /// The file the configuration came from, if any.
     public var file: String?
 
@@ -41,7 +44,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "http"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
@@ -87,6 +90,7 @@ public struct EngineConfig: Sendable {
                 case "restart": readRestart(value, &source)
                 case "market": readMarket(value, &source)
                 case "channels": readChannels(value, &source)
+                case "http": readHTTP(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }
                     if TimeZone(identifier: zone) == nil {

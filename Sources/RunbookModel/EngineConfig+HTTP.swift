@@ -1,0 +1,78 @@
+import Yams
+
+/// The HTTP server of `runbook up` (`http:` in runbook.yaml): health endpoints, metrics, the
+/// JSON API and the dashboard.
+public struct HTTPSettings: Sendable, Equatable {
+    /// False turns the server off (`enabled: false`).
+    public var enabled = true
+    /// The address to listen on: loopback by default.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// The environment variable holding the token mutating API calls must bear. The token itself
+    /// is never written in the file.
+    public var tokenVariable = "RUNBOOK_API_TOKEN"
+
+    public init() {}
+
+    static let keys = ["enabled", "listen", "token_env"]
+
+    /// `host:port` as written in `listen`.
+    public var listen: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether only this machine can connect.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Splits `HOST:PORT` (`[::1]:8080` for IPv6); nil when it is not that shape.
+    public static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let number = Int(port), (0...65535).contains(number) else { return nil }
+        return (String(host), number)
+    }
+}
+
+extension EngineConfig {
+    /// `http:`: `enabled`, `listen` (HOST:PORT) and `token_env`.
+    mutating func readHTTP(_ node: Node, _ source: inout YAMLSource) {
+        guard let entries = source.entries(node, what: "http") else { return }
+        source.rejectUnknownKeys(entries, allowed: HTTPSettings.keys, in: "http")
+        for (key, _, value) in entries {
+            switch key {
+            case "enabled":
+                guard let flag = value.bool else {
+                    source.error(value, "http.enabled must be true or false")
+                    continue
+                }
+                http.enabled = flag
+            case "listen":
+                guard let text = source.string(value, what: "http.listen") else { continue }
+                guard let (host, port) = HTTPSettings.parseListen(text) else {
+                    source.error(value, "http.listen '\(text)' is not an address: write HOST:PORT such as 127.0.0.1:8080 or [::1]:8080")
+                    continue
+                }
+                http.host = host
+                http.port = port
+            case "token_env":
+                guard let name = source.string(value, what: "http.token_env") else { continue }
+                let valid = !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } && !(name.first?.isNumber ?? true)
+                guard valid else {
+                    source.error(value, "http.token_env '\(name)' is not an environment variable name: write the variable's name (such as RUNBOOK_API_TOKEN), never the token itself")
+                    continue
+                }
+                http.tokenVariable = name
+            default: break
+            }
+        }
+    }
+}

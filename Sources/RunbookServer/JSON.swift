@@ -1,0 +1,35 @@
+import Foundation
+import Hummingbird
+import RunbookChecks
+
+/// JSON responses: snake_case keys, ISO 8601 times, as the state file and `--json` output.
+enum JSON {
+    static let encoder: JSONEncoder = {
+        let encoder = EngineSnapshot.encoder
+        encoder.outputFormatting.insert(.withoutEscapingSlashes)
+        return encoder
+    }()
+
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        do {
+            return data(try encoder.encode(value), status: status)
+        } catch {
+            return JSON.error(.internalServerError, "cannot encode the answer: \(error)")
+        }
+    }
+
+    static func data(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+
+    struct Failure: Encodable {
+        var error: String
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        response(Failure(error: message), status: status)
+    }
+}

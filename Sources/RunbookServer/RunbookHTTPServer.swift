@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import Logging
+import RunbookChecks
+import RunbookModel
+import ServiceLifecycle
+
+/// The HTTP server of `runbook up`: health endpoints, `/metrics`, the JSON API under `/api` and
+/// the dashboard at `/`. A service of the engine's service group.
+public struct RunbookHTTPServer: Service {
+    public let settings: HTTPSettings
+    let token: String?
+    let backend: ServerBackend
+    public let metrics: EngineMetrics
+    let rates: LiveRates
+    let extensions: [any RouteProvider]
+    let logger: Logger
+
+    /// `token` is the value of the variable `settings.tokenVariable` names; nil or empty when
+    /// none is set, and then every mutating call is refused. `extensions` add routes of their own.
+    public init(
+        settings: HTTPSettings, token: String?, backend: ServerBackend, metrics: EngineMetrics = EngineMetrics(),
+        extensions: [any RouteProvider] = [], logger: Logger = Logger(label: "runbook.http")
+    ) {
+        self.settings = settings
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.backend = backend
+        self.metrics = metrics
+        self.rates = LiveRates()
+        self.extensions = extensions
+        self.logger = logger
+    }
+
+    /// A start that cannot go on, said for the operator.
+    public struct StartFailure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Refuses a configuration that would put the API on the network with no token: someone else
+    /// could read it, and no one could be told apart.
+    public static func checkSettings(_ settings: HTTPSettings, token: String?) throws(StartFailure) {
+        if !settings.isLoopback, (token ?? "").isEmpty {
+            throw StartFailure(description: """
+                http.listen \(settings.listen) is not a loopback address and no API token is set: set \(settings.tokenVariable) in the \
+                engine's environment (for example from a systemd EnvironmentFile) or listen on 127.0.0.1
+                """)
+        }
+    }
+
+    /// The router with every route, for the live server and for tests.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: TokenMiddleware(token: token, variable: settings.tokenVariable))
+        let routes = RouteRegistrar(router: router)
+        addRoutes(to: routes)
+        for provider in extensions { provider.addRoutes(to: routes) }
+        return router
+    }
+
+    /// Every route: method and path, in the order they were added.
+    public func routeList() -> [(method: HTTPRequest.Method, path: String)] {
+        let routes = RouteRegistrar(router: Router(context: BasicRequestContext.self))
+        addRoutes(to: routes)
+        for provider in extensions { provider.addRoutes(to: routes) }
+        return routes.added
+    }
+
+    public func application() -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "runbook"),
+            logger: logger
+        )
+    }
+
+    public func run() async throws {
+        let app = application()
+        let engine = backend.engine
+        let rates = self.rates
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await app.run() }
+            // Samples the counters each second so rates and the ticks chart have a history.
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        if let snapshot = try? await engine.snapshot() { rates.sample(snapshot) }
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fails with the port and who holds it when the address cannot be bound, so `runbook up`
+    /// stops before it starts anything.
+    public static func checkAvailable(_ settings: HTTPSettings) throws(StartFailure) {
+        switch PortCheck.bind(host: settings.host, port: settings.port) {
+        case .free: return
+        case .inUse:
+            let holder = Listeners.holder(of: settings.port).map { " (held by \($0))" } ?? ""
+            throw StartFailure(description: """
+                cannot start the HTTP server: port \(settings.port) is already in use on \(settings.host)\(holder); stop the other program or \
+                change http.listen in runbook.yaml
+                """)
+        case .failed(let reason):
+            throw StartFailure(description: "cannot start the HTTP server on \(settings.listen): \(reason); change http.listen in runbook.yaml")
+        }
+    }
+}
+
+/// Routes that another part adds to the server (`/api/...` of its own), given to the server at
+/// its start.
+public protocol RouteProvider: Sendable {
+    func addRoutes(to routes: RouteRegistrar)
+}
+
+/// Adds routes to the router and keeps their list, so that tests can go through every one.
+public final class RouteRegistrar {
+    let router: Router<BasicRequestContext>
+    var added: [(method: HTTPRequest.Method, path: String)] = []
+
+    init(router: Router<BasicRequestContext>) {
+        self.router = router
+    }
+
+    public func on(
+        _ method: HTTPRequest.Method, _ path: String,
+        _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response
+    ) {
+        added.append((method, path))
+        router.on(RouterPath(path), method: method, use: handler)
+    }
+}
