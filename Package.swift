@@ -200,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "RunbookServerTests",
             dependencies: [
-                "RunbookServer", "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookTestSupport",
+                "RunbookServer", "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookCLI", "RunbookSQLite", "RunbookTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -60,6 +60,15 @@ public struct CheckEntry: Sendable {
     public var last: CheckResult?
     public var flapping: Bool
     public var lastTrigger: Date?
+
+    public init(check: Check, status: CheckStatus, since: Date? = nil, last: CheckResult? = nil, flapping: Bool = false, lastTrigger: Date? = nil) {
+        self.check = check
+        self.status = status
+        self.since = since
+        self.last = last
+        self.flapping = flapping
+        self.lastTrigger = lastTrigger
+    }
 }
 
 /// Evaluates every check on its own interval, keeps its state with hysteresis, starts the check's

@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import RunbookChecks
+import RunbookModel
+import RunbookServer
+import Synchronization
+
+/// An engine whose state a test sets: the server reads nothing but the snapshot and asks
+/// nothing but restarts, so this is the whole of what it sees of one.
+final class ScriptedEngine: EngineControl {
+    let state: Mutex<EngineSnapshot>
+    let restarted = Mutex<[String]>([])
+    let refuse = Mutex<String?>(nil)
+
+    init(_ services: [ServiceSnapshot] = ScriptedEngine.allUp(), ticks: TickSnapshot? = TickSnapshot(received: 0, stored: 0)) {
+        state = Mutex(EngineSnapshot(pid: 4242, startedAt: Date(timeIntervalSinceNow: -60), updatedAt: Date(), services: services, ticks: ticks))
+    }
+
+    static func flow(_ name: String, ports: [Int], state: String = "running", received: Int = 0, sent: Int = 0, malformed: [String: Int] = [:]) -> ServiceSnapshot {
+        ServiceSnapshot(name: name, kind: "flow", state: state, restarts: 0, since: Date(), ports: ports, received: received, sent: sent, malformed: malformed)
+    }
+
+    static func allUp() -> [ServiceSnapshot] {
+        [
+            flow("telemetry-bridge", ports: [5556, 5560]), flow("signal-relay", ports: []),
+            flow("command-router", ports: [5555]), flow("confirmation-listener", ports: [5558]),
+        ]
+    }
+
+    func update(_ change: (inout EngineSnapshot) -> Void) {
+        state.withLock { snapshot in
+            change(&snapshot)
+            snapshot.updatedAt = Date()
+        }
+    }
+
+    func snapshot() async throws -> EngineSnapshot { state.withLock { $0 } }
+
+    func restart(_ service: String) async throws {
+        if let reason = refuse.withLock({ $0 }) { throw RestartRefused(reason) }
+        restarted.withLock { $0.append(service) }
+    }
+
+    func serviceNames() async throws -> [String] { state.withLock { $0.services.map(\.name) } }
+}
+
+/// What a test's backend was asked, and what it answers.
+final class BackendScript: Sendable {
+    let checks = Mutex<[CheckEntry]>([])
+    let storeProblem = Mutex<String?>(nil)
+    let runQueries = Mutex<[RunQuery]>([])
+    let started = Mutex<[(String, [String: String])]>([])
+    let runs = Mutex<[RunView]>([])
+
+    func backend(_ engine: any EngineControl) -> ServerBackend {
+        ServerBackend(
+            engine: engine,
+            checks: { HealthReport(updatedAt: Date(), entries: self.checks.withLock { $0 }) },
+            storeProblem: { self.storeProblem.withLock { $0 } },
+            runs: { query in
+                self.runQueries.withLock { $0.append(query) }
+                return self.runs.withLock { $0 }.filter { query.runbook == nil || $0.runbook == query.runbook }.prefix(query.limit).map { $0 }
+            },
+            run: { id in self.runs.withLock { $0 }.first { $0.id == id } },
+            startRun: { name, params in
+                guard name == "ea-lost" else { throw APIError(.notFound, "no runbook named '\(name)'") }
+                self.started.withLock { $0.append((name, params)) }
+                return 77
+            },
+            schedules: { now in
+                [ScheduleView(name: "hourly", runbook: "hourly-report", when: "0 * * * *", timeZone: "UTC", next: [now.addingTimeInterval(60)], params: [:])]
+            },
+            signalsPerHour: { hours in (0..<hours).map { HourCount(hour: Date(timeIntervalSince1970: Double($0) * 3600), count: $0) } }
+        )
+    }
+
+    func setCheck(_ name: String, _ status: CheckStatus, text: String? = nil) {
+        let check = Check(name: name, probe: ProbeConfig(kind: "process"), file: "t.yaml")
+        checks.withLock { entries in
+            entries.removeAll { $0.check.name == name }
+            entries.append(CheckEntry(
+                check: check, status: status, since: Date(),
+                last: CheckResult(check: name, status: status, value: nil, text: text ?? status.rawValue, threshold: "", at: Date())
+            ))
+        }
+    }
+}
+
+func makeServer(token: String? = "t0ken-\(UUID().uuidString)", engine: ScriptedEngine = ScriptedEngine(), script: BackendScript = BackendScript()) -> RunbookHTTPServer {
+    RunbookHTTPServer(settings: HTTPSettings(), token: token, backend: script.backend(engine))
+}
+
+extension TestResponse {
+    var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+    }
+
+    var text: String { String(buffer: body) }
+}
