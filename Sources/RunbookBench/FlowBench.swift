@@ -26,6 +26,7 @@ struct FlowBench {
               router: tcp://127.0.0.1:\(base + 3)
               confirmations: tcp://127.0.0.1:\(base + 4)
               command_queue: ipc://\(folder.path)/queue.ipc
+            http: {listen: 127.0.0.1:\(base + 7)}
             """.write(to: folder.appendingPathComponent("runbook.yaml"), atomically: true, encoding: .utf8)
         let engine = try Self.start(runbook, ["up", "--log-format", "text", "--log-level", "error"], in: folder)
         defer { kill(engine.processIdentifier, SIGTERM); engine.waitUntilExit() }

@@ -18,6 +18,7 @@ struct EnginePorts {
     var signals: Int { base + 2 }
     var router: Int { base + 3 }
     var confirmations: Int { base + 4 }
+    var http: Int { base + 5 }
 
     func config(queue: String) -> String {
         """
@@ -29,6 +30,7 @@ struct EnginePorts {
           confirmations: tcp://127.0.0.1:\(confirmations)
           command_queue: ipc://\(queue)
         restart: {wait: 200ms}
+        http: {listen: 127.0.0.1:\(http)}
         """
     }
 }

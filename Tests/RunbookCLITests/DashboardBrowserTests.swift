@@ -1,0 +1,113 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import RunbookTestSupport
+import Testing
+
+/// The dashboard of a running `runbook up --simulate`, loaded in headless Chromium as an
+/// operator's browser would, and the HTTP server's start-up refusals.
+@Suite(.serialized) struct DashboardBrowserTests {
+    static let artifacts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/artifacts")
+
+    static func status(_ url: String) async -> Int? {
+        guard let url = URL(string: url), let (_, response) = try? await URLSession.shared.data(from: url) else { return nil }
+        return (response as? HTTPURLResponse)?.statusCode
+    }
+
+    /// Chromium's DOM of the page after its script has run for a while.
+    static func dom(_ url: String, profile: URL) throws -> String {
+        try chromium(["--dump-dom", "--virtual-time-budget=3000", url], profile: profile)
+    }
+
+    @discardableResult
+    static func chromium(_ arguments: [String], profile: URL) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.path)"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A hop's rate (per second) and total as the page shows them.
+    static func hop(_ dom: String, flow: String, service: String, direction: String) -> (rate: Double, total: Int)? {
+        let pattern = #"data-flow="\#(flow)" data-service="\#(service)" data-direction="\#(direction)"[\s\S]*?class="rate [a-z]+">([0-9.]+)/s</span>\s*<span class="label total">([0-9,]+) msgs"#
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let match = regex.firstMatch(in: dom, range: NSRange(dom.startIndex..., in: dom)),
+              let rate = Range(match.range(at: 1), in: dom).flatMap({ Double(dom[$0]) }),
+              let total = Range(match.range(at: 2), in: dom).flatMap({ Int(dom[$0].replacingOccurrences(of: ",", with: "")) })
+        else { return nil }
+        return (rate, total)
+    }
+
+    @Test func theDashboardShowsTheFourFlowsWithRatesThatMove() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
+        let engine = try cli.start(["up", "--simulate", "--tick-rate", "50", "--log-format", "text"])
+        defer { kill(engine.0.processIdentifier, SIGTERM); _ = try? cli.finish(engine) }
+        let base = "http://127.0.0.1:\(ports.http)"
+        var ready = false
+        for _ in 0..<200 where !ready {
+            ready = await Self.status(base + "/health/ready") == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let log = (try? String(contentsOf: engine.2, encoding: .utf8)) ?? ""
+        #expect(ready, "\(log)")
+        let profile = cli.folder.appendingPathComponent("chromium")
+
+        let first = try Self.dom(base + "/", profile: profile)
+        for flow in ["market-data", "signals", "fire-execution", "confirmation"] {
+            #expect(first.contains(#"<div class="flow" data-flow="\#(flow)">"#), "flow \(flow) missing from the page")
+        }
+        let before = try #require(Self.hop(first, flow: "market-data", service: "telemetry-bridge", direction: "in"), "no market data rate on the page:\n\(first.prefix(3000))")
+        #expect(before.rate > 0)
+        // Read the page again until the numbers it shows have moved on.
+        var after = before
+        let deadline = ContinuousClock.now + .seconds(20)
+        while after.total == before.total, ContinuousClock.now < deadline {
+            after = Self.hop(try Self.dom(base + "/", profile: profile), flow: "market-data", service: "telemetry-bridge", direction: "in") ?? after
+        }
+        #expect(after.total > before.total, "ticks shown: \(before.total) then \(after.total)")
+        #expect(after.rate > 0)
+
+        try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
+        let screenshot = Self.artifacts.appendingPathComponent("dashboard.png")
+        try? FileManager.default.removeItem(at: screenshot)
+        try Self.chromium(["--screenshot=\(screenshot.path)", "--window-size=1400,1100", "--virtual-time-budget=3000", base + "/"], profile: profile)
+        let size = (try? FileManager.default.attributesOfItem(atPath: screenshot.path)[.size] as? Int) ?? 0
+        #expect(size > 20_000, "screenshot \(screenshot.path) is \(size) bytes")
+        print("dashboard screenshot: \(screenshot.path)")
+    }
+
+    @Test func anHTTPPortInUseStopsTheStartAndNamesThePort() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
+        let holder = try PortSquatter(port: ports.http)
+        #expect(await eventually { isListening(ports.http) })
+        let up = try cli.run("up", "--log-format", "text")
+        #expect(up.status == 1)
+        #expect(up.stderr.contains("cannot start the HTTP server: port \(ports.http) is already in use on 127.0.0.1 (held by pid \(holder.pid)"), "\(up.stderr)")
+        #expect(!isListening(ports.ticks), "the flows started although the HTTP port was taken")
+        withExtendedLifetime(holder) {}
+    }
+
+    @Test func listeningBeyondLoopbackWithoutATokenIsRefused() throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")).replacingOccurrences(of: "listen: 127.0.0.1:", with: "listen: 0.0.0.0:"))
+        let up = try cli.run("up", "--log-format", "text")
+        #expect(up.status == 1)
+        #expect(up.stderr.contains("is not a loopback address and no API token is set: set RUNBOOK_API_TOKEN"), "\(up.stderr)")
+    }
+}
