@@ -58,6 +58,13 @@ func option(_ name: String) -> String? {
 }
 let proxyPath = option("--proxy")
 
+// The HTTP endpoints under load; --http-only stops after them.
+if arguments.contains("--http-only") {
+    try HTTPBench(runbook: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path).run()
+    try? FileManager.default.removeItem(at: scratch)
+    exit(0)
+}
+
 // 0. The scheduler: next-fire computation, then the firing delay of minute schedules over
 // --fire-minutes (default 3; 60 for the documented figures). --scheduler-only stops after it.
 try await SchedulerBench(scratch: scratch, minutes: option("--fire-minutes").flatMap(Int.init) ?? 3).run()
@@ -142,3 +149,6 @@ if let proxyPath {
 } else {
     print("telemetry bridge: skipped, give --proxy PATH (Scripts/bench builds the baseline proxy)")
 }
+
+// 7. The HTTP endpoints while the bridge carries 10,000 ticks a second.
+try HTTPBench(runbook: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path).run()

@@ -17,13 +17,12 @@ struct HTTPWiring {
     let metrics = EngineMetrics()
 
     /// Nil when `http.enabled` is false. Fails, saying what to do, when the address is not
-    /// loopback and no token is set, or when the port is taken.
+    /// loopback and no token is set.
     static func prepare(_ config: EngineConfig, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HTTPWiring? {
         guard config.http.enabled else { return nil }
         let token = environment[config.http.tokenVariable].flatMap { $0.isEmpty ? nil : $0 }
         do {
             try RunbookHTTPServer.checkSettings(config.http, token: token)
-            try RunbookHTTPServer.checkAvailable(config.http)
         } catch {
             Console.error("error: \(error)")
             throw ExitStatus.failed.code
@@ -38,9 +37,18 @@ struct HTTPWiring {
 
     var runObserver: any RunObserver { MeteredRunObserver(metrics: metrics) }
 
+    /// The server, once the flows are up. A port that is taken stops the engine just started
+    /// and fails the start, naming the port.
     func server(
         engine: Engine, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher
-    ) -> RunbookHTTPServer {
+    ) async throws -> RunbookHTTPServer {
+        do {
+            try RunbookHTTPServer.checkAvailable(settings)
+        } catch {
+            await live.stop()
+            Console.error("error: \(error)")
+            throw ExitStatus.failed.code
+        }
         let logger = Logger(label: "runbook.http")
         let schedules = engine.schedules().sorted
         let market = engine.config.market

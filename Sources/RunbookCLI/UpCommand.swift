@@ -150,7 +150,7 @@ struct UpCommand: AsyncParsableCommand {
         )
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
         // control socket.
-        let server = http.map { $0.server(engine: engine, live: live, guardian: guardian, records: records, library: library, launcher: launcher) }
+        let server = try await http?.server(engine: engine, live: live, guardian: guardian, records: records, library: library, launcher: launcher)
         try await live.run(alongside: [control, guardian, scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
     }
 
