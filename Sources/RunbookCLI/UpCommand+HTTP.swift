@@ -27,7 +27,9 @@ struct HTTPWiring {
             Console.error("error: \(error)")
             throw ExitStatus.failed.code
         }
-        return HTTPWiring(settings: config.http, token: token)
+        let wiring = HTTPWiring(settings: config.http, token: token)
+        wiring.metrics.bootstrapSwiftMetrics()
+        return wiring
     }
 
     /// The flows' store, counting fires and their latency on the way.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Prometheus
 import RunbookChecks
@@ -53,6 +54,12 @@ public final class EngineMetrics: Sendable {
         }
         _ = registry.makeCounter(descriptor: Self.ticksStored)
         _ = registry.makeCounter(descriptor: Self.ticksSpooled)
+    }
+
+    /// Makes this registry the process's swift-metrics backend, so that metrics any library
+    /// records through swift-metrics are on `/metrics` too. Once per process (`runbook up`).
+    public func bootstrapSwiftMetrics() {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     }
 
     // MARK: Observed

@@ -4,9 +4,17 @@ import RunbookChecks
 
 /// JSON responses: snake_case keys, ISO 8601 times, as the state file and `--json` output.
 enum JSON {
+    /// As `EngineSnapshot.encoder` writes the state file, with a time format made once: a new
+    /// ISO8601DateFormatter per time costs more than the rest of a health answer.
     static let encoder: JSONEncoder = {
-        let encoder = EngineSnapshot.encoder
-        encoder.outputFormatting.insert(.withoutEscapingSlashes)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let format = Date.ISO8601FormatStyle()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(format.format(date))
+        }
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
 

@@ -43,7 +43,7 @@ extension RunbookHTTPServer {
     /// The engine now: nil with the reason when it does not answer.
     func engineSnapshot() async -> (EngineSnapshot?, String?) {
         do {
-            let snapshot = try await backend.engine.snapshot()
+            let snapshot = try await snapshots.get(backend.engine)
             rates.sample(snapshot)
             return (snapshot, nil)
         } catch {

@@ -4,6 +4,7 @@ import Logging
 import RunbookChecks
 import RunbookModel
 import ServiceLifecycle
+import Synchronization
 
 /// The HTTP server of `runbook up`: health endpoints, `/metrics`, the JSON API under `/api` and
 /// the dashboard at `/`. A service of the engine's service group.
@@ -13,20 +14,24 @@ public struct RunbookHTTPServer: Service {
     let backend: ServerBackend
     public let metrics: EngineMetrics
     let rates: LiveRates
+    let snapshots: SnapshotCache
     let extensions: [any RouteProvider]
     let logger: Logger
 
     /// `token` is the value of the variable `settings.tokenVariable` names; nil or empty when
     /// none is set, and then every mutating call is refused. `extensions` add routes of their own.
+    /// The engine's state is read at most once per `snapshotMaxAge` (working it out reads /proc
+    /// for every port), however many requests come.
     public init(
         settings: HTTPSettings, token: String?, backend: ServerBackend, metrics: EngineMetrics = EngineMetrics(),
-        extensions: [any RouteProvider] = [], logger: Logger = Logger(label: "runbook.http")
+        extensions: [any RouteProvider] = [], snapshotMaxAge: Duration = .milliseconds(500), logger: Logger = Logger(label: "runbook.http")
     ) {
         self.settings = settings
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.backend = backend
         self.metrics = metrics
         self.rates = LiveRates()
+        self.snapshots = SnapshotCache(maxAge: snapshotMaxAge)
         self.extensions = extensions
         self.logger = logger
     }
@@ -77,13 +82,14 @@ public struct RunbookHTTPServer: Service {
         let app = application()
         let engine = backend.engine
         let rates = self.rates
+        let snapshots = self.snapshots
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await app.run() }
             // Samples the counters each second so rates and the ticks chart have a history.
             group.addTask {
                 await cancelWhenGracefulShutdown {
                     while !Task.isCancelled {
-                        if let snapshot = try? await engine.snapshot() { rates.sample(snapshot) }
+                        if let snapshot = try? await snapshots.get(engine) { rates.sample(snapshot) }
                         try? await Task.sleep(for: .seconds(1))
                     }
                 }
@@ -129,5 +135,39 @@ public final class RouteRegistrar {
     ) {
         added.append((method, path))
         router.on(RouterPath(path), method: method, use: handler)
+    }
+}
+
+/// The engine's last snapshot, reused while it is younger than `maxAge`. One request at a time
+/// reads a new one; the others meanwhile get the last, so a burst never reads it many times.
+final class SnapshotCache: Sendable {
+    let maxAge: Duration
+    private struct State {
+        var at: ContinuousClock.Instant?
+        var snapshot: EngineSnapshot?
+        var reading = false
+    }
+    private let state = Mutex(State())
+
+    init(maxAge: Duration) {
+        self.maxAge = maxAge
+    }
+
+    func get(_ engine: any EngineControl) async throws -> EngineSnapshot {
+        let cached = state.withLock { state -> EngineSnapshot? in
+            guard maxAge > .zero, let snapshot = state.snapshot, let at = state.at else { return nil }
+            if ContinuousClock.now - at < maxAge || state.reading { return snapshot }
+            state.reading = true
+            return nil
+        }
+        if let cached { return cached }
+        do {
+            let snapshot = try await engine.snapshot()
+            state.withLock { $0 = State(at: .now, snapshot: snapshot, reading: false) }
+            return snapshot
+        } catch {
+            state.withLock { $0.reading = false }
+            throw error
+        }
     }
 }

@@ -63,7 +63,12 @@ import Testing
         #expect(ready, "\(log)")
         let profile = cli.folder.appendingPathComponent("chromium")
 
-        let first = try Self.dom(base + "/", profile: profile)
+        // Rates need two samples of the counters: until then the page shows "…".
+        var first = try Self.dom(base + "/", profile: profile)
+        let rated = ContinuousClock.now + .seconds(20)
+        while Self.hop(first, flow: "market-data", service: "telemetry-bridge", direction: "in") == nil, ContinuousClock.now < rated {
+            first = try Self.dom(base + "/", profile: profile)
+        }
         for flow in ["market-data", "signals", "fire-execution", "confirmation"] {
             #expect(first.contains(#"<div class="flow" data-flow="\#(flow)">"#), "flow \(flow) missing from the page")
         }

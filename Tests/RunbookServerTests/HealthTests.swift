@@ -100,4 +100,15 @@ import Testing
             }
         }
     }
+
+    @Test func manyRequestsReadTheEngineStateOncePerInterval() async throws {
+        let engine = ScriptedEngine()
+        let server = RunbookHTTPServer(settings: HTTPSettings(), token: nil, backend: BackendScript().backend(engine), snapshotMaxAge: .seconds(60))
+        try await server.application().test(.router) { client in
+            for _ in 0..<50 {
+                try await client.execute(uri: "/health", method: .get) { response in #expect(response.status == .ok) }
+            }
+        }
+        #expect(engine.reads.withLock { $0 } == 1)
+    }
 }

@@ -12,6 +12,7 @@ final class ScriptedEngine: EngineControl {
     let state: Mutex<EngineSnapshot>
     let restarted = Mutex<[String]>([])
     let refuse = Mutex<String?>(nil)
+    let reads = Mutex(0)
 
     init(_ services: [ServiceSnapshot] = ScriptedEngine.allUp(), ticks: TickSnapshot? = TickSnapshot(received: 0, stored: 0)) {
         state = Mutex(EngineSnapshot(pid: 4242, startedAt: Date(timeIntervalSinceNow: -60), updatedAt: Date(), services: services, ticks: ticks))
@@ -35,7 +36,10 @@ final class ScriptedEngine: EngineControl {
         }
     }
 
-    func snapshot() async throws -> EngineSnapshot { state.withLock { $0 } }
+    func snapshot() async throws -> EngineSnapshot {
+        reads.withLock { $0 += 1 }
+        return state.withLock { $0 }
+    }
 
     func restart(_ service: String) async throws {
         if let reason = refuse.withLock({ $0 }) { throw RestartRefused(reason) }
@@ -88,7 +92,8 @@ final class BackendScript: Sendable {
 }
 
 func makeServer(token: String? = "t0ken-\(UUID().uuidString)", engine: ScriptedEngine = ScriptedEngine(), script: BackendScript = BackendScript()) -> RunbookHTTPServer {
-    RunbookHTTPServer(settings: HTTPSettings(), token: token, backend: script.backend(engine))
+    // No snapshot reuse: each request sees the state the test has just set.
+    RunbookHTTPServer(settings: HTTPSettings(), token: token, backend: script.backend(engine), snapshotMaxAge: .zero)
 }
 
 extension TestResponse {
