@@ -148,6 +148,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "RunbookEscalationTests",
+            dependencies: ["RunbookEscalation", "RunbookModel", "RunbookSQLite", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
+        ),
+        .testTarget(
             name: "RunbookEngineTests",
             dependencies: ["RunbookEngine", "RunbookChecks", "RunbookFlows", "RunbookZMQ", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
         ),

@@ -14,6 +14,7 @@ import Yams
 /// - `server_time_zone`: the IANA zone bars are aligned in, as the MT5 server's (default `UTC`)
 /// - `market`: `holidays`, New York dates `YYYY-MM-DD` on which forex does not trade
 /// - `channels`: notification channels by name (telegram, email, webhook); see `ChannelSettings`
+/// - `escalation`: `cooldown`, `levels` (2-4: `channels`, `climb_after`), `fallback`, `fallback_after`, `retry`
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
 /// `RUNBOOK_CHECKS`, `RUNBOOK_SCHEDULES`.
@@ -30,6 +31,8 @@ public struct EngineConfig: Sendable {
     public var serverTimeZone = "UTC"
     /// When the market trades, for `during: market` checks and market-relative schedules.
     public var market = MarketCalendar()
+    /// Levels, cooldown and fallbacks of incidents (`escalation:`).
+    public var escalation = EscalationPolicy()
     /// Where notifications go (`channels:`), by name.
     public var channels: [ChannelSettings] = []
     /// The file the configuration came from, if any.
@@ -41,7 +44,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
@@ -75,6 +78,7 @@ public struct EngineConfig: Sendable {
                 guard let text = source.string(node, what: "a path") else { return nil }
                 return text.hasPrefix("/") || base.isEmpty ? text : (base as NSString).appendingPathComponent(text)
             }
+            var references: [(String, Node)] = []
             for (key, _, value) in entries {
                 switch key {
                 case "data_dir": dataDirectory = path(value) ?? dataDirectory
@@ -87,6 +91,7 @@ public struct EngineConfig: Sendable {
                 case "restart": readRestart(value, &source)
                 case "market": readMarket(value, &source)
                 case "channels": readChannels(value, &source)
+                case "escalation": references = readEscalation(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }
                     if TimeZone(identifier: zone) == nil {
@@ -97,6 +102,7 @@ public struct EngineConfig: Sendable {
                 default: break
                 }
             }
+            checkChannelReferences(references, &source)
         }
         if !source.diagnostics.isEmpty { throw ValidationFailure(source.diagnostics) }
     }
