@@ -183,12 +183,12 @@ extension RunRecords: IncidentStore {
     }
 
     /// Queues an uncertain or refused message again, as a new attempt on its channel.
-    public func resend(_ id: Int64) throws -> OutboxEntry? {
+    public func resend(_ id: Int64, at: Date = Date()) throws -> OutboxEntry? {
         try write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]) else { return nil }
             var entry = Self.entry(row)
             guard [.uncertain, .rejected].contains(entry.state) else { return entry }
-            try db.execute(sql: "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = NULL WHERE id = ?", arguments: [RecordTime.text(Date()), id])
+            try db.execute(sql: "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = NULL WHERE id = ?", arguments: [RecordTime.text(at), id])
             entry.state = .pending
             return entry
         }
