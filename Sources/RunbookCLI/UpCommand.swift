@@ -4,6 +4,7 @@ import Logging
 import RunbookChecks
 import RunbookCurl
 import RunbookEngine
+import RunbookEscalation
 import RunbookFlows
 import RunbookExecutor
 import RunbookModel
@@ -123,7 +124,10 @@ struct UpCommand: AsyncParsableCommand {
             store: tickStore, spool: try TickSpool(path: engine.spoolPath), logger: Logger(label: "runbook.ticks"),
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
-        let live = try LiveEngine(settings: settings, store: records, logger: logger, ingest: ingest, onSignal: forward)
+        let incidents = IncidentDesks()
+        let live = try LiveEngine(settings: settings, store: records, logger: logger, ingest: ingest, onSignal: forward) { status in
+            incidents.serviceChanged(status)
+        }
         do {
             try await live.start()
         } catch {
@@ -141,15 +145,25 @@ struct UpCommand: AsyncParsableCommand {
         // The runbooks checks and schedules start, with steps that act on this engine directly.
         let environment = engine.probeEnvironment(records: records, engine: live)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment))
-        let services = engine.stepServices(records: records, checks: book)
+        let desk = engine.incidentDesk(records: records, checks: { checks })
+        incidents.attach(desk)
+        let services = engine.stepServices(records: records, checks: book, desk: desk)
         let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: nil, services: services))
         let guardian = Guardian(
             book: book, launcher: launcher,
-            journal: records, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
+            journal: records, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
         )
+        let outbox = OutboxWorker(
+            store: records, channels: NotificationChannels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
+            logger: Logger(label: "runbook.outbox")
+        )
+        desk.onQueued { outbox.wake() }
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
-        // control socket.
-        try await live.run(alongside: [control, guardian, scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher)])
+        // incidents and the outbox (which sends what they queued last), then the control socket.
+        try await live.run(alongside: [
+            control, outbox, IncidentClock(desk: desk, clock: ContinuousClock()), guardian,
+            scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),
+        ])
     }
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.

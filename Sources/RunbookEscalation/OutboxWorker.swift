@@ -152,9 +152,3 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
     }
 }
 
-extension Duration {
-    var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
-    }
-}
