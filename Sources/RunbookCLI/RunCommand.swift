@@ -49,7 +49,7 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         if runbook.requiresConfirmation, !confirm, !dryRun {
-            Console.error("error: runbook '\(runbook.name)' requires confirmation: it \(runbook.description.isEmpty ? "acts on the whole engine" : runbook.description.prefix(1).lowercased() + runbook.description.dropFirst()). Look at its plan with --dry-run, then run it again with --confirm")
+            Console.error("error: runbook '\(runbook.name)' requires a person's confirmation (it acts on the whole engine): look at its plan with --dry-run, then run it again with --confirm")
             throw ExitStatus.usage.code
         }
 

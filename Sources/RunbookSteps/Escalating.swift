@@ -1,3 +1,4 @@
+import Foundation
 import RunbookModel
 
 /// What the `escalate` and `notify` steps reach: the engine's incidents and outbox. Without it
@@ -32,7 +33,8 @@ public struct NotifyStep: StepPrimitive {
     public init(inputs: ResolvedInputs) throws(StepInputError) {
         message = try inputs.string("message")
         subject = inputs.string("subject", default: "")
-        channels = inputs.strings("channels")
+        // A list, or text with names separated by commas (from a parameter); empty for the default.
+        channels = inputs.strings("channels").flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
         severity = inputs.string("severity", default: "info")
         guard ["info", "warning", "critical"].contains(severity) else {
             throw StepInputError("notify severity '\(severity)' is not one of info, warning, critical")
