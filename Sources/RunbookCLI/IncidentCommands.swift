@@ -158,6 +158,31 @@ struct AckCommand: AsyncParsableCommand {
     }
 }
 
+/// `runbook resolve ID`: a person closes an incident.
+struct ResolveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve", abstract: "Resolve an incident by hand (one a runbook escalated, which no check resolves); a resolve message goes to whoever heard of it."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The incident's id (see `runbook incidents`).")
+    var id: Int64
+
+    @Option(help: "Who resolves it (default: the login name).")
+    var by: String?
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        let (desk, _) = try engine.desk()
+        guard let incident = try desk.resolve(id, by: Engine.person(by)) else {
+            Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
+            throw ExitStatus.usage.code
+        }
+        Console.out("incident \(incident.id) resolved by \(Engine.person(by))")
+    }
+}
+
 /// `runbook silence CHECK --for 2h --reason ...`
 struct SilenceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

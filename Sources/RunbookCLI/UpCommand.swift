@@ -34,7 +34,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("tick-rate"), help: "Simulated ticks per second (with --simulate).")
     var tickRate = 20.0
 
-    @Option(name: .customLong("fault"), help: "A fault for the simulated EAs (with --simulate): stop-heartbeats-after=30s, no-ticks, drop-confirmations or disconnect-after=1m; repeat for more.")
+    @Option(name: .customLong("fault"), help: "A fault for the simulated EAs (with --simulate): stop-heartbeats-after=30s (with resume-heartbeats-after=2m to bring them back), no-ticks, drop-confirmations or disconnect-after=1m; repeat for more.")
     var faults: [String] = []
 
     @Option(name: .customLong("log-format"), help: "text or json (default: json when standard error is not a terminal).")
@@ -59,7 +59,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         if eas < 1 { throw ValidationError("--eas must be 1 or more") }
         for fault in faults where EASimulator.Fault(fault) == nil {
-            throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
+            throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, resume-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
         }
         if !faults.isEmpty && !simulate { throw ValidationError("--fault needs --simulate") }
         if ByteSize.parse(logMaxSize) == nil { throw ValidationError("--log-max-size '\(logMaxSize)' is not a size such as 10MB") }

@@ -117,6 +117,13 @@ public final class IncidentDesk: Sendable {
         }
     }
 
+    /// A person closes the incident (one a runbook's `escalate` opened, which no check resolves);
+    /// whoever heard of it hears it is over.
+    @discardableResult
+    public func resolve(_ id: Int64, by person: String) throws -> Incident? {
+        try resolve(where: { $0.id == id }, actor: person, detail: "resolved by \(person)").first
+    }
+
     /// Holds back the notifications of `check` until `until`; recorded on its open incidents.
     @discardableResult
     public func silence(check: String, until: Date, reason: String, by person: String) throws -> Silence {
