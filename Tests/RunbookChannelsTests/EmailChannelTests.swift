@@ -30,10 +30,9 @@ import Testing
     /// A server in `mode`, with a certificate and the login when it speaks TLS.
     static func server(_ mode: String) throws -> (peer: Peer, cert: String?) {
         guard mode != "plain" else { return (try Peer("smtp_peer.py", ["plain"]), nil) }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("channels-cert-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try Peer.scratchFolder()
         let (cert, key) = try certificate(in: folder)
-        return (try Peer("smtp_peer.py", [mode, cert, key, "runbook", password]), cert)
+        return (try Peer("smtp_peer.py", [mode, cert, key, "runbook", password], folder: folder), cert)
     }
 
     func channel(

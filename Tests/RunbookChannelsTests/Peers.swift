@@ -15,19 +15,27 @@ final class Peer {
         var description: String
     }
 
-    /// Starts `script` with the record file and `arguments`, and waits until it says its port.
-    init(_ script: String, _ arguments: [String] = []) throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("channels-\(UUID().uuidString)")
+    /// A new scratch folder, which a peer given it removes when it goes.
+    static func scratchFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("channels-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    /// Starts `script` with the record file (in `folder`) and `arguments`, and waits until it says
+    /// its port.
+    init(_ script: String, _ arguments: [String] = [], folder: URL? = nil) throws {
+        self.folder = try folder ?? Self.scratchFolder()
         let output = Pipe()
         // Debian's Python: the SMTP peer needs python3-aiosmtpd.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Self.scripts.appendingPathComponent(script).path, folder.appendingPathComponent("received.jsonl").path] + arguments
+        process.arguments = [Self.scripts.appendingPathComponent(script).path, self.folder.appendingPathComponent("received.jsonl").path] + arguments
         process.standardOutput = output
         try process.run()
         port = Int(firstLine(of: output)) ?? 0
         if port == 0 {
             kill(process.processIdentifier, SIGKILL)
+            try? FileManager.default.removeItem(at: self.folder)
             throw NotReady(description: "\(script) did not start (see its error output above)")
         }
     }

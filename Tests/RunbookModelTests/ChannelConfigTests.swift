@@ -3,12 +3,16 @@ import RunbookModel
 import Testing
 
 /// `channels:` in runbook.yaml: what is read, and what is refused with where and what to write.
-@Suite struct ChannelConfigTests {
+@Suite final class ChannelConfigTests {
     let folder: URL
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("channels-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
     }
 
     func load(_ text: String) throws(ValidationFailure) -> EngineConfig {
