@@ -184,6 +184,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The notification channels against real peers on loopback (an HTTP server, aiosmtpd).
+        .testTarget(
+            name: "RunbookChannelsTests",
+            dependencies: ["RunbookCurl", "RunbookEscalation", "RunbookModel", "RunbookTestSupport"],
+            exclude: ["Peers"]
+        ),
         // End to end through the built `runbook` executable.
         .testTarget(
             name: "RunbookCLITests",

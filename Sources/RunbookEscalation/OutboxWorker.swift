@@ -46,6 +46,11 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
         } catch {
             logger.error("cannot read the outbox: \(error)")
         }
+        // A service that returns ends the engine: with no channels, wait for the shutdown.
+        if channels.isEmpty {
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 for channel in self.channels {
