@@ -1,3 +1,4 @@
+import RunbookTestSupport
 import Foundation
 import RunbookCurl
 import RunbookEscalation

@@ -1,7 +1,7 @@
 """A local HTTP server for the channel tests: Telegram's Bot API (sendMessage) and a webhook.
 
-Usage: http_peer.py RECORD_FILE
-Prints the port it listens on (127.0.0.1, chosen by the system), then serves until killed.
+Usage: http_peer.py RECORD_FILE [PORT]
+Prints the port it listens on (127.0.0.1; PORT, or one the system chose), then serves until killed.
 Every POST is appended to RECORD_FILE as one JSON line (path, headers, body) before it is answered.
 The first segment of the path picks the answer; a path with a /bot<TOKEN>/ segment after it is
 answered as Telegram would, any other as a webhook:
@@ -84,7 +84,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             error(404, "Not Found")
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+http.server.ThreadingHTTPServer.allow_reuse_address = True
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
 server.daemon_threads = True
 print(server.server_address[1], flush=True)
 server.serve_forever()
