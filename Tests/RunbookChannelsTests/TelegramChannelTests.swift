@@ -78,9 +78,8 @@ import Testing
 
     @Test func noAnswerAfterTheRequestWentOutIsUncertain() async throws {
         let server = try Peer("http_peer.py")
-        let started = ContinuousClock.now
+        // The server answers 200 after 5 s: uncertain means the channel gave up before that.
         let result = await channel(server, mode: "hang", timeout: .seconds(1)).deliver(message())
-        #expect(ContinuousClock.now - started < .seconds(4))
         #expect(result == .uncertain(reason: "no answer within 1s after the message was sent to Telegram: it may have arrived"))
         // It did arrive: resending it by itself would have sent it twice.
         #expect(server.received.count == 1)
