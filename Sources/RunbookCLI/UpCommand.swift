@@ -124,9 +124,11 @@ struct UpCommand: AsyncParsableCommand {
             store: tickStore, spool: try TickSpool(path: engine.spoolPath), logger: Logger(label: "runbook.ticks"),
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
-        let incidents = IncidentDesks()
+        // Incidents need only the records and the checks, so the supervisor can tell them of a
+        // service that gave up from the first start on.
+        let desk = engine.incidentDesk(records: records, checks: { checks })
         let live = try LiveEngine(settings: settings, store: records, logger: logger, ingest: ingest, onSignal: forward) { status in
-            incidents.serviceChanged(status)
+            desk.serviceChanged(status)
         }
         do {
             try await live.start()
@@ -145,8 +147,6 @@ struct UpCommand: AsyncParsableCommand {
         // The runbooks checks and schedules start, with steps that act on this engine directly.
         let environment = engine.probeEnvironment(records: records, engine: live)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment))
-        let desk = engine.incidentDesk(records: records, checks: { checks })
-        incidents.attach(desk)
         let services = engine.stepServices(records: records, checks: book, desk: desk)
         let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: nil, services: services))
         let guardian = Guardian(

@@ -228,9 +228,9 @@ public protocol IncidentStore: Sendable {
 
     /// Queues messages that belong to no incident.
     func enqueue(_ messages: [OutboxEntry]) throws
-    /// For each channel, its oldest message still to send (pending), whatever its next attempt
-    /// time: a channel's messages go out in order.
-    func outboxHeads() throws -> [OutboxEntry]
+    /// The channel's oldest message still to send (pending), whatever its next attempt time: a
+    /// channel's messages go out in order.
+    func outboxHead(channel: String) throws -> OutboxEntry?
     func updateOutbox(_ entry: OutboxEntry) throws
     /// Marks `entry` diverted and queues a copy for `channel`, in one transaction.
     func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) throws

@@ -15,7 +15,7 @@ public final class IncidentDesk: Sendable {
     public let channels: [String]
     private let checks: @Sendable () -> [Check]
     private let now: @Sendable () -> Date
-    let logger: Logger
+    public let logger: Logger
     /// Told when a message is queued, so that the outbox worker sends it without waiting.
     private let queued: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
 

@@ -97,7 +97,7 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
     public func attempt(_ channel: any NotificationChannel) async -> Attempt {
         let head: OutboxEntry?
         do {
-            head = try store.outboxHeads().first { $0.channel == channel.name }
+            head = try store.outboxHead(channel: channel.name)
         } catch {
             logger.error("cannot read the outbox: \(error)")
             return .idle

@@ -133,11 +133,11 @@ extension RunRecords: IncidentStore {
         }
     }
 
-    public func outboxHeads() throws -> [OutboxEntry] {
+    public func outboxHead(channel: String) throws -> OutboxEntry? {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM outbox WHERE id IN (SELECT min(id) FROM outbox WHERE state IN ('pending', 'sending') GROUP BY channel) ORDER BY id
-                """).map(Self.entry)
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM outbox WHERE channel = ? AND state IN ('pending', 'sending') ORDER BY id LIMIT 1", arguments: [channel]
+            ).map(Self.entry)
         }
     }
 
