@@ -165,6 +165,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "RunbookEscalationTests",
+            dependencies: ["RunbookEscalation", "RunbookModel", "RunbookSQLite", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
+        ),
+        .testTarget(
             name: "RunbookEngineTests",
             dependencies: ["RunbookEngine", "RunbookChecks", "RunbookFlows", "RunbookZMQ", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
         ),
@@ -203,6 +207,12 @@ let package = Package(
                 "RunbookServer", "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookCLI", "RunbookSQLite", "RunbookTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
+        ),
+        // The notification channels against real peers on loopback (an HTTP server, aiosmtpd).
+        .testTarget(
+            name: "RunbookChannelsTests",
+            dependencies: ["RunbookCurl", "RunbookEscalation", "RunbookModel", "RunbookTestSupport"],
+            exclude: ["Peers"]
         ),
         // End to end through the built `runbook` executable.
         .testTarget(

@@ -8,6 +8,7 @@
 
 typedef size_t (*runbook_curl_data_callback)(char *data, size_t size, size_t count, void *context);
 typedef int (*runbook_curl_progress_callback)(void *context, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+typedef int (*runbook_curl_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *context);
 
 static inline CURLcode runbook_curl_setopt_string(CURL *handle, CURLoption option, const char *value) {
     return curl_easy_setopt(handle, option, value);
@@ -31,6 +32,10 @@ static inline CURLcode runbook_curl_setopt_data_callback(CURL *handle, CURLoptio
 
 static inline CURLcode runbook_curl_setopt_progress_callback(CURL *handle, runbook_curl_progress_callback value) {
     return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, value);
+}
+
+static inline CURLcode runbook_curl_setopt_debug_callback(CURL *handle, runbook_curl_debug_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, value);
 }
 
 static inline CURLcode runbook_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {

@@ -3,6 +3,7 @@ import Logging
 import RunbookChecks
 import RunbookCurl
 import RunbookEngine
+import RunbookEscalation
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
@@ -64,9 +65,16 @@ public struct Engine {
         )
     }
 
+    /// Incidents and the outbox, in the records, under the configured escalation policy.
+    func incidentDesk(records: RunRecords, checks: @escaping @Sendable () -> [Check]) -> IncidentDesk {
+        IncidentDesk(store: records, policy: config.escalation, channels: config.channels.map(\.name), checks: checks)
+    }
+
     /// The services steps use to act on the engine.
-    func stepServices(records: RunRecords, checks: CheckBook) -> StepServices {
+    func stepServices(records: RunRecords, checks: CheckBook, desk: IncidentDesk? = nil) -> StepServices {
+        let desk = desk ?? incidentDesk(records: records, checks: { checks.checks })
         var services = StepServices()
+            .adding(desk as any Escalating, as: (any Escalating).self)
             .adding(checks, as: CheckBook.self)
             .adding(records as any HealthRecords, as: (any HealthRecords).self)
             .adding(records as any AlertBook, as: (any AlertBook).self)

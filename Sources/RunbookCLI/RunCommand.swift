@@ -3,6 +3,7 @@ import Foundation
 import RunbookExecutor
 import RunbookChecks
 import RunbookModel
+import RunbookSQLite
 
 /// `runbook run NAME`: runs a runbook now, or prints its plan with `--dry-run`.
 struct RunCommand: AsyncParsableCommand {
@@ -26,6 +27,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Flag(help: "Confirm a runbook that requires a person's confirmation (emergency-recovery).")
+    var confirm = false
+
     func run() async throws {
         let engine = Engine(config: try global.engineConfig())
         let library = engine.library()
@@ -44,15 +48,31 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitStatus.usage.code
         }
 
+        if runbook.requiresConfirmation, !confirm, !dryRun {
+            Console.error("error: runbook '\(runbook.name)' requires a person's confirmation (it acts on the whole engine): look at its plan with --dry-run, then run it again with --confirm")
+            throw ExitStatus.usage.code
+        }
+
         if dryRun {
             let plan = engine.executor(recorder: PlanOnly(), library: library, observer: nil).plan(runbook, params: values)
             printPlan(plan, runbook: runbook)
             return
         }
 
-        let records = try engine.records()
-        let observer: ProgressPrinter? = json ? nil : ProgressPrinter(live: Console.isTerminal)
-        // Steps that act on the engine (restart, check, probe) reach the running `runbook up`.
+        let report = await Self.execute(runbook, params: values, engine: engine, library: library, records: try engine.records(), progress: !json)
+        if json { Console.json(Self.json(report)) }
+        switch report.status {
+        case .succeeded: return
+        case .cancelled: throw ExitStatus.cancelled.code
+        default: throw ExitStatus.failed.code
+        }
+    }
+
+    /// Runs `runbook` in this process, printing its progress, with steps that reach the running
+    /// `runbook up` (restart, check, probe) and the records' incidents and outbox (escalate,
+    /// notify). Ctrl-C cancels it.
+    static func execute(_ runbook: Runbook, params: [String: Value], engine: Engine, library: RunbookLibrary, records: RunRecords, progress: Bool) async -> RunReport {
+        let observer: ProgressPrinter? = progress ? ProgressPrinter(live: Console.isTerminal) : nil
         let folder = engine.config.checksDirectory
         let checks = CheckBook(
             loading: { (try? CheckLoader(probes: Engine.probes).loadAll(paths: [folder])) ?? [] },
@@ -60,17 +80,11 @@ struct RunCommand: AsyncParsableCommand {
         )
         let services = engine.stepServices(records: records, checks: checks)
         let executor = engine.executor(recorder: records, library: library, observer: observer, services: services)
-        let task = Task { await executor.run(runbook, params: values, trigger: .manual) }
+        let task = Task { await executor.run(runbook, params: params, trigger: .manual) }
         let cancellation = SignalCancellation(cancelling: task)
         let report = await task.value
         withExtendedLifetime(cancellation) {}
-
-        if json { Console.json(Self.json(report)) }
-        switch report.status {
-        case .succeeded: return
-        case .cancelled: throw ExitStatus.cancelled.code
-        default: throw ExitStatus.failed.code
-        }
+        return report
     }
 
     private func printPlan(_ plan: [PlannedStep], runbook: Runbook) {

@@ -23,13 +23,13 @@ struct SimCommand: AsyncParsableCommand {
         @Option(help: "Command router endpoint.") var router: String?
         @Option(help: "Confirmation endpoint.") var confirmations: String?
         @Option(name: .customLong("failure-rate"), help: "Share of fires that fail, 0 to 1.") var failureRate = 0.05
-        @Option(name: .customLong("fault"), help: "stop-heartbeats-after=30s, no-ticks, drop-confirmations or disconnect-after=1m; repeat for more.")
+        @Option(name: .customLong("fault"), help: "stop-heartbeats-after=30s (with resume-heartbeats-after=2m to bring them back), no-ticks, drop-confirmations or disconnect-after=1m; repeat for more.")
         var faults: [String] = []
         @Option(help: "Stop after this many seconds.") var seconds: Double?
 
         func validate() throws {
             for fault in faults where EASimulator.Fault(fault) == nil {
-                throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
+                throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, resume-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
             }
             if rate <= 0 { throw ValidationError("--rate must be more than 0") }
         }

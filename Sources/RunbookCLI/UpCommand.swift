@@ -4,6 +4,7 @@ import Logging
 import RunbookChecks
 import RunbookCurl
 import RunbookEngine
+import RunbookEscalation
 import RunbookFlows
 import RunbookExecutor
 import RunbookModel
@@ -33,7 +34,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("tick-rate"), help: "Simulated ticks per second (with --simulate).")
     var tickRate = 20.0
 
-    @Option(name: .customLong("fault"), help: "A fault for the simulated EAs (with --simulate): stop-heartbeats-after=30s, no-ticks, drop-confirmations or disconnect-after=1m; repeat for more.")
+    @Option(name: .customLong("fault"), help: "A fault for the simulated EAs (with --simulate): stop-heartbeats-after=30s (with resume-heartbeats-after=2m to bring them back), no-ticks, drop-confirmations or disconnect-after=1m; repeat for more.")
     var faults: [String] = []
 
     @Option(name: .customLong("log-format"), help: "text or json (default: json when standard error is not a terminal).")
@@ -58,7 +59,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         if eas < 1 { throw ValidationError("--eas must be 1 or more") }
         for fault in faults where EASimulator.Fault(fault) == nil {
-            throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
+            throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, resume-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
         }
         if !faults.isEmpty && !simulate { throw ValidationError("--fault needs --simulate") }
         if ByteSize.parse(logMaxSize) == nil { throw ValidationError("--log-max-size '\(logMaxSize)' is not a size such as 10MB") }
@@ -124,7 +125,12 @@ struct UpCommand: AsyncParsableCommand {
             store: tickStore, spool: try TickSpool(path: engine.spoolPath), logger: Logger(label: "runbook.ticks"),
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
-        let live = try LiveEngine(settings: settings, store: http?.flowStore(records) ?? records, logger: logger, ingest: ingest, onSignal: forward)
+        // Incidents need only the records and the checks, so the supervisor can tell them of a
+        // service that gave up from the first start on.
+        let desk = engine.incidentDesk(records: records, checks: { checks })
+        let live = try LiveEngine(settings: settings, store: http?.flowStore(records) ?? records, logger: logger, ingest: ingest, onSignal: forward) { status in
+            desk.serviceChanged(status)
+        }
         do {
             try await live.start()
         } catch {
@@ -142,16 +148,24 @@ struct UpCommand: AsyncParsableCommand {
         // The runbooks checks and schedules start, with steps that act on this engine directly.
         let environment = engine.probeEnvironment(records: records, engine: live)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment))
-        let services = engine.stepServices(records: records, checks: book)
+        let services = engine.stepServices(records: records, checks: book, desk: desk)
         let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: http?.runObserver, services: services))
         let guardian = Guardian(
             book: book, launcher: launcher,
-            journal: records, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
+            journal: records, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
         )
+        let outbox = OutboxWorker(
+            store: records, channels: NotificationChannels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
+            logger: Logger(label: "runbook.outbox")
+        )
+        desk.onQueued { outbox.wake() }
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
-        // control socket.
+        // incidents and the outbox (which sends what they queued last), then the control socket.
         let server = try await http?.server(engine: engine, live: live, guardian: guardian, records: records, library: library, launcher: launcher)
-        try await live.run(alongside: [control, guardian, scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
+        try await live.run(alongside: [
+            control, outbox, IncidentClock(desk: desk, clock: ContinuousClock()), guardian,
+            scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),
+        ] + (server.map { [$0] } ?? []))
     }
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.

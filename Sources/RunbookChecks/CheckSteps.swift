@@ -14,9 +14,9 @@ public protocol AlertBook: Sendable {
 public struct CheckStep: StepPrimitive {
     public static let spec = PrimitiveSpec(
         name: "check",
-        summary: "evaluate a health check now; fails unless its status is allowed",
+        summary: "evaluate a health check (or every check, with name: all) now; fails unless its status is allowed",
         inputs: [InputSpec("name", .string, required: true), InputSpec("allow", .stringList), InputSpec("status", .string)],
-        outputs: ["status", "value", "text", "subject"],
+        outputs: ["status", "value", "text", "subject", "failing"],
         shorthand: "name"
     )
 
@@ -39,13 +39,14 @@ public struct CheckStep: StepPrimitive {
     }
 
     public func describe() -> String {
-        "evaluate check \(name); fail unless \(allow.map(\.rawValue).joined(separator: " or "))"
+        "evaluate \(name == "all" ? "every check" : "check \(name)"); fail unless \(allow.map(\.rawValue).joined(separator: " or "))"
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
         guard let book = context.services.get(CheckBook.self) else {
             throw StepFailure("no checks are loaded here: check steps run inside `runbook up` or `runbook run` with a Checks folder")
         }
+        if name == "all" { return try await evaluateAll(book) }
         let result: CheckResult
         do {
             result = try await book.evaluate(name)
@@ -64,12 +65,34 @@ public struct CheckStep: StepPrimitive {
     }
 }
 
+extension CheckStep {
+    /// Every check at once: one line each; fails naming those whose status is not allowed.
+    private func evaluateAll(_ book: CheckBook) async throws -> StepResult {
+        let results = await withTaskGroup(of: CheckResult.self) { group in
+            for check in book.checks { group.addTask { await book.evaluator.evaluate(check) } }
+            return await group.reduce(into: []) { $0.append($1) }.sorted { $0.check < $1.check }
+        }
+        let lines = results.map { "\($0.check): \($0.status.rawValue): \($0.text)" + ($0.subject.map { " [\($0)]" } ?? "") }
+        let failing = results.filter { !allow.contains($0.status) }
+        let worst = results.map(\.status).filter { $0 != .idle }.max() ?? .healthy
+        let outputs: [String: Value] = [
+            "status": .string(worst.rawValue), "text": .string(lines.joined(separator: "\n")),
+            "failing": .list(failing.map { .string($0.check) }), "value": .number(Double(failing.count)), "subject": .null,
+        ]
+        let summary = "\(results.count - failing.count) of \(results.count) check(s) \(allow.map(\.rawValue).joined(separator: " or "))"
+        guard failing.isEmpty else {
+            throw StepFailure("\(summary); not: \(failing.map { "\($0.check) (\($0.status.rawValue))" }.joined(separator: ", "))", output: lines.joined(separator: "\n"), outputs: outputs)
+        }
+        return StepResult(outputs: outputs, output: summary + "\n" + lines.joined(separator: "\n"))
+    }
+}
+
 /// Restarts a service or supervised program through its supervisor: the restart budget is
 /// honoured and the restart verified (running, ports bound) before the step succeeds.
 public struct RestartStep: StepPrimitive {
     public static let spec = PrimitiveSpec(
         name: "restart",
-        summary: "restart a service or supervised program through the supervisor (budget honoured, verified)",
+        summary: "restart a service or supervised program (or every one, with service: all) through the supervisor (budget honoured, verified)",
         inputs: [InputSpec("service", .string, required: true)],
         outputs: ["service", "restarts"],
         shorthand: "service"
@@ -81,11 +104,23 @@ public struct RestartStep: StepPrimitive {
         service = try inputs.string("service")
     }
 
-    public func describe() -> String { "restart \(service) through its supervisor and verify it" }
+    public func describe() -> String { "restart \(service == "all" ? "every service and program" : service) through its supervisor and verify it" }
 
     public func run(in context: StepContext) async throws -> StepResult {
         guard let engine = context.services.get((any EngineControl).self) else {
             throw StepFailure("no engine to restart \(service) in: run `runbook up`")
+        }
+        if service == "all" {
+            // Every one, programs (the producers) first, then the flows; each verified; a
+            // refusal does not stop the others.
+            let names = try await engine.snapshot().services.map(\.name)
+            var failed: [String] = []
+            for name in names.reversed() {
+                do { try await engine.restart(name) } catch { failed.append("\(name): \(error)") }
+            }
+            let text = "restarted \(names.count - failed.count) of \(names.count) service(s)"
+            if !failed.isEmpty { throw StepFailure(text + "; not: " + failed.joined(separator: "; "), output: text) }
+            return StepResult(outputs: ["service": .string("all"), "restarts": .number(Double(names.count))], output: text + ": " + names.joined(separator: ", "))
         }
         do {
             try await engine.restart(service)

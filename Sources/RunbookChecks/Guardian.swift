@@ -11,6 +11,13 @@ public protocol CheckJournal: Sendable {
     func recordChange(check: String, from: CheckStatus, to: CheckStatus, result: CheckResult, flapping: Bool) throws
 }
 
+/// Where the guardian reports what the escalation policy acts on: state changes, and the runs
+/// it started (whose outcome may raise an incident).
+public protocol CheckIncidents: Sendable {
+    func checkChanged(_ check: Check, to status: CheckStatus, result: CheckResult) throws
+    func runStarted(by check: Check, run: RunLauncher.Launched)
+}
+
 /// The checks of a configuration, by name, with what evaluates them: for `runbook check` and the
 /// `check` and `wait_until` steps.
 public final class CheckBook: Sendable {
@@ -83,6 +90,7 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
     private let book: CheckBook
     private let launcher: RunLauncher?
     private let journal: (any CheckJournal)?
+    private let incidents: (any CheckIncidents)?
     private let clock: C
     private let logger: Logger
     private let healthFile: String?
@@ -98,13 +106,14 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
     private let onDecision: @Sendable (String, Decision) -> Void
 
     public init(
-        book: CheckBook, launcher: RunLauncher?, journal: (any CheckJournal)?, clock: C, logger: Logger, healthFile: String? = nil,
+        book: CheckBook, launcher: RunLauncher?, journal: (any CheckJournal)?, incidents: (any CheckIncidents)? = nil, clock: C, logger: Logger, healthFile: String? = nil,
         healthInterval: Duration = .seconds(30), now: @escaping @Sendable () -> Date = { Date() },
         onDecision: @escaping @Sendable (String, Decision) -> Void = { _, _ in }
     ) {
         self.book = book
         self.launcher = launcher
         self.journal = journal
+        self.incidents = incidents
         self.clock = clock
         self.logger = logger
         self.healthFile = healthFile
@@ -166,6 +175,11 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
             } catch {
                 logger.error("cannot record the change of check \(check.name): \(error)")
             }
+            do {
+                try incidents?.checkChanged(check, to: change.to, result: result)
+            } catch {
+                logger.error("cannot update the incident of check \(check.name): \(error)", metadata: ["check": "\(check.name)"])
+            }
         }
         let action = status == .critical ? check.onCritical : status == .warning ? check.onWarning : nil
         if let action, !handled {
@@ -199,7 +213,8 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
         }
         do {
             // Bound like `runbook run --param`: defaults filled in, types checked.
-            try launcher.start(action.runbook, arguments: action.params, trigger: .check, origin: RunOrigin(source: check.name), key: key)
+            let run = try launcher.start(action.runbook, arguments: action.params, trigger: .check, origin: RunOrigin(source: check.name), key: key)
+            incidents?.runStarted(by: check, run: run)
             entries.withLock { $0[check.name]?.lastTrigger = at }
             logger.notice("check \(check.name): started \(action.runbook)", metadata: ["check": "\(check.name)"])
             return .started(runbook: action.runbook)

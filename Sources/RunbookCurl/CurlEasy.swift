@@ -5,6 +5,8 @@ import Foundation
 public final class CurlEasy {
     private let handle: UnsafeMutableRawPointer
     private var headerList: UnsafeMutablePointer<curl_slist>?
+    /// Lists set with `set(_:list:)`, alive until the handle goes.
+    private var lists: [UnsafeMutablePointer<curl_slist>?] = []
     private let sink = Sink()
 
     /// Errors carry libcurl's own message (curl_easy_strerror).
@@ -13,11 +15,17 @@ public final class CurlEasy {
         public var description: String
     }
 
-    /// What a transfer collects: the response body (bounded) and whether to stop.
+    /// What a transfer collects: the response body (bounded) and whether to stop; what it uploads.
     final class Sink: @unchecked Sendable {
         var body = Data()
         var limit = 1 << 20
         var dropped = 0
+        /// Response header lines (bounded), and the protocol's lines from the server when asked.
+        var headers: [String] = []
+        var serverLines: [String] = []
+        var upload: [UInt8] = []
+        var uploaded = 0
+        var uploadFinished = false
         private let lock = NSLock()
         private var cancelled = false
 
@@ -36,6 +44,7 @@ public final class CurlEasy {
 
     deinit {
         curl_slist_free_all(headerList)
+        for list in lists { curl_slist_free_all(list) }
         curl_easy_cleanup(handle)
     }
 
@@ -55,6 +64,60 @@ public final class CurlEasy {
         }
         try check(runbook_curl_setopt_list(handle, CURLOPT_HTTPHEADER, headerList))
     }
+
+    /// Sets an option that takes a list of strings (CURLOPT_MAIL_RCPT).
+    public func set(_ option: CURLoption, list: [String]) throws {
+        var head: UnsafeMutablePointer<curl_slist>?
+        for item in list { head = curl_slist_append(head, item) }
+        lists.append(head)
+        try check(runbook_curl_setopt_list(handle, option, head))
+    }
+
+    /// Uploads `data` (an SMTP message): libcurl reads it through a callback.
+    public func setUpload(_ data: [UInt8]) throws {
+        sink.upload = data
+        sink.uploaded = 0
+        sink.uploadFinished = false
+        try set(CURLOPT_UPLOAD, 1)
+        try check(runbook_curl_setopt_pointer(handle, CURLOPT_READDATA, Unmanaged.passUnretained(sink).toOpaque()))
+        try check(runbook_curl_setopt_data_callback(handle, CURLOPT_READFUNCTION) { buffer, size, count, context in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let length = min(size * count, sink.upload.count - sink.uploaded)
+            guard length > 0, let buffer else {
+                sink.uploadFinished = true
+                return 0
+            }
+            sink.upload.withUnsafeBytes { bytes in
+                UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + sink.uploaded, byteCount: length)
+            }
+            sink.uploaded += length
+            return length
+        })
+    }
+
+    /// Whether libcurl has read all of the upload: after that, the server may have the whole of it.
+    public var uploadFinished: Bool { sink.uploadFinished }
+
+    /// Keeps the lines the server sends in the protocol's own exchange (SMTP's replies), for
+    /// reasons. What the client sends (a login among it) is never kept.
+    public func keepServerLines() throws {
+        try check(runbook_curl_setopt_pointer(handle, CURLOPT_DEBUGDATA, Unmanaged.passUnretained(sink).toOpaque()))
+        try check(runbook_curl_setopt_debug_callback(handle) { _, type, data, size, context in
+            guard type == CURLINFO_HEADER_IN, let data else { return 0 }
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let line = String(decoding: UnsafeRawBufferPointer(start: data, count: min(size, 512)), as: UTF8.self)
+            sink.serverLines.append(line.trimmingCharacters(in: .whitespacesAndNewlines))
+            if sink.serverLines.count > 20 { sink.serverLines.removeFirst() }
+            return 0
+        })
+        try set(CURLOPT_VERBOSE, 1)
+    }
+
+    /// The server's protocol lines kept by `keepServerLines()`, the last at the end.
+    public var serverLines: [String] { sink.serverLines }
+
+    /// The response's header lines, without line endings.
+    public var responseHeaders: [String] { sink.headers }
 
     /// Keeps at most `limit` bytes of the response body.
     public func setBodyLimit(_ limit: Int) {
@@ -96,6 +159,16 @@ public final class CurlEasy {
             let room = max(0, sink.limit - sink.body.count)
             if let data, room > 0 { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: min(room, length)) }
             sink.dropped += max(0, length - room)
+            return length
+        })
+        try check(runbook_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
+        try check(runbook_curl_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if let data, sink.headers.count < 100 {
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: min(length, 1024)), as: UTF8.self)
+                sink.headers.append(line.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
             return length
         })
         try check(runbook_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context))

@@ -57,7 +57,8 @@ public final class LiveEngine: Sendable {
 
     public init(
         settings: Settings, store: (any FlowStore)?, logger: Logger, ingest: TickIngest? = nil,
-        onSignal: (@Sendable (FlowMessage.Signal) -> Void)? = nil
+        onSignal: (@Sendable (FlowMessage.Signal) -> Void)? = nil,
+        onServiceChange: @escaping @Sendable (Supervisor<ContinuousClock>.Status) -> Void = { _ in }
     ) throws {
         self.settings = settings
         self.logger = logger
@@ -80,7 +81,7 @@ public final class LiveEngine: Sendable {
         let units: [any SupervisedUnit] = flows.map { FlowUnit($0, context: context) } + settings.processes.map { ProcessUnit($0, logger: logger) }
         supervisors = units.map { unit in
             let policy = (unit as? ProcessUnit)?.spec.policy ?? settings.policy
-            return Supervisor(unit: unit, policy: policy, clock: ContinuousClock(), logger: logger)
+            return Supervisor(unit: unit, policy: policy, clock: ContinuousClock(), logger: logger, onChange: onServiceChange)
         }
     }
 

@@ -245,6 +245,9 @@ public struct Executor: Sendable {
     private func runChild(_ name: String, params raw: [String: String], parent: Int64) async -> RunReport {
         do {
             let runbook = try lookup(name)
+            if runbook.requiresConfirmation {
+                return RunReport(runID: 0, runbook: name, status: .failed, escalationLevel: 0, error: "runbook '\(name)' requires a person's confirmation: it cannot run as a step of another runbook", steps: [])
+            }
             let params = try ParamBinding.bind(raw, to: runbook)
             return await run(runbook, params: params, trigger: .runbook, parentRunID: parent)
         } catch {

@@ -62,7 +62,7 @@ public final class RunLauncher: Sendable {
     public func start(
         _ runbook: String, params: [String: Value] = [:], trigger: Trigger, origin: RunOrigin? = nil, key: String? = nil
     ) throws -> Launched {
-        launch(try load(runbook), params: params, trigger: trigger, origin: origin, key: key ?? runbook)
+        launch(try load(runbook, trigger: trigger), params: params, trigger: trigger, origin: origin, key: key ?? runbook)
     }
 
     /// Starts `runbook` with parameters written as text (a schedule's), typed and completed with
@@ -71,7 +71,7 @@ public final class RunLauncher: Sendable {
     public func start(
         _ runbook: String, arguments: [String: String], trigger: Trigger, origin: RunOrigin? = nil, key: String? = nil
     ) throws -> Launched {
-        let loaded = try load(runbook)
+        let loaded = try load(runbook, trigger: trigger)
         let params: [String: Value]
         do {
             params = try ParamBinding.bind(arguments, to: loaded)
@@ -81,14 +81,19 @@ public final class RunLauncher: Sendable {
         return launch(loaded, params: params, trigger: trigger, origin: origin, key: key ?? runbook)
     }
 
-    private func load(_ runbook: String) throws -> Runbook {
+    private func load(_ runbook: String, trigger: Trigger) throws -> Runbook {
+        let loaded: Runbook
         do {
-            return try executor.lookup(runbook)
+            loaded = try executor.lookup(runbook)
         } catch {
             // A library's "no runbook named" is worded for the console, with its own "error: ".
             let reason = "\(error)"
             throw Refused(description: "cannot start runbook '\(runbook)': \(reason.hasPrefix("error: ") ? String(reason.dropFirst(7)) : reason)")
         }
+        if loaded.requiresConfirmation, trigger != .manual {
+            throw Refused(description: "runbook '\(runbook)' requires a person's confirmation and never starts from a \(trigger.rawValue): run `runbook run \(runbook) --confirm` or `runbook reset INCIDENT --confirm`")
+        }
+        return loaded
     }
 
     private func launch(_ loaded: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin?, key: String) -> Launched {

@@ -25,6 +25,9 @@ public struct Check: Sendable {
     /// State changes within `flapWindow` that mark the check flapping.
     public var flapLimit: Int
     public var flapWindow: Duration
+    /// Checks whose open incidents hold back this check's notifications (no market data
+    /// explains a low signal rate).
+    public var dependsOn: [CheckDependency] = []
     public var file: String
     public var location: SourceLocation
 
@@ -62,6 +65,17 @@ public struct ProbeConfig: Sendable {
     public init(kind: String, inputs: [String: Value] = [:]) {
         self.kind = kind
         self.inputs = inputs
+    }
+}
+
+/// A check another check depends on, with where it was named.
+public struct CheckDependency: Sendable, Equatable {
+    public var check: String
+    public var location: SourceLocation
+
+    public init(check: String, location: SourceLocation) {
+        self.check = check
+        self.location = location
     }
 }
 

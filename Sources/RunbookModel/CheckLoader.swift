@@ -56,7 +56,12 @@ public struct CheckLoader: Sendable {
     /// take, values of the wrong type, required ones left out.
     public static func problems(of checks: [Check], against runbooks: RunbookLibrary) -> [Diagnostic] {
         var problems: [Diagnostic] = []
+        let names = checks.map(\.name)
         for check in checks {
+            for dependency in check.dependsOn where !names.contains(dependency.check) || dependency.check == check.name {
+                let why = dependency.check == check.name ? "a check cannot depend on itself" : "no check named '\(dependency.check)'\(Suggestion.hint(for: dependency.check, in: names))"
+                problems.append(.reading(dependency.location, "depends_on: \(why); its incidents would never hold this check's notifications back"))
+            }
             for action in [check.onCritical, check.onWarning].compactMap({ $0 }) {
                 guard let runbook = runbooks.runbooks[action.runbook] else {
                     problems.append(.reading(action.location, "unknown runbook '\(action.runbook)'\(Suggestion.hint(for: action.runbook, in: runbooks.runbooks.keys)); runbooks here: \(runbooks.runbooks.keys.sorted().joined(separator: ", "))"))
@@ -74,7 +79,7 @@ public struct CheckLoader: Sendable {
 
     static let topKeys = [
         "name", "description", "probe", "warning", "critical", "interval", "timeout", "hysteresis", "during", "on_critical", "on_warning",
-        "cooldown", "flapping",
+        "cooldown", "flapping", "depends_on",
     ]
 
     public init(probes: any ProbeCatalog) {
@@ -147,6 +152,12 @@ public struct CheckLoader: Sendable {
         }
         if let node = value("timeout"), let timeout = source.duration(node, what: "timeout") { check.timeout = timeout }
         if let node = value("cooldown"), let cooldown = source.duration(node, what: "cooldown") { check.cooldown = cooldown }
+        if let node = value("depends_on") {
+            for item in node.sequence ?? [node] {
+                guard let name = source.string(item, what: "a check name in depends_on") else { continue }
+                check.dependsOn.append(CheckDependency(check: name, location: source.location(item)))
+            }
+        }
         if let node = value("hysteresis"), let entries = source.entries(node, what: "hysteresis") {
             source.rejectUnknownKeys(entries, allowed: ["fail", "recover"], in: "hysteresis")
             for (key, _, value) in entries {

@@ -37,6 +37,9 @@ public struct ChannelSettings: Sendable, Equatable {
         /// Environment variables holding the login, when the server asks for one.
         public var usernameVariable: String?
         public var passwordVariable: String?
+        /// A PEM file of the certificate authorities to trust for the server's certificate, instead
+        /// of the system's (a private CA, or a self-signed certificate).
+        public var caFile: String?
         public init(url: String, from: String, to: [String]) {
             self.url = url
             self.from = from

@@ -14,6 +14,7 @@ import Yams
 /// - `server_time_zone`: the IANA zone bars are aligned in, as the MT5 server's (default `UTC`)
 /// - `market`: `holidays`, New York dates `YYYY-MM-DD` on which forex does not trade
 /// - `channels`: notification channels by name (telegram, email, webhook); see `ChannelSettings`
+/// - `escalation`: `cooldown`, `levels` (2-4: `channels`, `climb_after`), `fallback`, `fallback_after`, `retry`
 /// - `http`: the HTTP server: `enabled`, `listen` (default `127.0.0.1:8080`), `token_env`; see `HTTPSettings`
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
@@ -31,6 +32,8 @@ public struct EngineConfig: Sendable {
     public var serverTimeZone = "UTC"
     /// When the market trades, for `during: market` checks and market-relative schedules.
     public var market = MarketCalendar()
+    /// Levels, cooldown and fallbacks of incidents (`escalation:`).
+    public var escalation = EscalationPolicy()
     /// Where notifications go (`channels:`), by name.
     public var channels: [ChannelSettings] = []
     /// The HTTP server (`http:`).
@@ -44,7 +47,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "http"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
@@ -78,6 +81,7 @@ public struct EngineConfig: Sendable {
                 guard let text = source.string(node, what: "a path") else { return nil }
                 return text.hasPrefix("/") || base.isEmpty ? text : (base as NSString).appendingPathComponent(text)
             }
+            var references: [(String, Node)] = []
             for (key, _, value) in entries {
                 switch key {
                 case "data_dir": dataDirectory = path(value) ?? dataDirectory
@@ -91,6 +95,7 @@ public struct EngineConfig: Sendable {
                 case "market": readMarket(value, &source)
                 case "channels": readChannels(value, &source)
                 case "http": readHTTP(value, &source)
+                case "escalation": references = readEscalation(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }
                     if TimeZone(identifier: zone) == nil {
@@ -101,6 +106,7 @@ public struct EngineConfig: Sendable {
                 default: break
                 }
             }
+            checkChannelReferences(references, &source)
         }
         if !source.diagnostics.isEmpty { throw ValidationFailure(source.diagnostics) }
     }

@@ -8,6 +8,9 @@ public struct Runbook: Sendable {
     public var file: String
     /// A fingerprint of the YAML text that was loaded, recorded with each run.
     public var contentHash: String
+    /// Runs only when a person confirms it (`runbook run NAME --confirm`, `runbook reset`):
+    /// never from a check, a schedule or another runbook.
+    public var requiresConfirmation = false
 
     public init(name: String, description: String = "", params: [ParamSpec] = [], steps: [Step], file: String, contentHash: String) {
         self.name = name

@@ -5,7 +5,7 @@ import Yams
 public struct RunbookLoader: Sendable {
     public let catalog: any PrimitiveCatalog
 
-    static let topKeys = ["name", "description", "params", "steps"]
+    static let topKeys = ["name", "description", "params", "steps", "requires_confirmation"]
     static let paramKeys = ["type", "default", "secret", "description"]
     static let stepKeys = ["id", "name", "when", "timeout", "retries", "on_failure", "outputs"]
     static let retryKeys = ["count", "initial_delay", "max_delay"]
@@ -79,7 +79,11 @@ public struct RunbookLoader: Sendable {
             source.error(root, "the runbook has no steps: add `steps:` with at least one step")
         }
         checkReferences(steps: steps, params: params, &source)
-        return Runbook(name: name, description: description, params: params, steps: steps, file: source.file, contentHash: ContentHash.of(source.text))
+        var runbook = Runbook(name: name, description: description, params: params, steps: steps, file: source.file, contentHash: ContentHash.of(source.text))
+        if let node = value("requires_confirmation") {
+            if let flag = node.bool { runbook.requiresConfirmation = flag } else { source.error(node, "requires_confirmation must be true or false") }
+        }
+        return runbook
     }
 
     static func isRunbookName(_ name: String) -> Bool {

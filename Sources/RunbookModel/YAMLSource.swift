@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// A YAML file being read: turns node marks into locations and collects diagnostics.
@@ -6,6 +7,8 @@ struct YAMLSource {
     let text: String
     private let lines: [Substring]
     private(set) var diagnostics: [Diagnostic] = []
+    /// Secrets found written in the file (`hide`), never shown in a diagnostic's source line.
+    private var secrets: [String] = []
 
     init(file: String, text: String) {
         self.file = file
@@ -38,11 +41,29 @@ struct YAMLSource {
 
     mutating func error(_ location: SourceLocation, _ message: String) {
         let line = location.line - 1 < lines.count && location.line >= 1 ? String(lines[location.line - 1]) : nil
-        diagnostics.append(Diagnostic(location, message, sourceLine: line))
+        diagnostics.append(Diagnostic(location, message, sourceLine: line.map(masked)))
     }
 
     mutating func error(_ node: Node, _ message: String) {
         error(location(node), message)
+    }
+
+    /// An error about a secret written where it does not belong: the secret is masked in the
+    /// source line of this and of every other error, so no error prints it again.
+    mutating func error(_ node: Node, _ message: String, masking secret: String) {
+        hide(secret)
+        error(location(node), message)
+    }
+
+    /// Masks `secret` wherever a diagnostic shows a source line, those found so far and those to come.
+    mutating func hide(_ secret: String) {
+        guard !secret.isEmpty, !secrets.contains(secret) else { return }
+        secrets.append(secret)
+        for index in diagnostics.indices { diagnostics[index].sourceLine = diagnostics[index].sourceLine.map(masked) }
+    }
+
+    private func masked(_ line: String) -> String {
+        secrets.reduce(line) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 
     /// Parses the text into a node tree, or records the parser's error.

@@ -172,6 +172,64 @@ public final class RunRecords: RunRecorder, Sendable {
                 t.column("updated_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v6: incidents, silences and the outbox") { db in
+            try db.create(table: "incidents") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("key", .text).notNull()
+                t.column("check_name", .text)
+                t.column("subject", .text)
+                t.column("title", .text).notNull()
+                t.column("severity", .text).notNull()
+                t.column("level", .integer).notNull()
+                t.column("status", .text).notNull()
+                t.column("opened_at", .datetime).notNull()
+                t.column("level_at", .datetime).notNull()
+                t.column("acknowledged_at", .datetime)
+                t.column("acknowledged_by", .text)
+                t.column("resolved_at", .datetime)
+                t.column("last_sequence", .integer).notNull().defaults(to: 0)
+                t.column("version", .integer).notNull().defaults(to: 0)
+            }
+            // At most one unresolved incident per key: repeats land on it.
+            try db.execute(sql: "CREATE UNIQUE INDEX incidents_unresolved_key ON incidents(key) WHERE status != 'resolved'")
+            try db.create(table: "incident_events") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("incident_id", .integer).notNull().references("incidents")
+                t.column("at", .datetime).notNull()
+                t.column("kind", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("detail", .text).notNull()
+                t.column("level", .integer).notNull()
+                t.column("run_id", .integer)
+            }
+            try db.create(index: "incident_events_incident", on: "incident_events", columns: ["incident_id"])
+            try db.create(table: "silences") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("check_name", .text).notNull()
+                t.column("until", .datetime).notNull()
+                t.column("reason", .text).notNull()
+                t.column("created_by", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "outbox") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("incident_id", .integer).notNull()
+                t.column("sequence", .integer).notNull()
+                t.column("channel", .text).notNull()
+                t.column("level", .integer).notNull()
+                t.column("severity", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("body", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("state", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("next_attempt_at", .datetime).notNull()
+                t.column("last_error", .text)
+                t.column("delivered_at", .datetime)
+                t.column("fallback_of", .integer)
+            }
+            try db.create(index: "outbox_channel_state", on: "outbox", columns: ["channel", "state", "id"])
+        }
         return migrator
     }
 

@@ -9,11 +9,13 @@ import RunbookZMQ
 public final class EASimulator {
     public enum Fault: Sendable, Equatable {
         case stopHeartbeats(after: Duration)
+        /// With `stopHeartbeats`: heartbeats come back this long after the start.
+        case resumeHeartbeats(after: Duration)
         case noTicks
         case dropConfirmations
         case disconnect(after: Duration)
 
-        /// `stop-heartbeats-after=30s`, `no-ticks`, `drop-confirmations`, `disconnect-after=1m`.
+        /// `stop-heartbeats-after=30s`, `resume-heartbeats-after=2m`, `no-ticks`, `drop-confirmations`, `disconnect-after=1m`.
         public init?(_ text: String) {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
             let duration = parts.count == 2 ? Self.duration(parts[1]) : nil
@@ -22,6 +24,7 @@ public final class EASimulator {
             case "drop-confirmations" where parts.count == 1: self = .dropConfirmations
             case "stop-heartbeats-after": guard let duration else { return nil }; self = .stopHeartbeats(after: duration)
             case "disconnect-after": guard let duration else { return nil }; self = .disconnect(after: duration)
+            case "resume-heartbeats-after": guard let duration else { return nil }; self = .resumeHeartbeats(after: duration)
             default: return nil
             }
         }
@@ -153,7 +156,8 @@ public final class EASimulator {
     }
 
     private func heartbeatsStopped(at elapsed: Duration) -> Bool {
-        configuration.faults.contains { if case .stopHeartbeats(let after) = $0 { return elapsed >= after } else { return false } }
+        let resumed = configuration.faults.contains { if case .resumeHeartbeats(let after) = $0 { return elapsed >= after } else { return false } }
+        return !resumed && configuration.faults.contains { if case .stopHeartbeats(let after) = $0 { return elapsed >= after } else { return false } }
     }
 
     private func receivedFire(_ frame: [UInt8], at now: ContinuousClock.Instant) {

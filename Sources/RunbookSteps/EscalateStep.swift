@@ -1,11 +1,12 @@
 import RunbookModel
 
 /// Raises the run's escalation level and ends the run as failed with the reason (unless the step
-/// says `on_failure: continue`): what a runbook does when its recovery did not work.
+/// says `on_failure: continue`): what a runbook does when its recovery did not work. In the
+/// engine it also raises the incident the run belongs to, which notifies that level's channels.
 public struct EscalateStep: StepPrimitive {
     public static let spec = PrimitiveSpec(
         name: "escalate",
-        summary: "record escalation level 1-4 on the run, with the reason, and stop it",
+        summary: "raise the run's incident to level 1-4 (notifying that level's channels), record it on the run, and stop the run",
         inputs: [InputSpec("level", .int, required: true), InputSpec("reason", .string)],
         outputs: ["escalation_level"],
         shorthand: "level"
@@ -26,8 +27,15 @@ public struct EscalateStep: StepPrimitive {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        let message = "escalated to level \(level)" + (reason.isEmpty ? "" : ": \(reason)")
+        var message = "escalated to level \(level)" + (reason.isEmpty ? "" : ": \(reason)")
         context.logger.error("\(message)", metadata: ["runbook": "\(context.runbook)", "run": "\(context.runID)"])
+        if let escalating = context.services.get((any Escalating).self) {
+            do {
+                message += "; " + (try await escalating.escalate(runID: context.runID, runbook: context.runbook, level: level, reason: context.redact(reason)))
+            } catch {
+                message += "; the incident could not be raised: \(error)"
+            }
+        }
         throw StepFailure(message, outputs: ["escalation_level": .number(Double(level))])
     }
 }

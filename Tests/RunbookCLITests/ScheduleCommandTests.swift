@@ -75,7 +75,7 @@ import Testing
         let schedules = try cli.run("schedule", "list", "--json").json["schedules"] as? [[String: Any]] ?? []
         let states = Dictionary(uniqueKeysWithValues: schedules.map { ($0["name"] as? String ?? "", $0["runbook_state"] as? String ?? "") })
         #expect(states == [
-            "compression-policy": "ok", "daily-backup": "ok", "hourly-report": "missing", "pre-market-check": "missing", "weekly-archive": "ok",
+            "compression-policy": "ok", "daily-backup": "ok", "hourly-report": "ok", "pre-market-check": "ok", "weekly-archive": "ok",
         ])
         let premarket = try cli.run("schedule", "next", "pre-market-check", "--from", "2026-03-01T00:00:00Z", "--count", "2")
         #expect(premarket.stdout == "2026-03-01T16:45:00-05:00\n2026-03-08T16:45:00-04:00\n")

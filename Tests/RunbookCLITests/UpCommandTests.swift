@@ -19,6 +19,8 @@ struct EnginePorts {
     var router: Int { base + 3 }
     var confirmations: Int { base + 4 }
     var http: Int { base + 5 }
+    /// A free port beside the engine's, for a peer the test starts later (a notification service).
+    var spare: Int { base + 6 }
 
     func config(queue: String) -> String {
         """

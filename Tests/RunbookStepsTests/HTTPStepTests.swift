@@ -3,6 +3,7 @@ import Logging
 import RunbookCurl
 import RunbookModel
 import RunbookSteps
+import RunbookTestSupport
 import Testing
 
 /// A real HTTP server on loopback (Python's http.server) that answers a few paths.
@@ -37,13 +38,7 @@ final class LocalHTTPServer {
         process.arguments = ["python3", "-c", Self.script]
         process.standardOutput = output
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        port = Int(firstLine(of: output)) ?? 0
     }
 
     deinit {

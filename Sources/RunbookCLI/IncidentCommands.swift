@@ -1,0 +1,325 @@
+import ArgumentParser
+import Foundation
+import RunbookEscalation
+import RunbookModel
+import RunbookSQLite
+
+/// The JSON shape of incidents, their timelines and the outbox.
+enum IncidentJSON {
+    static func object(_ incident: Incident) -> [String: Any] {
+        [
+            "id": incident.id, "key": incident.key, "check": incident.check as Any? ?? NSNull(), "subject": incident.subject as Any? ?? NSNull(),
+            "title": incident.title, "severity": incident.severity.rawValue, "level": incident.level, "status": incident.status.rawValue,
+            "opened_at": Timestamp.text(incident.openedAt), "level_at": Timestamp.text(incident.levelAt),
+            "acknowledged_at": incident.acknowledgedAt.map(Timestamp.text) as Any? ?? NSNull(), "acknowledged_by": incident.acknowledgedBy as Any? ?? NSNull(),
+            "resolved_at": incident.resolvedAt.map(Timestamp.text) as Any? ?? NSNull(), "messages": incident.lastSequence,
+        ]
+    }
+
+    static func object(_ event: IncidentEvent) -> [String: Any] {
+        [
+            "at": Timestamp.text(event.at), "kind": event.kind.rawValue, "actor": event.actor, "detail": event.detail, "level": event.level,
+            "run_id": event.runID as Any? ?? NSNull(),
+        ]
+    }
+
+    static func object(_ entry: OutboxEntry) -> [String: Any] {
+        [
+            "id": entry.id, "incident_id": entry.incidentID, "sequence": entry.sequence, "channel": entry.channel, "state": entry.state.rawValue,
+            "attempts": entry.attempts, "subject": entry.subject, "created_at": Timestamp.text(entry.createdAt),
+            "next_attempt_at": Timestamp.text(entry.nextAttemptAt), "last_error": entry.lastError as Any? ?? NSNull(),
+            "delivered_at": entry.deliveredAt.map(Timestamp.text) as Any? ?? NSNull(), "fallback_of": entry.fallbackOf as Any? ?? NSNull(),
+        ]
+    }
+}
+
+extension Engine {
+    /// The incident desk over the records, for commands run by a person.
+    func desk() throws -> (IncidentDesk, RunRecords) {
+        let records = try records()
+        let folder = config.checksDirectory
+        return (incidentDesk(records: records, checks: { (try? CheckLoader(probes: Engine.probes).loadAll(paths: [folder])) ?? [] }), records)
+    }
+
+    /// Who a person is, for the timeline: `--by`, or the login name.
+    static func person(_ by: String?) -> String {
+        by ?? ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "someone"
+    }
+}
+
+/// `runbook incidents`: open incidents (or all) with their level and state.
+struct IncidentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "incidents", abstract: "List incidents: open and acknowledged ones, or all with --all.",
+        discussion: "Exit codes: 0 none open, 1 some open (acknowledged or not)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Resolved incidents too (the latest --limit).")
+    var all = false
+
+    @Option(help: "At most this many incidents with --all.")
+    var limit = 50
+
+    @Flag(help: "Print the incidents as JSON.")
+    var json = false
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        let records = try engine.existingRecords()
+        let incidents = try records.map { all ? try $0.incidents(limit: limit) : try $0.unresolvedIncidents().reversed() } ?? []
+        if json {
+            Console.json(["incidents": incidents.map(IncidentJSON.object)])
+        } else if incidents.isEmpty {
+            Console.out(all ? "no incidents recorded" : "no open incidents")
+        } else {
+            Table.print(header: ["ID", "LEVEL", "SEVERITY", "STATUS", "OPENED (UTC)", "TITLE"], rows: incidents.map { incident in
+                [
+                    String(incident.id), "L\(incident.level)", incident.severity.rawValue,
+                    incident.status == .acknowledged ? "acknowledged by \(incident.acknowledgedBy ?? "?")" : incident.status.rawValue,
+                    Timestamp.text(incident.openedAt), String(incident.title.prefix(90)),
+                ]
+            })
+        }
+        if incidents.contains(where: { $0.status != .resolved }) { throw ExitCode(1) }
+    }
+}
+
+/// `runbook incident ID`: one incident's timeline.
+struct IncidentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "incident", abstract: "Show one incident with its timeline, runs and messages.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The incident's id (see `runbook incidents`).")
+    var id: Int64
+
+    @Flag(help: "Print it as JSON.")
+    var json = false
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        guard let records = try engine.existingRecords(), let incident = try records.incident(id) else {
+            Console.error("error: no incident \(id) in \(engine.config.databasePath): `runbook incidents --all` lists them")
+            throw ExitStatus.usage.code
+        }
+        let events = try records.events(of: id)
+        let messages = try records.outbox(states: Set(OutboxEntry.State.allCases), limit: 100_000).filter { $0.incidentID == id }
+        if json {
+            var object = IncidentJSON.object(incident)
+            object["timeline"] = events.map(IncidentJSON.object)
+            object["outbox"] = messages.map(IncidentJSON.object)
+            Console.json(object)
+            return
+        }
+        Console.out("incident \(incident.id): \(incident.title)")
+        Console.out("level \(incident.level) (\(Incident.levelName(incident.level))), \(incident.severity.rawValue), \(incident.status.rawValue); key \(incident.key)")
+        Console.out("")
+        Table.print(header: ["AT (UTC)", "EVENT", "BY", "LEVEL", "DETAIL"], rows: events.map { event in
+            [Timestamp.text(event.at), event.kind.rawValue, event.actor, "L\(event.level)", event.detail]
+        })
+        if !messages.isEmpty {
+            Console.out("")
+            Table.print(header: ["MESSAGE", "SEQ", "CHANNEL", "STATE", "ATTEMPTS", "LAST ERROR"], rows: messages.map { entry in
+                [String(entry.id), String(entry.sequence), entry.channel, entry.state.rawValue, String(entry.attempts), entry.lastError ?? "-"]
+            })
+        }
+    }
+}
+
+/// `runbook ack ID`: a person takes the incident.
+struct AckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ack", abstract: "Acknowledge an incident: no more notifications of it until it resolves, and no climb to level 3."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The incident's id (see `runbook incidents`).")
+    var id: Int64
+
+    @Option(help: "Who acknowledges it (default: the login name).")
+    var by: String?
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        let (desk, records) = try engine.desk()
+        guard let before = try records.incident(id) else {
+            Console.error("error: no incident \(id): `runbook incidents` lists the open ones")
+            throw ExitStatus.usage.code
+        }
+        if before.status == .resolved {
+            Console.out("incident \(id) is already resolved (\(before.resolvedAt.map(Timestamp.text) ?? "")); nothing to acknowledge")
+            return
+        }
+        let incident = try desk.acknowledge(id, by: Engine.person(by))
+        Console.out("incident \(id) acknowledged by \(incident.acknowledgedBy ?? "?"): quiet until it resolves")
+    }
+}
+
+/// `runbook resolve ID`: a person closes an incident.
+struct ResolveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve", abstract: "Resolve an incident by hand (one a runbook escalated, which no check resolves); a resolve message goes to whoever heard of it."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The incident's id (see `runbook incidents`).")
+    var id: Int64
+
+    @Option(help: "Who resolves it (default: the login name).")
+    var by: String?
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        let (desk, _) = try engine.desk()
+        guard let incident = try desk.resolve(id, by: Engine.person(by)) else {
+            Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
+            throw ExitStatus.usage.code
+        }
+        Console.out("incident \(incident.id) resolved by \(Engine.person(by))")
+    }
+}
+
+/// `runbook silence CHECK --for 2h --reason ...`
+struct SilenceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "silence", abstract: "Hold back a check's notifications for a while (its runbooks still run)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The check's name (see `runbook check`).")
+    var check: String
+
+    @Option(name: .customLong("for"), help: "How long, such as 30m or 2h.")
+    var duration: String
+
+    @Option(help: "Why, for the timeline.")
+    var reason: String
+
+    @Option(help: "Who silences it (default: the login name).")
+    var by: String?
+
+    func validate() throws {
+        guard let duration = DurationText.parse(duration), duration > .zero else {
+            throw ValidationError("--for '\(duration)' is not a duration; write it like 30m or 2h")
+        }
+    }
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        let checks = try engine.checks()
+        guard checks.contains(where: { $0.name == check }) else {
+            Console.error("error: no check named '\(check)'\(Suggestion.hint(for: check, in: checks.map(\.name))); `runbook check` lists them")
+            throw ExitStatus.usage.code
+        }
+        let (desk, _) = try engine.desk()
+        let until = Date().addingTimeInterval(DurationText.parse(duration)!.seconds)
+        let silence = try desk.silence(check: check, until: until, reason: reason, by: Engine.person(by))
+        Console.out("\(check) silenced until \(Timestamp.text(silence.until)) by \(silence.by): \(reason)")
+    }
+}
+
+/// `runbook outbox`: messages still to send, and what became of the others.
+struct OutboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outbox", abstract: "Show the messages waiting to be sent, and those that may not have arrived.",
+        discussion: "Exit codes: 0 nothing waiting, 1 messages pending or uncertain."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Delivered and diverted messages too (the latest --limit).")
+    var all = false
+
+    @Option(help: "At most this many messages.")
+    var limit = 100
+
+    @Option(help: "Send an uncertain or refused message again, by its id.")
+    var resend: Int64?
+
+    @Flag(help: "Print the messages as JSON.")
+    var json = false
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        if let resend {
+            guard let entry = try engine.records().resend(resend) else {
+                Console.error("error: no message \(resend) in the outbox: `runbook outbox --all` lists them")
+                throw ExitStatus.usage.code
+            }
+            Console.out(entry.state == .pending ? "message \(resend) queued again for \(entry.channel)" : "message \(resend) is \(entry.state.rawValue): nothing to resend")
+            return
+        }
+        let waiting: Set<OutboxEntry.State> = [.pending, .sending, .uncertain, .rejected]
+        let states = all ? Set(OutboxEntry.State.allCases) : waiting
+        let entries = try engine.existingRecords()?.outbox(states: states, limit: limit) ?? []
+        if json {
+            Console.json(["outbox": entries.map(IncidentJSON.object)])
+        } else if entries.isEmpty {
+            Console.out(all ? "the outbox is empty" : "nothing waiting to be sent")
+        } else {
+            Table.print(header: ["ID", "INCIDENT", "SEQ", "CHANNEL", "STATE", "ATTEMPTS", "NEXT TRY (UTC)", "SUBJECT / LAST ERROR"], rows: entries.map { entry in
+                [
+                    String(entry.id), entry.incidentID == 0 ? "-" : String(entry.incidentID), String(entry.sequence), entry.channel, entry.state.rawValue,
+                    String(entry.attempts), entry.state == .pending ? Timestamp.text(entry.nextAttemptAt) : "-",
+                    String((entry.lastError.map { "\(entry.subject) / \($0)" } ?? entry.subject).prefix(100)),
+                ]
+            })
+        }
+        if entries.contains(where: { waiting.contains($0.state) }) { throw ExitCode(1) }
+    }
+}
+
+/// `runbook reset ID --confirm`: level 4, by a person.
+struct ResetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset",
+        abstract: "Level 4: record a system reset on an incident and run emergency-recovery (restart every service, clear the command queue, verify, report).",
+        discussion: "Never automatic: it needs --confirm. Exit codes: 0 recovered, 1 the recovery failed, 2 usage."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The incident's id (see `runbook incidents`).")
+    var id: Int64
+
+    @Flag(help: "Confirm the reset.")
+    var confirm = false
+
+    @Option(help: "Who confirms it (default: the login name).")
+    var by: String?
+
+    @Option(help: "The runbook to run.")
+    var runbook = "emergency-recovery"
+
+    func run() async throws {
+        let engine = Engine(config: try global.engineConfig())
+        let (desk, records) = try engine.desk()
+        guard let incident = try records.incident(id), incident.status != .resolved else {
+            Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
+            throw ExitStatus.usage.code
+        }
+        let library = engine.library()
+        let recovery: Runbook
+        do {
+            recovery = try library.resolve(runbook)
+        } catch {
+            Console.error("\(error)")
+            throw ExitStatus.usage.code
+        }
+        guard confirm else {
+            Console.error("error: a reset restarts every service and clears the command queue; `runbook run \(runbook) --dry-run` shows its plan. Run again with --confirm")
+            throw ExitStatus.usage.code
+        }
+        let person = Engine.person(by)
+        try desk.reset(id, by: person)
+        Console.out("incident \(id) at level 4, confirmed by \(person): running \(runbook)")
+        let report = await RunCommand.execute(recovery, params: [:], engine: engine, library: library, records: records, progress: true)
+        try desk.link(run: report.runID, to: id, detail: "run \(report.runID) (\(runbook)) \(report.status.rawValue)" + (report.error.map { ": \($0)" } ?? ""))
+        if report.status != .succeeded { throw ExitStatus.failed.code }
+    }
+}

@@ -1,0 +1,176 @@
+import CCurl
+import Foundation
+import RunbookEscalation
+import RunbookModel
+
+/// Reads an environment variable when a message is sent, so a secret is never copied into the
+/// configuration and a changed variable is seen by the next delivery.
+public typealias EnvironmentLookup = @Sendable (String) -> String?
+
+/// Builds the channels of `runbook.yaml` for the outbox worker.
+public enum NotificationChannels {
+    /// One channel per settings, in the same order; secrets are read through `environment` at
+    /// each delivery.
+    public static func make(
+        _ settings: [ChannelSettings], environment: @escaping EnvironmentLookup = { ProcessInfo.processInfo.environment[$0] }
+    ) -> [any NotificationChannel] {
+        settings.map { settings -> any NotificationChannel in
+            switch settings.kind {
+            case .telegram(let telegram):
+                TelegramChannel(name: settings.name, settings: telegram, timeout: settings.timeout, environment: environment)
+            case .email(let email):
+                EmailChannel(name: settings.name, settings: email, timeout: settings.timeout, environment: environment)
+            case .webhook(let webhook):
+                WebhookChannel(name: settings.name, settings: webhook, timeout: settings.timeout, environment: environment)
+            }
+        }
+    }
+
+    /// The same, with the environment as a dictionary (a test's, or a snapshot of the process's).
+    public static func make(_ settings: [ChannelSettings], environment: [String: String]) -> [any NotificationChannel] {
+        make(settings) { environment[$0] }
+    }
+}
+
+extension DeliveryResult {
+    /// The same result with every occurrence of the secrets in its reason masked: a server may
+    /// echo what it was sent.
+    func masking(_ secrets: [String?]) -> DeliveryResult {
+        func mask(_ reason: String) -> String {
+            secrets.reduce(reason) { reason, secret in
+                guard let secret, secret.count >= 3 else { return reason }
+                return reason.replacingOccurrences(of: secret, with: "***")
+            }
+        }
+        switch self {
+        case .delivered: return self
+        case .retry(let after, let reason): return .retry(after: after, reason: mask(reason))
+        case .uncertain(let reason): return .uncertain(reason: mask(reason))
+        case .rejected(let reason): return .rejected(reason: mask(reason))
+        }
+    }
+}
+
+/// A JSON POST for the HTTP channels, and how it ended.
+struct JSONPost {
+    var url: String
+    var json: Data
+    var headers: [String: String] = [:]
+    var timeout: Duration
+
+    struct Outcome {
+        var status = 0
+        var body = Data()
+        var headers: [String] = []
+        /// libcurl's failure, if the transfer did not complete.
+        var failure: CurlEasy.Failure?
+        var cancelled = false
+        /// Whether the request went out (the connection was up and the request about to be sent or
+        /// sent): after that, a lost answer leaves it unknown whether the server acted on it.
+        var sent = false
+    }
+
+    func send() async -> Outcome {
+        var outcome = Outcome()
+        let curl: CurlEasy
+        do {
+            curl = try CurlEasy()
+            try curl.set(CURLOPT_URL, url)
+            try curl.set(CURLOPT_POST, 1)
+            try curl.set(CURLOPT_POSTFIELDSIZE, json.count)
+            try curl.set(CURLOPT_COPYPOSTFIELDS, String(decoding: json, as: UTF8.self))
+            try curl.set(CURLOPT_TIMEOUT_MS, max(1, Int(timeout.milliseconds)))
+            try curl.set(CURLOPT_FOLLOWLOCATION, 0)
+            try curl.set(CURLOPT_USERAGENT, "runbook")
+            // No "Expect: 100-continue" round trip for bodies over 1 KiB.
+            try curl.setHeaders(headers.merging(["Content-Type": "application/json", "Expect": ""]) { $1 })
+            curl.setBodyLimit(16 * 1024)
+        } catch {
+            outcome.failure = error as? CurlEasy.Failure ?? CurlEasy.Failure(code: -1, description: "\(error)")
+            return outcome
+        }
+        do {
+            let response = try await curl.perform()
+            outcome.body = response.body
+        } catch let failure as CurlEasy.Failure {
+            outcome.failure = failure
+        } catch {
+            outcome.cancelled = true
+        }
+        outcome.status = curl.info(CURLINFO_RESPONSE_CODE)
+        outcome.headers = curl.responseHeaders
+        outcome.sent = curl.infoSeconds(CURLINFO_PRETRANSFER_TIME) > 0
+        return outcome
+    }
+
+    /// How a POST ended, for a channel that takes any 2xx: 429, 408 and 5xx are tried again
+    /// (after the wait the server asked for), other answers are refusals, and a transfer that broke
+    /// after the request went out is uncertain. `detail` says what an answer's body explains.
+    static func result(
+        of outcome: Outcome, peer: String, timeout: Duration, retryAfter: Duration? = nil, detail: (Data) -> String?
+    ) -> DeliveryResult {
+        if outcome.cancelled {
+            return outcome.sent
+                ? .uncertain(reason: "stopped while waiting for \(peer)'s answer: the message may have arrived")
+                : .retry(after: nil, reason: "stopped before the message was sent to \(peer)")
+        }
+        if let failure = outcome.failure {
+            let lost = [CURLE_OPERATION_TIMEDOUT, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE].map { Int($0.rawValue) }
+            if outcome.sent, lost.contains(failure.code) {
+                let what = failure.code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) ? "no answer within \(DurationText.format(timeout))" : failure.description
+                return .uncertain(reason: "\(what) after the message was sent to \(peer): it may have arrived")
+            }
+            return .retry(after: nil, reason: "\(peer) could not be reached: \(failure.description)")
+        }
+        let status = outcome.status
+        let explained = detail(outcome.body).map { ": \($0)" } ?? ""
+        switch status {
+        case 200..<300:
+            return .delivered
+        case 429:
+            return .retry(after: retryAfter ?? Self.retryAfter(outcome.headers), reason: "\(peer) asked to slow down (429)\(explained)")
+        case 408, 500..<600:
+            return .retry(after: Self.retryAfter(outcome.headers), reason: "\(peer) answered \(status)\(explained)")
+        default:
+            return .rejected(reason: "\(peer) refused the message (\(status))\(explained)")
+        }
+    }
+
+    /// A Retry-After header's wait: seconds, or an HTTP date.
+    static func retryAfter(_ headers: [String]) -> Duration? {
+        for line in headers {
+            guard let colon = line.firstIndex(of: ":"), line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "retry-after" else { continue }
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+            if let date = formatter.date(from: value) { return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up)))) }
+        }
+        return nil
+    }
+
+    /// A short, one-line excerpt of a response body, for a reason.
+    static func excerpt(_ body: Data, limit: Int = 200) -> String? {
+        let text = String(decoding: body, as: UTF8.self).split(whereSeparator: \.isNewline).joined(separator: " ")
+            .trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { return nil }
+        return text.count > limit ? String(text.prefix(limit)) + "..." : text
+    }
+}
+
+extension OutgoingMessage {
+    /// "[#12.3]": the incident and the message's number within it, at the head of every message;
+    /// "[notice 40]" for a message about no incident (a report), with its outbox number.
+    var tag: String { incidentID == 0 ? "[notice \(id)]" : "[#\(incidentID).\(sequence)]" }
+
+    /// The subject on one line.
+    var subjectLine: String {
+        subject.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
+    }
+
+    /// The same message everywhere: "runbook.12.3.45" (incident, sequence, outbox row), so that a
+    /// resend is recognisable.
+    var deliveryKey: String { "runbook.\(incidentID).\(sequence).\(id)" }
+}

@@ -1,0 +1,24 @@
+import RunbookChecks
+import RunbookExecutor
+import RunbookModel
+
+extension IncidentDesk: CheckIncidents {
+    public func checkChanged(_ check: Check, to status: CheckStatus, result: CheckResult) throws {
+        try checkChanged(check, to: status, text: result.text, subject: result.subject, threshold: result.threshold)
+    }
+
+    /// Waits for the run in the background; its outcome goes on the check's incident.
+    public func runStarted(by check: Check, run: RunLauncher.Launched) {
+        Task {
+            let report = await run.report
+            do {
+                try self.runEnded(
+                    check: check.name, runID: report.runID, runbook: report.runbook, status: report.status.rawValue,
+                    escalationLevel: report.escalationLevel, error: report.error
+                )
+            } catch {
+                logger.error("cannot record run \(report.runID) on the incident of \(check.name): \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,359 @@
+import Foundation
+import Logging
+import RunbookModel
+import RunbookSteps
+import Synchronization
+
+/// Opens, raises, acknowledges, silences and resolves incidents, and writes each notification to
+/// the outbox: the escalation policy applied. Every decision is read from and written to the
+/// store, so that the engine and a `runbook ack` in another process work on the same incidents,
+/// and incidents outlive an engine restart.
+public final class IncidentDesk: Sendable {
+    public let store: any IncidentStore
+    public let policy: EscalationPolicy
+    /// The configured channels' names.
+    public let channels: [String]
+    private let checks: @Sendable () -> [Check]
+    private let now: @Sendable () -> Date
+    public let logger: Logger
+    /// Told when a message is queued, so that the outbox worker sends it without waiting.
+    private let queued: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
+
+    public init(
+        store: any IncidentStore, policy: EscalationPolicy, channels: [String], checks: @escaping @Sendable () -> [Check] = { [] },
+        logger: Logger = Logger(label: "runbook.incidents"), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.policy = policy
+        self.channels = channels
+        self.checks = checks
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Called whenever messages are queued (the outbox worker's wake-up).
+    public func onQueued(_ wake: @escaping @Sendable () -> Void) {
+        queued.withLock { $0 = wake }
+    }
+
+    // MARK: - What happens
+
+    /// A check changed state: a bad state opens (or worsens) the incident of the check and its
+    /// subject; a good one resolves the check's incidents.
+    @discardableResult
+    public func checkChanged(_ check: Check, to status: CheckStatus, text: String, subject: String?, threshold: String) throws -> [Incident] {
+        switch status {
+        case .warning, .critical:
+            let severity: Severity = status == .critical ? .critical : .warning
+            let key = "check:\(check.name)" + (subject.map { ":\($0)" } ?? "")
+            let action = status == .critical ? check.onCritical : check.onWarning
+            let title = "\(check.name)\(subject.map { " [\($0)]" } ?? ""): \(text) (\(threshold))"
+            // Level 1 when the check has a runbook to recover by itself; people hear of it
+            // only if that does not work.
+            let level = action == nil ? 2 : 1
+            return [try raise(key: key, check: check.name, subject: subject, title: title, severity: severity, level: level, actor: "check \(check.name)", detail: title)]
+        case .healthy, .idle:
+            return try resolve(where: { $0.check == check.name }, actor: "check \(check.name)", detail: "\(check.name) is \(status.rawValue) again")
+        case .unknown:
+            return []
+        }
+    }
+
+    /// A run a check started has ended: linked to the check's incident, and a failure (or an
+    /// escalation the run asked for) raises it to at least level 2.
+    public func runEnded(check: String, runID: Int64, runbook: String, status: String, escalationLevel: Int, error: String?) throws {
+        for incident in try store.unresolvedIncidents() where incident.check == check {
+            let failed = status != "succeeded"
+            var detail = "run \(runID) (\(runbook)) \(status)" + (error.map { ": \($0)" } ?? "")
+            var target = failed ? max(2, escalationLevel) : escalationLevel
+            if target == 4 {
+                target = 3
+                detail += "; level 4 (emergency-recovery) needs a person: runbook reset \(incident.id) --confirm"
+            }
+            try modify(incident.id) { incident, change, at in
+                change.events.append(IncidentEvent(at: at, kind: .run, actor: "run \(runID)", detail: detail, level: incident.level, runID: runID))
+                if target > incident.level { self.climb(&incident, &change, to: target, at: at, actor: "run \(runID)", why: detail) }
+            }
+        }
+    }
+
+    /// A runbook's `escalate` step: raises the incident of the check that started the run, or
+    /// of the runbook itself when no check did.
+    public func escalateRun(_ runID: Int64, runbook: String, level requested: Int, reason: String) throws -> Incident {
+        let check = try store.checkOfRun(runID)
+        let key = check.map { name in
+            // The check's open incident, whatever its subject; a new one keyed by the check when none is open.
+            (try? store.unresolvedIncidents().first { $0.check == name }?.key) ?? "check:\(name)"
+        } ?? "runbook:\(runbook)"
+        let level = min(requested, 3)
+        var detail = "run \(runID) (\(runbook)) escalated to level \(requested)" + (reason.isEmpty ? "" : ": \(reason)")
+        if requested == 4 { detail += "; level 4 (emergency-recovery) needs a person: runbook reset ID --confirm" }
+        let title = check.map { "\($0): \(reason.isEmpty ? "escalated by \(runbook)" : reason)" } ?? "\(runbook): \(reason.isEmpty ? "escalated" : reason)"
+        return try raise(key: key, check: check, subject: nil, title: title, severity: .critical, level: level, actor: "run \(runID)", detail: detail, runID: runID)
+    }
+
+    /// A supervised service changed state: `gave-up` (its restart budget spent) is level 3;
+    /// running again resolves it.
+    public func serviceChanged(_ service: String, state: String, reason: String?) throws {
+        let key = "service:\(service)"
+        if state == "gave-up" {
+            let title = "service \(service) gave up: \(reason ?? "its restart budget is spent")"
+            try raise(key: key, check: nil, subject: service, title: title, severity: .critical, level: 3, actor: "supervisor", detail: title)
+        } else if state == "running" {
+            _ = try resolve(where: { $0.key == key }, actor: "supervisor", detail: "service \(service) runs again")
+        }
+    }
+
+    /// A person took the incident: no more notifications of it until it resolves (a new
+    /// incident of the same key notifies again).
+    @discardableResult
+    public func acknowledge(_ id: Int64, by person: String) throws -> Incident {
+        try modify(id) { incident, change, at in
+            guard incident.status == .open else { return }
+            incident.status = .acknowledged
+            incident.acknowledgedAt = at
+            incident.acknowledgedBy = person
+            change.events.append(IncidentEvent(at: at, kind: .acknowledged, actor: person, detail: "acknowledged by \(person)", level: incident.level))
+        }
+    }
+
+    /// A person closes the incident (one a runbook's `escalate` opened, which no check resolves);
+    /// whoever heard of it hears it is over.
+    @discardableResult
+    public func resolve(_ id: Int64, by person: String) throws -> Incident? {
+        try resolve(where: { $0.id == id }, actor: person, detail: "resolved by \(person)").first
+    }
+
+    /// Holds back the notifications of `check` until `until`; recorded on its open incidents.
+    @discardableResult
+    public func silence(check: String, until: Date, reason: String, by person: String) throws -> Silence {
+        let silence = try store.addSilence(Silence(check: check, until: until, reason: reason, by: person, createdAt: now()))
+        for incident in try store.unresolvedIncidents() where incident.check == check {
+            try modify(incident.id) { incident, change, at in
+                change.events.append(IncidentEvent(at: at, kind: .silenced, actor: person, detail: "silenced until \(Self.stamp(until)): \(reason)", level: incident.level))
+            }
+        }
+        return silence
+    }
+
+    /// Level 4, by a person only: recorded and notified; the caller runs `emergency-recovery`.
+    @discardableResult
+    public func reset(_ id: Int64, by person: String) throws -> Incident {
+        try modify(id) { incident, change, at in
+            guard incident.status != .resolved else { return }
+            self.climb(&incident, &change, to: 4, at: at, actor: person, why: "system reset confirmed by \(person): emergency-recovery runs")
+        }
+    }
+
+    /// A run linked to an incident by hand (emergency-recovery for a reset).
+    public func link(run runID: Int64, to id: Int64, detail: String) throws {
+        try modify(id) { incident, change, at in
+            change.events.append(IncidentEvent(at: at, kind: .run, actor: "run \(runID)", detail: detail, level: incident.level, runID: runID))
+        }
+    }
+
+    /// Climbs every open (unacknowledged) incident that has stayed at its level longer than the
+    /// policy's `climb_after`; never to level 4. Called each second by the engine; tests call it
+    /// with their own time.
+    public func tick() throws {
+        let at = now()
+        for incident in try store.unresolvedIncidents() where incident.status == .open && incident.level < 3 {
+            guard let after = policy.levels[max(incident.level, 2)]?.climbAfter, incident.level >= 2,
+                  at.timeIntervalSince(incident.levelAt) >= after.seconds
+            else { continue }
+            try modify(incident.id) { incident, change, at in
+                guard incident.status == .open, incident.level == 2 else { return }
+                self.climb(&incident, &change, to: 3, at: at, actor: "engine", why: "unacknowledged for \(DurationText.format(after)) at level 2")
+            }
+        }
+    }
+
+    /// Queues a message that is not about an incident (a report, a summary).
+    public func notice(subject: String, body: String, severity: String, channels requested: [String]) throws -> [String] {
+        let targets = requested.isEmpty ? policy.channels(for: 2, configured: channels) : requested
+        if let unknown = targets.first(where: { !channels.contains($0) }) {
+            throw EscalationError("no channel named '\(unknown)'\(Suggestion.hint(for: unknown, in: channels)); channels: \(channels.joined(separator: ", "))")
+        }
+        guard !targets.isEmpty else { throw EscalationError("no channels are configured: add channels: to runbook.yaml") }
+        let at = now()
+        try store.enqueue(targets.map { OutboxEntry(incidentID: 0, sequence: 0, channel: $0, level: 0, severity: severity, subject: subject, body: body, createdAt: at) })
+        wake()
+        return targets
+    }
+
+    // MARK: - The rules
+
+    /// Opens the incident of `key` at `level`, or raises the open one to it; notifies when the
+    /// rules allow.
+    @discardableResult
+    private func raise(
+        key: String, check: String?, subject: String?, title: String, severity: Severity, level: Int, actor: String, detail: String, runID: Int64? = nil
+    ) throws -> Incident {
+        for _ in 0..<5 {
+            let at = now()
+            do {
+                if let open = try store.unresolvedIncident(key: key) {
+                    var incident = open
+                    var change = IncidentChange(incident: incident)
+                    if runID != nil {
+                        change.events.append(IncidentEvent(at: at, kind: .run, actor: actor, detail: detail, level: incident.level, runID: runID))
+                    }
+                    if severity > incident.severity {
+                        incident.severity = severity
+                        incident.title = title
+                        change.events.append(IncidentEvent(at: at, kind: .severity, actor: actor, detail: "now \(severity.rawValue): \(title)", level: incident.level))
+                        if incident.level >= 2 { notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true) }
+                    }
+                    if level > incident.level { climb(&incident, &change, to: level, at: at, actor: actor, why: detail) }
+                    if change.events.isEmpty { return incident }
+                    change.incident = incident
+                    return try commit(change)
+                }
+                var incident = Incident(key: key, check: check, subject: subject, title: title, severity: severity, level: level, openedAt: at)
+                var change = IncidentChange(incident: incident)
+                change.events.append(IncidentEvent(at: at, kind: .opened, actor: actor, detail: "\(detail); level \(level) (\(Incident.levelName(level)))", level: level, runID: runID))
+                if level >= 2 { notify(&incident, &change, at: at, why: "opened", bypassCooldown: false) }
+                change.incident = incident
+                let stored = try commit(change)
+                logger.warning("incident \(stored.id) opened at level \(level): \(title)", metadata: ["incident": "\(stored.id)"])
+                return stored
+            } catch is IncidentConflict {
+                continue
+            }
+        }
+        throw EscalationError("incident \(key) kept changing under this update; try again")
+    }
+
+    private func resolve(where matches: (Incident) -> Bool, actor: String, detail: String) throws -> [Incident] {
+        var resolved: [Incident] = []
+        for incident in try store.unresolvedIncidents() where matches(incident) {
+            resolved.append(try modify(incident.id) { incident, change, at in
+                guard incident.status != .resolved else { return }
+                incident.status = .resolved
+                incident.resolvedAt = at
+                change.events.append(IncidentEvent(at: at, kind: .resolved, actor: actor, detail: detail, level: incident.level))
+                // Whoever heard of it hears it is over, acknowledged, silenced or not.
+                let told = (try? self.store.channelsNotified(incident: incident.id)) ?? []
+                if !told.isEmpty {
+                    let subject = "RESOLVED \(incident.title)"
+                    let body = self.body(incident, headline: detail, at: at)
+                    self.queue(&incident, &change, subject: subject, body: body, severity: "resolved", to: told, at: at, why: "resolved")
+                }
+            })
+            logger.notice("incident \(incident.id) resolved: \(detail)", metadata: ["incident": "\(incident.id)"])
+        }
+        return resolved
+    }
+
+    private func climb(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) {
+        incident.level = level
+        incident.levelAt = at
+        change.events.append(IncidentEvent(at: at, kind: .level, actor: actor, detail: "level \(level) (\(Incident.levelName(level))): \(why)", level: level))
+        logger.warning("incident \(incident.id) at level \(level): \(why)", metadata: ["incident": "\(incident.id)"])
+        notify(&incident, &change, at: at, why: "level \(level)", bypassCooldown: level >= 3)
+    }
+
+    /// Queues the incident's notification for its level's channels, unless it is acknowledged,
+    /// silenced, held back by an incident of a check it depends on, or within the cooldown of
+    /// the same key; each of those is recorded instead.
+    private func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, bypassCooldown: Bool) {
+        let targets = policy.channels(for: incident.level, configured: channels)
+        func suppressed(_ reason: String) {
+            change.events.append(IncidentEvent(at: at, kind: .suppressed, actor: "engine", detail: "\(why): not sent: \(reason)", level: incident.level))
+        }
+        if incident.status == .acknowledged { return suppressed("acknowledged by \(incident.acknowledgedBy ?? "someone")") }
+        if targets.isEmpty { return suppressed("no channels configured for level \(incident.level)") }
+        if let check = incident.check {
+            if let silence = (try? store.silences(activeAt: at))?.first(where: { $0.check == check }) {
+                return suppressed("\(check) silenced until \(Self.stamp(silence.until)) by \(silence.by): \(silence.reason)")
+            }
+            let dependencies = checks().first { $0.name == check }?.dependsOn.map(\.check) ?? []
+            if !dependencies.isEmpty, let cause = (try? store.unresolvedIncidents())?.first(where: { $0.check.map(dependencies.contains) ?? false && $0.id != incident.id }) {
+                return suppressed("held back by incident \(cause.id) of \(cause.check ?? cause.key), which \(check) depends on")
+            }
+        }
+        if !bypassCooldown, let last = try? store.lastNotification(key: incident.key), last.severity >= incident.severity,
+           at.timeIntervalSince(last.at) < policy.cooldown.seconds {
+            return suppressed("within the cooldown of \(DurationText.format(policy.cooldown)) (the last message of \(incident.key) was at \(Self.stamp(last.at)))")
+        }
+        let label = incident.severity.rawValue.uppercased()
+        queue(&incident, &change, subject: "\(label) L\(incident.level) \(incident.title)", body: body(incident, headline: why, at: at), severity: incident.severity.rawValue, to: targets, at: at, why: why)
+    }
+
+    private func queue(_ incident: inout Incident, _ change: inout IncidentChange, subject: String, body: String, severity: String, to targets: [String], at: Date, why: String) {
+        incident.lastSequence += 1
+        for channel in targets {
+            change.messages.append(OutboxEntry(
+                incidentID: incident.id, sequence: incident.lastSequence, channel: channel, level: incident.level, severity: severity,
+                subject: subject, body: body, createdAt: at
+            ))
+        }
+        change.events.append(IncidentEvent(at: at, kind: .notified, actor: "engine", detail: "\(why): message \(incident.lastSequence) queued for \(targets.joined(separator: ", "))", level: incident.level))
+    }
+
+    private func body(_ incident: Incident, headline: String, at: Date) -> String {
+        let id = incident.id == 0 ? Incident.idPlaceholder : String(incident.id)
+        var lines = [
+            "Incident \(id): \(incident.title)",
+            "Level \(incident.level) (\(Incident.levelName(incident.level))), \(incident.severity.rawValue), \(incident.status.rawValue)",
+            "Opened \(Self.stamp(incident.openedAt)); now \(Self.stamp(at)): \(headline)",
+        ]
+        if incident.status == .open {
+            lines.append("Acknowledge: runbook ack \(id)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    // MARK: - Storage
+
+    /// Reads incident `id`, lets `body` change it, and stores the change; redone when another
+    /// writer got there first.
+    @discardableResult
+    private func modify(_ id: Int64, _ body: (inout Incident, inout IncidentChange, Date) -> Void) throws -> Incident {
+        for _ in 0..<5 {
+            guard var incident = try store.incident(id) else { throw EscalationError("no incident \(id): `runbook incidents` lists them") }
+            var change = IncidentChange(incident: incident)
+            body(&incident, &change, now())
+            if change.events.isEmpty { return incident }
+            change.incident = incident
+            do {
+                return try commit(change)
+            } catch is IncidentConflict {
+                continue
+            }
+        }
+        throw EscalationError("incident \(id) kept changing under this update; try again")
+    }
+
+    private func commit(_ change: IncidentChange) throws -> Incident {
+        let stored = try store.apply(change)
+        if !change.messages.isEmpty { wake() }
+        return stored
+    }
+
+    private func wake() {
+        queued.withLock { $0 }?()
+    }
+
+    static func stamp(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon)) + "Z"
+    }
+}
+
+/// A request the incidents cannot carry out, with what to do.
+public struct EscalationError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension IncidentDesk: Escalating {
+    public func escalate(runID: Int64, runbook: String, level: Int, reason: String) async throws -> String {
+        let incident = try escalateRun(runID, runbook: runbook, level: level, reason: reason)
+        return "incident \(incident.id) at level \(incident.level)"
+    }
+
+    public func notify(runID: Int64, runbook: String, subject: String, message: String, severity: String, channels: [String]) async throws -> String {
+        let sent = try notice(subject: subject, body: message + "\n\n(run \(runID) of \(runbook))", severity: severity, channels: channels)
+        return "queued for \(sent.joined(separator: ", "))"
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import GRDB
+import RunbookEscalation
+
+/// Incidents, their timelines, silences and the outbox, in the records database.
+extension RunRecords: IncidentStore {
+    public func apply(_ change: IncidentChange) throws -> Incident {
+        try write { db in
+            var stored = change.incident
+            try db.inTransaction {
+                if stored.id == 0 {
+                    if try Int.fetchOne(db, sql: "SELECT 1 FROM incidents WHERE key = ? AND status != 'resolved'", arguments: [stored.key]) != nil {
+                        throw IncidentConflict()
+                    }
+                    stored.version = 1
+                    try db.execute(sql: """
+                        INSERT INTO incidents (key, check_name, subject, title, severity, level, status, opened_at, level_at, acknowledged_at,
+                            acknowledged_by, resolved_at, last_sequence, version)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: Self.arguments(stored))
+                    stored.id = db.lastInsertedRowID
+                } else {
+                    try db.execute(sql: """
+                        UPDATE incidents SET key = ?, check_name = ?, subject = ?, title = ?, severity = ?, level = ?, status = ?, opened_at = ?,
+                            level_at = ?, acknowledged_at = ?, acknowledged_by = ?, resolved_at = ?, last_sequence = ?, version = ?
+                        WHERE id = ? AND version = ?
+                        """, arguments: Self.arguments(stored, version: stored.version + 1) + [stored.id, stored.version])
+                    if db.changesCount == 0 { throw IncidentConflict() }
+                    stored.version += 1
+                }
+                for event in change.events {
+                    try db.execute(
+                        sql: "INSERT INTO incident_events (incident_id, at, kind, actor, detail, level, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        arguments: [stored.id, RecordTime.text(event.at), event.kind.rawValue, event.actor, event.detail, event.level, event.runID]
+                    )
+                }
+                for var message in change.messages {
+                    message.incidentID = stored.id
+                    message.subject = message.subject.replacingOccurrences(of: Incident.idPlaceholder, with: String(stored.id))
+                    message.body = message.body.replacingOccurrences(of: Incident.idPlaceholder, with: String(stored.id))
+                    try Self.insert(message, in: db)
+                }
+                return .commit
+            }
+            return stored
+        }
+    }
+
+    public func incident(_ id: Int64) throws -> Incident? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id]).map(Self.incident) }
+    }
+
+    public func unresolvedIncident(key: String) throws -> Incident? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE key = ? AND status != 'resolved'", arguments: [key]).map(Self.incident) }
+    }
+
+    public func unresolvedIncidents() throws -> [Incident] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id").map(Self.incident) }
+    }
+
+    public func incidents(limit: Int) throws -> [Incident] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.incident) }
+    }
+
+    public func events(of incident: Int64) throws -> [IncidentEvent] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id", arguments: [incident]).map { row in
+                IncidentEvent(
+                    incidentID: row["incident_id"], at: row["at"], kind: IncidentEvent.Kind(rawValue: row["kind"]) ?? .opened, actor: row["actor"],
+                    detail: row["detail"], level: row["level"], runID: row["run_id"]
+                )
+            }
+        }
+    }
+
+    public func lastNotification(key: String) throws -> (at: Date, severity: Severity)? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT o.created_at AS at, o.severity AS severity FROM outbox o JOIN incidents i ON i.id = o.incident_id
+                WHERE i.key = ? AND o.severity != 'resolved' AND o.fallback_of IS NULL ORDER BY o.id DESC LIMIT 1
+                """, arguments: [key])
+            else { return nil }
+            return (row["at"], Severity(rawValue: row["severity"]) ?? .info)
+        }
+    }
+
+    public func channelsNotified(incident: Int64) throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT channel FROM outbox WHERE incident_id = ? GROUP BY channel ORDER BY min(id)", arguments: [incident])
+        }
+    }
+
+    public func addSilence(_ silence: Silence) throws -> Silence {
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO silences (check_name, until, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [silence.check, RecordTime.text(silence.until), silence.reason, silence.by, RecordTime.text(silence.createdAt)]
+            )
+            var stored = silence
+            stored.id = db.lastInsertedRowID
+            return stored
+        }
+    }
+
+    public func silences(activeAt date: Date) throws -> [Silence] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM silences WHERE until > ? ORDER BY until DESC", arguments: [RecordTime.text(date)]).map { row in
+                Silence(id: row["id"], check: row["check_name"], until: row["until"], reason: row["reason"], by: row["created_by"], createdAt: row["created_at"])
+            }
+        }
+    }
+
+    public func checkOfRun(_ runID: Int64) throws -> String? {
+        try read { db in
+            // A child run belongs to its parent's trigger.
+            var id: Int64? = runID
+            while let current = id, let row = try Row.fetchOne(db, sql: "SELECT trigger, trigger_source, parent_run_id FROM runs WHERE id = ?", arguments: [current]) {
+                if row["trigger"] == "check" { return row["trigger_source"] }
+                id = row["parent_run_id"]
+            }
+            return nil
+        }
+    }
+
+    // MARK: The outbox
+
+    public func enqueue(_ messages: [OutboxEntry]) throws {
+        try write { db in
+            try db.inTransaction {
+                for message in messages { try Self.insert(message, in: db) }
+                return .commit
+            }
+        }
+    }
+
+    public func outboxHead(channel: String) throws -> OutboxEntry? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM outbox WHERE channel = ? AND state IN ('pending', 'sending') ORDER BY id LIMIT 1", arguments: [channel]
+            ).map(Self.entry)
+        }
+    }
+
+    public func updateOutbox(_ entry: OutboxEntry) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, delivered_at = ? WHERE id = ?",
+                arguments: [entry.state.rawValue, entry.attempts, RecordTime.text(entry.nextAttemptAt), entry.lastError, entry.deliveredAt.map(RecordTime.text), entry.id]
+            )
+        }
+    }
+
+    public func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) throws {
+        try write { db in
+            try db.inTransaction {
+                try db.execute(sql: "UPDATE outbox SET state = 'diverted', attempts = ?, last_error = ? WHERE id = ?", arguments: [entry.attempts, reason, entry.id])
+                var copy = entry
+                copy.channel = channel
+                copy.state = .pending
+                copy.attempts = 0
+                copy.createdAt = at
+                copy.nextAttemptAt = at
+                copy.lastError = nil
+                copy.fallbackOf = entry.id
+                try Self.insert(copy, in: db)
+                return .commit
+            }
+        }
+    }
+
+    public func outbox(states: Set<OutboxEntry.State>, limit: Int) throws -> [OutboxEntry] {
+        let list = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state IN (\(list)) ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.entry).reversed()
+        }
+    }
+
+    public func markInterruptedSends() throws -> Int {
+        try write { db in
+            try db.execute(sql: "UPDATE outbox SET state = 'uncertain', last_error = 'the engine stopped while sending it' WHERE state = 'sending'")
+            return db.changesCount
+        }
+    }
+
+    /// Queues an uncertain or refused message again, as a new attempt on its channel.
+    public func resend(_ id: Int64, at: Date = Date()) throws -> OutboxEntry? {
+        try write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]) else { return nil }
+            var entry = Self.entry(row)
+            guard [.uncertain, .rejected].contains(entry.state) else { return entry }
+            try db.execute(sql: "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = NULL WHERE id = ?", arguments: [RecordTime.text(at), id])
+            entry.state = .pending
+            return entry
+        }
+    }
+
+    // MARK: Rows
+
+    private static func arguments(_ incident: Incident, version: Int? = nil) -> StatementArguments {
+        [
+            incident.key, incident.check, incident.subject, incident.title, incident.severity.rawValue, incident.level, incident.status.rawValue,
+            RecordTime.text(incident.openedAt), RecordTime.text(incident.levelAt), incident.acknowledgedAt.map(RecordTime.text), incident.acknowledgedBy,
+            incident.resolvedAt.map(RecordTime.text), incident.lastSequence, version ?? incident.version,
+        ]
+    }
+
+    private static func incident(_ row: Row) -> Incident {
+        Incident(
+            id: row["id"], key: row["key"], check: row["check_name"], subject: row["subject"], title: row["title"],
+            severity: Severity(rawValue: row["severity"]) ?? .critical, level: row["level"], status: IncidentStatus(rawValue: row["status"]) ?? .open,
+            openedAt: row["opened_at"], levelAt: row["level_at"], acknowledgedAt: row["acknowledged_at"], acknowledgedBy: row["acknowledged_by"],
+            resolvedAt: row["resolved_at"], lastSequence: row["last_sequence"], version: row["version"]
+        )
+    }
+
+    private static func insert(_ message: OutboxEntry, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO outbox (incident_id, sequence, channel, level, severity, subject, body, created_at, state, attempts, next_attempt_at,
+                last_error, delivered_at, fallback_of)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+            message.incidentID, message.sequence, message.channel, message.level, message.severity, message.subject, message.body,
+            RecordTime.text(message.createdAt), message.state.rawValue, message.attempts, RecordTime.text(message.nextAttemptAt), message.lastError,
+            message.deliveredAt.map(RecordTime.text), message.fallbackOf,
+        ])
+    }
+
+    private static func entry(_ row: Row) -> OutboxEntry {
+        OutboxEntry(
+            id: row["id"], incidentID: row["incident_id"], sequence: row["sequence"], channel: row["channel"], level: row["level"],
+            severity: row["severity"], subject: row["subject"], body: row["body"], createdAt: row["created_at"],
+            state: OutboxEntry.State(rawValue: row["state"]) ?? .pending, attempts: row["attempts"], nextAttemptAt: row["next_attempt_at"],
+            lastError: row["last_error"], deliveredAt: row["delivered_at"], fallbackOf: row["fallback_of"]
+        )
+    }
+}
