@@ -21,6 +21,8 @@ import Testing
         let routes = Self.mutatingRoutes.map { "\($0.method) \($0.uri)" }
         #expect(routes.contains("POST /api/runs"))
         #expect(routes.contains("POST /api/services/telemetry-bridge/restart"))
+        #expect(routes.contains("POST /api/incidents/1/acknowledge"))
+        #expect(routes.contains("POST /api/silences"))
     }
 
     @Test func everyMutatingRouteRefusesAMissingOrWrongToken() async throws {
@@ -209,18 +211,19 @@ import Testing
     @Test func ratesFollowTheCountersBetweenSamples() async throws {
         let engine = ScriptedEngine()
         let server = makeServer(engine: engine)
+        // Two samples exactly 2 s apart: the snapshot's own time is what rates are worked from.
+        let first = Date()
+        engine.state.withLock { $0.updatedAt = first }
         try await server.application().test(.router) { client in
             try await client.execute(uri: "/api/flows", method: .get) { _ in }
-            // Two samples a known span apart: the snapshot's own time is what rates are worked from.
-            engine.update {
+            engine.state.withLock {
                 $0.services[0].received = 300
-                $0.updatedAt = $0.updatedAt.addingTimeInterval(2)
+                $0.updatedAt = first.addingTimeInterval(2)
             }
-            engine.state.withLock { $0.updatedAt = Date().addingTimeInterval(2) }
             try await client.execute(uri: "/api/flows", method: .get) { response in
                 let bridge = (response.json["flows"] as? [[String: Any]])?.first
                 let rate = bridge?["rate_per_second_in"] as? Double ?? 0
-                #expect(rate > 100 && rate < 200, "\(String(describing: bridge))")
+                #expect(rate == 150, "\(String(describing: bridge))")
             }
         }
     }

