@@ -117,11 +117,12 @@ let package = Package(
             ]
         ),
         // HTTP: health endpoints, Prometheus metrics, the JSON API and the dashboard. It sees the
-        // engine only through the snapshot and control closures RunbookCLI hands it.
+        // engine only through the snapshot and control closures and the incident desk RunbookCLI
+        // hands it.
         .target(
             name: "RunbookServer",
             dependencies: [
-                "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows",
+                "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookEscalation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -204,7 +205,8 @@ let package = Package(
         .testTarget(
             name: "RunbookServerTests",
             dependencies: [
-                "RunbookServer", "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookCLI", "RunbookSQLite", "RunbookTestSupport",
+                "RunbookServer", "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookCLI", "RunbookSQLite", "RunbookEscalation",
+                "RunbookTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RunbookChecks
 import RunbookEngine
+import RunbookEscalation
 import RunbookExecutor
 import RunbookFlows
 import RunbookModel
@@ -42,7 +43,8 @@ struct HTTPWiring {
     /// The server, once the flows are up. A port that is taken stops the engine just started
     /// and fails the start, naming the port.
     func server(
-        engine: Engine, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher
+        engine: Engine, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher,
+        desk: IncidentDesk
     ) async throws -> RunbookHTTPServer {
         do {
             try RunbookHTTPServer.checkAvailable(settings)
@@ -110,7 +112,8 @@ struct HTTPWiring {
                     let start = hourStart.addingTimeInterval(-3600 * Double(back))
                     return HourCount(hour: start, count: try records.count(of: .signal, in: DateInterval(start: start, end: min(now, start.addingTimeInterval(3599.999)))))
                 }
-            }
+            },
+            incidents: desk
         )
         let access = token == nil ? "changes through the API refused until \(settings.tokenVariable) is set" : "changes need the token in \(settings.tokenVariable)"
         logger.info("http: dashboard, health and metrics on http://\(settings.listen)/; \(access)")

@@ -161,7 +161,7 @@ struct UpCommand: AsyncParsableCommand {
         desk.onQueued { outbox.wake() }
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
         // incidents and the outbox (which sends what they queued last), then the control socket.
-        let server = try await http?.server(engine: engine, live: live, guardian: guardian, records: records, library: library, launcher: launcher)
+        let server = try await http?.server(engine: engine, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk)
         try await live.run(alongside: [
             control, outbox, IncidentClock(desk: desk, clock: ContinuousClock()), guardian,
             scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),

@@ -238,4 +238,19 @@ public protocol IncidentStore: Sendable {
     func outbox(states: Set<OutboxEntry.State>, limit: Int) throws -> [OutboxEntry]
     /// Marks the messages left `sending` by an engine that stopped mid-send as uncertain.
     func markInterruptedSends() throws -> Int
+    /// How many messages each channel holds in each state other than delivered and diverted.
+    func outboxDepth() throws -> [OutboxDepth]
+}
+
+/// Messages of one channel in one state.
+public struct OutboxDepth: Sendable, Equatable {
+    public var channel: String
+    public var state: OutboxEntry.State
+    public var count: Int
+
+    public init(channel: String, state: OutboxEntry.State, count: Int) {
+        self.channel = channel
+        self.state = state
+        self.count = count
+    }
 }

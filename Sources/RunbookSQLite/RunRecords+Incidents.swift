@@ -182,6 +182,17 @@ extension RunRecords: IncidentStore {
         }
     }
 
+    public func outboxDepth() throws -> [OutboxDepth] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT channel, state, COUNT(*) AS count FROM outbox WHERE state NOT IN ('delivered', 'diverted')
+                GROUP BY channel, state ORDER BY channel, state
+                """).compactMap { row in
+                OutboxEntry.State(rawValue: row["state"]).map { OutboxDepth(channel: row["channel"], state: $0, count: row["count"]) }
+            }
+        }
+    }
+
     /// Queues an uncertain or refused message again, as a new attempt on its channel.
     public func resend(_ id: Int64, at: Date = Date()) throws -> OutboxEntry? {
         try write { db in

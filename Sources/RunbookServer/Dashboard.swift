@@ -2,8 +2,8 @@
 /// machine with no internet. It polls `/api/dashboard` each second and draws the four flows as
 /// the operations documents draw them, each hop coloured by its flow's state with its live rate.
 ///
-/// Sections are filled in by name (`data-section`); a part that adds a section (open incidents,
-/// say) adds its markup here and a renderer to `renderers`, fed from the same poll.
+/// Sections are filled in by name (`data-section`), each by its renderer in `renderers`, all
+/// fed from the same poll.
 enum Dashboard {
     static let page = #"""
 <!doctype html>
@@ -29,7 +29,7 @@ table { width:100%; border-collapse:collapse; font-size:13px; }
 th, td { text-align:left; padding:3px 6px; border-bottom:1px solid #edf2f7; vertical-align:top; }
 th { color:var(--muted); font-weight:500; }
 .dot { display:inline-block; width:10px; height:10px; border-radius:50%; margin-right:6px; vertical-align:middle; }
-.healthy, .up, .succeeded { color:var(--ok); } .warning { color:var(--warn); } .critical, .failed, .down { color:var(--bad); } .idle, .unknown { color:var(--idle); }
+.healthy, .up, .succeeded, .info { color:var(--ok); } .warning { color:var(--warn); } .critical, .failed, .down { color:var(--bad); } .idle, .unknown { color:var(--idle); }
 .bg-healthy { background:var(--ok); } .bg-warning { background:var(--warn); } .bg-critical { background:var(--bad); } .bg-idle, .bg-unknown { background:var(--idle); }
 .flow { display:flex; align-items:center; flex-wrap:wrap; gap:0; margin:10px 0 14px; }
 .flow-name { width:100%; font-weight:600; font-size:12px; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; margin-bottom:4px; }
@@ -54,9 +54,11 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
   <span id="status-badge" class="bg-unknown">loading</span>
   <span id="problems"></span>
   <span id="updated">connecting…</span>
-  <label>API token <input id="token" type="password" autocomplete="off" placeholder="for restarts"></label>
+  <label>name <input id="person" autocomplete="off" placeholder="who acknowledges"></label>
+  <label>API token <input id="token" type="password" autocomplete="off" placeholder="for changes"></label>
 </header>
 <main>
+  <section class="wide" data-section="incidents"><h2>Open incidents</h2><table><thead><tr><th>incident</th><th>severity</th><th>level</th><th>status</th><th>opened</th><th></th></tr></thead><tbody id="incidents"></tbody></table><div id="incident-error" class="error"></div></section>
   <section class="wide" data-section="flows"><h2>Flows</h2><div id="flows"></div></section>
   <section data-section="ticks-chart"><h2>Ticks per second (last 5 min)</h2><svg id="ticks-chart" viewBox="0 0 460 140" preserveAspectRatio="none"></svg></section>
   <section data-section="signals-chart"><h2>Signals per hour (last 24 h)</h2><svg id="signals-chart" viewBox="0 0 460 140" preserveAspectRatio="none"></svg></section>
@@ -73,6 +75,9 @@ const fmtTime = (t) => t ? new Date(t).toLocaleTimeString() : "";
 const tokenBox = $("token");
 tokenBox.value = sessionStorage.getItem("runbook-token") || "";
 tokenBox.addEventListener("change", () => sessionStorage.setItem("runbook-token", tokenBox.value));
+const personBox = $("person");
+personBox.value = localStorage.getItem("runbook-person") || "";
+personBox.addEventListener("change", () => localStorage.setItem("runbook-person", personBox.value));
 
 // A mutating call with the token typed above; resolves to the JSON answer or throws its error.
 async function api(method, path, body) {
@@ -123,6 +128,16 @@ function renderFlows(data) {
     }).join("");
     return `<div class="flow" data-flow="${flow.id}"><div class="flow-name">${esc(flow.title)}</div>${parts}</div>`;
   }).join("");
+}
+
+function renderIncidents(data) {
+  $("incidents").innerHTML = (data.incidents || []).map((i) => {
+    const acked = i.status === "acknowledged";
+    return `<tr data-incident="${i.id}" data-status="${i.status}"><td>#${i.id} ${esc(i.title)}</td>
+      <td class="${i.severity}">${i.severity}</td><td>L${i.level}</td>
+      <td class="incident-status">${acked ? "acknowledged by " + esc(i.acknowledged_by) : "open"}</td><td>${fmtTime(i.opened_at)}</td>
+      <td>${acked ? "" : `<button data-ack="${i.id}">acknowledge</button>`}</td></tr>`;
+  }).join("") || `<tr><td colspan="6">none open</td></tr>`;
 }
 
 function renderChecks(data) {
@@ -188,21 +203,34 @@ function renderOverview(data) {
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
 }
 
+// The last poll's answer.
+let lastData = {incidents: []};
+
 // Each renderer draws its section from the poll's answer; sections of other parts add theirs.
-const renderers = [renderOverview, renderFlows, renderCharts, renderChecks, renderServices, renderRuns];
+const renderers = [renderOverview, renderIncidents, renderFlows, renderCharts, renderChecks, renderServices, renderRuns];
 
 document.addEventListener("click", async (event) => {
-  const name = event.target.dataset && event.target.dataset.restart;
-  if (!name) return;
-  $("service-error").textContent = "restarting " + name + "…";
-  try { await api("POST", "/api/services/" + encodeURIComponent(name) + "/restart"); $("service-error").textContent = ""; }
-  catch (error) { $("service-error").textContent = error.message; }
+  const data = event.target.dataset || {};
+  if (data.restart) {
+    $("service-error").textContent = "restarting " + data.restart + "…";
+    try { await api("POST", "/api/services/" + encodeURIComponent(data.restart) + "/restart"); $("service-error").textContent = ""; }
+    catch (error) { $("service-error").textContent = error.message; }
+  } else if (data.ack) {
+    $("incident-error").textContent = "acknowledging #" + data.ack + "…";
+    try {
+      const incident = await api("POST", "/api/incidents/" + encodeURIComponent(data.ack) + "/acknowledge", personBox.value ? {by: personBox.value} : undefined);
+      $("incident-error").textContent = "";
+      // Shown at once; the next poll confirms it from the records.
+      renderIncidents({incidents: lastData.incidents.map((i) => i.id === incident.id ? incident : i)});
+    } catch (error) { $("incident-error").textContent = error.message; }
+  }
 });
 
 async function poll() {
   try {
     const response = await fetch("/api/dashboard", {cache: "no-store"});
     const data = await response.json();
+    lastData = data;
     for (const render of renderers) {
       try { render(data); } catch (error) { console.error(error); }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RunbookChecks
+import RunbookEscalation
 import RunbookModel
 
 extension RunbookHTTPServer {
@@ -19,6 +20,8 @@ extension RunbookHTTPServer {
         var ticksPerSecond: [TickPoint]
         var signalsPerHour: [HourCount]
         var ticks: TickSnapshot?
+        /// Incidents not resolved, newest first.
+        var incidents: [Incident]
     }
 
     func addDashboardRoutes(to routes: RouteRegistrar) {
@@ -38,7 +41,8 @@ extension RunbookHTTPServer {
                 overview: overview(snapshot, engineProblem: problem, report: report), flows: flowViews(snapshot), checks: report.checks,
                 services: snapshot?.services ?? [], runs: runs,
                 ticksPerSecond: rates.tickHistory().map { DashboardData.TickPoint(at: $0.at, perSecond: Self.rounded($0.perSecond)) },
-                signalsPerHour: (try? backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks
+                signalsPerHour: (try? backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks,
+                incidents: openIncidents()
             )
             return JSON.response(data)
         }

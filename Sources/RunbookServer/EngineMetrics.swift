@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Prometheus
 import RunbookChecks
+import RunbookEscalation
 import RunbookExecutor
 import RunbookFlows
 import RunbookModel
@@ -24,6 +25,8 @@ public final class EngineMetrics: Sendable {
     static var checkStatus: MetricNameDescriptor { descriptor("check_status", "", "1 for the status each check is in now, 0 for the others.") }
     static var serviceUp: MetricNameDescriptor { descriptor("service_up", "", "1 when the service is running with its ports bound, else 0.") }
     static var serviceRestarts: MetricNameDescriptor { descriptor("service_restarts", "", "Restarts of the service within its restart policy's window.") }
+    static var incidentsOpen: MetricNameDescriptor { descriptor("incidents_open", "", "Incidents not resolved, by escalation level and status (open or acknowledged).") }
+    static var outboxMessages: MetricNameDescriptor { descriptor("outbox_messages", "", "Notifications in the outbox by channel and state: pending and sending ones wait to go out; uncertain and rejected ones wait for a person.") }
 
     static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
@@ -42,6 +45,8 @@ public final class EngineMetrics: Sendable {
     private let copied = Mutex<[String: Int]>([:])
     /// When each fire in flight was queued, to measure its latency.
     private let queuedAt = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// Channels the outbox gauges were set for, so one that empties is set back to 0.
+    private let shownChannels = Mutex<Set<String>>([])
     /// Fires in flight remembered at most; the oldest are forgotten beyond this.
     static let inFlightLimit = 10_000
 
@@ -124,6 +129,27 @@ public final class EngineMetrics: Sendable {
             for status in CheckStatus.allCases {
                 registry.makeGauge(descriptor: Self.checkStatus, labels: [("check", item.name), ("status", status.rawValue)])
                     .set(to: item.status == status ? 1.0 : 0.0)
+            }
+        }
+    }
+
+    /// Incidents open by level and the outbox's depth, from what the records hold now. Every
+    /// level and every configured channel's states are set, to 0 when empty, so a series that
+    /// empties shows 0 rather than its last value.
+    public func refresh(incidents: [Incident], outbox: [OutboxDepth], channels: [String]) {
+        for level in 1...4 {
+            for status in [IncidentStatus.open, .acknowledged] {
+                let count = incidents.filter { $0.level == level && $0.status == status }.count
+                registry.makeGauge(descriptor: Self.incidentsOpen, labels: [("level", String(level)), ("status", status.rawValue)]).set(to: Double(count))
+            }
+        }
+        let waiting: [OutboxEntry.State] = [.pending, .sending, .uncertain, .rejected]
+        let named = Set(channels + outbox.map(\.channel) + shownChannels.withLock { $0 })
+        shownChannels.withLock { $0 = named }
+        for channel in named.sorted() {
+            for state in waiting {
+                let count = outbox.first { $0.channel == channel && $0.state == state }?.count ?? 0
+                registry.makeGauge(descriptor: Self.outboxMessages, labels: [("channel", channel), ("state", state.rawValue)]).set(to: Double(count))
             }
         }
     }

@@ -37,6 +37,7 @@ extension RunbookHTTPServer {
     func addRoutes(to routes: RouteRegistrar) {
         addHealthRoutes(to: routes)
         addAPIRoutes(to: routes)
+        addIncidentRoutes(to: routes)
         addDashboardRoutes(to: routes)
     }
 
@@ -142,7 +143,9 @@ extension RunbookHTTPServer {
         routes.on(.get, "/metrics") { _, _ in
             let (snapshot, _) = await engineSnapshot()
             metrics.refresh(engine: snapshot, checks: backend.checks())
-            for refresh in backend.metricRefreshers { refresh(metrics) }
+            if let desk = backend.incidents {
+                metrics.refresh(incidents: (try? desk.store.unresolvedIncidents()) ?? [], outbox: (try? desk.store.outboxDepth()) ?? [], channels: desk.channels)
+            }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition()))

@@ -15,16 +15,15 @@ public struct RunbookHTTPServer: Service {
     public let metrics: EngineMetrics
     let rates: LiveRates
     let snapshots: SnapshotCache
-    let extensions: [any RouteProvider]
     let logger: Logger
 
     /// `token` is the value of the variable `settings.tokenVariable` names; nil or empty when
-    /// none is set, and then every mutating call is refused. `extensions` add routes of their own.
+    /// none is set, and then every mutating call is refused.
     /// The engine's state is read at most once per `snapshotMaxAge` (working it out reads /proc
     /// for every port), however many requests come.
     public init(
         settings: HTTPSettings, token: String?, backend: ServerBackend, metrics: EngineMetrics = EngineMetrics(),
-        extensions: [any RouteProvider] = [], snapshotMaxAge: Duration = .milliseconds(500), logger: Logger = Logger(label: "runbook.http")
+        snapshotMaxAge: Duration = .milliseconds(500), logger: Logger = Logger(label: "runbook.http")
     ) {
         self.settings = settings
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
@@ -32,7 +31,6 @@ public struct RunbookHTTPServer: Service {
         self.metrics = metrics
         self.rates = LiveRates()
         self.snapshots = SnapshotCache(maxAge: snapshotMaxAge)
-        self.extensions = extensions
         self.logger = logger
     }
 
@@ -58,7 +56,6 @@ public struct RunbookHTTPServer: Service {
         router.add(middleware: TokenMiddleware(token: token, variable: settings.tokenVariable))
         let routes = RouteRegistrar(router: router)
         addRoutes(to: routes)
-        for provider in extensions { provider.addRoutes(to: routes) }
         return router
     }
 
@@ -66,7 +63,6 @@ public struct RunbookHTTPServer: Service {
     public func routeList() -> [(method: HTTPRequest.Method, path: String)] {
         let routes = RouteRegistrar(router: Router(context: BasicRequestContext.self))
         addRoutes(to: routes)
-        for provider in extensions { provider.addRoutes(to: routes) }
         return routes.added
     }
 
@@ -114,14 +110,8 @@ public struct RunbookHTTPServer: Service {
     }
 }
 
-/// Routes that another part adds to the server (`/api/...` of its own), given to the server at
-/// its start.
-public protocol RouteProvider: Sendable {
-    func addRoutes(to routes: RouteRegistrar)
-}
-
 /// Adds routes to the router and keeps their list, so that tests can go through every one.
-public final class RouteRegistrar {
+final class RouteRegistrar {
     let router: Router<BasicRequestContext>
     var added: [(method: HTTPRequest.Method, path: String)] = []
 
@@ -129,7 +119,7 @@ public final class RouteRegistrar {
         self.router = router
     }
 
-    public func on(
+    func on(
         _ method: HTTPRequest.Method, _ path: String,
         _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response
     ) {

@@ -1,5 +1,6 @@
 import Foundation
 import RunbookChecks
+import RunbookEscalation
 import RunbookModel
 
 /// What the HTTP server reads and asks of the engine. `runbook up` fills it in from the live
@@ -22,9 +23,9 @@ public struct ServerBackend: Sendable {
     public var schedules: @Sendable (Date) -> [ScheduleView]
     /// Signals recorded per hour over the last `hours` hours, oldest first.
     public var signalsPerHour: @Sendable (_ hours: Int) throws -> [HourCount]
-    /// Brings metrics of other parts up to date before `/metrics` is answered (gauges they
-    /// register on `EngineMetrics.registry`).
-    public var metricRefreshers: [@Sendable (EngineMetrics) -> Void] = []
+    /// Incidents, silences and the outbox: listed, acknowledged, silenced through the API,
+    /// counted on `/metrics`, shown on the dashboard. Nil: the incident routes answer 503.
+    public var incidents: IncidentDesk?
 
     public init(
         engine: any EngineControl,
@@ -34,7 +35,8 @@ public struct ServerBackend: Sendable {
         run: @escaping @Sendable (Int64) throws -> RunView?,
         startRun: @escaping @Sendable (String, [String: String]) async throws -> Int64,
         schedules: @escaping @Sendable (Date) -> [ScheduleView],
-        signalsPerHour: @escaping @Sendable (Int) throws -> [HourCount]
+        signalsPerHour: @escaping @Sendable (Int) throws -> [HourCount],
+        incidents: IncidentDesk? = nil
     ) {
         self.engine = engine
         self.checks = checks
@@ -44,6 +46,7 @@ public struct ServerBackend: Sendable {
         self.startRun = startRun
         self.schedules = schedules
         self.signalsPerHour = signalsPerHour
+        self.incidents = incidents
     }
 }
 

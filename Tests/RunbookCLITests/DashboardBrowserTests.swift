@@ -11,6 +11,8 @@ import Testing
     static let artifacts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".build/artifacts")
 
+    static let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers")
+
     static func status(_ url: String) async -> Int? {
         guard let url = URL(string: url), let (_, response) = try? await URLSession.shared.data(from: url) else { return nil }
         return (response as? HTTPURLResponse)?.statusCode
@@ -23,16 +25,21 @@ import Testing
 
     @discardableResult
     static func chromium(_ arguments: [String], profile: URL) throws -> String {
+        String(decoding: try output(of: "/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.path)"] + arguments), as: UTF8.self)
+    }
+
+    /// What a program printed on its standard output, once it has ended.
+    static func output(of program: String, _ arguments: [String]) throws -> Data {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.path)"] + arguments
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return data
     }
 
     /// A hop's rate (per second) and total as the page shows them.
@@ -90,6 +97,49 @@ import Testing
         let size = (try? FileManager.default.attributesOfItem(atPath: screenshot.path)[.size] as? Int) ?? 0
         #expect(size > 20_000, "screenshot \(screenshot.path) is \(size) bytes")
         print("dashboard screenshot: \(screenshot.path)")
+    }
+
+    @Test func anAcknowledgeClickOnTheDashboardIsRecordedOnTheIncident() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
+        // No runbook: the incident goes straight to level 2, for people.
+        try cli.write("Checks/ea-heartbeat.yaml", "name: ea-heartbeat\nprobe: ea_heartbeat\ncritical: \"> 2s\"\ninterval: 500ms\nhysteresis: {fail: 1, recover: 1}\n")
+        let token = "dash-\(UUID().uuidString)"
+        let engine = try cli.start(
+            ["up", "--simulate", "--log-format", "text", "--fault", "stop-heartbeats-after=1s"], environment: ["RUNBOOK_API_TOKEN": token]
+        )
+        defer { kill(engine.0.processIdentifier, SIGTERM); _ = try? cli.finish(engine) }
+        var opened: [String: Any]?
+        let deadline = ContinuousClock.now + .seconds(40)
+        while opened == nil, ContinuousClock.now < deadline {
+            opened = (try? cli.run("incidents", "--json").json["incidents"] as? [[String: Any]])?.first
+            if opened == nil { try await Task.sleep(for: .milliseconds(300)) }
+        }
+        let incident = try #require(opened, "no incident opened: \((try? String(contentsOf: engine.2, encoding: .utf8)) ?? "")")
+        let id = try #require(incident["id"] as? Int)
+        #expect(incident["status"] as? String == "open")
+
+        // An operator's browser, driven by Selenium: see Peers/dashboard_ack.py.
+        let said = try Self.output(of: "/usr/bin/python3", [
+            Self.peers.appendingPathComponent("dashboard_ack.py").path, "http://127.0.0.1:\(ports.http)/", String(id), token, "maria",
+            cli.folder.appendingPathComponent("selenium-profile").path,
+        ])
+        let page = try #require(try JSONSerialization.jsonObject(with: said) as? [String: Any], "\(String(decoding: said, as: UTF8.self))")
+        #expect(page["failure"] == nil, "\(page)")
+        #expect(page["shown_before"] as? String == "open")
+        // A wrong token: the page says so and nothing changes.
+        #expect((page["wrong_token_error"] as? String)?.contains("token") == true, "\(page)")
+        #expect(page["status_after_wrong_token"] as? String == "open")
+        #expect(page["shown_after"] as? String == "acknowledged by maria", "\(page)")
+        #expect(page["buttons_after"] as? Int == 0)
+
+        // In the records, as `runbook incident` reads them from another process.
+        let stored = try cli.run("incident", String(id), "--json").json
+        #expect(stored["status"] as? String == "acknowledged" && stored["acknowledged_by"] as? String == "maria", "\(stored)")
+        let timeline = stored["timeline"] as? [[String: Any]] ?? []
+        #expect(timeline.contains { $0["kind"] as? String == "acknowledged" && $0["actor"] as? String == "maria" })
     }
 
     @Test func anHTTPPortInUseStopsTheStartAndNamesThePort() async throws {

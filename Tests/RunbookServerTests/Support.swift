@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import RunbookChecks
+import RunbookEscalation
 import RunbookModel
+import RunbookSQLite
 import RunbookServer
 import Synchronization
 
@@ -56,6 +58,12 @@ final class BackendScript: Sendable {
     let runQueries = Mutex<[RunQuery]>([])
     let started = Mutex<[(String, [String: String])]>([])
     let runs = Mutex<[RunView]>([])
+    /// Incidents over a real records database, when the test makes them.
+    let desk: IncidentDesk?
+
+    init(desk: IncidentDesk? = nil) {
+        self.desk = desk
+    }
 
     func backend(_ engine: any EngineControl) -> ServerBackend {
         ServerBackend(
@@ -75,7 +83,8 @@ final class BackendScript: Sendable {
             schedules: { now in
                 [ScheduleView(name: "hourly", runbook: "hourly-report", when: "0 * * * *", timeZone: "UTC", next: [now.addingTimeInterval(60)], params: [:])]
             },
-            signalsPerHour: { hours in (0..<hours).map { HourCount(hour: Date(timeIntervalSince1970: Double($0) * 3600), count: $0) } }
+            signalsPerHour: { hours in (0..<hours).map { HourCount(hour: Date(timeIntervalSince1970: Double($0) * 3600), count: $0) } },
+            incidents: desk
         )
     }
 
@@ -94,6 +103,36 @@ final class BackendScript: Sendable {
 func makeServer(token: String? = "t0ken-\(UUID().uuidString)", engine: ScriptedEngine = ScriptedEngine(), script: BackendScript = BackendScript()) -> RunbookHTTPServer {
     // No snapshot reuse: each request sees the state the test has just set.
     RunbookHTTPServer(settings: HTTPSettings(), token: token, backend: script.backend(engine), snapshotMaxAge: .zero)
+}
+
+/// Incidents kept in a real records database in a folder of their own, for the incident routes.
+final class IncidentFixture: Sendable {
+    let folder: URL
+    let records: RunRecords
+    let desk: IncidentDesk
+    /// A check with no runbook: its incident starts at level 2 and is sent to every channel.
+    static let check = Check(name: "market-data", probe: ProbeConfig(kind: "freshness"), file: "Checks/market-data.yaml")
+
+    init(channels: [String] = ["ops-telegram"]) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("incidents-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
+        desk = IncidentDesk(store: records, policy: EscalationPolicy(), channels: channels, checks: { [IncidentFixture.check] })
+    }
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
+
+    @discardableResult
+    func open() throws -> Incident {
+        try desk.checkChanged(Self.check, to: .critical, text: "no tick for 95s", subject: nil, threshold: "> 60s")[0]
+    }
+
+    /// A script whose checks include the fixture's check, with the fixture's desk.
+    func script() -> BackendScript {
+        let script = BackendScript(desk: desk)
+        script.setCheck(Self.check.name, .critical)
+        return script
+    }
 }
 
 extension TestResponse {

@@ -1,0 +1,132 @@
+import Foundation
+import Hummingbird
+import RunbookEscalation
+import RunbookModel
+
+/// One incident with its timeline, as `GET /api/incidents/ID` answers.
+struct IncidentDetail: Encodable {
+    var incident: Incident
+    var timeline: [IncidentEvent]
+}
+
+extension RunbookHTTPServer {
+    /// Incidents not resolved yet, newest first; empty when the records cannot be read (the
+    /// dashboard's panel empties rather than the whole answer failing).
+    func openIncidents() -> [Incident] {
+        ((try? backend.incidents?.store.unresolvedIncidents()) ?? []).reversed()
+    }
+
+    func addIncidentRoutes(to routes: RouteRegistrar) {
+        routes.on(.get, "/api/incidents") { request, _ in
+            try await withDesk { desk in
+                struct Incidents: Encodable { var incidents: [Incident] }
+                let query = request.uri.queryParameters
+                let wanted = query.get("status").flatMap { $0.isEmpty ? nil : $0 } ?? "unresolved"
+                let statuses = ["unresolved", "all"] + IncidentStatus.allCases.map(\.rawValue)
+                guard statuses.contains(wanted) else {
+                    return JSON.error(.badRequest, "status '\(wanted)' is not one of \(statuses.joined(separator: ", "))")
+                }
+                var limit = 50
+                if let text = query.get("limit") {
+                    guard let number = Int(text), (1...1000).contains(number) else {
+                        return JSON.error(.badRequest, "limit '\(text)' is not a whole number from 1 to 1000")
+                    }
+                    limit = number
+                }
+                let listed: [Incident] = switch wanted {
+                case "unresolved": Array(try desk.store.unresolvedIncidents().reversed().prefix(limit))
+                case "all": try desk.store.incidents(limit: limit)
+                // Among the latest thousand, newest first.
+                default: Array(try desk.store.incidents(limit: 1000).filter { $0.status.rawValue == wanted }.prefix(limit))
+                }
+                return JSON.response(Incidents(incidents: listed))
+            }
+        }
+        routes.on(.get, "/api/incidents/:id") { _, context in
+            try await withDesk { desk in
+                let id = try Self.incidentID(context)
+                guard let incident = try desk.store.incident(id) else { return JSON.error(.notFound, "no incident \(id) in the records") }
+                return JSON.response(IncidentDetail(incident: incident, timeline: try desk.store.events(of: id)))
+            }
+        }
+        routes.on(.post, "/api/incidents/:id/acknowledge") { request, context in
+            try await withDesk { desk in
+                let id = try Self.incidentID(context)
+                let body = try await Self.fields(request, allowed: ["by"], example: #"{"by": "YOUR NAME"} (or no body)"#)
+                guard let before = try desk.store.incident(id) else { return JSON.error(.notFound, "no incident \(id) in the records") }
+                if before.status == .resolved {
+                    return JSON.error(.conflict, "incident \(id) is already resolved; nothing to acknowledge")
+                }
+                return JSON.response(try desk.acknowledge(id, by: body["by"] ?? "api"))
+            }
+        }
+        routes.on(.get, "/api/silences") { _, _ in
+            try await withDesk { desk in
+                struct Silences: Encodable { var silences: [Silence] }
+                return JSON.response(Silences(silences: try desk.store.silences(activeAt: Date())))
+            }
+        }
+        routes.on(.post, "/api/silences") { request, _ in
+            try await withDesk { desk in
+                let example = #"{"check": "NAME", "for": "2h", "reason": "WHY", "by": "YOUR NAME"}"#
+                let body = try await Self.fields(request, allowed: ["check", "for", "reason", "by"], example: example)
+                guard let check = body["check"], let length = body["for"], let reason = body["reason"] else {
+                    return JSON.error(.badRequest, "check, for and reason are required: send \(example)")
+                }
+                guard let duration = DurationText.parse(length), duration > .zero else {
+                    return JSON.error(.badRequest, "for '\(length)' is not a duration; write it like 30m or 2h")
+                }
+                let names = backend.checks().checks.map(\.name)
+                guard names.contains(check) else {
+                    return JSON.error(.notFound, "no check named '\(check)'\(Suggestion.hint(for: check, in: names)); GET /api/checks lists them")
+                }
+                let until = Date().addingTimeInterval(duration.seconds)
+                return JSON.response(try desk.silence(check: check, until: until, reason: reason, by: body["by"] ?? "api"), status: .created)
+            }
+        }
+    }
+
+    /// The answer of `body` with the incident desk: 503 when this server has none or the records
+    /// cannot be read or written, 400 for a request that says the wrong thing.
+    func withDesk(_ body: (IncidentDesk) async throws -> Response) async throws -> Response {
+        guard let desk = backend.incidents else { return JSON.error(.serviceUnavailable, "this server keeps no incidents") }
+        do {
+            return try await body(desk)
+        } catch let refused as BadRequest {
+            return JSON.error(.badRequest, refused.message)
+        } catch let answered as any HTTPResponseError {
+            throw answered
+        } catch {
+            return JSON.error(.serviceUnavailable, "the records did not answer: \(error)")
+        }
+    }
+
+    struct BadRequest: Error {
+        var message: String
+    }
+
+    static func incidentID(_ context: BasicRequestContext) throws(BadRequest) -> Int64 {
+        guard let text = context.parameters.get("id"), let id = Int64(text) else {
+            throw BadRequest(message: "an incident id is a number, as `runbook incidents` shows")
+        }
+        return id
+    }
+
+    /// A body of text fields among `allowed`; an empty body is no fields. Blank values count as
+    /// missing.
+    static func fields(_ request: Request, allowed: Set<String>, example: String) async throws -> [String: String] {
+        let data = Data(buffer: try await request.body.collect(upTo: 16 * 1024))
+        if data.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return [:] }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw BadRequest(message: "the body is not a JSON object: send \(example)")
+        }
+        var fields: [String: String] = [:]
+        for key in object.keys.sorted() {
+            guard allowed.contains(key) else { throw BadRequest(message: "unknown key '\(key)' in the body: send \(example)") }
+            guard let text = object[key] as? String else { throw BadRequest(message: "\(key) must be text: send \(example)") }
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !trimmed.isEmpty { fields[key] = trimmed }
+        }
+        return fields
+    }
+}

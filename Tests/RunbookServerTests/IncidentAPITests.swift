@@ -1,0 +1,134 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import RunbookEscalation
+import RunbookServer
+import Testing
+
+@Suite struct IncidentAPITests {
+    static let token = "inc-\(UUID().uuidString)"
+    static var auth: HTTPFields { [.authorization: "Bearer \(token)", .contentType: "application/json"] }
+
+    func server(_ fixture: IncidentFixture) -> RunbookHTTPServer {
+        makeServer(token: Self.token, script: fixture.script())
+    }
+
+    @Test func incidentsAreListedWithTheirTimelineAndAnAcknowledgementIsRecorded() async throws {
+        let fixture = try IncidentFixture()
+        let opened = try fixture.open()
+        try await server(fixture).application().test(.router) { client in
+            try await client.execute(uri: "/api/incidents", method: .get) { response in
+                let listed = response.json["incidents"] as? [[String: Any]] ?? []
+                #expect(listed.count == 1)
+                #expect(listed.first?["id"] as? Int == Int(opened.id))
+                #expect(listed.first?["status"] as? String == "open" && listed.first?["level"] as? Int == 2)
+                #expect(listed.first?["check"] as? String == "market-data")
+            }
+            try await client.execute(uri: "/api/incidents/\(opened.id)/acknowledge", method: .post, headers: Self.auth, body: ByteBuffer(string: #"{"by": "maria"}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["status"] as? String == "acknowledged" && response.json["acknowledged_by"] as? String == "maria")
+            }
+            try await client.execute(uri: "/api/incidents/\(opened.id)", method: .get) { response in
+                let incident = response.json["incident"] as? [String: Any] ?? [:]
+                #expect(incident["status"] as? String == "acknowledged")
+                let kinds = (response.json["timeline"] as? [[String: Any]] ?? []).map { $0["kind"] as? String ?? "" }
+                #expect(kinds.first == "opened" && kinds.contains("acknowledged"), "\(kinds)")
+            }
+            try await client.execute(uri: "/api/incidents?status=open", method: .get) { response in
+                #expect((response.json["incidents"] as? [Any])?.isEmpty == true)
+            }
+            try await client.execute(uri: "/api/incidents?status=acknowledged", method: .get) { response in
+                #expect((response.json["incidents"] as? [Any])?.count == 1)
+            }
+        }
+        // In the records, where `runbook incidents` and the engine read it.
+        let stored = try #require(try fixture.records.incident(opened.id))
+        #expect(stored.status == .acknowledged && stored.acknowledgedBy == "maria")
+    }
+
+    @Test func acknowledgingWithNoBodyNamesTheAPIAndUnknownOrResolvedIncidentsAreRefused() async throws {
+        let fixture = try IncidentFixture()
+        let opened = try fixture.open()
+        try await server(fixture).application().test(.router) { client in
+            try await client.execute(uri: "/api/incidents/\(opened.id)/acknowledge", method: .post, headers: Self.auth) { response in
+                #expect(response.status == .ok && response.json["acknowledged_by"] as? String == "api")
+            }
+            try await client.execute(uri: "/api/incidents/99/acknowledge", method: .post, headers: Self.auth) { response in
+                #expect(response.status == .notFound)
+                #expect((response.json["error"] as? String)?.contains("no incident 99") == true)
+            }
+            try await client.execute(uri: "/api/incidents/seven/acknowledge", method: .post, headers: Self.auth) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(uri: "/api/incidents/\(opened.id)/acknowledge", method: .post, headers: Self.auth, body: ByteBuffer(string: #"{"who": "x"}"#)) { response in
+                #expect(response.status == .badRequest)
+                #expect((response.json["error"] as? String)?.contains("unknown key 'who'") == true)
+            }
+            try fixture.desk.resolve(opened.id, by: "ops")
+            try await client.execute(uri: "/api/incidents/\(opened.id)/acknowledge", method: .post, headers: Self.auth) { response in
+                #expect(response.status == .conflict)
+            }
+            try await client.execute(uri: "/api/incidents?status=sleeping", method: .get) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(uri: "/api/incidents?status=all", method: .get) { response in
+                #expect((response.json["incidents"] as? [[String: Any]])?.first?["status"] as? String == "resolved")
+            }
+        }
+    }
+
+    @Test func aSilenceIsRecordedOnTheCheckAndItsOpenIncident() async throws {
+        let fixture = try IncidentFixture()
+        let opened = try fixture.open()
+        try await server(fixture).application().test(.router) { client in
+            let body = ByteBuffer(string: #"{"check": "market-data", "for": "2h", "reason": "broker maintenance", "by": "maria"}"#)
+            try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: body) { response in
+                #expect(response.status == .created)
+                #expect(response.json["check"] as? String == "market-data" && response.json["by"] as? String == "maria")
+            }
+            try await client.execute(uri: "/api/silences", method: .get) { response in
+                let listed = response.json["silences"] as? [[String: Any]] ?? []
+                #expect(listed.count == 1 && listed.first?["reason"] as? String == "broker maintenance")
+            }
+            for (bad, expected) in [
+                (#"{"check": "market-dat", "for": "2h", "reason": "x"}"#, "did you mean 'market-data'?"),
+                (#"{"check": "market-data", "for": "soon", "reason": "x"}"#, "not a duration"),
+                (#"{"check": "market-data", "for": "2h"}"#, "reason are required"),
+                (#"["market-data"]"#, "not a JSON object"),
+            ] {
+                try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: ByteBuffer(string: bad)) { response in
+                    #expect([.badRequest, .notFound].contains(response.status), "\(bad)")
+                    #expect((response.json["error"] as? String)?.contains(expected) == true, "\(bad): \(response.text)")
+                }
+            }
+        }
+        let silences = try fixture.records.silences(activeAt: Date())
+        #expect(silences.count == 1)
+        let until = try #require(silences.first?.until)
+        #expect(abs(until.timeIntervalSinceNow - 7200) < 60)
+        #expect(try fixture.records.events(of: opened.id).contains { $0.kind == .silenced })
+    }
+
+    @Test func theDashboardCarriesTheOpenIncidents() async throws {
+        let fixture = try IncidentFixture()
+        let opened = try fixture.open()
+        try await server(fixture).application().test(.router) { client in
+            try await client.execute(uri: "/api/dashboard", method: .get) { response in
+                let incidents = response.json["incidents"] as? [[String: Any]] ?? []
+                #expect(incidents.map { $0["id"] as? Int } == [Int(opened.id)])
+            }
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.text.contains(#"data-section="incidents""#) && response.text.contains("data-ack"))
+            }
+        }
+    }
+
+    @Test func aServerWithoutIncidentsSaysSo() async throws {
+        try await makeServer(token: Self.token).application().test(.router) { client in
+            try await client.execute(uri: "/api/incidents", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect((response.json["error"] as? String)?.contains("keeps no incidents") == true)
+            }
+        }
+    }
+}
