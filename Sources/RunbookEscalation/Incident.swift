@@ -216,6 +216,8 @@ public protocol IncidentStore: Sendable {
     func unresolvedIncidents() throws -> [Incident]
     /// The latest incidents, newest first.
     func incidents(limit: Int) throws -> [Incident]
+    /// The latest incidents in `status`, newest first.
+    func incidents(status: IncidentStatus, limit: Int) throws -> [Incident]
     func events(of incident: Int64) throws -> [IncidentEvent]
     /// When a message of an incident with `key` was last queued, and its severity.
     func lastNotification(key: String) throws -> (at: Date, severity: Severity)?

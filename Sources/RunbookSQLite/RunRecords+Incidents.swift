@@ -62,6 +62,12 @@ extension RunRecords: IncidentStore {
         try read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.incident) }
     }
 
+    public func incidents(status: IncidentStatus, limit: Int) throws -> [Incident] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE status = ? ORDER BY id DESC LIMIT ?", arguments: [status.rawValue, limit]).map(Self.incident)
+        }
+    }
+
     public func events(of incident: Int64) throws -> [IncidentEvent] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id", arguments: [incident]).map { row in

@@ -221,7 +221,7 @@ document.addEventListener("click", async (event) => {
       const incident = await api("POST", "/api/incidents/" + encodeURIComponent(data.ack) + "/acknowledge", personBox.value ? {by: personBox.value} : undefined);
       $("incident-error").textContent = "";
       // Shown at once; the next poll confirms it from the records.
-      renderIncidents({incidents: lastData.incidents.map((i) => i.id === incident.id ? incident : i)});
+      renderIncidents({incidents: (lastData.incidents || []).map((i) => i.id === incident.id ? incident : i)});
     } catch (error) { $("incident-error").textContent = error.message; }
   }
 });

@@ -36,8 +36,7 @@ extension RunbookHTTPServer {
                 let listed: [Incident] = switch wanted {
                 case "unresolved": Array(try desk.store.unresolvedIncidents().reversed().prefix(limit))
                 case "all": try desk.store.incidents(limit: limit)
-                // Among the latest thousand, newest first.
-                default: Array(try desk.store.incidents(limit: 1000).filter { $0.status.rawValue == wanted }.prefix(limit))
+                default: try desk.store.incidents(status: IncidentStatus(rawValue: wanted)!, limit: limit)
                 }
                 return JSON.response(Incidents(incidents: listed))
             }
@@ -57,7 +56,12 @@ extension RunbookHTTPServer {
                 if before.status == .resolved {
                     return JSON.error(.conflict, "incident \(id) is already resolved; nothing to acknowledge")
                 }
-                return JSON.response(try desk.acknowledge(id, by: body["by"] ?? "api"))
+                let acknowledged = try desk.acknowledge(id, by: body["by"] ?? "api")
+                // Resolved between the read above and the acknowledgement.
+                if acknowledged.status == .resolved {
+                    return JSON.error(.conflict, "incident \(id) is already resolved; nothing to acknowledge")
+                }
+                return JSON.response(acknowledged)
             }
         }
         routes.on(.get, "/api/silences") { _, _ in

@@ -90,14 +90,14 @@ import Testing
                 let listed = response.json["silences"] as? [[String: Any]] ?? []
                 #expect(listed.count == 1 && listed.first?["reason"] as? String == "broker maintenance")
             }
-            for (bad, expected) in [
-                (#"{"check": "market-dat", "for": "2h", "reason": "x"}"#, "did you mean 'market-data'?"),
-                (#"{"check": "market-data", "for": "soon", "reason": "x"}"#, "not a duration"),
-                (#"{"check": "market-data", "for": "2h"}"#, "reason are required"),
-                (#"["market-data"]"#, "not a JSON object"),
+            for (bad, status, expected) in [
+                (#"{"check": "market-dat", "for": "2h", "reason": "x"}"#, HTTPResponse.Status.notFound, "did you mean 'market-data'?"),
+                (#"{"check": "market-data", "for": "soon", "reason": "x"}"#, .badRequest, "not a duration"),
+                (#"{"check": "market-data", "for": "2h"}"#, .badRequest, "reason are required"),
+                (#"["market-data"]"#, .badRequest, "not a JSON object"),
             ] {
                 try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: ByteBuffer(string: bad)) { response in
-                    #expect([.badRequest, .notFound].contains(response.status), "\(bad)")
+                    #expect(response.status == status, "\(bad)")
                     #expect((response.json["error"] as? String)?.contains(expected) == true, "\(bad): \(response.text)")
                 }
             }
@@ -116,9 +116,6 @@ import Testing
             try await client.execute(uri: "/api/dashboard", method: .get) { response in
                 let incidents = response.json["incidents"] as? [[String: Any]] ?? []
                 #expect(incidents.map { $0["id"] as? Int } == [Int(opened.id)])
-            }
-            try await client.execute(uri: "/", method: .get) { response in
-                #expect(response.text.contains(#"data-section="incidents""#) && response.text.contains("data-ack"))
             }
         }
     }
