@@ -143,7 +143,7 @@ extension RunbookHTTPServer {
         routes.on(.get, "/metrics") { _, _ in
             let (snapshot, _) = await engineSnapshot()
             metrics.refresh(engine: snapshot, checks: backend.checks())
-            if let desk = backend.incidents {
+            if let desk = backend.incidents, incidentGauges.due() {
                 metrics.refresh(incidents: (try? desk.store.unresolvedIncidents()) ?? [], outbox: (try? desk.store.outboxDepth()) ?? [], channels: desk.channels)
             }
             return Response(

@@ -15,6 +15,9 @@ public struct RunbookHTTPServer: Service {
     public let metrics: EngineMetrics
     let rates: LiveRates
     let snapshots: SnapshotCache
+    /// The incident and outbox gauges are read from the records no more often than the
+    /// engine's state, however often `/metrics` is scraped.
+    let incidentGauges: Throttle
     let logger: Logger
 
     /// `token` is the value of the variable `settings.tokenVariable` names; nil or empty when
@@ -31,6 +34,7 @@ public struct RunbookHTTPServer: Service {
         self.metrics = metrics
         self.rates = LiveRates()
         self.snapshots = SnapshotCache(maxAge: snapshotMaxAge)
+        self.incidentGauges = Throttle(every: snapshotMaxAge)
         self.logger = logger
     }
 
@@ -125,6 +129,25 @@ final class RouteRegistrar {
     ) {
         added.append((method, path))
         router.on(RouterPath(path), method: method, use: handler)
+    }
+}
+
+/// Says yes at most once per `every` (always when `every` is zero).
+final class Throttle: Sendable {
+    let every: Duration
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(every: Duration) {
+        self.every = every
+    }
+
+    func due() -> Bool {
+        last.withLock { last in
+            let now = ContinuousClock.now
+            if let last, every > .zero, now - last < every { return false }
+            last = now
+            return true
+        }
     }
 }
 
