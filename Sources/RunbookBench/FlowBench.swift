@@ -18,21 +18,10 @@ struct FlowBench {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let base = Int.random(in: 41_000..<59_000) / 10 * 10
-        try """
-            flows:
-              telemetry_in: tcp://127.0.0.1:\(base)
-              telemetry_out: tcp://127.0.0.1:\(base + 1)
-              signals: tcp://127.0.0.1:\(base + 2)
-              router: tcp://127.0.0.1:\(base + 3)
-              confirmations: tcp://127.0.0.1:\(base + 4)
-              command_queue: ipc://\(folder.path)/queue.ipc
-            http: {listen: 127.0.0.1:\(base + 7)}
-            """.write(to: folder.appendingPathComponent("runbook.yaml"), atomically: true, encoding: .utf8)
-        let engine = try Self.start(runbook, ["up", "--log-format", "text", "--log-level", "error"], in: folder)
+        let engine = try Self.startEngine(runbook, in: folder, base: base, httpPort: base + 7)
         defer { kill(engine.processIdentifier, SIGTERM); engine.waitUntilExit() }
         let baseline = try Self.start(proxy, ["tcp://127.0.0.1:\(base + 5)", "tcp://127.0.0.1:\(base + 6)"], in: folder)
         defer { kill(baseline.processIdentifier, SIGKILL); baseline.waitUntilExit() }
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("var/engine-state.json").path) { usleep(50_000) }
         let idle = Self.rss(engine.processIdentifier)
 
         let context = try ZMQContext()
@@ -143,6 +132,24 @@ struct FlowBench {
         samples.sort()
         guard !samples.isEmpty else { return (0, 0, 0) }
         return (samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)], samples.count)
+    }
+
+    /// `runbook up` in `folder`, its flows on loopback ports from `base` (five of them) and its
+    /// HTTP server on `httpPort`, once it has written its first state.
+    static func startEngine(_ runbook: String, in folder: URL, base: Int, httpPort: Int) throws -> Process {
+        try """
+            flows:
+              telemetry_in: tcp://127.0.0.1:\(base)
+              telemetry_out: tcp://127.0.0.1:\(base + 1)
+              signals: tcp://127.0.0.1:\(base + 2)
+              router: tcp://127.0.0.1:\(base + 3)
+              confirmations: tcp://127.0.0.1:\(base + 4)
+              command_queue: ipc://\(folder.path)/queue.ipc
+            http: {listen: 127.0.0.1:\(httpPort)}
+            """.write(to: folder.appendingPathComponent("runbook.yaml"), atomically: true, encoding: .utf8)
+        let engine = try start(runbook, ["up", "--log-format", "text", "--log-level", "error"], in: folder)
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("var/engine-state.json").path) { usleep(50_000) }
+        return engine
     }
 
     static func start(_ path: String, _ arguments: [String], in folder: URL) throws -> Process {

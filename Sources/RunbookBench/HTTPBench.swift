@@ -19,19 +19,8 @@ struct HTTPBench {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let base = Int.random(in: 41_000..<59_000) / 10 * 10
-        try """
-            flows:
-              telemetry_in: tcp://127.0.0.1:\(base)
-              telemetry_out: tcp://127.0.0.1:\(base + 1)
-              signals: tcp://127.0.0.1:\(base + 2)
-              router: tcp://127.0.0.1:\(base + 3)
-              confirmations: tcp://127.0.0.1:\(base + 4)
-              command_queue: ipc://\(folder.path)/queue.ipc
-            http: {listen: 127.0.0.1:\(base + 5)}
-            """.write(to: folder.appendingPathComponent("runbook.yaml"), atomically: true, encoding: .utf8)
-        let engine = try FlowBench.start(runbook, ["up", "--log-format", "text", "--log-level", "error"], in: folder)
+        let engine = try FlowBench.startEngine(runbook, in: folder, base: base, httpPort: base + 5)
         defer { kill(engine.processIdentifier, SIGTERM); engine.waitUntilExit() }
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("var/engine-state.json").path) { usleep(50_000) }
 
         // Ticks at a steady rate for as long as the measurements take, from a thread of its own.
         let context = try ZMQContext()
