@@ -95,12 +95,14 @@ let package = Package(
         // Tick storage: bars aligned as MT5 aligns them, batching, the disk spool, the store protocol.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "RunbookStore", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
+        // The kernel's socket diagnostics, for which TCP ports listen (Linux headers only).
+        .systemLibrary(name: "CSockDiag"),
         // Health checks: probes, thresholds with hysteresis, the guardian that triggers runbooks,
         // and the primitives that act on the engine.
         .target(
             name: "RunbookChecks",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "CSockDiag",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,9 +1,37 @@
+import CSockDiag
 import Foundation
 
-/// Which TCP ports have a listening socket on this machine, and who holds one, from /proc.
+/// Which TCP ports have a listening socket on this machine, and who holds one.
 public enum Listeners {
-    /// Listening TCP ports (IPv4 and IPv6) with the socket inode of each.
+    /// Listening TCP ports (IPv4 and IPv6) with the socket inode of each: from the kernel's socket
+    /// diagnostics, or from /proc/net/tcp where those cannot be asked.
     static func listening() -> [Int: String] {
+        diagnosed() ?? fromProc()
+    }
+
+    /// Asked through NETLINK_SOCK_DIAG, which lists listening sockets alone; nil if refused.
+    static func diagnosed() -> [Int: String]? {
+        var ports: [Int: String] = [:]
+        for family in [AF_INET, AF_INET6] {
+            var capacity = 256
+            while true {
+                var found = [UInt32](repeating: 0, count: capacity)
+                var inodes = [UInt64](repeating: 0, count: capacity)
+                let count = Int(runbook_listening_tcp(family, &found, &inodes, Int32(capacity)))
+                guard count >= 0 else { return nil }
+                if count > capacity {
+                    capacity = count + 64
+                    continue
+                }
+                for index in 0..<count { ports[Int(found[index])] = String(inodes[index]) }
+                break
+            }
+        }
+        return ports
+    }
+
+    /// Read from /proc/net/tcp and tcp6 (slow: the kernel walks every connection bucket).
+    static func fromProc() -> [Int: String] {
         var ports: [Int: String] = [:]
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
             guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
@@ -21,6 +49,13 @@ public enum Listeners {
 
     public static func isListening(_ port: Int) -> Bool {
         listening()[port] != nil
+    }
+
+    /// Those of `ports` that nothing listens on, from one look at the kernel's tables.
+    public static func notListening(_ ports: [Int]) -> [Int] {
+        guard !ports.isEmpty else { return [] }
+        let listening = listening()
+        return ports.filter { listening[$0] == nil }
     }
 
     /// The processes holding a listening port's socket.

@@ -21,7 +21,7 @@ public struct PortProbe: Probe {
     }
 
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
-        let missing = ports.filter { !Listeners.isListening($0) }
+        let missing = Listeners.notListening(ports)
         let text = missing.isEmpty
             ? "\(ports.count == 1 ? "port \(ports[0])" : "all \(ports.count) ports") bound"
             : "not bound: \(missing.map(String.init).joined(separator: ", "))"

@@ -34,7 +34,7 @@ public final class FlowUnit: SupervisedUnit {
     public func verify() -> String? {
         guard let since = thread.withLock({ $0 })?.sinceLastTurn else { return "its loop has ended" }
         guard since < .seconds(5) else { return "its loop has not turned for \(since)" }
-        let missing = ports.filter { !Listeners.isListening($0) }
+        let missing = Listeners.notListening(ports)
         return missing.isEmpty ? nil : "ports \(missing.map(String.init).joined(separator: ", ")) are not bound"
     }
 
