@@ -26,6 +26,10 @@ public final class TickIngest: Sendable {
         public var replayEvery: Duration = .seconds(5)
         /// Past this many ticks waiting, the ingest asks its feeder to pause (`isFull`).
         public var maxBacklog = 500_000
+        /// Below this many ticks waiting, storing runs only on cores with nothing else to do, so
+        /// relaying comes first; past it, storing runs at normal priority, so that a machine kept
+        /// busy for long still stores before the backlog reaches `maxBacklog`.
+        public var idleBacklog = 250_000
 
         public init() {}
     }
@@ -36,9 +40,13 @@ public final class TickIngest: Sendable {
     private let clock: any Clock<Duration>
     private let logger: Logger
     private let parse: @Sendable (UnsafeRawBufferPointer) -> Tick?
-    /// Frames waiting, each as a 4-byte length then its bytes, in one growing buffer.
-    private let pending = Mutex<(bytes: [UInt8], frames: Int)>(([], 0))
+    /// Frames waiting, each as a 4-byte length then its bytes, in one growing buffer, and how
+    /// many were ever accepted: the hot path takes this one lock per frame.
+    private let pending = Mutex<(bytes: [UInt8], frames: Int, accepted: Int)>(([], 0, 0))
     private let state = Mutex(Counters())
+    /// An emptied buffer with its capacity kept, swapped in for the next batch so the hot path
+    /// does not grow a fresh one every time.
+    private let spare = Mutex<[UInt8]>([])
 
     public init(
         store: any TickStore, spool: TickSpool, settings: Settings = Settings(), clock: any Clock<Duration> = ContinuousClock(),
@@ -52,7 +60,11 @@ public final class TickIngest: Sendable {
         self.parse = parse
     }
 
-    public var counters: Counters { state.withLock { $0 } }
+    public var counters: Counters {
+        var counters = state.withLock { $0 }
+        counters.received = pending.withLock { $0.accepted }
+        return counters
+    }
 
     /// Ticks accepted and not yet taken into a batch.
     public var backlog: Int { pending.withLock { $0.frames } }
@@ -67,8 +79,8 @@ public final class TickIngest: Sendable {
             withUnsafeBytes(of: UInt32(frame.count).littleEndian) { pending.bytes += $0 }
             pending.bytes += frame
             pending.frames += 1
+            pending.accepted += 1
         }
-        state.withLock { $0.received += 1 }
     }
 
     /// Stores batches until cancelled, then stores (or spools) what is left.
@@ -80,26 +92,50 @@ public final class TickIngest: Sendable {
             nextID = (spool.batches().last?.id ?? 0) + 1
             logger.warning("the tick store cannot be read at start (\(error)); ticks go to the spool until it can")
         }
+        // Reading frames into ticks and storing them happen on threads of their own: one that
+        // runs only when the cores are otherwise idle, one at normal priority for a long backlog.
+        let quiet = BackgroundThread(name: "tick-store", priority: .idle)
+        let urgent = BackgroundThread(name: "tick-store-urgent", priority: .normal)
+        defer {
+            quiet.stop()
+            urgent.stop()
+        }
+        var worker: BackgroundThread { backlog > settings.idleBacklog ? urgent : quiet }
         var lastReplay = clock.stopwatch()
-        await replay()
+        await replay(on: urgent)
         while !Task.isCancelled {
             try? await clock.sleep(for: settings.interval)
             if !spool.isEmpty, lastReplay() >= settings.replayEvery {
-                await replay()
+                await replay(on: urgent)
                 lastReplay = clock.stopwatch()
             }
-            if let batch = takeBatch(id: nextID) {
+            let id = nextID
+            let thread = worker
+            if let batch = try? await thread.run({ self.takeBatch(id: id) }) {
                 nextID += 1
-                await deliver(batch)
+                await deliver(batch, on: thread)
             }
         }
-        if let batch = takeBatch(id: nextID) { await deliver(batch, retry: false) }
+        let id = nextID
+        if let batch = try? await urgent.run({ self.takeBatch(id: id) }) { await deliver(batch, on: urgent, retry: false) }
     }
 
     private func takeBatch(id: Int64) -> TickBatch? {
-        let (bytes, frames) = pending.withLock { pending -> ([UInt8], Int) in
-            defer { pending = ([], 0) }
-            return pending
+        var bytes = spare.withLock { spare in
+            defer { spare = [] }
+            return spare
+        }
+        let frames = pending.withLock { pending -> Int in
+            swap(&pending.bytes, &bytes)
+            defer { pending.frames = 0 }
+            return pending.frames
+        }
+        defer {
+            // Kept for the next batch unless a burst made it large.
+            if bytes.capacity <= 8 << 20 {
+                bytes.removeAll(keepingCapacity: true)
+                spare.withLock { $0 = bytes }
+            }
         }
         guard frames > 0 else { return nil }
         var ticks: [Tick] = []
@@ -120,12 +156,12 @@ public final class TickIngest: Sendable {
 
     /// Stores the batch, retrying; spools it when the store stays down, or when batches already
     /// wait in the spool (order is kept).
-    private func deliver(_ batch: TickBatch, retry: Bool = true) async {
+    private func deliver(_ batch: TickBatch, on worker: BackgroundThread, retry: Bool = true) async {
         if spool.isEmpty {
             let delays = retry ? settings.retryDelays : []
             for attempt in 0...delays.count {
                 do {
-                    try store.store(batch)
+                    _ = try await worker.run { [store] in try store.store(batch) }
                     state.withLock { $0.stored += batch.ticks.count }
                     return
                 } catch {
@@ -148,13 +184,13 @@ public final class TickIngest: Sendable {
     }
 
     /// Applies the spooled batches in order; empties the spool when all are stored.
-    private func replay() async {
+    private func replay(on worker: BackgroundThread) async {
         let batches = spool.batches()
         guard !batches.isEmpty else { return }
         var replayed = 0
         for batch in batches {
             do {
-                if try store.store(batch) { replayed += batch.ticks.count }
+                if try await worker.run({ [store] in try store.store(batch) }) { replayed += batch.ticks.count }
             } catch {
                 state.withLock { $0.replayed += replayed }
                 logger.warning("tick store still down (\(error)); \(batches.count) batch(es) stay in the spool")
