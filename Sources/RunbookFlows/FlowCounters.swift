@@ -51,7 +51,7 @@ public final class FlowCounters: Sendable {
     }
 
     /// Counts a batch from the hot path in one lock.
-    func relayed(frames: Int, ticks: [String: Int], malformed: [MalformedReason: Int], at date: Date) {
+    func relayed(frames: Int, ticks: [(symbol: String, count: Int)], malformed: [MalformedReason: Int], at date: Date) {
         state.withLock {
             $0.received += frames
             $0.sent += frames - malformed.values.reduce(0, +)
