@@ -58,6 +58,13 @@ func option(_ name: String) -> String? {
 }
 let proxyPath = option("--proxy")
 
+// The telemetry bridge against libzmq's proxy alone: --flows-only (with --proxy).
+if arguments.contains("--flows-only"), let proxyPath {
+    try FlowBench(runbook: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path, proxy: proxyPath).run()
+    try? FileManager.default.removeItem(at: scratch)
+    exit(0)
+}
+
 // The HTTP endpoints under load; --http-only stops after them.
 if arguments.contains("--http-only") {
     try HTTPBench(runbook: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path).run()
