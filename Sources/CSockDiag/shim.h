@@ -61,11 +61,18 @@ static inline int runbook_listening_tcp(int family, uint32_t *ports, uint64_t *i
             }
             if (header->nlmsg_type == NLMSG_ERROR) {
                 struct nlmsgerr *failure = (struct nlmsgerr *)NLMSG_DATA(header);
+                int error = header->nlmsg_len >= NLMSG_LENGTH(sizeof *failure) && failure->error < 0 ? -failure->error : EIO;
                 close(fd);
-                errno = failure->error < 0 ? -failure->error : EIO;
+                errno = error;
                 return -1;
             }
-            if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+            if (header->nlmsg_flags & NLM_F_DUMP_INTR) {
+                /* The table changed during the dump: the answer may miss a socket. */
+                close(fd);
+                errno = EAGAIN;
+                return -1;
+            }
+            if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY || header->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) continue;
             struct inet_diag_msg *socket_info = (struct inet_diag_msg *)NLMSG_DATA(header);
             if (count < capacity) {
                 ports[count] = ntohs(socket_info->id.idiag_sport);

@@ -246,6 +246,8 @@ struct SymbolTally {
             taken.append((names[index], counts[index]))
             counts[index] = 0
         }
+        // A feed of many symbols (or made-up ones) must not make every tick search a long list.
+        if symbols.count > 256 { self = SymbolTally() }
         return taken
     }
 }

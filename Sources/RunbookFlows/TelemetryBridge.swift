@@ -71,7 +71,12 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
         var frames = 0
         var ticks = tally
         tally = SymbolTally()
-        defer { tally = ticks }
+        var counted = false
+        defer {
+            // A turn ended by an error counts nothing, its ticks included.
+            if !counted { _ = ticks.takeCounts() }
+            tally = ticks
+        }
         var malformed: [MalformedReason: Int] = [:]
         var heartbeats: [FlowMessage] = []
         while frames < Self.batch {
@@ -110,6 +115,7 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
         if frames == Self.batch { drained = false }
         let now = Date()
         counters.relayed(frames: frames, ticks: ticks.takeCounts(), malformed: malformed, at: now)
+        counted = true
         for case .heartbeat(let target, let account, _) in heartbeats {
             self.heartbeats.note(target: target, account: account, at: now)
         }

@@ -45,23 +45,53 @@ final class BackgroundThread: Sendable {
         #endif
     }
 
-    /// Runs `work` on the thread and returns its result.
-    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let accepted = jobs.withLock { state -> Bool in
-                guard !state.stopped else { return false }
-                state.queue.append { continuation.resume(with: Result { try work() }) }
-                return true
+    /// Runs `work` on the thread and returns its result. With a `fallback`, the same work is also
+    /// given to that thread after `patience` (real time): whichever starts it first runs it, so
+    /// work given to an idle-priority thread on cores that stay busy still gets done.
+    func run<T: Sendable>(
+        _ work: @escaping @Sendable () throws -> T, fallback: BackgroundThread? = nil, patience: Duration = .zero
+    ) async throws -> T {
+        let claim = Claim()
+        return try await withCheckedThrowingContinuation { continuation in
+            let job: @Sendable () -> Void = {
+                guard claim.take() else { return }
+                continuation.resume(with: Result { try work() })
             }
             // Once stopped, the caller's own thread does the work.
-            guard accepted else { return continuation.resume(with: Result { try work() }) }
-            wake.signal()
+            guard enqueue(job) else { return job() }
+            if let fallback {
+                Task {
+                    try? await Task.sleep(for: patience)
+                    if !fallback.enqueue(job) { job() }
+                }
+            }
         }
+    }
+
+    /// Queues a job; false once stopped.
+    private func enqueue(_ job: @escaping @Sendable () -> Void) -> Bool {
+        let accepted = jobs.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.queue.append(job)
+            return true
+        }
+        if accepted { wake.signal() }
+        return accepted
     }
 
     /// Ends the thread once the jobs already given have run.
     func stop() {
         jobs.withLock { $0.stopped = true }
         wake.signal()
+    }
+}
+
+/// Lets one of several threads given the same job run it.
+private final class Claim: Sendable {
+    private let taken = Atomic<Bool>(false)
+
+    /// True for the first caller only.
+    func take() -> Bool {
+        !taken.exchange(true, ordering: .acquiringAndReleasing)
     }
 }

@@ -30,6 +30,9 @@ public final class TickIngest: Sendable {
         /// relaying comes first; past it, storing runs at normal priority, so that a machine kept
         /// busy for long still stores before the backlog reaches `maxBacklog`.
         public var idleBacklog = 250_000
+        /// How long a batch given to the idle-priority thread may wait to be started before the
+        /// normal-priority one takes it (real time, whatever the clock).
+        public var idlePatience: Duration = .milliseconds(200)
 
         public init() {}
     }
@@ -47,6 +50,8 @@ public final class TickIngest: Sendable {
     /// An emptied buffer with its capacity kept, swapped in for the next batch so the hot path
     /// does not grow a fresh one every time.
     private let spare = Mutex<[UInt8]>([])
+    /// The frames of the batch being read, handed from the run loop to the worker (one at a time).
+    private let handoff = Mutex<[UInt8]>([])
 
     public init(
         store: any TickStore, spool: TickSpool, settings: Settings = Settings(), clock: any Clock<Duration> = ContinuousClock(),
@@ -93,34 +98,62 @@ public final class TickIngest: Sendable {
             logger.warning("the tick store cannot be read at start (\(error)); ticks go to the spool until it can")
         }
         // Reading frames into ticks and storing them happen on threads of their own: one that
-        // runs only when the cores are otherwise idle, one at normal priority for a long backlog.
+        // runs only when the cores are otherwise idle, one at normal priority for a long backlog
+        // or for work the idle one has not started in time.
         let quiet = BackgroundThread(name: "tick-store", priority: .idle)
         let urgent = BackgroundThread(name: "tick-store-urgent", priority: .normal)
         defer {
             quiet.stop()
             urgent.stop()
         }
-        var worker: BackgroundThread { backlog > settings.idleBacklog ? urgent : quiet }
+        let work = Worker(quiet: quiet, urgent: urgent, ingest: self)
         var lastReplay = clock.stopwatch()
-        await replay(on: urgent)
+        await replay(on: work.urgentOnly)
         while !Task.isCancelled {
             try? await clock.sleep(for: settings.interval)
             if !spool.isEmpty, lastReplay() >= settings.replayEvery {
-                await replay(on: urgent)
+                await replay(on: work.urgentOnly)
                 lastReplay = clock.stopwatch()
             }
-            let id = nextID
-            let thread = worker
-            if let batch = try? await thread.run({ self.takeBatch(id: id) }) {
+            let worker = backlog > settings.idleBacklog ? work.urgentOnly : work
+            if let batch = await takeBatch(id: nextID, on: worker) {
                 nextID += 1
-                await deliver(batch, on: thread)
+                await deliver(batch, on: worker)
             }
         }
-        let id = nextID
-        if let batch = try? await urgent.run({ self.takeBatch(id: id) }) { await deliver(batch, on: urgent, retry: false) }
+        if let batch = await takeBatch(id: nextID, on: work.urgentOnly) { await deliver(batch, on: work.urgentOnly, retry: false) }
     }
 
-    private func takeBatch(id: Int64) -> TickBatch? {
+    /// Where batch work runs: on `quiet` with `urgent` taking what `quiet` has not started in time,
+    /// or on `urgent` alone.
+    private struct Worker: Sendable {
+        let quiet: BackgroundThread?
+        let urgent: BackgroundThread
+        let patience: Duration
+
+        init(quiet: BackgroundThread?, urgent: BackgroundThread, ingest: TickIngest) {
+            self.quiet = quiet
+            self.urgent = urgent
+            self.patience = ingest.settings.idlePatience
+        }
+
+        var urgentOnly: Worker { Worker(quiet: nil, urgent: urgent, patience: patience) }
+
+        private init(quiet: BackgroundThread?, urgent: BackgroundThread, patience: Duration) {
+            self.quiet = quiet
+            self.urgent = urgent
+            self.patience = patience
+        }
+
+        func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+            guard let quiet else { return try await urgent.run(work) }
+            return try await quiet.run(work, fallback: urgent, patience: patience)
+        }
+    }
+
+    /// Takes the frames waiting (here, at the caller's priority: the hot path shares this lock),
+    /// and reads them into a batch on the worker.
+    private func takeBatch(id: Int64, on worker: Worker) async -> TickBatch? {
         var bytes = spare.withLock { spare in
             defer { spare = [] }
             return spare
@@ -130,14 +163,19 @@ public final class TickIngest: Sendable {
             defer { pending.frames = 0 }
             return pending.frames
         }
-        defer {
-            // Kept for the next batch unless a burst made it large.
-            if bytes.capacity <= 8 << 20 {
-                bytes.removeAll(keepingCapacity: true)
-                spare.withLock { $0 = bytes }
-            }
+        guard frames > 0 else {
+            spare.withLock { $0 = bytes }
+            return nil
         }
-        guard frames > 0 else { return nil }
+        handoff.withLock { swap(&$0, &bytes) }
+        return try? await worker.run { self.read(frames: frames, id: id) }
+    }
+
+    private func read(frames: Int, id: Int64) -> TickBatch? {
+        var bytes = handoff.withLock { handoff in
+            defer { handoff = [] }
+            return handoff
+        }
         var ticks: [Tick] = []
         ticks.reserveCapacity(frames)
         var invalid = 0
@@ -151,12 +189,17 @@ public final class TickIngest: Sendable {
             }
         }
         if invalid > 0 { state.withLock { $0.invalid += invalid } }
+        // The buffer is kept for the next batch unless a burst made it large.
+        if bytes.capacity <= 8 << 20 {
+            bytes.removeAll(keepingCapacity: true)
+            spare.withLock { swap(&$0, &bytes) }
+        }
         return ticks.isEmpty ? nil : TickBatch(id: id, ticks: ticks)
     }
 
     /// Stores the batch, retrying; spools it when the store stays down, or when batches already
     /// wait in the spool (order is kept).
-    private func deliver(_ batch: TickBatch, on worker: BackgroundThread, retry: Bool = true) async {
+    private func deliver(_ batch: TickBatch, on worker: Worker, retry: Bool = true) async {
         if spool.isEmpty {
             let delays = retry ? settings.retryDelays : []
             for attempt in 0...delays.count {
@@ -184,7 +227,7 @@ public final class TickIngest: Sendable {
     }
 
     /// Applies the spooled batches in order; empties the spool when all are stored.
-    private func replay(on worker: BackgroundThread) async {
+    private func replay(on worker: Worker) async {
         let batches = spool.batches()
         guard !batches.isEmpty else { return }
         var replayed = 0

@@ -14,8 +14,10 @@ import Testing
         v6.arguments = ["-c", "import socket,time; s=socket.socket(socket.AF_INET6); s.bind(('::1', \(port + 1))); s.listen(); time.sleep(60)"]
         try v6.run()
         defer {
-            kill(v6.processIdentifier, SIGKILL)
-            v6.waitUntilExit()
+            if v6.isRunning {
+                kill(v6.processIdentifier, SIGKILL)
+                v6.waitUntilExit()
+            }
         }
         #expect(await eventually { Listeners.fromProc()[port] != nil && Listeners.fromProc()[port + 1] != nil })
         let diagnosed = try #require(Listeners.diagnosed())
