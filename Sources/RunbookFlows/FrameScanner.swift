@@ -221,21 +221,23 @@ public struct FrameScanner {
 }
 
 /// Ticks per symbol, counted from the frames' bytes without making strings; the symbols seen
-/// are kept (with their names) across batches, the counts are taken per batch.
+/// are kept across batches, the counts are taken per batch.
 struct SymbolTally {
-    private var symbols: [[UInt8]] = []
     private var names: [String] = []
     private var counts: [Int] = []
 
     mutating func add(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) {
-        for index in symbols.indices where symbols[index].count == range.count {
-            if symbols[index].withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress! + range.lowerBound, range.count) }) == 0 {
+        let symbol = UnsafeRawBufferPointer(rebasing: bytes[range])
+        for index in names.indices where names[index].utf8.count == symbol.count {
+            // A native string's UTF-8 is contiguous: compared in place, without a copy.
+            if names[index].utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, symbol.baseAddress!, symbol.count) == 0 })
+                ?? names[index].utf8.elementsEqual(symbol)
+            {
                 counts[index] += 1
                 return
             }
         }
-        symbols.append(Array(UnsafeRawBufferPointer(rebasing: bytes[range])))
-        names.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+        names.append(String(decoding: symbol, as: UTF8.self))
         counts.append(1)
     }
 
@@ -247,7 +249,7 @@ struct SymbolTally {
             counts[index] = 0
         }
         // A feed of many symbols (or made-up ones) must not make every tick search a long list.
-        if symbols.count > 256 { self = SymbolTally() }
+        if names.count > 256 { self = SymbolTally() }
         return taken
     }
 }

@@ -106,7 +106,7 @@ public final class TickIngest: Sendable {
             quiet.stop()
             urgent.stop()
         }
-        let work = Worker(quiet: quiet, urgent: urgent, ingest: self)
+        let work = Worker(quiet: quiet, urgent: urgent, patience: settings.idlePatience)
         var lastReplay = clock.stopwatch()
         await replay(on: work.urgentOnly)
         while !Task.isCancelled {
@@ -131,19 +131,7 @@ public final class TickIngest: Sendable {
         let urgent: BackgroundThread
         let patience: Duration
 
-        init(quiet: BackgroundThread?, urgent: BackgroundThread, ingest: TickIngest) {
-            self.quiet = quiet
-            self.urgent = urgent
-            self.patience = ingest.settings.idlePatience
-        }
-
         var urgentOnly: Worker { Worker(quiet: nil, urgent: urgent, patience: patience) }
-
-        private init(quiet: BackgroundThread?, urgent: BackgroundThread, patience: Duration) {
-            self.quiet = quiet
-            self.urgent = urgent
-            self.patience = patience
-        }
 
         func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
             guard let quiet else { return try await urgent.run(work) }
