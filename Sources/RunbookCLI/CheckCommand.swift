@@ -47,12 +47,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let records = try? engine.existingRecords()
         let evaluator = CheckEvaluator(probes: Engine.probes, environment: engine.probeEnvironment(records: records))
-        let results = await withTaskGroup(of: CheckResult.self) { group in
-            for check in checks { group.addTask { await evaluator.evaluate(check) } }
-            var results: [CheckResult] = []
-            for await result in group { results.append(result) }
-            return results.sorted { $0.check < $1.check }
-        }
+        let results = await evaluator.evaluate(all: checks)
         let since = Self.since(from: engine.healthFile, results: results)
 
         if json {

@@ -26,9 +26,7 @@ struct ScheduleListCommand: AsyncParsableCommand {
         let rows = try schedules.sorted.map { schedule in
             Row(
                 schedule: schedule, runbook: Self.runbookState(schedule.runbook, in: library),
-                params: schedule.params.reduce(into: [:]) { shown, param in
-                    shown[param.key] = library.runbooks[schedule.runbook]?.param(named: param.key)?.secret == true ? "***" : param.value
-                },
+                params: schedule.shownParams(in: library),
                 next: FireTimes(schedule, market: engine.config.market).upcoming(after: now, count: 3),
                 lastRun: try records?.runs(RunFilter(trigger: "schedule", source: schedule.name, limit: 1)).first
             )
@@ -90,6 +88,15 @@ struct ScheduleListCommand: AsyncParsableCommand {
             case .market(let time): object["market"] = ["market": "forex", "anchor": time.anchor.rawValue, "offset": DurationText.format(time.offset)]
             }
             return object
+        }
+    }
+}
+
+extension Schedule {
+    /// The schedule's parameters as shown to people: those the runbook marks secret as `***`.
+    func shownParams(in library: RunbookLibrary) -> [String: String] {
+        params.reduce(into: [:]) { shown, param in
+            shown[param.key] = library.runbooks[runbook]?.param(named: param.key)?.secret == true ? "***" : param.value
         }
     }
 }

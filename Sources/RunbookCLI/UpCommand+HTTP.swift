@@ -99,9 +99,7 @@ struct HTTPWiring {
                     ScheduleView(
                         name: schedule.name, runbook: schedule.runbook, when: schedule.whenText, timeZone: schedule.timeZone.identifier,
                         next: FireTimes(schedule, market: market).upcoming(after: now, count: 3),
-                        params: schedule.params.reduce(into: [:]) { shown, param in
-                            shown[param.key] = library.runbooks[schedule.runbook]?.param(named: param.key)?.secret == true ? "***" : param.value
-                        }
+                        params: schedule.shownParams(in: library)
                     )
                 }
             },

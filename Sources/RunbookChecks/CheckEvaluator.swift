@@ -36,6 +36,14 @@ public struct CheckEvaluator: Sendable {
         self.clock = clock
     }
 
+    /// Every check at once, sorted by name.
+    public func evaluate(all checks: [Check]) async -> [CheckResult] {
+        await withTaskGroup(of: CheckResult.self) { group in
+            for check in checks { group.addTask { await evaluate(check) } }
+            return await group.reduce(into: []) { $0.append($1) }.sorted { $0.check < $1.check }
+        }
+    }
+
     public func evaluate(_ check: Check) async -> CheckResult {
         let now = environment.now()
         let limits = Self.limits(of: check)

@@ -68,10 +68,7 @@ public struct CheckStep: StepPrimitive {
 extension CheckStep {
     /// Every check at once: one line each; fails naming those whose status is not allowed.
     private func evaluateAll(_ book: CheckBook) async throws -> StepResult {
-        let results = await withTaskGroup(of: CheckResult.self) { group in
-            for check in book.checks { group.addTask { await book.evaluator.evaluate(check) } }
-            return await group.reduce(into: []) { $0.append($1) }.sorted { $0.check < $1.check }
-        }
+        let results = await book.evaluator.evaluate(all: book.checks)
         let lines = results.map { "\($0.check): \($0.status.rawValue): \($0.text)" + ($0.subject.map { " [\($0)]" } ?? "") }
         let failing = results.filter { !allow.contains($0.status) }
         let worst = results.map(\.status).filter { $0 != .idle }.max() ?? .healthy
@@ -113,7 +110,7 @@ public struct RestartStep: StepPrimitive {
         if service == "all" {
             // Every one, programs (the producers) first, then the flows; each verified; a
             // refusal does not stop the others.
-            let names = try await engine.snapshot().services.map(\.name)
+            let names = try await engine.serviceNames()
             var failed: [String] = []
             for name in names.reversed() {
                 do { try await engine.restart(name) } catch { failed.append("\(name): \(error)") }

@@ -21,7 +21,7 @@ public struct HTTPSettings: Sendable, Equatable {
 
     /// Whether only this machine can connect.
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        ChannelSettings.isLoopback(host)
     }
 
     /// Splits `HOST:PORT` (`[::1]:8080` for IPv6); nil when it is not that shape.
@@ -65,8 +65,7 @@ extension EngineConfig {
                 http.port = port
             case "token_env":
                 guard let name = source.string(value, what: "http.token_env") else { continue }
-                let valid = !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } && !(name.first?.isNumber ?? true)
-                guard valid else {
+                guard ChannelSettings.isVariableName(name) else {
                     source.error(value, "http.token_env '\(name)' is not an environment variable name: write the variable's name (such as RUNBOOK_API_TOKEN), never the token itself")
                     continue
                 }

@@ -43,26 +43,23 @@ public struct FireTimes: Sendable {
         }
     }
 
+    /// The fires after `instant`, oldest first, computed as they are read.
+    public func fires(after instant: Date) -> some Sequence<Date> {
+        sequence(state: instant) { from -> Date? in
+            guard let fire = next(after: from) else { return nil }
+            from = fire
+            return fire
+        }
+    }
+
     /// The fires after `start` up to and including `end`, oldest first.
     public func fires(after start: Date, through end: Date) -> [Date] {
-        var fires: [Date] = []
-        var from = start
-        while let fire = next(after: from), fire <= end {
-            fires.append(fire)
-            from = fire
-        }
-        return fires
+        Array(fires(after: start).prefix { $0 <= end })
     }
 
     /// The next `count` fires after `instant`.
     public func upcoming(after instant: Date, count: Int) -> [Date] {
-        var fires: [Date] = []
-        var from = instant
-        while fires.count < count, let fire = next(after: from) {
-            fires.append(fire)
-            from = fire
-        }
-        return fires
+        Array(fires(after: instant).prefix(count))
     }
 
     /// The first instant after `instant` at which `cron` matches the wall clock of `zone`.

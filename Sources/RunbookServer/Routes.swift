@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RunbookChecks
+import RunbookExecutor
 import RunbookModel
 
 /// The engine's state as the health endpoints and the dashboard show it.
@@ -196,7 +197,7 @@ extension RunbookHTTPServer {
             var filter = RunQuery()
             filter.runbook = query.get("runbook").flatMap { $0.isEmpty ? nil : $0 }
             if let status = query.get("status"), !status.isEmpty {
-                let statuses = ["running", "succeeded", "failed", "cancelled", "interrupted"]
+                let statuses = RunStatus.allCases.map(\.rawValue)
                 guard statuses.contains(status) else {
                     return JSON.error(.badRequest, "status '\(status)' is not one of \(statuses.joined(separator: ", "))")
                 }
