@@ -105,7 +105,7 @@ struct IncidentCommand: AsyncParsableCommand {
             throw ExitStatus.usage.code
         }
         let events = try records.events(of: id)
-        let messages = try records.outbox(states: Set(OutboxEntry.State.allCases), limit: 100_000).filter { $0.incidentID == id }
+        let messages = try records.outbox(incident: id)
         if json {
             var object = IncidentJSON.object(incident)
             object["timeline"] = events.map(IncidentJSON.object)

@@ -181,6 +181,13 @@ extension RunRecords: IncidentStore {
         }
     }
 
+    /// The messages queued for one incident, oldest first.
+    public func outbox(incident: Int64) throws -> [OutboxEntry] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE incident_id = ? ORDER BY id", arguments: [incident]).map(Self.entry)
+        }
+    }
+
     public func markInterruptedSends() throws -> Int {
         try write { db in
             try db.execute(sql: "UPDATE outbox SET state = 'uncertain', last_error = 'the engine stopped while sending it' WHERE state = 'sending'")

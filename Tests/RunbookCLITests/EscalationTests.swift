@@ -91,6 +91,9 @@ import Testing
         for kind in ["opened", "run", "level", "notified", "acknowledged", "resolved"] {
             #expect(kinds.contains(kind), "\(kind) missing from \(kinds)")
         }
+        // Its messages, and only its, are listed with it: the level-2 message and the resolution.
+        let messages = timeline["outbox"] as? [[String: Any]] ?? []
+        #expect(messages.count >= 2 && messages.allSatisfy { ($0["incident_id"] as? Int64 ?? ($0["incident_id"] as? Int).map(Int64.init)) == 1 }, "\(messages)")
         let runLinked = (timeline["timeline"] as? [[String: Any]] ?? []).contains { ($0["run_id"] as? Int64 ?? 0) > 0 || ($0["run_id"] as? Int ?? 0) > 0 }
         #expect(runLinked)
         let outbox = try cli.run("outbox")
