@@ -90,7 +90,7 @@ struct CheckCommand: AsyncParsableCommand {
     }
 
     static func number(_ value: Double) -> String {
-        value == value.rounded() ? String(Int64(value)) : String(format: "%.3f", value)
+        Int64(exactly: value).map(String.init) ?? String(format: "%.3f", value)
     }
 
     /// Since when each check has had the status found now, from the running guardian's health

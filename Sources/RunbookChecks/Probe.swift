@@ -134,7 +134,7 @@ extension [String: Value] {
     /// A probe input as text (numbers written as such too).
     public func text(_ key: String) -> String? {
         if case .string(let text)? = self[key] { return text }
-        if case .number(let number)? = self[key] { return number == number.rounded() ? String(Int(number)) : String(number) }
+        if case .number(let number)? = self[key] { return Int64(exactly: number).map(String.init) ?? String(number) }
         return nil
     }
 

@@ -154,8 +154,10 @@ public struct WinRateProbe: Probe {
     public var by: String
 
     public init(inputs: [String: Value]) throws(ProbeInputError) {
-        last = Int(inputs.number("last") ?? 50)
-        minTrades = Int(inputs.number("min_trades") ?? 10)
+        guard let last = Int(exactly: inputs.number("last") ?? 50), last > 0 else { throw ProbeInputError("win_rate last must be a whole number above 0") }
+        guard let minTrades = Int(exactly: inputs.number("min_trades") ?? 10), minTrades >= 0 else { throw ProbeInputError("win_rate min_trades must be a whole number, 0 or more") }
+        self.last = last
+        self.minTrades = minTrades
         by = inputs.text("by") ?? "all"
         guard ["all", "symbol", "session"].contains(by) else { throw ProbeInputError("win_rate by '\(by)' is not all, symbol or session") }
         guard last >= 1, minTrades >= 1 else { throw ProbeInputError("win_rate needs last and min_trades of 1 or more") }

@@ -230,7 +230,8 @@ enum PidFile {
 public enum Age {
     public static func text(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "never" }
-        let whole = Int(seconds.rounded())
+        // Clamped: a clock or a record far off must not stop the program that shows it.
+        let whole = Int(max(-1e15, min(1e15, seconds.rounded())))
         if whole < 120 { return "\(whole)s" }
         if whole < 7200 { return "\(whole / 60)m" }
         if whole < 172_800 { return String(format: "%dh%02dm", whole / 3600, whole % 3600 / 60) }

@@ -155,7 +155,7 @@ public struct ControlClient: EngineControl {
             let socket = try ZMQSocket(context, .dealer)
             defer { socket.close() }
             try socket.setLinger(milliseconds: 0)
-            try socket.setReceiveTimeout(milliseconds: Int32(timeout.milliseconds))
+            try socket.setReceiveTimeout(milliseconds: Int32(clamping: timeout.milliseconds))
             try socket.connect(endpoint)
             _ = try socket.send(Array(request))
             guard let parts = try socket.receive(), let last = parts.last else {

@@ -13,6 +13,7 @@ public enum MalformedReason: String, Sendable, CaseIterable {
     case duplicateFire = "duplicate_fire"
     case finalFire = "fire_already_final"
     case multipart = "multipart"
+    case outOfRange = "out_of_range"
 }
 
 /// A message that cannot be used, with what is wrong with it.
@@ -92,6 +93,13 @@ public enum FlowMessage: Sendable, Equatable {
 
     /// Frames larger than this are refused as `too_large`.
     public static let maximumSize = 64 * 1024
+    /// Names and identifiers (symbols, EA ids, fire, signal and probe ids) longer than this are
+    /// refused as `out_of_range`.
+    public static let maximumNameSize = 128
+    /// The largest lot a fire may carry.
+    public static let maximumLot = 10_000.0
+    /// The largest profit or loss a close may report, either way.
+    public static let maximumPnL = 1e12
 
     /// Reads one frame; throws what is wrong with it.
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(MalformedMessage) -> FlowMessage {
@@ -125,25 +133,31 @@ public enum FlowMessage: Sendable, Equatable {
         guard let name = type as? String else { throw MalformedMessage(reason: .wrongType, detail: "\"type\" is not text") }
         switch name {
         case "tick":
-            return .tick(
-                symbol: try fields.text("symbol"), bid: try fields.number("bid"), ask: try fields.number("ask"),
-                timeMsc: try fields.integer("time_msc"), volume: try fields.optionalNumber("volume") ?? 0
-            )
+            let symbol = try fields.text("symbol"), bid = try fields.number("bid"), ask = try fields.number("ask")
+            let time = try fields.number("time_msc"), volume = try fields.optionalNumber("volume") ?? 0
+            if let problem = TickLimits.problem(symbol: symbol.utf8.count, bid: bid, ask: ask, timeMsc: time, volume: volume) {
+                throw MalformedMessage(reason: .outOfRange, detail: problem)
+            }
+            guard !symbol.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw MalformedMessage(reason: .outOfRange, detail: "the symbol holds control characters")
+            }
+            return .tick(symbol: symbol, bid: bid, ask: ask, timeMsc: Int64(time), volume: volume)
         case "heartbeat":
             return .heartbeat(target: try fields.text("target_uuid"), account: try fields.optionalText("account"), timeMsc: try fields.optionalInteger("time_msc"))
         case "signal":
             return .signal(Signal(
                 id: try fields.text("signal_id"), symbol: try fields.text("symbol"), direction: try fields.direction(),
-                entry: try fields.optionalNumber("entry"), stopLoss: try fields.optionalNumber("sl"), takeProfit: try fields.optionalNumber("tp"),
+                entry: try fields.optionalPrice("entry"), stopLoss: try fields.optionalPrice("sl"), takeProfit: try fields.optionalPrice("tp"),
                 confidence: try fields.optionalNumber("confidence"), timeMsc: try fields.optionalInteger("time_msc"),
                 raw: String(decoding: raw, as: UTF8.self)
             ))
         case "fire":
             let lot = try fields.number("lot")
             guard lot > 0 else { throw MalformedMessage(reason: .wrongType, detail: "\"lot\" must be more than 0") }
+            guard lot <= maximumLot else { throw MalformedMessage(reason: .outOfRange, detail: "\"lot\" is more than \(maximumLot)") }
             return .fire(Fire(
                 id: try fields.text("fire_id"), target: try fields.text("target_uuid"), symbol: try fields.text("symbol"),
-                direction: try fields.direction(), lot: lot, stopLoss: try fields.optionalNumber("sl"), takeProfit: try fields.optionalNumber("tp")
+                direction: try fields.direction(), lot: lot, stopLoss: try fields.optionalPrice("sl"), takeProfit: try fields.optionalPrice("tp")
             ))
         case "test":
             return .test(probeID: try fields.text("probe_id"))
@@ -152,12 +166,12 @@ public enum FlowMessage: Sendable, Equatable {
             guard status == "filled" || status == "failed" else { throw MalformedMessage(reason: .wrongType, detail: "\"status\" must be filled or failed, not \(status)") }
             return .confirmation(Confirmation(
                 fireID: try fields.text("fire_id"), filled: status == "filled", ticket: try fields.optionalInteger("ticket"),
-                price: try fields.optionalNumber("price"), error: try fields.optionalText("error"), timeMsc: try fields.optionalInteger("time_msc")
+                price: try fields.optionalPrice("price"), error: try fields.optionalText("error"), timeMsc: try fields.optionalInteger("time_msc")
             ))
         case "close":
             return .close(Close(
-                fireID: try fields.text("fire_id"), ticket: try fields.optionalInteger("ticket"), exitPrice: try fields.optionalNumber("exit_price"),
-                pnl: try fields.number("pnl"), timeMsc: try fields.optionalInteger("time_msc")
+                fireID: try fields.text("fire_id"), ticket: try fields.optionalInteger("ticket"), exitPrice: try fields.optionalPrice("exit_price"),
+                pnl: try fields.pnl(), timeMsc: try fields.optionalInteger("time_msc")
             ))
         default:
             throw MalformedMessage(reason: .unknownType, detail: "unknown type \"\(name.prefix(40))\"")
@@ -171,6 +185,9 @@ public enum FlowMessage: Sendable, Equatable {
         func text(_ key: String) throws(MalformedMessage) -> String {
             guard let value = values[key] else { throw MalformedMessage(reason: .missingField, detail: "no \"\(key)\" field") }
             guard let text = value as? String, !text.isEmpty else { throw MalformedMessage(reason: .wrongType, detail: "\"\(key)\" is not text") }
+            guard text.utf8.count <= FlowMessage.maximumNameSize else {
+                throw MalformedMessage(reason: .outOfRange, detail: "\"\(key)\" is \(text.utf8.count) bytes, more than \(FlowMessage.maximumNameSize)")
+            }
             return text
         }
 
@@ -194,10 +211,25 @@ public enum FlowMessage: Sendable, Equatable {
             return try number(key)
         }
 
+        /// A price: within `TickLimits.price`.
+        func optionalPrice(_ key: String) throws(MalformedMessage) -> Double? {
+            guard let value = try optionalNumber(key) else { return nil }
+            guard TickLimits.price.contains(value) else { throw MalformedMessage(reason: .outOfRange, detail: "\"\(key)\" is outside \(TickLimits.price.lowerBound) to \(TickLimits.price.upperBound)") }
+            return value
+        }
+
+        func pnl() throws(MalformedMessage) -> Double {
+            let value = try number("pnl")
+            guard abs(value) <= FlowMessage.maximumPnL else { throw MalformedMessage(reason: .outOfRange, detail: "\"pnl\" is beyond \(FlowMessage.maximumPnL) either way") }
+            return value
+        }
+
         func integer(_ key: String) throws(MalformedMessage) -> Int64 {
             let value = try number(key)
-            guard value.rounded() == value, abs(value) < 9e18 else { throw MalformedMessage(reason: .wrongType, detail: "\"\(key)\" is not a whole number") }
-            return Int64(value)
+            guard let whole = Int64(exactly: value), abs(whole) < 9_000_000_000_000_000_000 else {
+                throw MalformedMessage(reason: value.rounded() == value ? .outOfRange : .wrongType, detail: "\"\(key)\" is not a whole number within 64 bits")
+            }
+            return whole
         }
 
         func optionalInteger(_ key: String) throws(MalformedMessage) -> Int64? {

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import RunbookZMQ
 
-/// EA -> PULL 5556 -> bridge -> PUB 5560 -> signal engine. Frames are relayed unchanged after a
-/// structural check that reads no more than the type, symbol and number fields; ticks are counted
+/// EA -> PULL 5556 -> bridge -> PUB 5560 -> signal engine. Frames are relayed unchanged once they
+/// are known to be valid JSON ticks within `TickLimits` or heartbeats (`FrameScanner`); ticks are counted
 /// per symbol and handed on, heartbeats update the EA registry.
 public final class TelemetryBridge: Flow, @unchecked Sendable {
     public let name = "telemetry-bridge"
@@ -86,16 +86,13 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
                     ticks.add(bytes, symbol)
                     onTick?(bytes)
                     return true
-                case .heartbeat:
-                    switch FlowMessage.result(of: bytes) {
-                    case .success(let heartbeat):
-                        heartbeats.append(heartbeat)
-                        return true
-                    case .failure(let problem):
-                        malformed[problem.reason, default: 0] += 1
-                        log.drop(problem)
-                        return false
-                    }
+                case .decodedTick(let symbol):
+                    ticks.add(name: symbol)
+                    onTick?(bytes)
+                    return true
+                case .heartbeat(let heartbeat):
+                    heartbeats.append(heartbeat)
+                    return true
                 case .malformed(let reason):
                     malformed[reason, default: 0] += 1
                     log.drop(MalformedMessage(reason: reason, detail: "\(bytes.count)-byte frame on \(input)"))

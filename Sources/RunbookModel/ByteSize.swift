@@ -13,7 +13,8 @@ public enum ByteSize {
         let number = trimmed.prefix { $0.isNumber || $0 == "." }
         let unit = trimmed.dropFirst(number.count).trimmingCharacters(in: .whitespaces).uppercased()
         guard let value = Double(number), let multiplier = units[unit] else { return nil }
-        return Int64(value * Double(multiplier))
+        // A size past what 64 bits count (about 8 EiB) is not a size.
+        return Int64(exactly: (value * Double(multiplier)).rounded(.down))
     }
 }
 

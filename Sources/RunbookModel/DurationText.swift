@@ -18,7 +18,17 @@ public enum DurationText {
             rest = rest.dropFirst(suffix.count)
             total += value * unit.seconds
         }
-        return .milliseconds(Int64((total * 1000).rounded()))
+        return seconds(total)
+    }
+
+    /// The longest duration read: a hundred years (anything longer is a typing error, and would
+    /// not fit the millisecond counts durations are kept in).
+    public static let longest = Duration.seconds(100 * 365 * 86_400)
+
+    /// A number of seconds as a duration; nil unless it is from 0 up to `longest`.
+    public static func seconds(_ seconds: Double) -> Duration? {
+        guard seconds >= 0, seconds <= Double(longest.components.seconds) else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     /// The compact form of a duration, the way `parse` reads it back.

@@ -60,7 +60,7 @@ public struct SQLValueProbe: Probe {
             throw ProbeFailure("query on \(file) failed: \(error)")
         }
         guard let value else { return ProbeReading(value: nil, text: "the query returned no number", status: .unknown) }
-        return ProbeReading(value: value, text: value == value.rounded() ? String(Int64(value)) : String(format: "%.3f", value))
+        return ProbeReading(value: value, text: Int64(exactly: value).map(String.init) ?? String(format: "%.3f", value))
     }
 }
 

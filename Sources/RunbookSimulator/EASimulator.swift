@@ -32,13 +32,17 @@ public final class EASimulator {
         private static func duration(_ text: String) -> Duration? {
             let number = text.prefix { $0.isNumber || $0 == "." }
             guard let value = Double(number) else { return nil }
+            let scale: Double
             switch text.dropFirst(number.count) {
-            case "ms": return .milliseconds(Int64(value))
-            case "s", "": return .milliseconds(Int64(value * 1000))
-            case "m": return .milliseconds(Int64(value * 60_000))
-            case "h": return .milliseconds(Int64(value * 3_600_000))
+            case "ms": scale = 0.001
+            case "s", "": scale = 1
+            case "m": scale = 60
+            case "h": scale = 3600
             default: return nil
             }
+            // A day at most: a fault is for tests and demos.
+            guard value * scale <= 86_400 else { return nil }
+            return .milliseconds(Int64((value * scale * 1000).rounded()))
         }
     }
 

@@ -61,10 +61,10 @@ public struct ResolvedInputs: Sendable {
             if let fallback { return fallback }
             throw StepInputError("input '\(key)' is missing")
         }
-        guard let number = values[key]!.numeric, number.rounded() == number else {
+        guard let number = values[key]!.numeric, let whole = Int(exactly: number) else {
             throw StepInputError("input '\(key)' is '\(values[key]!.text)', not a whole number")
         }
-        return Int(number)
+        return whole
     }
 
     public func bool(_ key: String, default fallback: Bool) throws(StepInputError) -> Bool {
@@ -84,7 +84,11 @@ public struct ResolvedInputs: Sendable {
         }
         switch values[key]! {
         case .duration(let duration): return duration
-        case .number(let seconds): return .milliseconds(Int64(seconds * 1000))
+        case .number(let seconds):
+            guard let duration = DurationText.seconds(seconds) else {
+                throw StepInputError("input '\(key)' is \(seconds) seconds: write a duration from 0s to \(DurationText.format(DurationText.longest))")
+            }
+            return duration
         case let other:
             guard let duration = DurationText.parse(other.text) else {
                 throw StepInputError("input '\(key)' is '\(other.text)', not a duration such as 30s or 5m")
