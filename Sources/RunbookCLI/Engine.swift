@@ -28,6 +28,8 @@ public struct Engine {
 
     /// Where ticks wait while the tick store is down.
     var spoolPath: String { (config.dataDirectory as NSString).appendingPathComponent("ticks.spool") }
+    /// Where the frames relayed and not yet stored are journaled.
+    var journalDirectory: String { (config.dataDirectory as NSString).appendingPathComponent("journal") }
 
     /// Where `runbook up` writes its state each second.
     var stateFile: String {

@@ -121,8 +121,11 @@ struct UpCommand: AsyncParsableCommand {
             forward = { signal in forwarder.send(signal.raw) }
         }
         let tickStore = try SQLiteTickStore(path: engine.tickStorePath, alignment: engine.alignment)
+        var tickSettings = TickIngest.Settings()
+        tickSettings.syncInterval = config.ticks.syncInterval
         let ingest = TickIngest(
-            store: tickStore, spool: try TickSpool(path: engine.spoolPath), logger: Logger(label: "runbook.ticks"),
+            store: tickStore, spool: try TickSpool(path: engine.spoolPath), journal: try TickJournal(directory: engine.journalDirectory),
+            settings: tickSettings, logger: Logger(label: "runbook.ticks"),
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
         // Incidents need only the records and the checks, so the supervisor can tell them of a

@@ -16,6 +16,7 @@ import Yams
 /// - `channels`: notification channels by name (telegram, email, webhook); see `ChannelSettings`
 /// - `escalation`: `cooldown`, `levels` (2-4: `channels`, `climb_after`), `fallback`, `fallback_after`, `retry`
 /// - `http`: the HTTP server: `enabled`, `listen` (default `127.0.0.1:8080`), `token_env`; see `HTTPSettings`
+/// - `ticks`: tick storage: `sync_interval` (default 200ms); see `TickSettings`
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
 /// `RUNBOOK_CHECKS`, `RUNBOOK_SCHEDULES`.
@@ -38,6 +39,8 @@ public struct EngineConfig: Sendable {
     public var channels: [ChannelSettings] = []
     /// The HTTP server (`http:`).
     public var http = HTTPSettings()
+    /// Tick storage (`ticks:`).
+    public var ticks = TickSettings()
     /// The file the configuration came from, if any.
     public var file: String?
 
@@ -47,7 +50,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http", "ticks"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
@@ -95,6 +98,7 @@ public struct EngineConfig: Sendable {
                 case "market": readMarket(value, &source)
                 case "channels": readChannels(value, &source)
                 case "http": readHTTP(value, &source)
+                case "ticks": readTicks(value, &source)
                 case "escalation": references = readEscalation(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }

@@ -3,8 +3,10 @@ import Logging
 import Synchronization
 
 /// Takes ticks from the telemetry bridge's hot path and stores them in batches, off that path.
-/// No tick is lost: a failed batch is retried with backoff, then spooled to disk; spooled batches
-/// are replayed in order when the store is back, and never applied twice.
+/// No tick is lost: each frame is journaled before it is relayed (`TickJournal`), a failed batch
+/// is retried with backoff, then spooled to disk; spooled batches are replayed in order when the
+/// store is back, and never applied twice. What a killed process had journaled and not yet
+/// stored or spooled is spooled by the next start.
 public final class TickIngest: Sendable {
     public struct Counters: Sendable, Equatable {
         public var received = 0
@@ -15,6 +17,8 @@ public final class TickIngest: Sendable {
         public var invalid = 0
         /// Ticks lost; stays 0 unless the spool itself cannot be written.
         public var dropped = 0
+        /// Ticks an earlier process had journaled and not stored, spooled at start.
+        public var recovered = 0
     }
 
     public struct Settings: Sendable {
@@ -33,12 +37,15 @@ public final class TickIngest: Sendable {
         /// How long a batch given to the idle-priority thread may wait to be started before the
         /// normal-priority one takes it (real time, whatever the clock).
         public var idlePatience: Duration = .milliseconds(200)
+        /// How often the journal is written to the disk: what a machine crash can take at most.
+        public var syncInterval: Duration = .milliseconds(200)
 
         public init() {}
     }
 
     private let store: any TickStore
     private let spool: TickSpool
+    private let journal: TickJournal?
     private let settings: Settings
     private let clock: any Clock<Duration>
     private let logger: Logger
@@ -54,11 +61,12 @@ public final class TickIngest: Sendable {
     private let handoff = Mutex<[UInt8]>([])
 
     public init(
-        store: any TickStore, spool: TickSpool, settings: Settings = Settings(), clock: any Clock<Duration> = ContinuousClock(),
-        logger: Logger, parse: @escaping @Sendable (UnsafeRawBufferPointer) -> Tick?
+        store: any TickStore, spool: TickSpool, journal: TickJournal? = nil, settings: Settings = Settings(),
+        clock: any Clock<Duration> = ContinuousClock(), logger: Logger, parse: @escaping @Sendable (UnsafeRawBufferPointer) -> Tick?
     ) {
         self.store = store
         self.spool = spool
+        self.journal = journal
         self.settings = settings
         self.clock = clock
         self.logger = logger
@@ -78,9 +86,10 @@ public final class TickIngest: Sendable {
     /// ticks wait upstream (in the EA's queue) instead of in this process's memory.
     public var isFull: Bool { backlog >= settings.maxBacklog }
 
-    /// The hot path: copies the frame and returns.
+    /// The hot path: journals and copies the frame and returns.
     public func accept(_ frame: UnsafeRawBufferPointer) {
         pending.withLock { pending in
+            journal?.append(frame)
             withUnsafeBytes(of: UInt32(frame.count).littleEndian) { pending.bytes += $0 }
             pending.bytes += frame
             pending.frames += 1
@@ -90,6 +99,9 @@ public final class TickIngest: Sendable {
 
     /// Stores batches until cancelled, then stores (or spools) what is left.
     public func run() async {
+        recoverJournal()
+        let syncing = journal.map { JournalSync(journal: $0, every: settings.syncInterval) }
+        defer { syncing?.stop() }
         var nextID: Int64
         do {
             nextID = max(try store.lastAppliedBatch(), spool.batches().last?.id ?? 0) + 1
@@ -116,12 +128,41 @@ public final class TickIngest: Sendable {
                 lastReplay = clock.stopwatch()
             }
             let worker = backlog > settings.idleBacklog ? work.urgentOnly : work
-            if let batch = await takeBatch(id: nextID, on: worker) {
-                nextID += 1
-                await deliver(batch, on: worker)
-            }
+            if let batch = await takeBatch(id: &nextID, on: worker) { await deliver(batch, on: worker) }
         }
-        if let batch = await takeBatch(id: nextID, on: work.urgentOnly) { await deliver(batch, on: work.urgentOnly, retry: false) }
+        if let batch = await takeBatch(id: &nextID, on: work.urgentOnly) { await deliver(batch, on: work.urgentOnly, retry: false) }
+    }
+
+    /// Spools what an earlier process journaled and did not store or spool, in order, then lets
+    /// its segments go. Batches the store has applied or the spool holds are skipped; replay
+    /// never applies a batch twice either way.
+    private func recoverJournal() {
+        guard let journal, !journal.leftover.files.isEmpty else { return }
+        let leftover = journal.leftover
+        let spooled = spool.batches().map(\.id)
+        let applied = try? store.lastAppliedBatch()
+        var fresh = max(applied ?? 0, spooled.max() ?? 0, leftover.highestID) + 1
+        var recovered = 0
+        do {
+            for (id, frames) in leftover.batches {
+                if let id, id <= applied ?? .min || spooled.contains(id) { continue }
+                let ticks = frames.compactMap { frame in frame.withUnsafeBytes { parse($0) } }
+                guard !ticks.isEmpty else { continue }
+                let batch = TickBatch(id: id ?? fresh, ticks: ticks)
+                if id == nil { fresh += 1 }
+                try spool.append(batch)
+                recovered += ticks.count
+            }
+        } catch {
+            // The segments stay for the next start; nothing is removed that is not safe elsewhere.
+            logger.critical("cannot spool the ticks journaled by an earlier run (\(error)); its journal is kept in \(journal.directory)")
+            return
+        }
+        TickJournal.remove(leftover.files)
+        if recovered > 0 {
+            state.withLock { $0.recovered += recovered }
+            logger.warning("recovered \(recovered) ticks that an earlier run had relayed and not stored; they are in the spool")
+        }
     }
 
     /// Where batch work runs: on `quiet` with `urgent` taking what `quiet` has not started in time,
@@ -141,13 +182,16 @@ public final class TickIngest: Sendable {
 
     /// Takes the frames waiting (here, at the caller's priority: the hot path shares this lock),
     /// and reads them into a batch on the worker.
-    private func takeBatch(id: Int64, on worker: Worker) async -> TickBatch? {
+    /// Frames taken are marked in the journal as batch `id`, which is then used up.
+    private func takeBatch(id: inout Int64, on worker: Worker) async -> TickBatch? {
         var bytes = spare.withLock { spare in
             defer { spare = [] }
             return spare
         }
+        let batchID = id
         let frames = pending.withLock { pending -> Int in
             swap(&pending.bytes, &bytes)
+            if pending.frames > 0 { journal?.mark(batch: batchID) }
             defer { pending.frames = 0 }
             return pending.frames
         }
@@ -155,8 +199,9 @@ public final class TickIngest: Sendable {
             spare.withLock { $0 = bytes }
             return nil
         }
+        id += 1
         handoff.withLock { swap(&$0, &bytes) }
-        return try? await worker.run { self.read(frames: frames, id: id) }
+        return try? await worker.run { self.read(frames: frames, id: batchID) }
     }
 
     private func read(frames: Int, id: Int64) -> TickBatch? {
@@ -194,6 +239,7 @@ public final class TickIngest: Sendable {
                 do {
                     _ = try await worker.run { [store] in try store.store(batch) }
                     state.withLock { $0.stored += batch.ticks.count }
+                    journal?.durable(through: batch.id)
                     return
                 } catch {
                     guard attempt < delays.count else {
@@ -208,6 +254,7 @@ public final class TickIngest: Sendable {
         do {
             try spool.append(batch)
             state.withLock { $0.spooled += batch.ticks.count }
+            journal?.durable(through: batch.id)
         } catch {
             state.withLock { $0.dropped += batch.ticks.count }
             logger.critical("\(batch.ticks.count) ticks lost: \(error)")
@@ -246,5 +293,27 @@ extension Clock where Duration == Swift.Duration {
     func stopwatch() -> @Sendable () -> Swift.Duration {
         let start = now
         return { start.duration(to: self.now) }
+    }
+}
+
+/// Writes the journal to the disk every interval, on a thread of its own: a store outage that
+/// holds the ingest in its retries must not hold the journal's sync too.
+private final class JournalSync: @unchecked Sendable {
+    private let thread: Thread
+
+    init(journal: TickJournal, every interval: Duration) {
+        let microseconds = UInt32(clamping: interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000)
+        thread = Thread {
+            while !Thread.current.isCancelled {
+                usleep(max(1000, microseconds))
+                journal.sync()
+            }
+        }
+        thread.name = "tick-journal-sync"
+        thread.start()
+    }
+
+    func stop() {
+        thread.cancel()
     }
 }
