@@ -59,9 +59,10 @@ struct ValidateCommand: AsyncParsableCommand {
         if !diagnostics.isEmpty { throw ExitStatus.usage.code }
     }
 
-    /// Whether a file is a check: it has a top-level `probe:` key.
+    /// Whether a file is a check: it has a top-level `probe:` key. A file that cannot be read
+    /// within the limits is not; reading it as a runbook reports why.
     static func isCheck(_ file: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: file) else { return false }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").contains { $0.hasPrefix("probe:") }
+        guard let text = try? YAMLFile.read(file, unreadable: "") else { return false }
+        return text.split(separator: "\n").contains { $0.hasPrefix("probe:") }
     }
 }

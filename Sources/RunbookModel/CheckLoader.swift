@@ -98,12 +98,8 @@ public struct CheckLoader: Sendable {
         var checks: [Check] = []
         var diagnostics: [Diagnostic] = []
         for file in RunbookLibrary.yamlFiles(in: paths) where FileManager.default.fileExists(atPath: file) {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read the file: check that it is readable"))
-                continue
-            }
             do {
-                let check = try load(text: String(decoding: data, as: UTF8.self), file: file)
+                let check = try load(text: YAMLFile.read(file, unreadable: "cannot read the file: check that it is readable"), file: file)
                 if let other = checks.first(where: { $0.name == check.name }) {
                     diagnostics.append(.reading(check.location, "check name '\(check.name)' is already used by \(other.file): rename one of them"))
                 } else {

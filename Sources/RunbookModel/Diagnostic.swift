@@ -4,12 +4,15 @@ import Foundation
 public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     public var location: SourceLocation
     public var message: String
-    /// The text of the offending line, shown under the message with a caret.
+    /// The text of the offending line, shown under the message with a caret, cut to
+    /// `YAMLLimits.echo` characters around the column.
     public var sourceLine: String?
 
+    /// A quoted piece of source text in `message` ('...') longer than `YAMLLimits.echo`
+    /// characters is cut, so that an error never repeats a whole value.
     public init(_ location: SourceLocation, _ message: String, sourceLine: String? = nil) {
         self.location = location
-        self.message = message
+        self.message = Self.cutQuotes(message)
         self.sourceLine = sourceLine
     }
 
@@ -32,10 +35,50 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var text = "\(location): error: \(message)"
         if let sourceLine {
-            let caretPadding = String(sourceLine.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " })
-            text += "\n\(sourceLine)\n\(caretPadding)^"
+            let (shown, column) = Self.excerpt(sourceLine, column: location.column)
+            let caretPadding = String(shown.prefix(max(0, column - 1)).map { $0 == "\t" ? "\t" : " " })
+            text += "\n\(shown)\n\(caretPadding)^"
         }
         return text
+    }
+
+    /// At most `YAMLLimits.echo` characters of `line` around `column`, "…" where it is cut, and
+    /// where the column is in what is shown.
+    static func excerpt(_ line: String, column: Int) -> (text: String, column: Int) {
+        let characters = Array(line)
+        let width = YAMLLimits.echo
+        guard characters.count > width else { return (line, column) }
+        let start = max(0, min(column - 1 - width / 2, characters.count - width))
+        let end = start + width
+        let text = (start > 0 ? "…" : "") + String(characters[start..<end]) + (end < characters.count ? "…" : "")
+        return (text, column - start + (start > 0 ? 1 : 0))
+    }
+
+    /// `message` with each quoted piece ('...', quotes not within a word) longer than
+    /// `YAMLLimits.echo` characters cut with "…".
+    static func cutQuotes(_ message: String) -> String {
+        let characters = Array(message)
+        guard characters.count > YAMLLimits.echo else { return message }
+        let isWord = { (index: Int) in characters.indices.contains(index) && (characters[index].isLetter || characters[index].isNumber) }
+        // The next closing quote from each position, found in one pass so a long value with many quotes stays linear.
+        var nextClose = [Int?](repeating: nil, count: characters.count + 1)
+        for index in characters.indices.reversed() {
+            nextClose[index] = characters[index] == "'" && !isWord(index + 1) ? index : nextClose[index + 1]
+        }
+        var result = ""
+        var index = 0
+        while index < characters.count {
+            let opens = characters[index] == "'" && !isWord(index - 1)
+            guard opens, let close = nextClose[index + 1] else {
+                result.append(characters[index])
+                index += 1
+                continue
+            }
+            let quoted = characters[(index + 1)..<close]
+            result += "'" + String(quoted.prefix(YAMLLimits.echo)) + (quoted.count > YAMLLimits.echo ? "…" : "") + "'"
+            index = close + 1
+        }
+        return result
     }
 }
 

@@ -8,7 +8,7 @@ import Yams
 /// - `database`: the records database (default `DATA_DIR/runbook.db`)
 /// - `runbooks`, `checks`, `schedules`: folders of YAML documents (default `Runbooks`, `Checks`, `Schedules`)
 /// - `flows`: endpoints (`telemetry_in`, `telemetry_out`, `signals`, `command_queue`, `router`,
-///   `confirmations`) and `signal_forward_url`
+///   `confirmations`), `signal_forward_url` and `security` (who may connect; see `FlowSecurity`)
 /// - `processes`: programs to supervise, each with `name`, `command`, `args`, `env`, `cwd`, `ports`, `stop_timeout`
 /// - `restart`: the services' restart policy: `wait`, `max_wait`, `budget`, `window`, `stable_after`
 /// - `server_time_zone`: the IANA zone bars are aligned in, as the MT5 server's (default `UTC`)
@@ -138,6 +138,10 @@ public struct EngineConfig: Sendable {
         guard let entries = source.entries(node, what: "flows") else { return }
         source.rejectUnknownKeys(entries, allowed: FlowEndpoints.keys, in: "flows")
         for (key, _, value) in entries {
+            if key == "security" {
+                readFlowSecurity(value, &source)
+                continue
+            }
             guard let text = source.string(value, what: "flows.\(key)") else { continue }
             if key != "signal_forward_url", !(text.hasPrefix("tcp://") || text.hasPrefix("ipc://") || text.hasPrefix("inproc://")) {
                 source.error(value, "flows.\(key) '\(text)' is not a ZeroMQ endpoint: write it like tcp://*:5556 or ipc:///tmp/queue")

@@ -42,11 +42,14 @@ public struct RunbookLibrary: Sendable {
     }
 
     private mutating func add(file: String, loader: RunbookLoader) {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read the file: check that it exists and is readable"))
+        let text: String
+        do {
+            text = try YAMLFile.read(file, unreadable: "cannot read the file: check that it exists and is readable")
+        } catch {
+            diagnostics += error.diagnostics
             return
         }
-        let (runbook, problems) = loader.read(text: String(decoding: data, as: UTF8.self), file: file)
+        let (runbook, problems) = loader.read(text: text, file: file)
         diagnostics += problems
         guard let runbook, !runbook.name.isEmpty else { return }
         if let other = readable[runbook.name] {

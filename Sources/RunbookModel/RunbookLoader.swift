@@ -16,10 +16,7 @@ public struct RunbookLoader: Sendable {
 
     /// Loads the runbook in `path`.
     public func load(path: String) throws(ValidationFailure) -> Runbook {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationFailure([Diagnostic(SourceLocation(file: path, line: 1, column: 1), "cannot read the file: check that it exists and is readable")])
-        }
-        return try load(text: String(decoding: data, as: UTF8.self), file: path)
+        try load(text: YAMLFile.read(path, unreadable: "cannot read the file: check that it exists and is readable"), file: path)
     }
 
     /// Loads a runbook from YAML text; `file` names it in diagnostics.

@@ -25,11 +25,14 @@ public struct ScheduleLibrary: Sendable {
     }
 
     private mutating func add(file: String) {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read the file: check that it exists and is readable"))
+        let text: String
+        do {
+            text = try YAMLFile.read(file, unreadable: "cannot read the file: check that it exists and is readable")
+        } catch {
+            diagnostics += error.diagnostics
             return
         }
-        let (schedule, problems) = ScheduleLoader.read(text: String(decoding: data, as: UTF8.self), file: file)
+        let (schedule, problems) = ScheduleLoader.read(text: text, file: file)
         diagnostics += problems
         guard let schedule else { return }
         if let other = schedules[schedule.name] {

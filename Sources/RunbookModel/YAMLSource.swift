@@ -69,7 +69,7 @@ struct YAMLSource {
     /// Parses the text into a node tree, or records the parser's error.
     mutating func compose() -> Node? {
         do {
-            return try Yams.compose(yaml: text)
+            return try composeWithinLimits()
         } catch let error as YamlError {
             switch error {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
