@@ -178,7 +178,8 @@ let package = Package(
         .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "RunbookFlowsTests",
-            dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ", "RunbookTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ", "RunbookTestSupport", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Peers"]
         ),
         .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
         .testTarget(

@@ -4,6 +4,12 @@
 #include <zmq.h>
 #include <stdint.h>
 
+// A stable socket option of libzmq 4.3 whose number zmq.h defines only with the draft API: a
+// socket with a ZAP domain refuses peers when no ZAP handler answers, instead of letting them in.
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+
 // zmq_setsockopt and zmq_getsockopt take untyped pointers: one typed wrapper per value type.
 
 static inline int runbook_zmq_set_int(void *socket, int option, int value) {

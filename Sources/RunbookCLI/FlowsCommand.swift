@@ -28,16 +28,22 @@ struct FlowsCommand: AsyncParsableCommand {
         let services = state["services"] as? [[String: Any]] ?? []
         let rows = services.map { service -> [String] in
             let malformed = (service["malformed"] as? [String: Int])?.values.reduce(0, +)
+            let refused = (service["refused"] as? [String: Int])?.values.reduce(0, +) ?? (service["kind"] as? String == "flow" ? 0 : nil)
             return [
                 service["name"] as? String ?? "?", service["kind"] as? String ?? "?", service["state"] as? String ?? "?",
                 String(service["restarts"] as? Int ?? 0), (service["received"] as? Int).map(String.init) ?? "-",
-                (service["sent"] as? Int).map(String.init) ?? "-", malformed.map(String.init) ?? "-",
+                (service["sent"] as? Int).map(String.init) ?? "-", malformed.map(String.init) ?? "-", refused.map(String.init) ?? "-",
                 service["last_message_at"] as? String ?? "-",
             ]
         }
-        Table.print(header: ["SERVICE", "KIND", "STATE", "RESTARTS", "IN", "OUT", "MALFORMED", "LAST MESSAGE"], rows: rows)
+        Table.print(header: ["SERVICE", "KIND", "STATE", "RESTARTS", "IN", "OUT", "MALFORMED", "REFUSED", "LAST MESSAGE"], rows: rows)
         for service in services {
-            if let error = service["last_error"] as? String { Console.out("\(service["name"] as? String ?? "?"): last error: \(error)") }
+            let name = service["name"] as? String ?? "?"
+            if let error = service["last_error"] as? String { Console.out("\(name): last error: \(error)") }
+            if let refused = service["refused"] as? [String: Int], !refused.isEmpty {
+                Console.out("\(name): refused \(refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+            }
         }
+        if let exposure = state["exposure"] as? String { Console.out("warning: \(exposure)") }
     }
 }

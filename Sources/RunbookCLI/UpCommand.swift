@@ -82,6 +82,10 @@ struct UpCommand: AsyncParsableCommand {
 
         let engine = Engine(config: try global.engineConfig())
         let config = engine.config
+        if simulate && config.flows.security.usesCurve {
+            Console.error("error: --simulate runs its EA and signal engine without CURVE keys, and flows.security.curve would refuse them: simulate with a configuration without curve")
+            throw ExitStatus.usage.code
+        }
         let checks = try engine.checks()
         let library = engine.library()
         for problem in CheckLoader.problems(of: checks, against: library) {
@@ -113,7 +117,7 @@ struct UpCommand: AsyncParsableCommand {
             telemetryIn: flows.telemetryIn, telemetryOut: flows.telemetryOut, signals: flows.signals, commandQueue: flows.commandQueue,
             router: flows.router, confirmations: flows.confirmations, processes: programs,
             policy: Self.policy(restart),
-            stateFile: engine.stateFile
+            stateFile: engine.stateFile, security: flows.security
         )
         var forward: (@Sendable (FlowMessage.Signal) -> Void)?
         if let url = flows.signalForwardURL {
@@ -131,8 +135,14 @@ struct UpCommand: AsyncParsableCommand {
         // Incidents need only the records and the checks, so the supervisor can tell them of a
         // service that gave up from the first start on.
         let desk = engine.incidentDesk(records: records, checks: { checks })
-        let live = try LiveEngine(settings: settings, store: http?.flowStore(records) ?? records, logger: logger, ingest: ingest, onSignal: forward) { status in
-            desk.serviceChanged(status)
+        let live: LiveEngine
+        do {
+            live = try LiveEngine(settings: settings, store: http?.flowStore(records) ?? records, logger: logger, ingest: ingest, onSignal: forward) { status in
+                desk.serviceChanged(status)
+            }
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitStatus.failed.code
         }
         do {
             try await live.start()

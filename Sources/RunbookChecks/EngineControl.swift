@@ -22,6 +22,9 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     /// Peers connected to the service's ROUTER, and those that sent a heartbeat lately.
     public var peers: Int?
     public var identifiedPeers: Int?
+    /// Peers the flow refused (no or an unknown CURVE key, an address outside the allowlist, a
+    /// routing id their key may not use), by reason.
+    public var refused: [String: Int]?
 
     public init(
         name: String, kind: String, state: String, restarts: Int, since: Date, ports: [Int], problem: String? = nil, lastError: String? = nil,
@@ -78,6 +81,8 @@ public struct EngineSnapshot: Sendable, Codable, Equatable {
     public var updatedAt: Date
     public var services: [ServiceSnapshot]
     public var ticks: TickSnapshot?
+    /// Set while flows bound beyond loopback accept anyone: the warning, naming them.
+    public var exposure: String?
 
     public init(pid: Int, startedAt: Date, updatedAt: Date, services: [ServiceSnapshot], ticks: TickSnapshot?) {
         self.pid = pid

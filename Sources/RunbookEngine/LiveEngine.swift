@@ -22,10 +22,12 @@ public final class LiveEngine: Sendable {
         public var policy: RestartPolicy
         /// Where the engine writes its state each second, for `runbook flows`.
         public var stateFile: String?
+        /// Who may connect to the endpoints the flows bind.
+        public var security: FlowSecurity
 
         public init(
             telemetryIn: String, telemetryOut: String, signals: String, commandQueue: String, router: String, confirmations: String,
-            processes: [ProcessUnit.Spec] = [], policy: RestartPolicy = RestartPolicy(), stateFile: String? = nil
+            processes: [ProcessUnit.Spec] = [], policy: RestartPolicy = RestartPolicy(), stateFile: String? = nil, security: FlowSecurity = FlowSecurity()
         ) {
             self.telemetryIn = telemetryIn
             self.telemetryOut = telemetryOut
@@ -36,6 +38,18 @@ public final class LiveEngine: Sendable {
             self.processes = processes
             self.policy = policy
             self.stateFile = stateFile
+            self.security = security
+        }
+
+        /// The warning while flows bound beyond loopback accept anyone; nil when none do.
+        var exposure: String? {
+            var endpoints = FlowEndpoints()
+            endpoints.telemetryIn = telemetryIn
+            endpoints.telemetryOut = telemetryOut
+            endpoints.router = router
+            endpoints.confirmations = confirmations
+            endpoints.security = security
+            return endpoints.exposureWarning
         }
     }
 
@@ -65,6 +79,13 @@ public final class LiveEngine: Sendable {
         self.ingest = ingest
         let context = try ZMQContext()
         self.context = context
+        var access: FlowAccess?
+        if !settings.security.acceptsAnyone {
+            let guarding = FlowAccess(policy: try FlowAccess.Policy(settings.security), logger: logger)
+            // Before any flow binds: a guarded socket refuses every peer while no handler answers.
+            try guarding.start(in: context)
+            access = guarding
+        }
         var onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
         var isBackedUp: (@Sendable () -> Bool)?
         if let ingest {
@@ -72,10 +93,12 @@ public final class LiveEngine: Sendable {
             isBackedUp = { ingest.isFull }
         }
         let flows: [any Flow] = [
-            TelemetryBridge(input: settings.telemetryIn, output: settings.telemetryOut, store: store, logger: logger, onTick: onTick, isBackedUp: isBackedUp),
+            TelemetryBridge(
+                input: settings.telemetryIn, output: settings.telemetryOut, store: store, logger: logger, onTick: onTick, isBackedUp: isBackedUp, access: access
+            ),
             SignalRelay(source: settings.signals, store: store, logger: logger, forward: onSignal),
-            CommandRouter(queue: settings.commandQueue, router: settings.router, store: store, logger: logger),
-            ConfirmationListener(input: settings.confirmations, store: store, logger: logger),
+            CommandRouter(queue: settings.commandQueue, router: settings.router, store: store, logger: logger, access: access),
+            ConfirmationListener(input: settings.confirmations, store: store, logger: logger, access: access),
         ]
         self.flows = flows
         let units: [any SupervisedUnit] = flows.map { FlowUnit($0, context: context) } + settings.processes.map { ProcessUnit($0, logger: logger) }
@@ -110,6 +133,7 @@ public final class LiveEngine: Sendable {
         }
         let programs = settings.processes.isEmpty ? "" : "; supervising \(settings.processes.map(\.name).joined(separator: ", "))"
         logger.info("engine up: \(flows.map(\.name).joined(separator: ", "))\(programs)")
+        if let exposure = settings.exposure { logger.warning("\(exposure)") }
     }
 
     /// Stops every service and program started by `start`, for a start that cannot go on.
@@ -180,10 +204,13 @@ public final class LiveEngine: Sendable {
                 service.lastMessageAt = snapshot.lastMessageAt
                 service.peers = snapshot.peers?.connected
                 service.identifiedPeers = snapshot.peers?.identified
+                service.refused = snapshot.refused.isEmpty ? nil : snapshot.refused
             }
             return service
         }
-        return EngineSnapshot(pid: Int(getpid()), startedAt: startedAt, updatedAt: now, services: services, ticks: ticks)
+        var engine = EngineSnapshot(pid: Int(getpid()), startedAt: startedAt, updatedAt: now, services: services, ticks: ticks)
+        engine.exposure = settings.exposure
+        return engine
     }
 }
 

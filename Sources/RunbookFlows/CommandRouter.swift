@@ -5,7 +5,8 @@ import RunbookZMQ
 /// WebApp -> ipc command queue (PULL) -> router -> ROUTER 5555 -> EA (DEALER, routing id = its
 /// target_uuid). A fire is recorded QUEUED, routed, then SENT; a fire for an EA that is not
 /// connected is FAILED at once with the reason (ROUTER_MANDATORY). Test probes are recorded and
-/// never sent to an EA. EAs' heartbeats on 5555 update the registry.
+/// never sent to an EA. EAs' heartbeats on 5555 update the registry. With CURVE (`FlowAccess`), a
+/// fire goes only to a routing id whose connection proved a key allowed to use it (`RoutingClaims`).
 public final class CommandRouter: Flow, @unchecked Sendable {
     public let name = "command-router"
     public let counters = FlowCounters()
@@ -15,6 +16,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     public var bindEndpoints: [String] { [queue, router] }
 
     private let store: (any FlowStore)?
+    private let access: FlowAccess?
     private let heartbeats: HeartbeatBook
     private let log: MalformedLog
     private let logger: Logger
@@ -28,13 +30,16 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     private var identities: [String: Date] = [:]
     /// A peer without a heartbeat for this long no longer counts as identified.
     static let identifiedFor: TimeInterval = 60
+    /// With CURVE: which connection proved its right to each routing id.
+    private var claims = RoutingClaims()
 
     static let batch = 1000
 
-    public init(queue: String, router: String, store: (any FlowStore)?, logger: Logger) {
+    public init(queue: String, router: String, store: (any FlowStore)?, logger: Logger, access: FlowAccess? = nil) {
         self.queue = queue
         self.router = router
         self.store = store
+        self.access = access
         self.heartbeats = HeartbeatBook(store: store, logger: logger)
         self.logger = logger
         self.log = MalformedLog(logger: logger, flow: "command-router")
@@ -51,6 +56,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         try routerSocket.setRouterHandover(true)
         try routerSocket.setMaxMessageSize(16 << 20)
         try routerSocket.setHeartbeats(interval: .seconds(5), timeout: .seconds(15))
+        try access?.guardSocket(routerSocket, as: .router, address: router, counters: counters)
         try routerSocket.bind(router)
         // Connections are counted from the socket's events, so that peers which never say who
         // they are (stray DEALERs) show.
@@ -60,6 +66,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         self.monitor = monitor
         connected = 0
         identities = [:]
+        claims = RoutingClaims()
         poller = ZMQPoller([pull, routerSocket, monitor.socket])
         listening = [pull, routerSocket].flatMap(\.endpoints)
     }
@@ -69,27 +76,40 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         let ready = try poller.poll(timeout: timeout)
         // At most a batch from each socket per turn, so a flood on one cannot starve the other.
         var handled = 0
+        let checksClaims = access?.usesCurve == true
         while ready.contains(0), handled < Self.batch, let parts = try pull.receive(dontWait: true) {
+            // A connection gone since the last fire no longer holds its routing id.
+            if checksClaims { try readConnectionEvents() }
             handleCommand(parts, router: routerSocket)
             handled += 1
         }
         handled = 0
-        while ready.contains(1), handled < Self.batch, let parts = try routerSocket.receive(dontWait: true) {
-            handleFromEA(parts)
+        while ready.contains(1), handled < Self.batch, let (parts, sender) = try routerSocket.receiveWithSender(dontWait: true) {
+            handleFromEA(parts, sender: checksClaims ? sender : nil, router: routerSocket)
             handled += 1
         }
-        if ready.contains(2), let monitor {
-            while let event = try monitor.next(dontWait: true) {
-                switch event.kind {
-                case .handshakeSucceeded: connected += 1
-                case .disconnected: connected = max(0, connected - 1)
-                default: break
-                }
-            }
+        if checksClaims {
+            try closeQuietConnections(routerSocket)
+        } else if ready.contains(2) {
+            try readConnectionEvents()
         }
         let now = Date()
         identities = identities.filter { now.timeIntervalSince($0.value) < Self.identifiedFor }
         counters.peers(connected: connected, identified: min(identities.count, connected))
+    }
+
+    private func readConnectionEvents() throws(ZMQError) {
+        guard let monitor else { return }
+        while let event = try monitor.next(dontWait: true) {
+            switch event.kind {
+            case .handshakeSucceeded: connected += 1
+            case .accepted: claims.accepted(Int32(bitPattern: event.value))
+            case .disconnected:
+                connected = max(0, connected - 1)
+                claims.disconnected(Int32(bitPattern: event.value))
+            default: break
+            }
+        }
     }
 
     private func handleCommand(_ parts: [[UInt8]], router routerSocket: ZMQSocket) {
@@ -105,15 +125,19 @@ public final class CommandRouter: Flow, @unchecked Sendable {
             // A web app that retries must not execute a trade twice.
             guard isNew else { return drop(MalformedMessage(reason: .duplicateFire, detail: "fire \(fire.id) was queued before; not sent again")) }
             var reason: String?
-            do {
-                if try routerSocket.send(parts: [Array(fire.target.utf8), parts[0]], dontWait: true) {
-                    counters.sent()
-                    record("mark fire \(fire.id) sent") { try store?.recordFireSent(id: fire.id, at: Date()) }
-                } else {
-                    reason = "EA \(fire.target)'s queue is full: it is not reading its fires"
+            if access?.usesCurve == true, !claims.holds(fire.target) {
+                reason = "EA \(fire.target) has not proven its CURVE key on \(router): it is not connected, or has sent nothing since it connected"
+            } else {
+                do {
+                    if try routerSocket.send(parts: [Array(fire.target.utf8), parts[0]], dontWait: true) {
+                        counters.sent()
+                        record("mark fire \(fire.id) sent") { try store?.recordFireSent(id: fire.id, at: Date()) }
+                    } else {
+                        reason = "EA \(fire.target)'s queue is full: it is not reading its fires"
+                    }
+                } catch {
+                    reason = error.isUnroutable ? "EA \(fire.target) is not connected to \(router)" : "cannot send to EA \(fire.target): \(error.reason)"
                 }
-            } catch {
-                reason = error.isUnroutable ? "EA \(fire.target) is not connected to \(router)" : "cannot send to EA \(fire.target): \(error.reason)"
             }
             if let reason {
                 logger.warning("fire \(fire.id) failed: \(reason)", metadata: ["flow": "\(name)", "fire": "\(fire.id)"])
@@ -126,20 +150,62 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         }
     }
 
-    private func handleFromEA(_ parts: [[UInt8]]) {
+    /// `sender` is given with CURVE, whose keys decide who may use which routing id.
+    private func handleFromEA(_ parts: [[UInt8]], sender: ZMQSocket.Sender?, router routerSocket: ZMQSocket) {
         counters.received()
         guard parts.count == 2 else { return drop(MalformedMessage(reason: .multipart, detail: "\(parts.count - 1) frames from a DEALER")) }
         let identity = String(decoding: parts[0], as: UTF8.self)
+        // Empty: the message a DEALER with ZMQ_PROBE_ROUTER sends as it connects.
+        let message = parts[1].isEmpty ? nil : Result { () throws(MalformedMessage) in try FlowMessage.parse(parts[1]) }
+        var client: FlowAccess.Client?
+        if let sender, let access {
+            guard let admitted = admit(parts[0], sender: sender, access: access, router: routerSocket) else { return }
+            client = admitted
+        }
+        guard let message else {
+            identities[identity] = Date()
+            return
+        }
         do {
-            let message = try FlowMessage.parse(parts[1])
-            guard case .heartbeat(let target, let account, _) = message else {
+            guard case .heartbeat(let target, let account, _) = try message.get() else {
                 return drop(MalformedMessage(reason: .unknownType, detail: "EA \(identity) sent something other than a heartbeat on \(router)"))
+            }
+            if let client, !client.routingIDs.contains(target) {
+                access?.refused(.routingIDNotAllowed, on: .router, "'\(client.name)' sent a heartbeat for \(target), which its key may not use")
+                return
             }
             let now = Date()
             heartbeats.note(target: target, account: account, at: now)
             identities[identity] = now
         } catch {
             drop(error)
+        }
+    }
+
+    /// With CURVE: the client whose key may use the routing id a message came on; nil when it may
+    /// not, after its refusal is counted and its connection dropped.
+    private func admit(_ routingID: [UInt8], sender: ZMQSocket.Sender, access: FlowAccess, router routerSocket: ZMQSocket) -> FlowAccess.Client? {
+        let identity = String(decoding: routingID, as: UTF8.self)
+        let client = access.client(named: sender.userID)
+        // Descriptors of connections that have gone must not be mistaken for live ones.
+        try? readConnectionEvents()
+        if claims.message(on: identity, from: client, descriptor: sender.descriptor) { return client }
+        guard claims.markDropped(identity, userID: sender.userID) else { return nil }
+        let shown = routingID.allSatisfy { (0x21...0x7e).contains($0) } ? identity : "0x" + routingID.map { String(format: "%02x", $0) }.joined()
+        access.refused(.routingIDNotAllowed, on: .router, "'\(client?.name ?? "a peer")' presented routing id \(shown), which its key may not use; its connection is closed")
+        if let descriptor = sender.descriptor { routerSocket.dropPeer(descriptor: descriptor) }
+        return nil
+    }
+
+    /// With CURVE: closes connections that have said nothing for a while (see `RoutingClaims`).
+    private func closeQuietConnections(_ routerSocket: ZMQSocket) throws(ZMQError) {
+        try readConnectionEvents()
+        for descriptor in claims.tooQuiet() {
+            routerSocket.dropPeer(descriptor: descriptor)
+            logger.notice(
+                "closed a connection to \(router) that sent nothing for \(Int(RoutingClaims.quietLimit)) s: an EA proves its key by a message on connecting (ZMQ_PROBE_ROUTER, or a heartbeat)",
+                metadata: ["flow": "\(name)"]
+            )
         }
     }
 

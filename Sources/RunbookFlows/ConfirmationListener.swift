@@ -12,14 +12,16 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
     public var bindEndpoints: [String] { [input] }
 
     private let store: (any FlowStore)?
+    private let access: FlowAccess?
     private let log: MalformedLog
     private let logger: Logger
     private var pull: ZMQSocket?
     private var poller = ZMQPoller([])
 
-    public init(input: String, store: (any FlowStore)?, logger: Logger) {
+    public init(input: String, store: (any FlowStore)?, logger: Logger, access: FlowAccess? = nil) {
         self.input = input
         self.store = store
+        self.access = access
         self.logger = logger
         self.log = MalformedLog(logger: logger, flow: "confirmation-listener")
     }
@@ -27,6 +29,7 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
     public func open(_ context: ZMQContext) throws(ZMQError) {
         let pull = try ZMQSocket(context, .pull)
         try pull.setMaxMessageSize(16 << 20)
+        try access?.guardSocket(pull, as: .confirmations, address: input, counters: counters)
         try pull.bind(input)
         self.pull = pull
         poller = ZMQPoller([pull])

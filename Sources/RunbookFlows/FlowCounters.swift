@@ -15,13 +15,15 @@ public final class FlowCounters: Sendable {
         /// Peers connected to the ROUTER, and those among them that said who they are with a
         /// heartbeat lately (command router).
         public var peers: (connected: Int, identified: Int)?
+        /// Peers refused by `FlowAccess`, by reason.
+        public var refused: [String: Int] = [:]
 
         public var malformedTotal: Int { malformed.values.reduce(0, +) }
 
         public static func == (lhs: Snapshot, rhs: Snapshot) -> Bool {
             lhs.received == rhs.received && lhs.sent == rhs.sent && lhs.malformed == rhs.malformed && lhs.lastMessageAt == rhs.lastMessageAt
                 && lhs.ticksBySymbol == rhs.ticksBySymbol && lhs.lastTickAt == rhs.lastTickAt
-                && lhs.peers?.connected == rhs.peers?.connected && lhs.peers?.identified == rhs.peers?.identified
+                && lhs.peers?.connected == rhs.peers?.connected && lhs.peers?.identified == rhs.peers?.identified && lhs.refused == rhs.refused
         }
     }
 
@@ -48,6 +50,10 @@ public final class FlowCounters: Sendable {
 
     public func malformed(_ reason: MalformedReason) {
         state.withLock { $0.malformed[reason.rawValue, default: 0] += 1 }
+    }
+
+    public func refused(_ reason: RefusalReason) {
+        state.withLock { $0.refused[reason.rawValue, default: 0] += 1 }
     }
 
     /// Counts a batch from the hot path in one lock.

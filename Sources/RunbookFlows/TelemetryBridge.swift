@@ -14,6 +14,7 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
     public var bindEndpoints: [String] { [input, output] }
 
     private let heartbeats: HeartbeatBook
+    private let access: FlowAccess?
     private let onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
     /// True when whoever takes the ticks cannot keep up: the bridge stops reading until it can.
     private let isBackedUp: (@Sendable () -> Bool)?
@@ -33,9 +34,10 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
 
     public init(
         input: String, output: String, store: (any FlowStore)?, logger: Logger,
-        onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil, isBackedUp: (@Sendable () -> Bool)? = nil
+        onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil, isBackedUp: (@Sendable () -> Bool)? = nil, access: FlowAccess? = nil
     ) {
         self.isBackedUp = isBackedUp
+        self.access = access
         self.input = input
         self.output = output
         self.heartbeats = HeartbeatBook(store: store, logger: logger)
@@ -48,9 +50,11 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
         let pull = try ZMQSocket(context, .pull)
         try pull.setHighWaterMarks(send: 1000, receive: 100_000)
         try pull.setMaxMessageSize(16 << 20)
+        try access?.guardSocket(pull, as: .telemetryIn, address: input, counters: counters)
         try pull.bind(input)
         let pub = try ZMQSocket(context, .pub)
         try pub.setHighWaterMarks(send: 100_000, receive: 1000)
+        try access?.guardSocket(pub, as: .telemetryOut, address: output, counters: counters)
         try pub.bind(output)
         self.pull = pull
         self.pub = pub

@@ -8,10 +8,12 @@ public struct FlowEndpoints: Sendable, Equatable {
     public var confirmations = "tcp://*:5558"
     /// Each recorded signal is also POSTed here as JSON, when set.
     public var signalForwardURL: String?
+    /// Who may connect to the endpoints the flows bind (`security:`).
+    public var security = FlowSecurity()
 
     public init() {}
 
-    static let keys = ["telemetry_in", "telemetry_out", "signals", "command_queue", "router", "confirmations", "signal_forward_url"]
+    static let keys = ["telemetry_in", "telemetry_out", "signals", "command_queue", "router", "confirmations", "signal_forward_url", "security"]
 
     /// The address a client on this machine connects to for an endpoint the engine binds.
     public static func local(_ endpoint: String) -> String {

@@ -46,6 +46,7 @@ svg { width:100%; height:140px; display:block; }
 svg text { font-size:10px; fill:var(--muted); }
 button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 .error { color:var(--bad); font-size:12px; }
+#exposure { background:var(--bad); color:#fff; padding:8px 20px; font-weight:600; }
 </style>
 </head>
 <body>
@@ -57,6 +58,7 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
   <label>name <input id="person" autocomplete="off" placeholder="who acknowledges"></label>
   <label>API token <input id="token" type="password" autocomplete="off" placeholder="for changes"></label>
 </header>
+<div id="exposure" role="alert" hidden></div>
 <main>
   <section class="wide" data-section="incidents"><h2>Open incidents</h2><table><thead><tr><th>incident</th><th>severity</th><th>level</th><th>status</th><th>opened</th><th></th></tr></thead><tbody id="incidents"></tbody></table><div id="incident-error" class="error"></div></section>
   <section class="wide" data-section="flows"><h2>Flows</h2><div id="flows"></div></section>
@@ -200,6 +202,9 @@ function renderOverview(data) {
   badge.textContent = o.status;
   badge.className = "bg-" + o.status;
   $("problems").textContent = o.problems.length ? o.problems.slice(0, 3).join("; ") : "";
+  // Flows bound beyond loopback that accept anyone: shown until the configuration changes.
+  $("exposure").hidden = !o.exposure;
+  $("exposure").textContent = o.exposure ? "Warning: " + o.exposure : "";
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
 }
 

@@ -16,6 +16,8 @@ public final class EngineMetrics: Sendable {
 
     static var messages: MetricNameDescriptor { descriptor("flow_messages", "total", "Messages a flow received (direction in) or sent on (direction out).") }
     static var malformed: MetricNameDescriptor { descriptor("flow_malformed", "total", "Malformed messages a flow dropped, by reason.") }
+    static var refused: MetricNameDescriptor { descriptor("flow_refused", "total", "Peers a flow refused, by reason: no or an unknown CURVE key, an address outside the allowlist, a routing id the key may not use.") }
+    static var exposed: MetricNameDescriptor { descriptor("flows_open_to_anyone", "", "1 while flows bound beyond loopback accept anyone (neither CURVE nor an allowlist), else 0.") }
     static var fires: MetricNameDescriptor { descriptor("fires", "total", "Fires by the status they reached: queued, sent, filled or failed.") }
     static var fireLatency: MetricNameDescriptor { descriptor("fire_latency", "seconds", "Time from a fire being queued until it was sent to its EA (to=sent) or filled (to=filled).") }
     static var ticksStored: MetricNameDescriptor { descriptor("ticks_stored", "total", "Ticks written to the tick store.") }
@@ -119,7 +121,11 @@ public final class EngineMetrics: Sendable {
                 for (reason, count) in service.malformed ?? [:] {
                     advance(Self.malformed, [("flow", service.name), ("reason", reason)], to: count)
                 }
+                for (reason, count) in service.refused ?? [:] {
+                    advance(Self.refused, [("flow", service.name), ("reason", reason)], to: count)
+                }
             }
+            registry.makeGauge(descriptor: Self.exposed).set(to: engine.exposure == nil ? 0.0 : 1.0)
             if let ticks = engine.ticks {
                 advance(Self.ticksStored, [], to: ticks.stored)
                 advance(Self.ticksSpooled, [], to: ticks.spooled)

@@ -9,6 +9,8 @@ struct Overview: Encodable {
     /// healthy, warning or critical: the worst of the checks and the services.
     var status: CheckStatus
     var problems: [String]
+    /// Set while flows bound beyond loopback accept anyone: the warning, naming them.
+    var exposure: String?
     var checks: [String: Int]
     var services: [String: Int]
     var pid: Int?
@@ -31,6 +33,8 @@ struct FlowView: Encodable {
     var lastMessageAt: Date?
     var restarts: Int
     var peers: Int?
+    /// Peers refused by the flows' security, by reason.
+    var refused: [String: Int]
     var problem: String?
 }
 
@@ -56,6 +60,10 @@ extension RunbookHTTPServer {
     func overview(_ snapshot: EngineSnapshot?, engineProblem: String?, report: HealthReport) -> Overview {
         var problems: [String] = engineProblem.map { [$0] } ?? []
         var worst: CheckStatus = engineProblem == nil ? .healthy : .critical
+        if let exposure = snapshot?.exposure {
+            worst = max(worst, .warning)
+            problems.append(exposure)
+        }
         var checkCounts: [String: Int] = [:]
         for item in report.checks {
             checkCounts[item.status.rawValue, default: 0] += 1
@@ -79,7 +87,7 @@ extension RunbookHTTPServer {
             problems.append("\(service.kind) \(service.name): \(service.state)\(service.problem.map { " (\($0))" } ?? "")")
         }
         return Overview(
-            status: worst, problems: problems, checks: checkCounts, services: serviceCounts,
+            status: worst, problems: problems, exposure: snapshot?.exposure, checks: checkCounts, services: serviceCounts,
             pid: snapshot?.pid, startedAt: snapshot?.startedAt, updatedAt: snapshot?.updatedAt ?? Date()
         )
     }
@@ -91,7 +99,8 @@ extension RunbookHTTPServer {
                 name: service.name, status: !service.isUp ? .critical : service.restarts > 0 ? .warning : .healthy, state: service.state,
                 ports: service.ports, received: service.received ?? 0, sent: service.sent ?? 0, malformed: service.malformed ?? [:],
                 ratePerSecondIn: rates[service.name].map { Self.rounded($0.in) }, ratePerSecondOut: rates[service.name].map { Self.rounded($0.out) },
-                lastMessageAt: service.lastMessageAt, restarts: service.restarts, peers: service.peers, problem: service.problem
+                lastMessageAt: service.lastMessageAt, restarts: service.restarts, peers: service.peers, refused: service.refused ?? [:],
+                problem: service.problem
             )
         }
     }

@@ -1,9 +1,12 @@
 import CZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A ZeroMQ socket. Like libzmq's own, a socket belongs to one thread at a time.
 public final class ZMQSocket {
     public enum Kind: Sendable, CustomStringConvertible {
-        case pub, sub, push, pull, router, dealer, pair
+        case pub, sub, push, pull, router, dealer, pair, rep
 
         var raw: Int32 {
             switch self {
@@ -14,6 +17,7 @@ public final class ZMQSocket {
             case .router: return ZMQ_ROUTER
             case .dealer: return ZMQ_DEALER
             case .pair: return ZMQ_PAIR
+            case .rep: return ZMQ_REP
             }
         }
 
@@ -26,6 +30,7 @@ public final class ZMQSocket {
             case .router: return "ROUTER"
             case .dealer: return "DEALER"
             case .pair: return "PAIR"
+            case .rep: return "REP"
             }
         }
     }
@@ -149,6 +154,31 @@ public final class ZMQSocket {
         try set(ZMQ_SNDTIMEO, milliseconds, "send timeout")
     }
 
+    // MARK: Security
+
+    /// CURVE server: only peers holding a CURVE key can finish a handshake, and their traffic is
+    /// encrypted. `secretKey` is the server's, in Z85; no error repeats it.
+    public func setCurveServer(secretKey: String) throws(ZMQError) {
+        try set(ZMQ_CURVE_SERVER, 1, "CURVE server")
+        let bytes = Array(secretKey.utf8)
+        guard runbook_zmq_set_bytes(handle, ZMQ_CURVE_SECRETKEY, bytes, bytes.count) == 0 else { throw ZMQError.last("set the CURVE secret key on \(kind)") }
+    }
+
+    /// Puts every peer that connects to the ZAP handler under `domain`, NULL-mechanism peers
+    /// too, and refuses peers while no handler answers instead of letting them in.
+    public func setZAPDomain(_ domain: String) throws(ZMQError) {
+        let bytes = Array(domain.utf8)
+        guard runbook_zmq_set_bytes(handle, ZMQ_ZAP_DOMAIN, bytes, bytes.count) == 0 else { throw ZMQError.last("set ZAP domain on \(kind)") }
+        try set(ZMQ_ZAP_ENFORCE_DOMAIN, 1, "ZAP enforce domain")
+    }
+
+    /// Drops the peer on a connection of this socket (a descriptor from `Sender`). libzmq 4.3
+    /// cannot drop one peer of a ROUTER; a connection shut down under it is dropped as one whose
+    /// peer went away.
+    public func dropPeer(descriptor: Int32) {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
     // MARK: Messages
 
     /// Sends one frame; `more` marks it as part of a multipart message. False when it would block.
@@ -181,7 +211,25 @@ public final class ZMQSocket {
     /// Receives one whole message (all its frames); nil when none waits and `dontWait` is set,
     /// or when the receive timeout passes.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]]? {
+        try receiveMessage(dontWait: dontWait, withSender: false)?.parts
+    }
+
+    /// Who sent a message, as libzmq knows the connection it came on.
+    public struct Sender: Sendable, Equatable {
+        /// The user id the ZAP handler gave the connection; nil without one.
+        public var userID: String?
+        /// The connection's file descriptor (a TCP connection's), for `dropPeer`.
+        public var descriptor: Int32?
+    }
+
+    /// As `receive`, with who sent the message.
+    public func receiveWithSender(dontWait: Bool = false) throws(ZMQError) -> (parts: [[UInt8]], sender: Sender)? {
+        try receiveMessage(dontWait: dontWait, withSender: true).map { ($0.parts, $0.sender ?? Sender()) }
+    }
+
+    private func receiveMessage(dontWait: Bool, withSender: Bool) throws(ZMQError) -> (parts: [[UInt8]], sender: Sender?)? {
         var parts: [[UInt8]] = []
+        var sender: Sender?
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
@@ -191,10 +239,16 @@ public final class ZMQSocket {
                 if error.wouldBlock && parts.isEmpty { return nil }
                 throw error
             }
+            // From the last frame: a ROUTER polled for input makes the routing id frame it
+            // prefixes without the connection's properties (libzmq 4.3's xhas_in).
+            if withSender && zmq_msg_more(&message) == 0 {
+                let descriptor = zmq_msg_get(&message, ZMQ_SRCFD)
+                sender = Sender(userID: zmq_msg_gets(&message, "User-Id").map { String(cString: $0) }, descriptor: descriptor >= 0 ? descriptor : nil)
+            }
             let size = zmq_msg_size(&message)
             parts.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: size)))
         } while zmq_msg_more(&message) == 1
-        return parts
+        return (parts, sender)
     }
 
     /// What `forward` did with the message waiting, if any.
