@@ -15,7 +15,7 @@ import Yams
 /// - `market`: `holidays`, New York dates `YYYY-MM-DD` on which forex does not trade
 /// - `channels`: notification channels by name (telegram, email, webhook); see `ChannelSettings`
 /// - `escalation`: `cooldown`, `levels` (2-4: `channels`, `climb_after`), `fallback`, `fallback_after`, `retry`
-/// - `http`: the HTTP server: `enabled`, `listen` (default `127.0.0.1:8080`), `token_env`; see `HTTPSettings`
+/// - `http`: the HTTP server: `enabled`, `listen` (default `127.0.0.1:8080`), `token_env`, `allowed_hosts`, `idle_timeout`; see `HTTPSettings`
 /// - `ticks`: tick storage: `sync_interval` (default 200ms); see `TickSettings`
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,

@@ -57,6 +57,7 @@ public struct RunbookHTTPServer: Service {
     /// The router with every route, for the live server and for tests.
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: HostMiddleware(settings: settings))
         router.add(middleware: TokenMiddleware(token: token, variable: settings.tokenVariable))
         let routes = RouteRegistrar(router: router)
         addRoutes(to: routes)
@@ -73,9 +74,15 @@ public struct RunbookHTTPServer: Service {
     public func application() -> some ApplicationProtocol {
         Application(
             router: router(),
+            // A connection with no request in it for idleTimeout is closed, so idle ones cannot pile up.
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Self.nanoseconds(settings.idleTimeout)))),
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "runbook"),
             logger: logger
         )
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     public func run() async throws {
