@@ -58,10 +58,8 @@ public struct EngineConfig: Sendable {
         let fromEnvironment = environment["RUNBOOK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let chosen = path ?? fromEnvironment ?? (FileManager.default.fileExists(atPath: "runbook.yaml") ? "runbook.yaml" : nil)
         if let chosen {
-            guard let data = FileManager.default.contents(atPath: chosen) else {
-                throw ValidationFailure([Diagnostic(SourceLocation(file: chosen, line: 1, column: 1), "cannot read the configuration file: check the path given to --config or RUNBOOK_CONFIG")])
-            }
-            try config.read(text: String(decoding: data, as: UTF8.self), file: chosen)
+            let text = try YAMLFile.read(chosen, unreadable: "cannot read the configuration file: check the path given to --config or RUNBOOK_CONFIG")
+            try config.read(text: text, file: chosen)
         }
         let overrides: [(String, WritableKeyPath<EngineConfig, String>)] = [
             ("RUNBOOK_DATA_DIR", \.dataDirectory), ("RUNBOOK_RUNBOOKS", \.runbooksDirectory),
