@@ -36,17 +36,12 @@ extension DeliveryResult {
     /// The same result with every occurrence of the secrets in its reason masked: a server may
     /// echo what it was sent.
     func masking(_ secrets: [String?]) -> DeliveryResult {
-        func mask(_ reason: String) -> String {
-            secrets.reduce(reason) { reason, secret in
-                guard let secret, secret.count >= 3 else { return reason }
-                return reason.replacingOccurrences(of: secret, with: "***")
-            }
-        }
+        let secrets = Secrets(secrets.compactMap { $0 })
         switch self {
         case .delivered: return self
-        case .retry(let after, let reason): return .retry(after: after, reason: mask(reason))
-        case .uncertain(let reason): return .uncertain(reason: mask(reason))
-        case .rejected(let reason): return .rejected(reason: mask(reason))
+        case .retry(let after, let reason): return .retry(after: after, reason: secrets.mask(reason))
+        case .uncertain(let reason): return .uncertain(reason: secrets.mask(reason))
+        case .rejected(let reason): return .rejected(reason: secrets.mask(reason))
         }
     }
 }

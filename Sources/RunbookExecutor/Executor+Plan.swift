@@ -18,15 +18,17 @@ public struct PlannedStep: Sendable {
 extension Executor {
     /// What `run` would do, performing no side effect and recording nothing.
     public func plan(_ runbook: Runbook, params: [String: Value]) -> [PlannedStep] {
-        let redactor = Redactor(runbook: runbook, params: params)
+        let secrets = Secrets()
+        secrets.addSecretParams(of: runbook, params)
         let state = RunState(runID: 0, runbook: runbook.name, trigger: .manual, params: params)
         let evaluator = state.evaluator
         return runbook.steps.map { step in
+            secrets.addDerived(from: step.inputs, with: evaluator)
             var inputs: [String: String] = [:]
             var unresolved: [String] = []
             for entry in step.inputs.entries {
                 if let resolved = try? InputResolver.resolve(Inputs([entry]), with: evaluator) {
-                    inputs[entry.key] = redactor.redact(resolved.values[entry.key]?.text ?? resolved.conditions[entry.key]?.text ?? resolved.nested[entry.key]?.name ?? "")
+                    inputs[entry.key] = secrets.mask(resolved.values[entry.key]?.text ?? resolved.conditions[entry.key]?.text ?? resolved.nested[entry.key]?.name ?? "")
                 } else {
                     let names = entry.value.references.map { "${{ \($0.0) }}" }
                     inputs[entry.key] = "known when the run gets here: " + names.joined(separator: ", ")
@@ -36,9 +38,9 @@ extension Executor {
             var action = "inputs depend on earlier steps: " + unresolved.joined(separator: ", ")
             if unresolved.isEmpty, let resolved = try? InputResolver.resolve(step.inputs, with: evaluator) {
                 do {
-                    action = redactor.redact(try registry.make(step.primitive, inputs: resolved).describe())
+                    action = secrets.mask(try registry.make(step.primitive, inputs: resolved).describe())
                 } catch {
-                    action = "would fail: \(redactor.redact("\(error)"))"
+                    action = "would fail: \(secrets.mask("\(error)"))"
                 }
             }
             return PlannedStep(

@@ -41,10 +41,20 @@ public struct Executor: Sendable {
         _ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin? = nil, parentRunID: Int64? = nil,
         recorded: (@Sendable (Int64) -> Void)? = nil
     ) async -> RunReport {
-        let redactor = Redactor(runbook: runbook, params: params)
+        await run(runbook, params: params, trigger: trigger, origin: origin, parentRunID: parentRunID, secrets: Secrets(), recorded: recorded)
+    }
+
+    /// A run whose records, log and messages mask `secrets` (a parent run's, which its child
+    /// runs share) with the runbook's secret parameters added.
+    private func run(
+        _ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin?, parentRunID: Int64?, secrets: Secrets,
+        recorded: (@Sendable (Int64) -> Void)?
+    ) async -> RunReport {
+        secrets.addSecretParams(of: runbook, params)
+        let logger = MaskingLogHandler.logger(self.logger, masking: secrets)
         let start = RunStart(
             runbook: runbook.name, contentHash: runbook.contentHash, trigger: trigger, origin: origin,
-            params: redactor.recordable(params, of: runbook), parentRunID: parentRunID, startedAt: Date()
+            params: secrets.recordable(params, of: runbook), parentRunID: parentRunID, startedAt: Date()
         )
         let runID: Int64
         do {
@@ -72,7 +82,7 @@ public struct Executor: Sendable {
                 runError = "cancelled before step '\(step.id)'"
                 break
             }
-            let outcome = await execute(step, index: index, state: state, redactor: redactor, pending: &pending)
+            let outcome = await execute(step, index: index, state: state, secrets: secrets, logger: logger, pending: &pending)
             reports.append(outcome.report)
             observer?.stepFinished(step: step, report: outcome.report)
             state.statuses[step.id] = outcome.report.status
@@ -100,7 +110,7 @@ public struct Executor: Sendable {
                     status = .failed
                     runError = reason
                     flush(&pending)
-                    let child = await runChild(recovery, params: [:], parent: runID)
+                    let child = await runChild(recovery, params: [:], parent: runID, secrets: secrets)
                     escalation = max(escalation, child.escalationLevel)
                     runError! += "; recovery runbook '\(recovery)' \(child.status) (run \(child.runID))"
                 }
@@ -110,7 +120,7 @@ public struct Executor: Sendable {
             break
         }
 
-        let report = RunReport(runID: runID, runbook: runbook.name, status: status, escalationLevel: escalation, error: runError.map(redactor.redact), steps: reports)
+        let report = RunReport(runID: runID, runbook: runbook.name, status: status, escalationLevel: escalation, error: runError.map(secrets.mask), steps: reports)
         record("finish run \(runID)") {
             try recorder.finishRun(runID, RunOutcome(status: status, finishedAt: Date(), escalationLevel: escalation, error: report.error), completing: pending)
         }
@@ -124,12 +134,12 @@ public struct Executor: Sendable {
         var childEscalation = 0
     }
 
-    private func execute(_ step: Step, index: Int, state: RunState, redactor: Redactor, pending: inout FinishedAttempt?) async -> StepOutcome {
+    private func execute(_ step: Step, index: Int, state: RunState, secrets: Secrets, logger: Logger, pending: inout FinishedAttempt?) async -> StepOutcome {
         let evaluator = state.evaluator
         let stopwatch = clock.stopwatch()
         /// A step that fails before it can act (its condition or inputs) is recorded as one failed attempt.
         func failedBeforeStart(_ message: String) -> StepOutcome {
-            let error = redactor.redact(message)
+            let error = secrets.mask(message)
             record("record step \(step.id)") {
                 let id = try recorder.startAttempt(
                     AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: 1, startedAt: Date()),
@@ -157,6 +167,8 @@ public struct Executor: Sendable {
             }
         }
 
+        // Before the step acts, so that whatever it writes of a value derived from a secret is masked.
+        secrets.addDerived(from: step.inputs, with: evaluator)
         let primitive: any StepPrimitive
         do {
             primitive = try registry.make(step.primitive, inputs: try InputResolver.resolve(step.inputs, with: evaluator))
@@ -192,10 +204,10 @@ public struct Executor: Sendable {
                 environment: state.environment.merging(["RUNBOOK_STEP": step.id]) { $1 }, clock: clock, logger: logger, evaluator: evaluator,
                 makeNested: { [registry] nested in try registry.make(nested.name, inputs: try InputResolver.resolve(nested.inputs, with: evaluator)) },
                 runChild: { name, params in
-                    let child = await runChild(name, params: params, parent: state.runID)
+                    let child = await runChild(name, params: params, parent: state.runID, secrets: secrets)
                     return ChildRun(runID: child.runID, status: child.status.rawValue, succeeded: child.status == .succeeded, escalationLevel: child.escalationLevel)
                 },
-                redact: { redactor.redact($0) }, services: services
+                services: MaskingEscalation.services(services, masking: secrets)
             )
 
             var outcome: AttemptOutcome
@@ -203,16 +215,16 @@ public struct Executor: Sendable {
             do {
                 let result = try await attemptWithTimeout(primitive, context: context, timeout: step.timeout)
                 outputs = result.outputs
-                outcome = AttemptOutcome(status: .succeeded, finishedAt: Date(), duration: attemptClock(), exitCode: result.exitCode, output: bounded(redactor.redact(result.output)))
+                outcome = AttemptOutcome(status: .succeeded, finishedAt: Date(), duration: attemptClock(), exitCode: result.exitCode, output: bounded(secrets.mask(result.output)))
             } catch let failure as StepFailure {
                 outputs = failure.outputs
                 let status: StepStatus = Task.isCancelled ? .cancelled : .failed
-                outcome = AttemptOutcome(status: status, finishedAt: Date(), duration: attemptClock(), exitCode: failure.exitCode, output: bounded(redactor.redact(failure.output)), error: redactor.redact(failure.message))
+                outcome = AttemptOutcome(status: status, finishedAt: Date(), duration: attemptClock(), exitCode: failure.exitCode, output: bounded(secrets.mask(failure.output)), error: secrets.mask(failure.message))
             } catch let timeout as StepTimeout {
                 outcome = AttemptOutcome(status: .failed, finishedAt: Date(), duration: attemptClock(), error: timeout.description)
             } catch {
                 let cancelled = Task.isCancelled || error is CancellationError
-                outcome = AttemptOutcome(status: cancelled ? .cancelled : .failed, finishedAt: Date(), duration: attemptClock(), error: cancelled ? "cancelled" : redactor.redact("\(error)"))
+                outcome = AttemptOutcome(status: cancelled ? .cancelled : .failed, finishedAt: Date(), duration: attemptClock(), error: cancelled ? "cancelled" : secrets.mask("\(error)"))
             }
             pending = attemptID.map { FinishedAttempt(id: $0, outcome: outcome) }
             if case .number(let level)? = outputs["escalation_level"] { childEscalation = max(childEscalation, Int(level)) }
@@ -242,16 +254,22 @@ public struct Executor: Sendable {
         }
     }
 
-    private func runChild(_ name: String, params raw: [String: String], parent: Int64) async -> RunReport {
+    /// A child run shares its parent's secrets: a value the parent derived from a secret is
+    /// masked in the child whatever the child calls it, and so is what the child makes of it
+    /// (a parameter's text read as a number: "007" becomes 7).
+    private func runChild(_ name: String, params raw: [String: String], parent: Int64, secrets: Secrets) async -> RunReport {
         do {
             let runbook = try lookup(name)
             if runbook.requiresConfirmation {
                 return RunReport(runID: 0, runbook: name, status: .failed, escalationLevel: 0, error: "runbook '\(name)' requires a person's confirmation: it cannot run as a step of another runbook", steps: [])
             }
             let params = try ParamBinding.bind(raw, to: runbook)
-            return await run(runbook, params: params, trigger: .runbook, parentRunID: parent)
+            for (param, text) in raw where secrets.reveals(text) {
+                if let value = params[param] { secrets.addDerived(value.text) }
+            }
+            return await run(runbook, params: params, trigger: .runbook, origin: nil, parentRunID: parent, secrets: secrets, recorded: nil)
         } catch {
-            return RunReport(runID: 0, runbook: name, status: .failed, escalationLevel: 0, error: "\(error)", steps: [])
+            return RunReport(runID: 0, runbook: name, status: .failed, escalationLevel: 0, error: secrets.mask("\(error)"), steps: [])
         }
     }
 

@@ -8,7 +8,7 @@ struct YAMLSource {
     private let lines: [Substring]
     private(set) var diagnostics: [Diagnostic] = []
     /// Secrets found written in the file (`hide`), never shown in a diagnostic's source line.
-    private var secrets: [String] = []
+    private let secrets = Secrets()
 
     init(file: String, text: String) {
         self.file = file
@@ -57,13 +57,12 @@ struct YAMLSource {
 
     /// Masks `secret` wherever a diagnostic shows a source line, those found so far and those to come.
     mutating func hide(_ secret: String) {
-        guard !secret.isEmpty, !secrets.contains(secret) else { return }
-        secrets.append(secret)
+        guard secrets.add(secret) else { return }
         for index in diagnostics.indices { diagnostics[index].sourceLine = diagnostics[index].sourceLine.map(masked) }
     }
 
     private func masked(_ line: String) -> String {
-        secrets.reduce(line) { $0.replacingOccurrences(of: $1, with: "***") }
+        secrets.mask(line)
     }
 
     /// Parses the text into a node tree, or records the parser's error.

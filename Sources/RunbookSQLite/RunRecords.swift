@@ -22,6 +22,7 @@ public final class RunRecords: RunRecorder, Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         do {
+            try OwnerOnlyFile.prepare(path)
             database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrate(database)
         } catch {

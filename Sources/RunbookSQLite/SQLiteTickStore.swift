@@ -26,6 +26,7 @@ public final class SQLiteTickStore: TickStore, Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         do {
+            try OwnerOnlyFile.prepare(path)
             database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
         } catch {

@@ -31,7 +31,7 @@ public struct EscalateStep: StepPrimitive {
         context.logger.error("\(message)", metadata: ["runbook": "\(context.runbook)", "run": "\(context.runID)"])
         if let escalating = context.services.get((any Escalating).self) {
             do {
-                message += "; " + (try await escalating.escalate(runID: context.runID, runbook: context.runbook, level: level, reason: context.redact(reason)))
+                message += "; " + (try await escalating.escalate(runID: context.runID, runbook: context.runbook, level: level, reason: reason))
             } catch {
                 message += "; the incident could not be raised: \(error)"
             }

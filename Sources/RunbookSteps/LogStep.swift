@@ -26,7 +26,7 @@ public struct LogStep: StepPrimitive {
     public func describe() -> String { "log (\(level)): \(message)" }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        context.logger.log(level: level, "\(context.redact(message))", metadata: ["runbook": "\(context.runbook)", "step": "\(context.stepID)"])
+        context.logger.log(level: level, "\(message)", metadata: ["runbook": "\(context.runbook)", "step": "\(context.stepID)"])
         return StepResult(outputs: ["message": .string(message)], output: message)
     }
 }

@@ -12,6 +12,7 @@ public struct StepContext: Sendable {
     /// Variables every command of the run receives (parameters, run id).
     public var environment: [String: String]
     public var clock: any Clock<Duration>
+    /// The run's log; the executor's masks the run's secrets in every line.
     public var logger: Logger
     /// Evaluates conditions against the run's parameters and earlier outputs.
     public var evaluator: ExpressionEvaluator
@@ -19,17 +20,14 @@ public struct StepContext: Sendable {
     public var makeNested: @Sendable (NestedPrimitive) throws -> any StepPrimitive
     /// Starts another runbook as a child run (the `run` primitive).
     public var runChild: @Sendable (_ runbook: String, _ params: [String: String]) async throws -> ChildRun
-    /// Masks the run's secrets in text a step writes anywhere but its result (logs).
-    public var redact: @Sendable (String) -> String
-    /// Services of the engine for primitives that act on it.
+    /// Services of the engine for primitives that act on it; the executor's escalation masks the run's secrets.
     public var services: StepServices
 
     public init(
         runID: Int64, runbook: String, stepID: String, attempt: Int, workingDirectory: String,
         environment: [String: String], clock: any Clock<Duration>, logger: Logger, evaluator: ExpressionEvaluator,
         makeNested: @escaping @Sendable (NestedPrimitive) throws -> any StepPrimitive,
-        runChild: @escaping @Sendable (String, [String: String]) async throws -> ChildRun,
-        redact: @escaping @Sendable (String) -> String = { $0 }, services: StepServices = StepServices()
+        runChild: @escaping @Sendable (String, [String: String]) async throws -> ChildRun, services: StepServices = StepServices()
     ) {
         self.services = services
         self.runID = runID
@@ -43,7 +41,6 @@ public struct StepContext: Sendable {
         self.evaluator = evaluator
         self.makeNested = makeNested
         self.runChild = runChild
-        self.redact = redact
     }
 
     /// `path` made absolute against the working directory.

@@ -1,0 +1,44 @@
+import RunbookModel
+
+extension Secrets {
+    /// Adds the values of `runbook`'s secret parameters.
+    func addSecretParams(of runbook: Runbook, _ params: [String: Value]) {
+        for param in runbook.params where param.secret {
+            if let value = params[param.name] { add(value.text) }
+        }
+    }
+
+    /// Parameters as they may be recorded: a secret one as `***`, any other with the secrets in it masked.
+    func recordable(_ params: [String: Value], of runbook: Runbook) -> [String: String] {
+        params.reduce(into: [:]) { recorded, param in
+            recorded[param.key] = runbook.param(named: param.key)?.secret == true ? Self.mask : mask(param.value.text)
+        }
+    }
+
+    /// Adds the result of every expression of `inputs` that reads a value holding a secret:
+    /// `${{ params.pin + 1 }}` shows nothing of the pin's text, yet is as secret. A true or false
+    /// is left out: it tells one bit, and masking every "true" would garble every record.
+    func addDerived(from inputs: Inputs, with evaluator: ExpressionEvaluator) {
+        for entry in inputs.entries { addDerived(from: entry.value, with: evaluator) }
+    }
+
+    private func addDerived(from input: InputValue, with evaluator: ExpressionEvaluator) {
+        switch input {
+        case .template(let template, _):
+            for case .expression(let expression, _) in template.parts
+            where expression.references.contains(where: { evaluator.resolve($0).map { reveals($0.text) } ?? false }) {
+                guard let value = try? evaluator.evaluate(expression) else { continue }
+                if case .bool = value { continue }
+                addDerived(value.text)
+            }
+        case .list(let items, _):
+            for item in items { addDerived(from: item, with: evaluator) }
+        case .map(let entries, _):
+            for entry in entries { addDerived(from: entry.value, with: evaluator) }
+        case .primitive(let nested):
+            addDerived(from: nested.inputs, with: evaluator)
+        case .literal, .condition:
+            break
+        }
+    }
+}
