@@ -8,7 +8,9 @@ import Glibc
 #endif
 
 /// Runs a command with a shell. Values reach it as environment variables, never pasted into the
-/// command line. A timeout or a cancelled run stops the command's whole process group.
+/// command line. The command runs in a process group of its own, which is killed when the command
+/// ends (what it started in the background goes with it), on a timeout or a cancelled run, and
+/// when this process dies, even by kill -9 (`ProcessGroupWatchdog`).
 public struct ShellStep: StepPrimitive {
     public static let spec = PrimitiveSpec(
         name: "shell",
@@ -28,6 +30,10 @@ public struct ShellStep: StepPrimitive {
         outputs: ["stdout", "stderr", "exit_code"],
         shorthand: "command"
     )
+
+    /// Waits for a line on standard input, then runs the command (its arguments) with no input;
+    /// never runs it when the input ends first.
+    static let gate = #"IFS= read -r _ || exit 125; exec "$@" </dev/null"#
 
     /// The file a command writes `name=value` lines to, to set its declared outputs.
     public static let outputFileVariable = "RUNBOOK_OUTPUT"
@@ -83,21 +89,37 @@ public struct ShellStep: StepPrimitive {
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: stopGrace)]
 
         let limit = outputLimit
-        let (executable, arguments) = direct.map { (FilePath($0.program), Arguments($0.arguments)) } ?? (FilePath(shell), ["-c", command])
+        let program = direct.map { [$0.program] + $0.arguments } ?? [shell, "-c", command]
+        // The command waits at the gate until the watchdog knows its group: killed before then,
+        // this process leaves nothing behind.
+        var gate: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &gate) == 0 else {
+            throw StepFailure("cannot start the command: socketpair: \(String(cString: strerror(errno)))")
+        }
+        defer { close(gate[0]) }
         let result = try await Subprocess.run(
-            .path(executable),
-            arguments: arguments,
+            .path(FilePath("/bin/sh")),
+            arguments: Arguments(["-c", Self.gate, "sh"] + program),
             environment: .inherit.updating(variables),
             workingDirectory: FilePath(context.resolvePath(cwd ?? ".")),
             platformOptions: options,
-            input: .none,
+            input: .fileDescriptor(FileDescriptor(rawValue: gate[1]), closeAfterSpawningProcess: true),
             output: .sequence,
             error: .sequence
         ) { execution in
+            let group = execution.processIdentifier.value
+            let watched = await ProcessGroupWatchdog.watch(group)
+            defer { watched.release() }
+            _ = send(gate[0], "\n", 1, Int32(MSG_NOSIGNAL))
             async let stderr = Self.collect(execution.standardError, limit: limit)
-            let stdout = try await Self.collect(execution.standardOutput, limit: limit)
-            return (stdout, try await stderr)
+            async let stdout = Self.collect(execution.standardOutput, limit: limit)
+            // The command has ended: what it left running in its group goes too, and with it any
+            // output it held open, so `sleep 1000 &` ends with the step instead of holding it.
+            if await Self.exited(execution.processIdentifier) { kill(-group, SIGKILL) }
+            return (try await stdout, try await stderr)
         }
+        // Without a pidfd to wait on, the group is killed once its output has ended.
+        if result.processIdentifier.processDescriptor < 0 { kill(-result.processIdentifier.value, SIGKILL) }
         let (stdout, stderr) = result.closureResult
         var outputs = Self.readOutputFile(outputFile)
         outputs["stdout"] = .string(stdout.text.trimmingCharacters(in: .newlines))
@@ -117,6 +139,18 @@ public struct ShellStep: StepPrimitive {
         }
     }
 
+    /// Waits until the process has exited, through its pidfd; false at once when there is none to wait on.
+    private static func exited(_ process: ProcessIdentifier) async -> Bool {
+        guard process.processDescriptor >= 0 else { return false }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let source = DispatchSource.makeReadSource(fileDescriptor: process.processDescriptor, queue: .global())
+            source.setEventHandler { source.cancel() }
+            source.setCancelHandler { done.resume() }
+            source.resume()
+        }
+        return true
+    }
+
     private static func collect(_ sequence: SubprocessOutputSequence, limit: Int) async throws -> BoundedOutput {
         var output = BoundedOutput(limit: limit)
         for try await buffer in sequence {
@@ -133,7 +167,7 @@ public struct ShellStep: StepPrimitive {
     ]
 
     /// A command of plain words (no quotes, variables, globs, redirections or operators) is run
-    /// directly, as a shell would run it, without starting a shell: the same result, a process less.
+    /// directly, as a shell would run it, rather than by `shell`: the same result, a process less.
     public static func directCommand(_ command: String, path: String?) -> (program: String, arguments: [String])? {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@% ")
         guard command.allSatisfy({ allowed.contains($0) }) else { return nil }
