@@ -24,8 +24,8 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     private var routerSocket: ZMQSocket?
     private var monitor: ZMQMonitor?
     private var poller = ZMQPoller([])
-    /// Peers that finished a handshake on the ROUTER and have not disconnected.
-    private var connected = 0
+    /// The ROUTER's accepted connections, by descriptor, until they disconnect.
+    private var accepted: Set<Int32> = []
     /// When each routing id last sent a heartbeat.
     private var identities: [String: Date] = [:]
     /// A peer without a heartbeat for this long no longer counts as identified.
@@ -51,11 +51,13 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         try pull.bind(queue)
         let routerSocket = try ZMQSocket(context, .router)
         try routerSocket.setRouterMandatory(true)
-        // An EA that reconnects with its routing id takes over at once, not after the old
-        // connection's heartbeat timeout.
+        // An EA that reconnects with its routing id takes over at once: without handover libzmq
+        // drops the newcomer silently while the old connection lingers.
         try routerSocket.setRouterHandover(true)
         try routerSocket.setMaxMessageSize(16 << 20)
-        try routerSocket.setHeartbeats(interval: .seconds(5), timeout: .seconds(15))
+        // A dead EA's connection is found by TCP in about 20 s; ZMTP heartbeats together with
+        // handover abort the process in libzmq 4.3.4 (see setDeadPeerDetection).
+        try routerSocket.setDeadPeerDetection(idle: .seconds(10), interval: .seconds(5), count: 3, unacknowledged: .seconds(20))
         try access?.guardSocket(routerSocket, as: .router, address: router, counters: counters)
         try routerSocket.bind(router)
         // Connections are counted from the socket's events, so that peers which never say who
@@ -64,7 +66,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         self.pull = pull
         self.routerSocket = routerSocket
         self.monitor = monitor
-        connected = 0
+        accepted = []
         identities = [:]
         claims = RoutingClaims()
         poller = ZMQPoller([pull, routerSocket, monitor.socket])
@@ -95,6 +97,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         }
         let now = Date()
         identities = identities.filter { now.timeIntervalSince($0.value) < Self.identifiedFor }
+        let connected = accepted.count(where: Self.isEstablished)
         counters.peers(connected: connected, identified: min(identities.count, connected))
     }
 
@@ -102,14 +105,27 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         guard let monitor else { return }
         while let event = try monitor.next(dontWait: true) {
             switch event.kind {
-            case .handshakeSucceeded: connected += 1
+            case .accepted: accepted.insert(Int32(bitPattern: event.value))
+            case .closed: accepted.remove(Int32(bitPattern: event.value))
             case .accepted: claims.accepted(Int32(bitPattern: event.value))
             case .disconnected:
-                connected = max(0, connected - 1)
+                accepted.remove(Int32(bitPattern: event.value))
                 claims.disconnected(Int32(bitPattern: event.value))
             default: break
             }
         }
+    }
+
+    /// Whether a connection's peer is still there. A connection handed over to a newcomer with
+    /// the same routing id is never reported disconnected by libzmq, though its peer may be long
+    /// gone (the kernel has it in CLOSE_WAIT): counted as a peer, it would show as a stray EA.
+    /// Descriptors other than TCP (ipc) count as connected.
+    static func isEstablished(_ descriptor: Int32) -> Bool {
+        var info = [UInt8](repeating: 0, count: 256)
+        var length = socklen_t(info.count)
+        guard getsockopt(descriptor, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0, length > 0 else { return true }
+        // tcpi_state, the first byte of struct tcp_info: 1 is TCP_ESTABLISHED.
+        return info[0] == 1
     }
 
     private func handleCommand(_ parts: [[UInt8]], router routerSocket: ZMQSocket) {

@@ -135,10 +135,19 @@ public final class ZMQSocket {
         guard runbook_zmq_set_bytes(handle, ZMQ_SUBSCRIBE, bytes, bytes.count) == 0 else { throw ZMQError.last("subscribe on \(kind)") }
     }
 
-    /// ZMTP heartbeats: a silent peer is dropped after `timeout`.
-    public func setHeartbeats(interval: Duration, timeout: Duration) throws(ZMQError) {
-        try set(ZMQ_HEARTBEAT_IVL, Int32(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000), "heartbeat interval")
-        try set(ZMQ_HEARTBEAT_TIMEOUT, Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000), "heartbeat timeout")
+    /// Dead peers found by TCP itself: keepalive probes after `idle` of silence, `count` of them
+    /// `interval` apart, and a connection whose sent data stays unacknowledged for `unacknowledged`
+    /// is dropped (TCP_USER_TIMEOUT; keepalive alone waits out retransmissions for minutes).
+    ///
+    /// Not ZMTP heartbeats: libzmq 4.3.4 aborts the whole process (`!_io_error`,
+    /// stream_engine_base.cpp:331) when a heartbeat timer fires on a connection that a ROUTER
+    /// handed over to a peer with the same routing id and whose peer then died.
+    public func setDeadPeerDetection(idle: Duration, interval: Duration, count: Int32, unacknowledged: Duration) throws(ZMQError) {
+        try set(ZMQ_TCP_KEEPALIVE, 1, "TCP keepalive")
+        try set(ZMQ_TCP_KEEPALIVE_IDLE, Int32(clamping: idle.components.seconds), "TCP keepalive idle")
+        try set(ZMQ_TCP_KEEPALIVE_INTVL, Int32(clamping: interval.components.seconds), "TCP keepalive interval")
+        try set(ZMQ_TCP_KEEPALIVE_CNT, count, "TCP keepalive count")
+        try set(ZMQ_TCP_MAXRT, Int32(clamping: unacknowledged.components.seconds * 1000), "TCP maximum retransmit time")
     }
 
     /// Frames larger than this are refused by libzmq and the sending peer disconnected.
