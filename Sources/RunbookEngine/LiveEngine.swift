@@ -131,6 +131,7 @@ public final class LiveEngine: Sendable {
                 throw StartFailure(description: message)
             }
         }
+        CloseOnExec.sweep()
         let programs = settings.processes.isEmpty ? "" : "; supervising \(settings.processes.map(\.name).joined(separator: ", "))"
         logger.info("engine up: \(flows.map(\.name).joined(separator: ", "))\(programs)")
         if let exposure = settings.exposure { logger.warning("\(exposure)") }
@@ -152,6 +153,7 @@ public final class LiveEngine: Sendable {
         if let ingest { services.append(IngestService(ingest: ingest)) }
         services += supervisors.map(SupervisionService.init)
         if let stateFile = settings.stateFile { services.append(StateFileService(engine: self, path: stateFile)) }
+        services.append(CloseOnExecService())
         services += alongside
         let systemd = SystemdNotifier()
         // Last, so that it is the first told of a shutdown, and says STOPPING=1 at once.
