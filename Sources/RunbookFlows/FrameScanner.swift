@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// What a tick may carry. A tick outside these is malformed: counted, dropped, never relayed or
-/// stored (Docs/flows.md).
+/// stored (Docs/security.md, "Input from the wire").
 public enum TickLimits {
     /// Symbol names: 1 to 64 bytes of UTF-8 without control characters (MT5's own are at most 31).
     public static let symbolBytes = 1...64
