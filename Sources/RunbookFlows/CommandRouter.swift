@@ -35,7 +35,14 @@ public final class CommandRouter: Flow, @unchecked Sendable {
 
     static let batch = 1000
 
-    public init(queue: String, router: String, store: (any FlowStore)?, logger: Logger, access: FlowAccess? = nil) {
+    /// With CURVE, a connection that says nothing for `quietLimit` seconds is closed (`RoutingClaims`).
+    private let quietLimit: TimeInterval
+
+    public init(
+        queue: String, router: String, store: (any FlowStore)?, logger: Logger, access: FlowAccess? = nil,
+        quietLimit: TimeInterval = 30
+    ) {
+        self.quietLimit = quietLimit
         self.queue = queue
         self.router = router
         self.store = store
@@ -68,7 +75,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         self.monitor = monitor
         accepted = []
         identities = [:]
-        claims = RoutingClaims()
+        claims = RoutingClaims(quietLimit: quietLimit)
         poller = ZMQPoller([pull, routerSocket, monitor.socket])
         listening = [pull, routerSocket].flatMap(\.endpoints)
     }
@@ -105,9 +112,10 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         guard let monitor else { return }
         while let event = try monitor.next(dontWait: true) {
             switch event.kind {
-            case .accepted: accepted.insert(Int32(bitPattern: event.value))
+            case .accepted:
+                accepted.insert(Int32(bitPattern: event.value))
+                claims.accepted(Int32(bitPattern: event.value))
             case .closed: accepted.remove(Int32(bitPattern: event.value))
-            case .accepted: claims.accepted(Int32(bitPattern: event.value))
             case .disconnected:
                 accepted.remove(Int32(bitPattern: event.value))
                 claims.disconnected(Int32(bitPattern: event.value))
@@ -219,7 +227,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
         for descriptor in claims.tooQuiet() {
             routerSocket.dropPeer(descriptor: descriptor)
             logger.notice(
-                "closed a connection to \(router) that sent nothing for \(Int(RoutingClaims.quietLimit)) s: an EA proves its key by a message on connecting (ZMQ_PROBE_ROUTER, or a heartbeat)",
+                "closed a connection to \(router) that sent nothing for \(Int(quietLimit)) s: an EA proves its key by a message on connecting (ZMQ_PROBE_ROUTER, or a heartbeat)",
                 metadata: ["flow": "\(name)"]
             )
         }

@@ -19,8 +19,14 @@ struct RoutingClaims {
     /// are ignored rather than dropped again (their descriptor may be another connection's by then).
     private var dropped: [String: Date] = [:]
     static let droppedFor: TimeInterval = 5
-    /// Longer than the router takes to find a lost connection dead (about 20 s).
-    static let quietLimit: TimeInterval = 30
+    /// How long a connection may say nothing: longer than the router takes to find a lost
+    /// connection dead (about 20 s).
+    let quietLimit: TimeInterval
+    static let defaultQuietLimit: TimeInterval = 30
+
+    init(quietLimit: TimeInterval = Self.defaultQuietLimit) {
+        self.quietLimit = quietLimit
+    }
 
     func holds(_ routingID: String) -> Bool {
         proven[routingID] != nil
@@ -57,7 +63,7 @@ struct RoutingClaims {
 
     /// Connections that have said nothing for `quietLimit`, forgotten as they are returned.
     mutating func tooQuiet(now: Date = Date()) -> [Int32] {
-        let silent = quiet.filter { now.timeIntervalSince($0.value) >= Self.quietLimit }.map(\.key)
+        let silent = quiet.filter { now.timeIntervalSince($0.value) >= quietLimit }.map(\.key)
         for descriptor in silent { quiet[descriptor] = nil }
         return silent
     }

@@ -154,6 +154,27 @@ func heartbeat(_ target: String) -> String {
         await harness.stop()
     }
 
+    /// Without handover libzmq never reads a connection that came with a routing id already
+    /// held: a connection that says nothing is closed after the quiet limit (30 s; 1 s here), so
+    /// that an EA back before its lost connection was noticed connects again and takes its id.
+    @Test func aConnectionThatSaysNothingIsClosedAndOneThatSpeaksIsKept() async throws {
+        let harness = try FlowHarness()
+        let keys = TestKeys()
+        let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
+        try access.start(in: harness.context)
+        let router = CommandRouter(
+            queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access, quietLimit: 1
+        )
+        let endpoints = try harness.start(router)
+        let speaking = try FlowPeer("dealer", endpoints[1], ["--id", "ea-01", "--send", heartbeat("ea-01")] + keys.options(keys.ea01), folder: harness.folder)
+        let silent = try FlowPeer("dealer", endpoints[1], ["--id", "ea-02"] + keys.options(keys.ea02), folder: harness.folder)
+        #expect(await eventually { silent.saw("handshake_succeeded") && speaking.saw("handshake_succeeded") })
+        #expect(await eventually { silent.saw("disconnected") })
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(!speaking.saw("disconnected"))
+        await harness.stop()
+    }
+
     @Test func theAllowlistRefusesAnAddressNotListed() async throws {
         let harness = try FlowHarness()
         let listed = AddressCheck(allowed: "127.0.0.1")
