@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "runbook", targets: ["runbook"]),
         .executable(name: "runbook-bench", targets: ["RunbookBench"]),
+        .executable(name: "runbook-fuzz", targets: ["RunbookFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -156,9 +157,13 @@ let package = Package(
             ],
             exclude: ["Baselines"]
         ),
+        // The input paths under libFuzzer (Scripts/fuzz): what each must hold for any bytes.
+        .target(name: "RunbookFuzzing", dependencies: ["RunbookModel", "RunbookFlows", "RunbookSteps", "RunbookChecks", "RunbookStore"]),
+        .executableTarget(name: "RunbookFuzz", dependencies: ["RunbookFuzzing"]),
         // Helpers the test targets share.
         .target(name: "RunbookTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Sources/RunbookTestSupport"),
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
+        .testTarget(name: "RunbookFuzzingTests", dependencies: ["RunbookFuzzing"]),
         .testTarget(
             name: "RunbookChecksTests",
             dependencies: [

@@ -78,7 +78,12 @@ public struct FrameScanner {
 
     private static func values(_ fields: Fields, in bytes: UnsafeRawBufferPointer) -> Values? {
         guard let bid = number(fields.bid, in: bytes), let ask = number(fields.ask, in: bytes), let time = number(fields.timeMsc, in: bytes) else { return nil }
-        let volume = fields.volume.flatMap { number($0, in: bytes) } ?? 0
+        var volume = 0.0
+        if let range = fields.volume {
+            // A volume written but unreadable (too long, beyond a double) is malformed, not zero.
+            guard let written = number(range, in: bytes) else { return nil }
+            volume = written
+        }
         guard TickLimits.problem(symbol: fields.symbol.count, bid: bid, ask: ask, timeMsc: time, volume: volume) == nil else { return nil }
         let symbol = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[fields.symbol]), as: UTF8.self)
         return (symbol, Int64(time), bid, ask, volume)

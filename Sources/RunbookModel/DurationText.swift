@@ -33,12 +33,12 @@ public enum DurationText {
 
     /// The compact form of a duration, the way `parse` reads it back.
     public static func format(_ duration: Duration) -> String {
-        var milliseconds = duration.milliseconds
-        if milliseconds == 0 { return "0s" }
-        var text = milliseconds < 0 ? "-" : ""
-        milliseconds = abs(milliseconds)
+        let signed = duration.milliseconds
+        if signed == 0 { return "0s" }
+        var text = signed < 0 ? "-" : ""
+        var milliseconds = signed.magnitude
         for (suffix, seconds) in units.reversed() where suffix != "w" {
-            let size = Int64(seconds * 1000)
+            let size = UInt64(seconds * 1000)
             if milliseconds >= size {
                 text += "\(milliseconds / size)\(suffix)"
                 milliseconds %= size
@@ -49,10 +49,14 @@ public enum DurationText {
 }
 
 extension Duration {
-    /// Whole milliseconds, truncated.
+    /// Whole milliseconds, truncated; a duration beyond what Int64 milliseconds hold (about 292
+    /// million years) gives the nearest that does.
     public var milliseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (sum, carry) = whole.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        return carry ? (whole < 0 ? .min : .max) : sum
     }
 
     /// Seconds as a floating-point number.

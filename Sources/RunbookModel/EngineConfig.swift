@@ -72,6 +72,14 @@ public struct EngineConfig: Sendable {
         return config
     }
 
+    /// Reads a configuration from YAML text alone, without the environment; `file` names it in
+    /// diagnostics and anchors relative paths.
+    public static func load(text: String, file: String) throws(ValidationFailure) -> EngineConfig {
+        var config = EngineConfig()
+        try config.read(text: text, file: file)
+        return config
+    }
+
     private mutating func read(text: String, file: String) throws(ValidationFailure) {
         self.file = file
         var source = YAMLSource(file: file, text: text)

@@ -67,7 +67,14 @@ public struct ExpressionEvaluator: Sendable {
                 guard right != 0 else { throw EvaluationError(description: "division by zero") }
                 result = left / right
             }
-            if op == .add || op == .subtract, lhs.isDuration || rhs.isDuration { return .duration(.milliseconds(Int64(result * 1000))) }
+            if op == .add || op == .subtract, lhs.isDuration || rhs.isDuration {
+                // A step's output is text from outside: `30s + steps.x.output` may hold 1e300 or nan.
+                let milliseconds = result * 1000
+                guard milliseconds.isFinite, abs(milliseconds) <= Double(DurationText.longest.milliseconds) else {
+                    throw EvaluationError(description: "'\(op.rawValue)' gives a duration beyond 100 years (\(result) s)")
+                }
+                return .duration(.milliseconds(Int64(milliseconds)))
+            }
             return .number(result)
         case .and, .or:
             return .bool(false)

@@ -62,7 +62,10 @@ public enum TickCodec {
     public static func decode(_ block: [UInt8], symbol: String) throws -> [Tick] {
         var reader = Reader(bytes: try inflate(block))
         guard try reader.byte() == version else { throw Failure(description: "unknown block version") }
-        let count = Int(try reader.varint())
+        // Every tick takes at least a byte of each column: a count beyond what is left is damage.
+        let announced = try reader.varint()
+        guard announced <= UInt64(reader.remaining) else { throw Failure(description: "block announces \(announced) ticks in \(reader.remaining) bytes") }
+        let count = Int(announced)
         guard count > 0 else { return [] }
         var times: [Int64] = []
         times.reserveCapacity(count)
@@ -130,6 +133,8 @@ public enum TickCodec {
         let bytes: [UInt8]
         var position = 0
 
+        var remaining: Int { bytes.count - position }
+
         mutating func byte() throws -> UInt8 {
             guard position < bytes.count else { throw Failure(description: "block ends early") }
             defer { position += 1 }
@@ -173,6 +178,8 @@ public enum TickCodec {
     private static func inflate(_ block: [UInt8]) throws -> [UInt8] {
         guard block.count >= 4 else { throw Failure(description: "block too short") }
         let size = Int(UInt32(littleEndian: block.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+        // deflate packs at most 1032 to 1: a larger size is a damaged header, not a block to make room for.
+        guard size <= (block.count - 4) * 1032 + 64 else { throw Failure(description: "block announces \(size) bytes from \(block.count)") }
         var out = [UInt8](repeating: 0, count: max(size, 1))
         var length = uLong(size)
         let status = out.withUnsafeMutableBufferPointer { buffer in

@@ -174,7 +174,9 @@ public final class TickJournal: @unchecked Sendable {
             guard let data = FileManager.default.contents(atPath: path), data.count >= headerSize else { continue }
             data.withUnsafeBytes { bytes in
                 guard Array(bytes[0..<4]) == magic else { return }
-                leftover.highestID = max(leftover.highestID, Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: Int64.self)) - 1)
+                // The id the segment's writer would have given next; a damaged header may hold anything.
+                let next = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: Int64.self))
+                if next > 0 { leftover.highestID = max(leftover.highestID, next - 1) }
                 var position = headerSize
                 while position + 4 <= bytes.count {
                     let length = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self))

@@ -81,6 +81,10 @@ import Testing
         // Beyond a Double altogether: not a finite number, refused as such.
         #expect(read(#"{"type":"tick","symbol":"EURUSD","bid":1e999,"ask":1.1002,"time_msc":5}"#) == nil)
         #expect(verdict(#"{"type":"tick","symbol":"EURUSD","bid":1.1,"ask":1.2,"time_msc":5,"volume":-1}"#) == .malformed(.outOfRange))
+        // A volume in the wire order that no double holds is refused, not read as zero (found by fuzzing).
+        let hugeVolume = "2" + String(repeating: "7", count: 40) + "e77716"
+        #expect(read(#"{"type":"tick","symbol":"EURUSD","bid":1.1,"ask":1.2,"time_msc":5,"volume":\#(hugeVolume)}"#) == nil)
+        #expect(read(#"{"type":"tick","symbol":"EURUSD","bid":1.1,"ask":1.2,"time_msc":5,"volume":1e999}"#) == nil)
         // The edges are in.
         #expect(read(#"{"type":"tick","symbol":"EURUSD","bid":-1e9,"ask":1e9,"time_msc":4102444800000,"volume":1e15}"#) != nil)
         #expect(read(#"{"type":"tick","symbol":"EURUSD","bid":1.1,"ask":1.2,"time_msc":0}"#) != nil)

@@ -45,6 +45,24 @@ import Testing
         #expect(try evaluate("2 + 5m") == .duration(.seconds(302)))
     }
 
+    /// A step's output is text from outside the engine: a huge or non-finite number added to a
+    /// duration is an error of that condition, not the end of the process.
+    @Test(arguments: ["1e300", "-1e300", "nan", "inf", "9223372036854775807"])
+    func durationArithmeticOnAHugeOutputIsAnError(output: String) throws {
+        let values: [String: Value] = ["steps.x.outputs.n": .string(output)]
+        let evaluator = ExpressionEvaluator { values[$0.description] }
+        let error = #expect(throws: ExpressionEvaluator.EvaluationError.self) { try evaluator.evaluate(try ExpressionParser.parse("30s + steps.x.outputs.n")) }
+        #expect(error?.description.contains("beyond 100 years") == true, "\(output): \(String(describing: error))")
+    }
+
+    /// Formatting never traps, even for a duration past what milliseconds in an Int64 hold.
+    @Test func anyDurationFormats() {
+        #expect(DurationText.format(.seconds(90)) == "1m30s")
+        #expect(DurationText.format(.zero - .seconds(90)) == "-1m30s")
+        #expect(DurationText.format(.zero - .seconds(Int64.max)).hasPrefix("-"))
+        #expect(!DurationText.format(.seconds(Int64.max)).isEmpty)
+    }
+
     @Test func textAndNumbersCompareAsOperatorsExpect() throws {
         #expect(try evaluate("steps.check_age.outputs.age == 412") == .bool(true))
         #expect(try evaluate("'abc' + 'def'") == .string("abcdef"))

@@ -25,6 +25,17 @@ import Testing
         #expect(found.first?.hasPrefix("runbook.yaml:5:1: error: YAML syntax:") == true)
     }
 
+    /// YAML ends a line at a carriage return as at a line feed: the line an error names is the
+    /// line it shows, whatever the file's line endings (found by fuzzing).
+    @Test(arguments: ["\r", "\r\n", "\n"])
+    func theLineShownIsTheLineNamedWhateverTheLineEndings(ending: String) {
+        let text = ["name: x", "steps:", "  - id: a", "    log: {message: hi, colour: red}", ""].joined(separator: ending)
+        let found = diagnostics(text)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("runbook.yaml:4:") == true, "\(found)")
+        #expect(found.first?.contains("\n    log: {message: hi, colour: red}\n") == true, "\(found)")
+    }
+
     @Test func duplicateKeysAreErrors() {
         let found = diagnostics("name: x\nname: y\nsteps:\n  - id: a\n    log: hi\n")
         #expect(found.first?.contains("duplicate key 'name'") == true)
