@@ -38,7 +38,8 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
 
     public func serve(timeout: Duration) throws(ZMQError) {
         guard let pull, try !poller.poll(timeout: timeout).isEmpty else { return }
-        while let parts = try pull.receive(dontWait: true) {
+        let curve = access?.usesCurve == true
+        while let (parts, sender) = try pull.receiveWithSender(dontWait: true) {
             counters.received()
             guard parts.count == 1 else {
                 drop(MalformedMessage(reason: .multipart, detail: "\(parts.count) frames"))
@@ -46,6 +47,7 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
             }
             do {
                 let message = try FlowMessage.parse(parts[0])
+                if curve, let access, try !mayAnswer(message, userID: sender.userID, access: access) { continue }
                 try handle(message)
             } catch let problem as MalformedMessage {
                 drop(problem)
@@ -53,6 +55,24 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
                 logger.error("cannot record a confirmation: \(error)", metadata: ["flow": "\(name)"])
             }
         }
+    }
+
+    /// With CURVE: whether the key a confirmation or close came with may use the routing id of
+    /// the EA its fire was sent to. One EA's key cannot fill, fail or close another's fires.
+    private func mayAnswer(_ message: FlowMessage, userID: String?, access: FlowAccess) throws -> Bool {
+        let fireID: String
+        switch message {
+        case .confirmation(let confirmation): fireID = confirmation.fireID
+        case .close(let close): fireID = close.fireID
+        default: return true
+        }
+        guard let target = try store?.fireTarget(id: fireID) else { return true }
+        let client = access.client(named: userID)
+        guard let client, client.routingIDs.contains(target) else {
+            access.refused(.routingIDNotAllowed, on: .confirmations, "'\(client?.name ?? "a peer")' answered fire \(fireID) of \(target), which its key may not use; dropped")
+            return false
+        }
+        return true
     }
 
     private func handle(_ message: FlowMessage) throws {

@@ -14,6 +14,8 @@ public protocol FlowStore: Sendable {
     /// False when no fire has this id.
     func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool
     func recordProbe(id: String, at date: Date) throws
+    /// The EA a fire was queued for; nil when no fire has this id.
+    func fireTarget(id: String) throws -> String?
 }
 
 /// What a confirmation did to its fire.

@@ -79,6 +79,10 @@ extension RunRecords: FlowStore {
         }
     }
 
+    public func fireTarget(id: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT target_uuid FROM fires WHERE fire_id = ?", arguments: [id]) }
+    }
+
     // MARK: Reading
 
     public struct FireRecord: Codable, Sendable, FetchableRecord {

@@ -199,6 +199,10 @@ public struct MeteredFlowStore: FlowStore {
         try store.recordSignal(signal, at: date)
     }
 
+    public func fireTarget(id: String) throws -> String? {
+        try store.fireTarget(id: id)
+    }
+
     public func recordFireQueued(_ fire: FlowMessage.Fire, at date: Date) throws -> Bool {
         let fresh = try store.recordFireQueued(fire, at: date)
         if fresh { metrics.fireQueued(fire.id) }

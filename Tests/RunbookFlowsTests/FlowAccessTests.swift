@@ -154,6 +154,33 @@ func heartbeat(_ target: String) -> String {
         await harness.stop()
     }
 
+    /// A listed key answers only for its own EAs: host 2's key cannot fill or close a fire sent
+    /// to ea-01; host 1's key can.
+    @Test func oneEAsKeyCannotConfirmOrCloseAnotherEAsFire() async throws {
+        let harness = try FlowHarness()
+        let keys = TestKeys()
+        let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
+        try access.start(in: harness.context)
+        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
+        let confirmations = try harness.start(listener)[0]
+        _ = try harness.records.recordFireQueued(.init(id: "F4", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
+        try harness.records.recordFireSent(id: "F4", at: Date())
+        let filled = #"{"type":"confirmation","fire_id":"F4","status":"filled","ticket":999,"price":1.1,"time_msc":1}"#
+        let closed = #"{"type":"close","fire_id":"F4","ticket":999,"exit_price":1.2,"pnl":1000000,"time_msc":2}"#
+
+        let other = try FlowPeer("push", confirmations, ["--send", filled, "--send", closed] + keys.options(keys.ea02), folder: harness.folder)
+        #expect(await eventually { listener.counters.snapshot.refused["routing_id_not_allowed", default: 0] >= 2 })
+        #expect(other.saw("handshake_succeeded"))
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(try harness.records.fire(id: "F4")?.status == "SENT")
+        #expect(try harness.records.count("trades") == 0)
+
+        let own = try FlowPeer("push", confirmations, ["--send", filled] + keys.options(keys.ea01), folder: harness.folder)
+        #expect(await eventually { (try? harness.records.fire(id: "F4"))??.status == "FILLED" })
+        #expect(own.saw("handshake_succeeded"))
+        await harness.stop()
+    }
+
     /// Without handover libzmq never reads a connection that came with a routing id already
     /// held: a connection that says nothing is closed after the quiet limit (30 s; 1 s here), so
     /// that an EA back before its lost connection was noticed connects again and takes its id.
