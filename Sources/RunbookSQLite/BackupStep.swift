@@ -55,6 +55,8 @@ public struct BackupStep: StepPrimitive {
             let destination = FileStamp.unusedPath(in: folder, prefix: name, extension: "db")
             do {
                 let from = try DatabaseQueue(path: source, configuration: Self.readonly)
+                // A copy of the records or the ticks is as private as what it copies.
+                try OwnerOnlyFile.prepare(destination)
                 let copy = try DatabaseQueue(path: destination)
                 try from.backup(to: copy)
                 let check = try await copy.read { try String.fetchOne($0, sql: "PRAGMA quick_check") }

@@ -92,5 +92,8 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: made[2]))
         let copy = try DatabaseQueue(path: made[2])
         #expect(try await copy.read { try Int.fetchOne($0, sql: "SELECT sum(n) FROM ticks") } == 124_750)
+        // Only the engine's user may read a backup, whatever the umask.
+        let mode = try FileManager.default.attributesOfItem(atPath: made[2])[.posixPermissions] as? Int
+        #expect(mode == 0o600, "mode \(String(mode ?? 0, radix: 8))")
     }
 }
