@@ -83,8 +83,9 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
         }
         var malformed: [MalformedReason: Int] = [:]
         var heartbeats: [FlowMessage] = []
+        let curve = access?.usesCurve == true
         while frames < Self.batch {
-            let outcome = try pull.forward(to: pub) { bytes in
+            let outcome = try pull.forward(to: pub) { bytes, userID in
                 switch FrameScanner.scan(bytes) {
                 case .tick(let symbol):
                     ticks.add(bytes, symbol)
@@ -95,6 +96,14 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
                     onTick?(bytes)
                     return true
                 case .heartbeat(let heartbeat):
+                    // With CURVE a key speaks only for the EAs it may use, as on the router.
+                    if curve, let access, case .heartbeat(let target, _, _) = heartbeat {
+                        let client = access.client(named: userID())
+                        guard let client, client.routingIDs.contains(target) else {
+                            access.refused(.routingIDNotAllowed, on: .telemetryIn, "'\(client?.name ?? "a peer")' sent a heartbeat for \(target), which its key may not use; dropped")
+                            return false
+                        }
+                    }
                     heartbeats.append(heartbeat)
                     return true
                 case .malformed(let reason):

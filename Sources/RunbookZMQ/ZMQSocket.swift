@@ -274,6 +274,12 @@ public final class ZMQSocket {
     /// Moves one waiting single-frame message to `destination` without copying it, if `relay` says
     /// so after seeing its bytes. A multipart message is dropped whole, never relayed in part.
     public func forward(to destination: ZMQSocket, relay: (UnsafeRawBufferPointer) -> Bool) throws(ZMQError) -> Forwarded {
+        try forward(to: destination) { bytes, _ in relay(bytes) }
+    }
+
+    /// As `forward(to:relay:)`, and `relay` can ask for the user id the frame's connection was
+    /// admitted with (the ZAP handler's, with CURVE the name of the peer's key).
+    public func forward(to destination: ZMQSocket, relay: (UnsafeRawBufferPointer, _ userID: () -> String?) -> Bool) throws(ZMQError) -> Forwarded {
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
@@ -287,7 +293,8 @@ public final class ZMQSocket {
             while zmq_msg_more(&message) == 1, zmq_msg_recv(&message, handle, 0) >= 0 { frames += 1 }
             return .multipart(frames: frames)
         }
-        guard relay(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message))) else { return .dropped }
+        let userID = { zmq_msg_gets(&message, "User-Id").map { String(cString: $0) } }
+        guard relay(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message)), userID) else { return .dropped }
         guard zmq_msg_send(&message, destination.handle, ZMQ_DONTWAIT) >= 0 else {
             let error = ZMQError.last("send on \(destination.kind)")
             // A PUB socket never blocks; anything else that would block drops this frame, as PUB does.

@@ -181,6 +181,27 @@ func heartbeat(_ target: String) -> String {
         await harness.stop()
     }
 
+    /// On the telemetry bridge too a key speaks only for its own EAs: a heartbeat for ea-01
+    /// with host 2's key registers nothing and is not relayed.
+    @Test func oneEAsKeyCannotHeartbeatForAnotherOnTheBridge() async throws {
+        let harness = try FlowHarness()
+        let keys = TestKeys()
+        let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
+        try access.start(in: harness.context)
+        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
+        let telemetry = try harness.start(bridge)
+        let other = try FlowPeer("push", telemetry[0], ["--send", heartbeat("ea-01")] + keys.options(keys.ea02), folder: harness.folder)
+        #expect(await eventually { bridge.counters.snapshot.refused["routing_id_not_allowed", default: 0] >= 1 })
+        #expect(other.saw("handshake_succeeded"))
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(try harness.records.lastHeartbeat(of: "ea-01") == nil)
+
+        let own = try FlowPeer("push", telemetry[0], ["--send", heartbeat("ea-01")] + keys.options(keys.ea01), folder: harness.folder)
+        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(own.saw("handshake_succeeded"))
+        await harness.stop()
+    }
+
     /// Without handover libzmq never reads a connection that came with a routing id already
     /// held: a connection that says nothing is closed after the quiet limit (30 s; 1 s here), so
     /// that an EA back before its lost connection was noticed connects again and takes its id.
