@@ -76,10 +76,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
             preconditionFailure("a frame that is not a JSON object was accepted as a tick")
         }
-        // Foundation reads a number of many digits as a decimal whose double may be a few ulps
-        // from the correctly rounded one the scanner reads (strtod): equal within those.
+        // Foundation reads a number of many digits as a decimal (up to 38 digits) whose own
+        // double is not correctly rounded: its digits are read again with strtod, as the scanner
+        // reads them, and equal within a few ulps (for digits past the 38th).
         func same(_ key: String, _ value: Double) -> Bool {
-            guard let json = (object[key] as? NSNumber)?.doubleValue else { return false }
+            guard let json = (object[key] as? NSNumber).flatMap({ Double($0.description) }) else { return false }
             return json == value || abs(json - value) <= 4 * max(json.ulp, value.ulp)
         }
         guard object["type"] as? String == "tick", object["symbol"] as? String == values.symbol, same("bid", values.bid), same("ask", values.ask),
