@@ -203,6 +203,9 @@ public enum FlowMessage: Sendable, Equatable {
             guard let number = value as? NSNumber, !Self.isBool(number), number.doubleValue.isFinite else {
                 throw MalformedMessage(reason: .wrongType, detail: "\"\(key)\" is not a number")
             }
+            // Foundation keeps a number of many digits as a decimal whose double is not correctly
+            // rounded; its digits read again give the double the wire-format scanner reads.
+            if let exact = Double(number.description), exact.isFinite { return exact }
             return number.doubleValue
         }
 

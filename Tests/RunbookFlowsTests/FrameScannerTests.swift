@@ -90,6 +90,17 @@ import Testing
         #expect(read(#"{"type":"tick","symbol":"EURUSD","bid":1.1,"ask":1.2,"time_msc":0}"#) != nil)
     }
 
+    /// A price of many digits reads as the same double whatever the key order or spacing, so the
+    /// same tick is stored alike from any sender (found by fuzzing: Foundation's own double of a
+    /// long decimal was a few ulps off).
+    @Test func longDecimalsReadAlikeInAnyOrder() throws {
+        let bid = "1.77777700012609526036616314912"
+        let wire = read(#"{"type":"tick","symbol":"EURUSD","bid":\#(bid),"ask":1.08507,"time_msc":130}"#)
+        let spaced = read(#"{"type":"tick","symbol":"EURUSD","bid":\#(bid),"ask":1.08507,"#  + "\n\n" + #""time_msc":130}"#)
+        #expect(wire?.bid == Double(bid))
+        #expect(spaced?.bid == Double(bid))
+    }
+
     /// A frame that is not valid JSON is never relayed: the wire order does not excuse it.
     @Test func onlyValidJSONIsATick() {
         let broken = [
