@@ -133,13 +133,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The application: what this build offers (the catalog of steps and probes).
+        .target(
+            name: "RunbookApp",
+            dependencies: ["RunbookSteps", "RunbookChecks", "RunbookCurl", "RunbookSQLite", "RunbookEngine"]
+        ),
         // Command line: subcommands, configuration, progress output.
         .target(
             name: "RunbookCLI",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCurl", "RunbookChecks",
                 "RunbookFlows", "RunbookZMQ", "RunbookEngine", "RunbookSimulator", "RunbookStore", "RunbookScheduler", "RunbookEscalation",
-                "RunbookServer",
+                "RunbookServer", "RunbookApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "RunbookBench",
             dependencies: [
-                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookZMQ",
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookApp", "RunbookZMQ",
                 "RunbookStore", "RunbookFlows", "RunbookSimulator", "RunbookChecks", "RunbookScheduler",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -167,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "RunbookChecksTests",
             dependencies: [
-                "RunbookChecks", "RunbookSQLite", "RunbookFlows", "RunbookCLI", "RunbookSteps", "RunbookExecutor", "RunbookTestSupport",
+                "RunbookChecks", "RunbookSQLite", "RunbookFlows", "RunbookApp", "RunbookSteps", "RunbookExecutor", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -186,11 +191,11 @@ let package = Package(
             dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ", "RunbookTestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Peers"]
         ),
-        .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookCLI"], exclude: ["Fixtures"]),
+        .testTarget(name: "RunbookModelTests", dependencies: ["RunbookModel", "RunbookApp"], exclude: ["Fixtures"]),
         .testTarget(
             name: "RunbookStepsTests",
             dependencies: [
-                "RunbookSteps", "RunbookSQLite", "RunbookCurl", "RunbookCLI", "RunbookTestSupport",
+                "RunbookSteps", "RunbookSQLite", "RunbookCurl", "RunbookApp", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -198,14 +203,14 @@ let package = Package(
         .testTarget(
             name: "RunbookExecutorTests",
             dependencies: [
-                "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookTestSupport",
+                "RunbookExecutor", "RunbookSQLite", "RunbookApp", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
             ]
         ),
         .testTarget(
             name: "RunbookSchedulerTests",
             dependencies: [
-                "RunbookScheduler", "RunbookModel", "RunbookExecutor", "RunbookSQLite", "RunbookCLI", "RunbookTestSupport",
+                "RunbookScheduler", "RunbookModel", "RunbookExecutor", "RunbookSQLite", "RunbookApp", "RunbookTestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -213,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "RunbookServerTests",
             dependencies: [
-                "RunbookServer", "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookCLI", "RunbookSQLite", "RunbookEscalation",
+                "RunbookServer", "RunbookModel", "RunbookExecutor", "RunbookChecks", "RunbookFlows", "RunbookApp", "RunbookSQLite", "RunbookEscalation",
                 "RunbookTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import RunbookCLI
+import RunbookApp
 import RunbookChecks
 import RunbookExecutor
 import RunbookFlows
@@ -77,12 +77,12 @@ struct CheckBench {
                 }
             }
         }
-        var checks = try CheckLoader(probes: Engine.probes).loadAll(paths: ["Checks"])
+        var checks = try CheckLoader(probes: Catalog.probes).loadAll(paths: ["Checks"])
         for index in checks.indices { checks[index].duringMarket = false }
         let environment = ProbeEnvironment(
             engine: QuietEngine(), records: records, workingDirectory: folder.path, databasePath: folder.appendingPathComponent("checks.db").path
         )
-        let evaluator = CheckEvaluator(probes: Engine.probes, environment: environment)
+        let evaluator = CheckEvaluator(probes: Catalog.probes, environment: environment)
         let dials = (0..<checks.count).map { Check(name: "dial\($0)", probe: ProbeConfig(kind: "dial"), critical: Threshold(.above, 5)) }
         let dialEvaluator = CheckEvaluator(probes: ProbeRegistry([Dial.self]), environment: environment)
 
@@ -116,8 +116,8 @@ struct CheckBench {
             flapping: {changes: 1000, window: 1h}
             on_critical: {run: respond}
             """, file: "bench.yaml")
-        let respond = try RunbookLoader(catalog: Engine.registry).load(text: "name: respond\nsteps:\n  - id: note\n    log: {message: fault, level: debug}\n", file: "respond.yaml")
-        let executor = Executor(registry: Engine.registry, recorder: NoRecords(), lookup: { _ in respond }, observer: stamps)
+        let respond = try RunbookLoader(catalog: Catalog.steps).load(text: "name: respond\nsteps:\n  - id: note\n    log: {message: fault, level: debug}\n", file: "respond.yaml")
+        let executor = Executor(registry: Catalog.steps, recorder: NoRecords(), lookup: { _ in respond }, observer: stamps)
         let launcher = RunLauncher(executor: executor)
         var logger = Logger(label: "bench")
         logger.logLevel = .critical

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import RunbookCLI
+import RunbookApp
 import RunbookExecutor
 import RunbookModel
 import RunbookScheduler
@@ -90,8 +90,8 @@ struct SchedulerBench {
         let folder = scratch.appendingPathComponent("scheduler")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
-        let noop = try RunbookLoader(catalog: Engine.registry).load(text: "name: noop\nsteps:\n  - id: only\n    log: {message: fired, level: debug}\n", file: "noop.yaml")
-        let launcher = RunLauncher(executor: Executor(registry: Engine.registry, recorder: records, workingDirectory: folder.path, lookup: { _ in noop }))
+        let noop = try RunbookLoader(catalog: Catalog.steps).load(text: "name: noop\nsteps:\n  - id: only\n    log: {message: fired, level: debug}\n", file: "noop.yaml")
+        let launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records, workingDirectory: folder.path, lookup: { _ in noop }))
         let count = 20
         let schedules = try (0..<count).map { Schedule(name: "minute-\($0)", runbook: "noop", timing: .cron(try CronExpression.parse("* * * * *"), TimeZone(identifier: "UTC")!)) }
         var logger = Logger(label: "bench")

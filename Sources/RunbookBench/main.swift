@@ -1,7 +1,7 @@
 // Prints the engine's overhead figures next to baselines measured in the same run.
 // Build in release mode first: swift build -c release && .build/release/runbook-bench
 import Foundation
-import RunbookCLI
+import RunbookApp
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
@@ -21,7 +21,7 @@ struct NoRecords: RunRecorder {
 
 func runbook(name: String, steps: Int, step: String) throws -> Runbook {
     let body = (0..<steps).map { "  - id: s\($0)\n    \(step)" }.joined(separator: "\n")
-    return try RunbookLoader(catalog: Engine.registry).load(text: "name: \(name)\nsteps:\n\(body)\n", file: "\(name).yaml")
+    return try RunbookLoader(catalog: Catalog.steps).load(text: "name: \(name)\nsteps:\n\(body)\n", file: "\(name).yaml")
 }
 
 func seconds(_ body: () async throws -> Void) async rethrows -> Double {
@@ -43,7 +43,7 @@ func median(_ values: [Double]) -> Double {
 }
 
 func executor(_ recorder: any RunRecorder) -> Executor {
-    Executor(registry: Engine.registry, recorder: recorder, workingDirectory: scratch.path, lookup: { _ in throw ValidationFailure([]) })
+    Executor(registry: Catalog.steps, recorder: recorder, workingDirectory: scratch.path, lookup: { _ in throw ValidationFailure([]) })
 }
 
 /// Runs a program to its end, its output discarded.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookChecks
 import RunbookModel
 
@@ -32,7 +33,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let all: [Check]
         do {
-            all = try CheckLoader(probes: Engine.probes).loadAll(paths: [engine.config.checksDirectory])
+            all = try CheckLoader(probes: Catalog.probes).loadAll(paths: [engine.config.checksDirectory])
         } catch {
             error.diagnostics.forEach { Console.error($0.description) }
             throw ExitCode(3)
@@ -46,7 +47,7 @@ struct CheckCommand: AsyncParsableCommand {
             }
         }
         let records = try? engine.existingRecords()
-        let evaluator = CheckEvaluator(probes: Engine.probes, environment: engine.probeEnvironment(records: records))
+        let evaluator = CheckEvaluator(probes: Catalog.probes, environment: engine.probeEnvironment(records: records))
         let results = await evaluator.evaluate(all: checks)
         let since = Self.since(from: engine.healthFile, results: results)
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RunbookApp
 import RunbookChecks
 import RunbookCurl
 import RunbookEngine
@@ -12,13 +13,8 @@ import RunbookStore
 
 /// The parts a command needs, assembled from the configuration.
 public struct Engine {
-    /// Every primitive this build offers.
-    public static let registry = StepRegistry.core.merging(.sqlite).merging(.curl).merging(.checks).merging(.engine)
-    /// Every probe kind this build offers.
-    public static let probes = ProbeRegistry.core.merging(.sqlite).merging(.curl)
-
     let config: EngineConfig
-    let loader = RunbookLoader(catalog: Engine.registry)
+    let loader = RunbookLoader(catalog: Catalog.steps)
 
     /// The tick store, beside the records.
     var tickStorePath: String { (config.dataDirectory as NSString).appendingPathComponent("ticks.db") }
@@ -50,7 +46,7 @@ public struct Engine {
     /// The checks of the checks folder; their problems printed and exit 2 when there are any.
     func checks() throws -> [Check] {
         do {
-            return try CheckLoader(probes: Engine.probes).loadAll(paths: [config.checksDirectory])
+            return try CheckLoader(probes: Catalog.probes).loadAll(paths: [config.checksDirectory])
         } catch {
             error.diagnostics.forEach { Console.error($0.description) }
             Console.error("\(error.diagnostics.count) error(s) in the checks: fix them, `runbook validate` lists them all")
@@ -107,7 +103,7 @@ public struct Engine {
 
     func executor(recorder: any RunRecorder, library: RunbookLibrary, observer: (any RunObserver)?, services: StepServices = StepServices()) -> Executor {
         var executor = Executor(
-            registry: Engine.registry, recorder: recorder, logger: Logger(label: "runbook"),
+            registry: Catalog.steps, recorder: recorder, logger: Logger(label: "runbook"),
             lookup: { name in try library.resolve(name) }, observer: observer
         )
         executor.services = services

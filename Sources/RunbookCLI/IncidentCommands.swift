@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookEscalation
 import RunbookModel
 import RunbookSQLite
@@ -38,7 +39,7 @@ extension Engine {
     func desk() throws -> (IncidentDesk, RunRecords) {
         let records = try records()
         let folder = config.checksDirectory
-        return (incidentDesk(records: records, checks: { (try? CheckLoader(probes: Engine.probes).loadAll(paths: [folder])) ?? [] }), records)
+        return (incidentDesk(records: records, checks: { (try? CheckLoader(probes: Catalog.probes).loadAll(paths: [folder])) ?? [] }), records)
     }
 
     /// Who a person is, for the timeline: `--by`, or the login name.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookExecutor
 import RunbookChecks
 import RunbookModel
@@ -75,8 +76,8 @@ struct RunCommand: AsyncParsableCommand {
         let observer: ProgressPrinter? = progress ? ProgressPrinter(live: Console.isTerminal) : nil
         let folder = engine.config.checksDirectory
         let checks = CheckBook(
-            loading: { (try? CheckLoader(probes: Engine.probes).loadAll(paths: [folder])) ?? [] },
-            evaluator: CheckEvaluator(probes: Engine.probes, environment: engine.probeEnvironment(records: records))
+            loading: { (try? CheckLoader(probes: Catalog.probes).loadAll(paths: [folder])) ?? [] },
+            evaluator: CheckEvaluator(probes: Catalog.probes, environment: engine.probeEnvironment(records: records))
         )
         let services = engine.stepServices(records: records, checks: checks)
         let executor = engine.executor(recorder: records, library: library, observer: observer, services: services)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RunbookApp
 import RunbookChecks
 import RunbookCurl
 import RunbookEngine
@@ -160,7 +161,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         // The runbooks checks and schedules start, with steps that act on this engine directly.
         let environment = engine.probeEnvironment(records: records, engine: live)
-        let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Engine.probes, environment: environment))
+        let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
         let services = engine.stepServices(records: records, checks: book, desk: desk)
         let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: http?.runObserver, services: services))
         let guardian = Guardian(

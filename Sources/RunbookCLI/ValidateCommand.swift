@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookModel
 
 /// `runbook validate [PATH...]`: every error of every file, each with file:line:column.
@@ -36,7 +37,7 @@ struct ValidateCommand: AsyncParsableCommand {
         let known = paths.isEmpty ? library : engine.library()
         var diagnostics = library.diagnostics + schedules.diagnostics + schedules.problems(against: known)
         do {
-            diagnostics += CheckLoader.problems(of: try CheckLoader(probes: Engine.probes).loadAll(paths: checkFiles), against: known)
+            diagnostics += CheckLoader.problems(of: try CheckLoader(probes: Catalog.probes).loadAll(paths: checkFiles), against: known)
         } catch {
             diagnostics += error.diagnostics
         }

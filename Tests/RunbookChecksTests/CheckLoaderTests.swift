@@ -1,11 +1,11 @@
 import Foundation
-import RunbookCLI
+import RunbookApp
 import RunbookChecks
 import RunbookModel
 import Testing
 
 @Suite struct CheckLoaderTests {
-    let loader = CheckLoader(probes: Engine.probes)
+    let loader = CheckLoader(probes: Catalog.probes)
 
     @Test func everyMistakeInACheckIsReportedWithFileLineAndColumn() {
         let text = """

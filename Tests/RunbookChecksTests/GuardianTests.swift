@@ -1,7 +1,7 @@
 import Clocks
 import Foundation
 import Logging
-import RunbookCLI
+import RunbookApp
 import RunbookChecks
 import RunbookExecutor
 import RunbookModel
@@ -57,11 +57,11 @@ struct GuardianHarness {
         checks = try checkYAML.map { try loader.load(text: $0, file: "check.yaml") }
         var library: [String: Runbook] = [:]
         for yaml in runbooks {
-            let runbook = try RunbookLoader(catalog: Engine.registry).load(text: yaml, file: "runbook.yaml")
+            let runbook = try RunbookLoader(catalog: Catalog.steps).load(text: yaml, file: "runbook.yaml")
             library[runbook.name] = runbook
         }
         let known = library
-        launcher = RunLauncher(executor: Executor(registry: Engine.registry, recorder: records, lookup: { name in
+        launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records, lookup: { name in
             guard let runbook = known[name] else { throw ValidationFailure([]) }
             return runbook
         }))
@@ -297,8 +297,8 @@ struct GuardianHarness {
             try harness.records.recordChange(check: name, from: .healthy, to: .critical, result: result, flapping: false)
         }
         #expect(try harness.records.openAlerts() == ["calm", "stormy"])
-        let runbook = try RunbookLoader(catalog: Engine.registry).load(text: "name: tidy\nsteps:\n  - id: clear\n    clear_alerts: {}\n", file: "tidy.yaml")
-        var executor = Executor(registry: Engine.registry, recorder: harness.records, lookup: { _ in runbook })
+        let runbook = try RunbookLoader(catalog: Catalog.steps).load(text: "name: tidy\nsteps:\n  - id: clear\n    clear_alerts: {}\n", file: "tidy.yaml")
+        var executor = Executor(registry: Catalog.steps, recorder: harness.records, lookup: { _ in runbook })
         let book = CheckBook(checks: harness.checks, evaluator: CheckEvaluator(probes: ProbeRegistry([DialProbe.self]), environment: ProbeEnvironment(engine: nil, records: nil)))
         executor.services = StepServices().adding(book, as: CheckBook.self).adding(harness.records as any AlertBook, as: (any AlertBook).self)
         let report = await executor.run(runbook, params: [:], trigger: .manual)

@@ -1,5 +1,5 @@
 import Foundation
-import RunbookCLI
+import RunbookApp
 import RunbookChecks
 import RunbookFlows
 import RunbookModel
@@ -22,12 +22,12 @@ struct ProbeHarness {
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
     func evaluate(_ yaml: String, engine: (any EngineControl)? = nil) async throws -> CheckResult {
-        let check = try CheckLoader(probes: Engine.probes).load(text: "name: probe-test\n" + yaml, file: "test.yaml")
+        let check = try CheckLoader(probes: Catalog.probes).load(text: "name: probe-test\n" + yaml, file: "test.yaml")
         let now = self.now
         let environment = ProbeEnvironment(
             engine: engine, records: records, workingDirectory: folder.path, databasePath: path("runbook.db"), now: { now }
         )
-        return await CheckEvaluator(probes: Engine.probes, environment: environment).evaluate(check)
+        return await CheckEvaluator(probes: Catalog.probes, environment: environment).evaluate(check)
     }
 
     func remove() { try? FileManager.default.removeItem(at: folder) }

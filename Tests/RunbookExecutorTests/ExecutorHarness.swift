@@ -1,6 +1,6 @@
 import Clocks
 import Foundation
-import RunbookCLI
+import RunbookApp
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
@@ -20,7 +20,7 @@ struct ExecutorHarness {
 
     @discardableResult
     mutating func add(_ yaml: String) throws -> Runbook {
-        let runbook = try RunbookLoader(catalog: Engine.registry).load(text: yaml, file: "inline.yaml")
+        let runbook = try RunbookLoader(catalog: Catalog.steps).load(text: yaml, file: "inline.yaml")
         runbooks[runbook.name] = runbook
         return runbook
     }
@@ -28,7 +28,7 @@ struct ExecutorHarness {
     func executor(clock: any Clock<Duration> = ContinuousClock(), recorder: (any RunRecorder)? = nil) -> Executor {
         let known = runbooks
         return Executor(
-            registry: Engine.registry, recorder: recorder ?? records, clock: clock, workingDirectory: folder.path,
+            registry: Catalog.steps, recorder: recorder ?? records, clock: clock, workingDirectory: folder.path,
             lookup: { name in
                 guard let runbook = known[name] else { throw ValidationFailure([]) }
                 return runbook

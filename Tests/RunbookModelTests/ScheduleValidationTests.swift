@@ -1,5 +1,5 @@
 import Foundation
-import RunbookCLI
+import RunbookApp
 import RunbookModel
 import Testing
 
@@ -135,7 +135,7 @@ import Testing
             .write(to: folder.appendingPathComponent("Schedules/unknown.yaml"), atomically: true, encoding: .utf8)
         try "name: later\nrunbook: not-written-yet\ncron: '@daily'\n"
             .write(to: folder.appendingPathComponent("Schedules/later.yaml"), atomically: true, encoding: .utf8)
-        let runbooks = RunbookLibrary.load(paths: [folder.appendingPathComponent("Runbooks").path], loader: RunbookLoader(catalog: Engine.registry))
+        let runbooks = RunbookLibrary.load(paths: [folder.appendingPathComponent("Runbooks").path], loader: RunbookLoader(catalog: Catalog.steps))
         let schedules = ScheduleLibrary.load(paths: [folder.appendingPathComponent("Schedules").path])
         #expect(schedules.diagnostics.isEmpty)
         #expect(schedules.sorted.map(\.name) == ["later", "typed", "unknown"])

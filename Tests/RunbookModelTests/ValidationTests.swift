@@ -1,11 +1,11 @@
 import Foundation
-import RunbookCLI
+import RunbookApp
 import RunbookModel
 import Testing
 
 @Suite struct ValidationTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-    let loader = RunbookLoader(catalog: Engine.registry)
+    let loader = RunbookLoader(catalog: Catalog.steps)
 
     func diagnostics(_ text: String, file: String = "runbook.yaml") -> [String] {
         let (_, diagnostics) = loader.read(text: text, file: file)
@@ -154,7 +154,7 @@ import Testing
 }
 
 @Suite struct ParamBindingTests {
-    let runbook = try! RunbookLoader(catalog: Engine.registry).load(text: """
+    let runbook = try! RunbookLoader(catalog: Catalog.steps).load(text: """
         name: p
         params:
           target: {type: string}

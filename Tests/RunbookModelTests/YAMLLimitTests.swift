@@ -1,10 +1,10 @@
 import Foundation
-import RunbookCLI
+import RunbookApp
 import RunbookModel
 import Testing
 
 @Suite struct YAMLLimitTests {
-    let loader = RunbookLoader(catalog: Engine.registry)
+    let loader = RunbookLoader(catalog: Catalog.steps)
 
     func scratch() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("limits-\(UUID().uuidString)")
@@ -42,7 +42,7 @@ import Testing
         #expect(library.runbooks.isEmpty)
         #expect(throws: ValidationFailure.self) { try EngineConfig.load(path: file.path, environment: [:]) }
         #expect(ScheduleLibrary.load(paths: [file.path]).diagnostics.first?.message.hasPrefix("the file is \(size) bytes, over the limit") == true)
-        #expect(throws: ValidationFailure.self) { try CheckLoader(probes: Engine.probes).loadAll(paths: [file.path]) }
+        #expect(throws: ValidationFailure.self) { try CheckLoader(probes: Catalog.probes).loadAll(paths: [file.path]) }
     }
 
     @Test func textOverTheSizeLimitIsRefusedUnparsed() {

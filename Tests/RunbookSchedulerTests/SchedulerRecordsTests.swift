@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import RunbookCLI
+import RunbookApp
 import RunbookExecutor
 import RunbookModel
 import RunbookScheduler
@@ -45,11 +45,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         try "name: backup\nparams:\n  keep: {type: int, default: 7}\nsteps:\n  - id: note\n    log: keeping ${{ params.keep }}\n"
             .write(to: folder.appendingPathComponent("Runbooks/backup.yaml"), atomically: true, encoding: .utf8)
-        let library = RunbookLibrary.load(paths: [folder.appendingPathComponent("Runbooks").path], loader: RunbookLoader(catalog: Engine.registry))
+        let library = RunbookLibrary.load(paths: [folder.appendingPathComponent("Runbooks").path], loader: RunbookLoader(catalog: Catalog.steps))
         let records = try RunRecords(path: database)
         let log = CapturedLog()
         let logger = Logger(label: "test") { _ in log }
-        let launcher = RunLauncher(executor: Executor(registry: Engine.registry, recorder: records, logger: logger, lookup: { try library.resolve($0) }))
+        let launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records, logger: logger, lookup: { try library.resolve($0) }))
         var backup = try schedule("nightly-backup", cron: "0 * * * *", runbook: "backup")
         backup.params = ["keep": "3"]
         let report = try schedule("report", cron: "0 * * * *", runbook: "hourly-report")

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import RunbookChecks
-import RunbookCLI
+import RunbookApp
 import RunbookExecutor
 import RunbookSQLite
 import RunbookFlows
@@ -68,7 +68,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let runbook = try RunbookLoader(catalog: Engine.registry).load(text: """
+        let runbook = try RunbookLoader(catalog: Catalog.steps).load(text: """
             name: ea-lost
             steps:
               - id: probe
@@ -77,7 +77,7 @@ import Testing
                 shell: exit 3
             """, file: "ea-lost.yaml")
         let executor = Executor(
-            registry: Engine.registry, recorder: try RunRecords(path: folder.appendingPathComponent("runbook.db").path), workingDirectory: folder.path,
+            registry: Catalog.steps, recorder: try RunRecords(path: folder.appendingPathComponent("runbook.db").path), workingDirectory: folder.path,
             lookup: { _ in runbook }, observer: MeteredRunObserver(metrics: server.metrics)
         )
         let launched = try RunLauncher(executor: executor).start("ea-lost", trigger: .api)

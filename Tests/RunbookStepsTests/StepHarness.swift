@@ -1,7 +1,7 @@
 import Clocks
 import Foundation
 import Logging
-import RunbookCLI
+import RunbookApp
 import RunbookModel
 import RunbookSteps
 
@@ -20,15 +20,15 @@ struct StepHarness {
         StepContext(
             runID: 1, runbook: "test", stepID: "step", attempt: 1, workingDirectory: folder.path, environment: ["RUNBOOK_RUN_ID": "1"],
             clock: clock, logger: Logger(label: "test"), evaluator: ExpressionEvaluator { values[$0.description] },
-            makeNested: { nested in try Engine.registry.make(nested.name, inputs: Self.literalInputs(nested.inputs)) },
+            makeNested: { nested in try Catalog.steps.make(nested.name, inputs: Self.literalInputs(nested.inputs)) },
             runChild: { _, _ in ChildRun(runID: 2, status: "succeeded", succeeded: true) }
         )
     }
 
     /// Builds a primitive from YAML inputs, the way a runbook step writes them.
     func primitive(_ name: String, _ yaml: String) throws -> any StepPrimitive {
-        let runbook = try RunbookLoader(catalog: Engine.registry).load(text: "name: t\nsteps:\n  - id: s\n    \(name):\n\(yaml.split(separator: "\n").map { "      \($0)" }.joined(separator: "\n"))\n", file: "t.yaml")
-        return try Engine.registry.make(name, inputs: Self.literalInputs(runbook.steps[0].inputs))
+        let runbook = try RunbookLoader(catalog: Catalog.steps).load(text: "name: t\nsteps:\n  - id: s\n    \(name):\n\(yaml.split(separator: "\n").map { "      \($0)" }.joined(separator: "\n"))\n", file: "t.yaml")
+        return try Catalog.steps.make(name, inputs: Self.literalInputs(runbook.steps[0].inputs))
     }
 
     static func literalInputs(_ inputs: Inputs) -> ResolvedInputs {
