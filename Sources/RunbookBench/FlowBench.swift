@@ -20,6 +20,9 @@ struct FlowBench {
         let base = Int.random(in: 41_000..<59_000) / 10 * 10
         let engine = try Self.startEngine(runbook, in: folder, base: base, httpPort: base + 7)
         defer { kill(engine.processIdentifier, SIGTERM); engine.waitUntilExit() }
+        // The same engine with `ticks: {journal: false}`: what the crash journal costs end to end.
+        let unjournaled = try Self.startEngine(runbook, in: folder.appendingPathComponent("no-journal"), base: base + 10, httpPort: base + 17, journal: false)
+        defer { kill(unjournaled.processIdentifier, SIGTERM); unjournaled.waitUntilExit() }
         let baseline = try Self.start(proxy, ["tcp://127.0.0.1:\(base + 5)", "tcp://127.0.0.1:\(base + 6)"], in: folder)
         defer { kill(baseline.processIdentifier, SIGKILL); baseline.waitUntilExit() }
         let idle = Self.rss(engine.processIdentifier)
@@ -31,16 +34,20 @@ struct FlowBench {
         // does falls on both alike.
         let count = 300_000
         var bridgeRates: [Double] = []
+        var unjournaledRates: [Double] = []
         var proxyRates: [Double] = []
         for _ in 0..<5 {
             bridgeRates.append(try Self.throughput(context, in: bridgeIn, out: bridgeOut, count: count))
+            unjournaledRates.append(try Self.throughput(context, in: "tcp://127.0.0.1:\(base + 10)", out: "tcp://127.0.0.1:\(base + 11)", count: count))
             proxyRates.append(try Self.throughput(context, in: proxyIn, out: proxyOut, count: count))
         }
         let loaded = Self.rss(engine.processIdentifier)
+        let loadedUnjournaled = Self.rss(unjournaled.processIdentifier)
         let bridge = bridgeRates.sorted()[2]
         let raw = proxyRates.sorted()[2]
         print("telemetry bridge throughput, \(count) ticks of \(Self.tickSize) bytes, PUSH -> bridge -> SUB (median of 5, alternating)")
         print(String(format: "  runbook up bridge       %10.0f ticks/s", bridge))
+        print(String(format: "  the same, no journal    %10.0f ticks/s   (ticks: {journal: false})", unjournaledRates.sorted()[2]))
         print(String(format: "  baseline, zmq_proxy     %10.0f ticks/s", raw))
         print(String(format: "  ratio                   %10.2f x     goal >= 0.9", bridge / raw))
 
@@ -59,7 +66,7 @@ struct FlowBench {
         print("  floor, PUSH -> PULL     \(Self.percentiles(floorLatency))   (no hop between: the machine's own)")
         print("resident memory of runbook up")
         print("  idle                    \(idle / 1024) MiB")
-        print("  after the load above    \(loaded / 1024) MiB")
+        print("  after the load above    \(loaded / 1024) MiB   (\(loadedUnjournaled / 1024) MiB without the journal)")
     }
 
     /// Sends `count` ticks as fast as they go and receives them; ticks per second end to end.
@@ -168,7 +175,8 @@ struct FlowBench {
 
     /// `runbook up` in `folder`, its flows on loopback ports from `base` (five of them) and its
     /// HTTP server on `httpPort`, once it has written its first state.
-    static func startEngine(_ runbook: String, in folder: URL, base: Int, httpPort: Int) throws -> Process {
+    static func startEngine(_ runbook: String, in folder: URL, base: Int, httpPort: Int, journal: Bool = true) throws -> Process {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try """
             flows:
               telemetry_in: tcp://127.0.0.1:\(base)
@@ -178,6 +186,7 @@ struct FlowBench {
               confirmations: tcp://127.0.0.1:\(base + 4)
               command_queue: ipc://\(folder.path)/queue.ipc
             http: {listen: 127.0.0.1:\(httpPort)}
+            ticks: {journal: \(journal)}
             """.write(to: folder.appendingPathComponent("runbook.yaml"), atomically: true, encoding: .utf8)
         let engine = try start(runbook, ["up", "--log-format", "text", "--log-level", "error"], in: folder)
         while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("var/engine-state.json").path) { usleep(50_000) }

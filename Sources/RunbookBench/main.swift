@@ -61,6 +61,7 @@ let proxyPath = option("--proxy")
 // The telemetry bridge against libzmq's proxy alone: --flows-only (with --proxy).
 if arguments.contains("--flows-only"), let proxyPath {
     try FlowBench(runbook: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path, proxy: proxyPath).run()
+    try JournalBench(folder: scratch).run()
     try? FileManager.default.removeItem(at: scratch)
     exit(0)
 }
@@ -153,6 +154,7 @@ try await CheckBench(folder: scratch).run()
 if let proxyPath {
     let runbookPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path
     try FlowBench(runbook: runbookPath, proxy: proxyPath).run()
+    try JournalBench(folder: scratch).run()
 } else {
     print("telemetry bridge: skipped, give --proxy PATH (Scripts/bench builds the baseline proxy)")
 }

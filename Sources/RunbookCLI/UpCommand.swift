@@ -126,10 +126,15 @@ struct UpCommand: AsyncParsableCommand {
             forward = { signal in forwarder.send(signal.raw) }
         }
         let tickStore = try SQLiteTickStore(path: engine.tickStorePath, alignment: engine.alignment)
+        // With the journal off, one an earlier run left is still recovered (and journaling stays on for this run).
+        let journaling = config.ticks.journal || !TickJournal.read(directory: engine.journalDirectory).files.isEmpty
+        if !journaling {
+            Logger(label: "runbook.ticks").notice("ticks.journal is off: a crash of the engine loses the ticks it relayed and had not stored yet")
+        }
         var tickSettings = TickIngest.Settings()
         tickSettings.syncInterval = config.ticks.syncInterval
         let ingest = TickIngest(
-            store: tickStore, spool: try TickSpool(path: engine.spoolPath), journal: try TickJournal(directory: engine.journalDirectory),
+            store: tickStore, spool: try TickSpool(path: engine.spoolPath), journal: journaling ? try TickJournal(directory: engine.journalDirectory) : nil,
             settings: tickSettings, logger: Logger(label: "runbook.ticks"),
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
