@@ -133,10 +133,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The application: what this build offers (the catalog of steps and probes).
+        // The application: what this build offers (the catalog of steps and probes) and the parts
+        // a command assembles from the configuration.
         .target(
             name: "RunbookApp",
-            dependencies: ["RunbookSteps", "RunbookChecks", "RunbookCurl", "RunbookSQLite", "RunbookEngine"]
+            dependencies: [
+                "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookChecks", "RunbookCurl", "RunbookSQLite", "RunbookEngine", "RunbookEscalation",
+                "RunbookStore", "RunbookFlows", "RunbookScheduler", "RunbookServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // Command line: subcommands, configuration, progress output.
         .target(

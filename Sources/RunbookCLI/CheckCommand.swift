@@ -25,9 +25,9 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Whatever keeps the checks from running is UNKNOWN to a monitoring system.
-        let engine: Engine
+        let engine: Assembly
         do {
-            engine = Engine(config: try global.engineConfig())
+            engine = Assembly(config: try global.engineConfig())
         } catch {
             throw ExitCode(3)
         }

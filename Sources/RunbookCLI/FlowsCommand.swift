@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 
 /// `runbook flows`: each flow's and program's state and counters, from the running engine.
 struct FlowsCommand: AsyncParsableCommand {
@@ -12,7 +13,7 @@ struct FlowsCommand: AsyncParsableCommand {
     @Flag(help: "Print the state as JSON.") var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         guard let data = FileManager.default.contents(atPath: engine.stateFile),
               let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let updated = (state["updated_at"] as? String).flatMap(ISO8601DateFormatter().date(from:)),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
@@ -36,7 +37,7 @@ struct HistoryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let sinceDate = since.flatMap(DurationText.parse).map { Date().addingTimeInterval(-$0.seconds) }
         let runs = try engine.existingRecords()?.runs(RunFilter(runbook: runbook, status: status, since: sinceDate, limit: limit)) ?? []
         if json {

@@ -34,7 +34,7 @@ enum IncidentJSON {
     }
 }
 
-extension Engine {
+extension Assembly {
     /// The incident desk over the records, for commands run by a person.
     func desk() throws -> (IncidentDesk, RunRecords) {
         let records = try records()
@@ -67,7 +67,7 @@ struct IncidentsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let records = try engine.existingRecords()
         let incidents = try records.map { all ? try $0.incidents(limit: limit) : try $0.unresolvedIncidents().reversed() } ?? []
         if json {
@@ -100,7 +100,7 @@ struct IncidentCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         guard let records = try engine.existingRecords(), let incident = try records.incident(id) else {
             Console.error("error: no incident \(id) in \(engine.config.databasePath): `runbook incidents --all` lists them")
             throw ExitStatus.usage.code
@@ -144,7 +144,7 @@ struct AckCommand: AsyncParsableCommand {
     var by: String?
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let (desk, records) = try engine.desk()
         guard let before = try records.incident(id) else {
             Console.error("error: no incident \(id): `runbook incidents` lists the open ones")
@@ -154,7 +154,7 @@ struct AckCommand: AsyncParsableCommand {
             Console.out("incident \(id) is already resolved (\(before.resolvedAt.map(Timestamp.text) ?? "")); nothing to acknowledge")
             return
         }
-        let incident = try desk.acknowledge(id, by: Engine.person(by))
+        let incident = try desk.acknowledge(id, by: Assembly.person(by))
         Console.out("incident \(id) acknowledged by \(incident.acknowledgedBy ?? "?"): quiet until it resolves")
     }
 }
@@ -174,13 +174,13 @@ struct ResolveCommand: AsyncParsableCommand {
     var by: String?
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let (desk, _) = try engine.desk()
-        guard let incident = try desk.resolve(id, by: Engine.person(by)) else {
+        guard let incident = try desk.resolve(id, by: Assembly.person(by)) else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
         }
-        Console.out("incident \(incident.id) resolved by \(Engine.person(by))")
+        Console.out("incident \(incident.id) resolved by \(Assembly.person(by))")
     }
 }
 
@@ -211,7 +211,7 @@ struct SilenceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let checks = try engine.checks()
         guard checks.contains(where: { $0.name == check }) else {
             Console.error("error: no check named '\(check)'\(Suggestion.hint(for: check, in: checks.map(\.name))); `runbook check` lists them")
@@ -219,7 +219,7 @@ struct SilenceCommand: AsyncParsableCommand {
         }
         let (desk, _) = try engine.desk()
         let until = Date().addingTimeInterval(DurationText.parse(duration)!.seconds)
-        let silence = try desk.silence(check: check, until: until, reason: reason, by: Engine.person(by))
+        let silence = try desk.silence(check: check, until: until, reason: reason, by: Assembly.person(by))
         Console.out("\(check) silenced until \(Timestamp.text(silence.until)) by \(silence.by): \(reason)")
     }
 }
@@ -246,7 +246,7 @@ struct OutboxCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         if let resend {
             guard let entry = try engine.records().resend(resend) else {
                 Console.error("error: no message \(resend) in the outbox: `runbook outbox --all` lists them")
@@ -298,7 +298,7 @@ struct ResetCommand: AsyncParsableCommand {
     var runbook = "emergency-recovery"
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let (desk, records) = try engine.desk()
         guard let incident = try records.incident(id), incident.status != .resolved else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
@@ -316,7 +316,7 @@ struct ResetCommand: AsyncParsableCommand {
             Console.error("error: a reset restarts every service and clears the command queue; `runbook run \(runbook) --dry-run` shows its plan. Run again with --confirm")
             throw ExitStatus.usage.code
         }
-        let person = Engine.person(by)
+        let person = Assembly.person(by)
         try desk.reset(id, by: person)
         Console.out("incident \(id) at level 4, confirmed by \(person): running \(runbook)")
         let report = await RunCommand.execute(recovery, params: [:], engine: engine, library: library, records: records, progress: true)

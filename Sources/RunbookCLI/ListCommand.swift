@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookModel
 
 /// `runbook list`: the runbooks that can be run, with their parameters.
@@ -12,7 +13,7 @@ struct ListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let library = engine.library()
         let runbooks = library.runbooks.values.sorted { $0.name < $1.name }
         if json {

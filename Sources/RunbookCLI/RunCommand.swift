@@ -32,7 +32,7 @@ struct RunCommand: AsyncParsableCommand {
     var confirm = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let library = engine.library()
         let runbook: Runbook
         let values: [String: Value]
@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs `runbook` in this process, printing its progress, with steps that reach the running
     /// `runbook up` (restart, check, probe) and the records' incidents and outbox (escalate,
     /// notify). Ctrl-C cancels it.
-    static func execute(_ runbook: Runbook, params: [String: Value], engine: Engine, library: RunbookLibrary, records: RunRecords, progress: Bool) async -> RunReport {
+    static func execute(_ runbook: Runbook, params: [String: Value], engine: Assembly, library: RunbookLibrary, records: RunRecords, progress: Bool) async -> RunReport {
         let observer: ProgressPrinter? = progress ? ProgressPrinter(live: Console.isTerminal) : nil
         let folder = engine.config.checksDirectory
         let checks = CheckBook(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RunbookApp
 
 /// `runbook`: runs and reviews the runbooks of a trading back end.
 public struct RunbookCommand: AsyncParsableCommand {
@@ -41,6 +42,11 @@ public struct RunbookCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let failure as AssemblyError {
+            // Checks with problems are a validation error (2); records that cannot be opened a failure (1).
+            try? FileHandle.standardError.write(contentsOf: Data((failure.description + "\n").utf8))
+            if case .invalidChecks = failure { Foundation.exit(ExitStatus.usage.rawValue) }
+            Foundation.exit(ExitStatus.failed.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code.rawValue == 64 {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookModel
 
 /// `runbook schedule`: the schedules and their fire times.
@@ -22,11 +23,5 @@ extension Timestamp {
     /// A fire time in the schedule's zone and in UTC, for `--json`.
     static func fire(_ date: Date, in zone: TimeZone) -> [String: Any] {
         ["at": text(date, in: zone), "utc": text(date, in: TimeZone(identifier: "UTC")!)]
-    }
-}
-
-extension Engine {
-    func schedules() -> ScheduleLibrary {
-        ScheduleLibrary.load(paths: [config.schedulesDirectory])
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookModel
 import RunbookScheduler
 import RunbookSQLite
@@ -18,7 +19,7 @@ struct ScheduleListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let schedules = engine.schedules()
         let library = engine.library()
         let records = try engine.existingRecords()
@@ -88,15 +89,6 @@ struct ScheduleListCommand: AsyncParsableCommand {
             case .market(let time): object["market"] = ["market": "forex", "anchor": time.anchor.rawValue, "offset": DurationText.format(time.offset)]
             }
             return object
-        }
-    }
-}
-
-extension Schedule {
-    /// The schedule's parameters as shown to people: those the runbook marks secret as `***`.
-    func shownParams(in library: RunbookLibrary) -> [String: String] {
-        params.reduce(into: [:]) { shown, param in
-            shown[param.key] = library.runbooks[runbook]?.param(named: param.key)?.secret == true ? "***" : param.value
         }
     }
 }

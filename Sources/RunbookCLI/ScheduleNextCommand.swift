@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookModel
 import RunbookScheduler
 
@@ -45,7 +46,7 @@ struct ScheduleNextCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let start = from.flatMap(TimeArgument.parse).map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date()
         let times: FireTimes
         let zone: TimeZone

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookSQLite
 
 /// `runbook show RUN`: one run with every step and attempt.
@@ -15,7 +16,7 @@ struct ShowCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         guard let records = try engine.existingRecords(), let record = try records.run(id: run) else {
             Console.error("error: no run \(run) in \(engine.config.databasePath); `runbook history` lists the runs")
             throw ExitStatus.usage.code

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookSQLite
 import RunbookStore
 
@@ -110,7 +111,7 @@ struct StoreCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let engine = Engine(config: try global.engineConfig())
+            let engine = Assembly(config: try global.engineConfig())
             let store = try openTickStore(global)
             var stats = try store.stats()
             stats["spool_bytes"] = try TickSpool(path: engine.spoolPath).bytes
@@ -130,7 +131,7 @@ struct StoreCommand: AsyncParsableCommand {
 
 /// The tick store of the configuration; exits 1 when there is none yet.
 func openTickStore(_ global: GlobalOptions) throws -> SQLiteTickStore {
-    let engine = Engine(config: try global.engineConfig())
+    let engine = Assembly(config: try global.engineConfig())
     guard FileManager.default.fileExists(atPath: engine.tickStorePath) else {
         Console.error("error: no tick store at \(engine.tickStorePath): ticks are stored while `runbook up` runs")
         throw ExitStatus.failed.code

@@ -20,7 +20,7 @@ struct ValidateCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Engine(config: try global.engineConfig())
+        let engine = Assembly(config: try global.engineConfig())
         let schedulesFolder = URL(fileURLWithPath: engine.config.schedulesDirectory).standardizedFileURL.path
         let isSchedule = { (path: String) in
             let full = URL(fileURLWithPath: path).standardizedFileURL.path

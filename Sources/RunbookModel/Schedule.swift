@@ -119,3 +119,12 @@ extension TimeZone {
         identifier == "GMT" ? "UTC" : identifier
     }
 }
+
+extension Schedule {
+    /// The schedule's parameters as shown to people: those the runbook marks secret as `***`.
+    public func shownParams(in library: RunbookLibrary) -> [String: String] {
+        params.reduce(into: [:]) { shown, param in
+            shown[param.key] = library.runbooks[runbook]?.param(named: param.key)?.secret == true ? "***" : param.value
+        }
+    }
+}

@@ -42,7 +42,7 @@ import Testing
         try sender.run()
         try await between(&engine)
         try await Task.sleep(for: .seconds(1))
-        FileManager.default.createFile(atPath: stop, contents: nil)
+        _ = FileManager.default.createFile(atPath: stop, contents: nil)
         let report = output.fileHandleForReading.readDataToEndOfFile()
         sender.waitUntilExit()
         // Let the last ticks through, then stop cleanly: the store takes what is left.

@@ -25,8 +25,7 @@ struct HTTPWiring {
         do {
             try RunbookHTTPServer.checkSettings(config.http, token: token)
         } catch {
-            Console.error("error: \(error)")
-            throw ExitStatus.failed.code
+            throw StartFailure("\(error)")
         }
         let wiring = HTTPWiring(settings: config.http, token: token)
         wiring.metrics.bootstrapSwiftMetrics()
@@ -43,15 +42,14 @@ struct HTTPWiring {
     /// The server, once the flows are up. A port that is taken stops the engine just started
     /// and fails the start, naming the port.
     func server(
-        engine: Engine, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher,
+        engine: Assembly, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher,
         desk: IncidentDesk
     ) async throws -> RunbookHTTPServer {
         do {
             try RunbookHTTPServer.checkAvailable(settings)
         } catch {
             await live.stop()
-            Console.error("error: \(error)")
-            throw ExitStatus.failed.code
+            throw StartFailure("\(error)")
         }
         let logger = Logger(label: "runbook.http")
         let schedules = engine.schedules().sorted

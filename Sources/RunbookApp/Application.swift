@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import RunbookChecks
+import RunbookCurl
+import RunbookEngine
+import RunbookEscalation
+import RunbookExecutor
+import RunbookFlows
+import RunbookModel
+import RunbookScheduler
+import RunbookSQLite
+import RunbookStore
+import ServiceLifecycle
+
+/// `runbook up`: the engine's parts built from the configuration and run as one service group
+/// (the live flows, the supervised programs, the guardian, the scheduler, incidents and their
+/// outbox, the control socket and the HTTP server) until SIGTERM or SIGINT, as Hummingbird's
+/// `Application` runs its server's group. The command line only parses and calls in.
+public struct Application: Sendable {
+    public let engine: Assembly
+    /// Programs to supervise beside those of the configuration (the simulators of `--simulate`).
+    public var extraPrograms: [ProcessUnit.Spec]
+    /// Where problems that do not stop the start are told (standard error for `runbook up`).
+    public var warn: @Sendable (String) -> Void
+
+    public init(_ engine: Assembly, extraPrograms: [ProcessUnit.Spec] = [], warn: @escaping @Sendable (String) -> Void) {
+        self.engine = engine
+        self.extraPrograms = extraPrograms
+        self.warn = warn
+    }
+
+    /// Runs until the group stops. Throws `AssemblyError` for checks with problems or records
+    /// that cannot be opened, `StartFailure` when the engine cannot start (a port in use, say).
+    public func run() async throws {
+        let config = engine.config
+        let checks = try engine.checks()
+        let library = engine.library()
+        for problem in CheckLoader.problems(of: checks, against: library) {
+            warn("warning: \(problem.location): \(problem.message); that check will not start its runbook (`runbook validate` lists every problem)")
+        }
+        let records = try engine.records()
+        let http = try HTTPWiring.prepare(config)
+        let logger = Logger(label: "runbook.engine")
+        let flows = config.flows
+        var programs = config.processes.map { process in
+            ProcessUnit.Spec(
+                name: process.name, executable: process.command, arguments: process.args, environment: process.env,
+                workingDirectory: process.cwd, ports: process.ports, stopTimeout: process.stopTimeout, policy: process.restart.map(Application.policy)
+            )
+        }
+        programs += extraPrograms
+        let restart = config.restart
+        let settings = LiveEngine.Settings(
+            telemetryIn: flows.telemetryIn, telemetryOut: flows.telemetryOut, signals: flows.signals, commandQueue: flows.commandQueue,
+            router: flows.router, confirmations: flows.confirmations, processes: programs,
+            policy: Application.policy(restart),
+            stateFile: engine.stateFile, security: flows.security
+        )
+        var forward: (@Sendable (FlowMessage.Signal) -> Void)?
+        if let url = flows.signalForwardURL {
+            let forwarder = JSONForwarder(url: url, logger: logger)
+            forward = { signal in forwarder.send(signal.raw) }
+        }
+        let tickStore = try SQLiteTickStore(path: engine.tickStorePath, alignment: engine.alignment)
+        // With the journal off, one an earlier run left is still recovered (and journaling stays on for this run).
+        let journaling = config.ticks.journal || !TickJournal.read(directory: engine.journalDirectory).files.isEmpty
+        if !journaling {
+            Logger(label: "runbook.ticks").notice("ticks.journal is off: a crash of the engine loses the ticks it relayed and had not stored yet")
+        }
+        var tickSettings = TickIngest.Settings()
+        tickSettings.syncInterval = config.ticks.syncInterval
+        let ingest = TickIngest(
+            store: tickStore, spool: try TickSpool(path: engine.spoolPath), journal: journaling ? try TickJournal(directory: engine.journalDirectory) : nil,
+            settings: tickSettings, logger: Logger(label: "runbook.ticks"),
+            parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
+        )
+        // Incidents need only the records and the checks, so the supervisor can tell them of a
+        // service that gave up from the first start on.
+        let desk = engine.incidentDesk(records: records, checks: { checks })
+        let live: LiveEngine
+        do {
+            live = try LiveEngine(settings: settings, store: http?.flowStore(records) ?? records, logger: logger, ingest: ingest, onSignal: forward) { status in
+                desk.serviceChanged(status)
+            }
+        } catch {
+            throw StartFailure("\(error)")
+        }
+        do {
+            try await live.start()
+        } catch {
+            throw StartFailure("\(error)")
+        }
+        let control: ControlServer
+        do {
+            control = try ControlServer(endpoint: engine.controlEndpoint, engine: live, logger: logger)
+        } catch {
+            await live.stop()
+            throw StartFailure("cannot open the control socket \(engine.controlEndpoint): \(error)")
+        }
+        // The runbooks checks and schedules start, with steps that act on this engine directly.
+        let environment = engine.probeEnvironment(records: records, engine: live)
+        let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
+        let services = engine.stepServices(records: records, checks: book, desk: desk)
+        let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: http?.runObserver, services: services))
+        let guardian = Guardian(
+            book: book, launcher: launcher,
+            journal: records, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
+        )
+        let outbox = OutboxWorker(
+            store: records, channels: NotificationChannels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
+            logger: Logger(label: "runbook.outbox")
+        )
+        desk.onQueued { outbox.wake() }
+        // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
+        // incidents and the outbox (which sends what they queued last), then the control socket.
+        let server = try await http?.server(engine: engine, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk)
+        try await live.run(alongside: [
+            control, outbox, IncidentClock(desk: desk, clock: ContinuousClock()), guardian,
+            scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),
+        ] + (server.map { [$0] } ?? []))
+    }
+
+    /// The scheduler of the schedules folder, starting runs through the engine's launcher.
+    /// Problems are logged, not fatal: the flows matter more than a mistyped schedule.
+    func scheduler(_ engine: Assembly, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
+        let logger = Logger(label: "runbook.scheduler")
+        let schedules = engine.schedules()
+        let mismatched = schedules.problems(against: library)
+        for problem in schedules.diagnostics + mismatched {
+            logger.error("schedule left out: \(problem.location): \(problem.message)")
+        }
+        let usable = schedules.sorted.filter { schedule in !mismatched.contains { $0.location.file == schedule.file } }
+        for schedule in usable where (try? library.resolve(schedule.runbook)) == nil {
+            logger.warning("runbook '\(schedule.runbook)' is not in \(engine.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
+        }
+        logger.info("\(usable.count) schedule(s) from \(engine.config.schedulesDirectory)")
+        return Scheduler(schedules: usable, market: engine.config.market, state: records, starter: launcher, clock: ContinuousClock(), logger: logger)
+    }
+
+    /// The restart policy of a `restart:` block.
+    public static func policy(_ settings: RestartSettings) -> RestartPolicy {
+        RestartPolicy(wait: settings.wait, maxWait: settings.maxWait, budget: settings.budget, window: settings.window, stableAfter: settings.stableAfter)
+    }
+}
+
+/// Why `runbook up` could not start: what to tell the operator.
+public struct StartFailure: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Cancels the runs the engine started when it shuts down, and waits until each has recorded
+/// its end.
+struct LaunchedRunsService: Service {
+    let launcher: RunLauncher
+
+    func run() async throws {
+        // Until the group shuts down (or is cancelled, which also ends the wait).
+        try? await gracefulShutdown()
+        await launcher.cancelAll()
+    }
+}
+
+/// The TCP port of an endpoint.
+public enum ZMQPort {
+    public static func of(_ endpoint: String) -> Int? {
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
+        return Int(endpoint[endpoint.index(after: colon)...])
+    }
+}
