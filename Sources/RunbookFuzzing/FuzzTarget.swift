@@ -104,7 +104,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             }
             // The excerpt of the line is at most `echo` characters and a cut mark on each side;
             // a message quotes at most `echo` characters of a value.
-            let shown = diagnostic.description.split(separator: "\n", omittingEmptySubsequences: false)
+            // (A message may hold a line break, quoting a key that has one: the echo follows it.)
+            let head = "\(location): error: \(diagnostic.message)"
+            let shown = diagnostic.description.dropFirst(head.count).split(separator: "\n", omittingEmptySubsequences: false)
             if shown.count > 1, shown[1].count > YAMLLimits.echo + 2 {
                 preconditionFailure("a diagnostic echoes \(shown[1].count) characters of its line")
             }

@@ -82,9 +82,12 @@ public final class TickSpool: @unchecked Sendable {
             guard rename(temporary, path) == 0 else { throw SpoolError("cannot rewrite the spool \(path): \(String(cString: strerror(errno)))") }
             return
         }
+        // A record is kept only when it is whole and reads as a batch to its last byte: a crash
+        // can leave a short record, or a length over zeros the file system had not written yet,
+        // and what is appended after it must stay readable.
         var reader = Reader(bytes: bytes, position: Self.header.count)
         var whole = reader.position
-        while let length = reader.uint32(), reader.take(Int(length)) != nil { whole = reader.position }
+        while let length = reader.uint32(), let record = reader.take(Int(length)), Self.batch(of: record, current: true) != nil { whole = reader.position }
         if whole < bytes.count, truncate(path, off_t(whole)) != 0 {
             throw SpoolError("cannot cut the half-written end of the spool \(path): \(String(cString: strerror(errno)))")
         }
@@ -96,19 +99,38 @@ public final class TickSpool: @unchecked Sendable {
         var reader = Reader(bytes: bytes, position: current ? header.count : 0)
         var batches: [TickBatch] = []
         while let length = reader.uint32(), let record = reader.take(Int(length)) {
-            var body = Reader(bytes: record)
-            guard let id = body.int64(), let count = body.uint32() else { break }
-            var ticks: [Tick] = []
-            ticks.reserveCapacity(Int(min(count, 1 << 20)))
-            for _ in 0..<count {
-                guard let length = current ? body.uint16().map(Int.init) : body.uint8().map(Int.init), let symbol = body.take(length),
-                      let time = body.int64(), let bid = body.uint64(), let ask = body.uint64(), let volume = body.uint64()
-                else { break }
-                ticks.append(Tick(symbol: String(decoding: symbol, as: UTF8.self), timeMsc: time, bid: Double(bitPattern: bid), ask: Double(bitPattern: ask), volume: Double(bitPattern: volume)))
-            }
-            batches.append(TickBatch(id: id, ticks: ticks))
+            // The current format's records were checked when the spool was opened; the first
+            // format's are read as far as they go.
+            guard let batch = batch(of: record, current: current) ?? (current ? nil : partialBatch(of: record)) else { break }
+            batches.append(batch)
         }
         return batches
+    }
+
+    /// The batch a record holds, when it holds exactly one batch: its ticks end at its last byte.
+    private static func batch(of record: [UInt8], current: Bool) -> TickBatch? {
+        var body = Reader(bytes: record)
+        guard let batch = read(&body, current: current), body.position == record.count, batch.complete else { return nil }
+        return batch.batch
+    }
+
+    /// As many ticks of a record of the first format as can be read.
+    private static func partialBatch(of record: [UInt8]) -> TickBatch? {
+        var body = Reader(bytes: record)
+        return read(&body, current: false)?.batch
+    }
+
+    private static func read(_ body: inout Reader, current: Bool) -> (batch: TickBatch, complete: Bool)? {
+        guard let id = body.int64(), let count = body.uint32() else { return nil }
+        var ticks: [Tick] = []
+        ticks.reserveCapacity(Int(min(count, 1 << 20)))
+        for _ in 0..<count {
+            guard let length = current ? body.uint16().map(Int.init) : body.uint8().map(Int.init), let symbol = body.take(length),
+                  let time = body.int64(), let bid = body.uint64(), let ask = body.uint64(), let volume = body.uint64()
+            else { return (TickBatch(id: id, ticks: ticks), false) }
+            ticks.append(Tick(symbol: String(decoding: symbol, as: UTF8.self), timeMsc: time, bid: Double(bitPattern: bid), ask: Double(bitPattern: ask), volume: Double(bitPattern: volume)))
+        }
+        return (TickBatch(id: id, ticks: ticks), true)
     }
 
     private static func size(_ path: String) -> Int? {

@@ -115,16 +115,18 @@ import Testing
         #expect(back.ticks == ticks)
     }
 
-    /// A crash in the middle of an append leaves half a record: the next open cuts it, so what is
-    /// spooled after it is not hidden behind it.
-    @Test func aHalfWrittenRecordDoesNotHideWhatFollows() throws {
+    /// A crash in the middle of an append leaves half a record, or a length over zeros the file
+    /// system extended the file with (found by fuzzing: a zero length hid every later batch):
+    /// the next open cuts it, so what is spooled after it is not hidden behind it.
+    @Test(arguments: [[200, 0, 0, 0, 1, 2, 3], [UInt8](repeating: 0, count: 16), [5, 0, 0, 0, 1, 2, 3, 4, 5], [12, 0, 0, 0] + [UInt8](repeating: 0, count: 8) + [9, 0, 0, 0]])
+    func aHalfWrittenRecordDoesNotHideWhatFollows(tail: [UInt8]) throws {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("ticks.spool").path
         try TickSpool(path: path).append(TickBatch(id: 1, ticks: [Tick(symbol: "EURUSD", timeMsc: 1, bid: 1, ask: 2)]))
         let handle = try #require(FileHandle(forWritingAtPath: path))
         handle.seekToEndOfFile()
-        handle.write(Data([200, 0, 0, 0, 1, 2, 3]))
+        handle.write(Data(tail))
         try handle.close()
         let reopened = try TickSpool(path: path)
         try reopened.append(TickBatch(id: 2, ticks: [Tick(symbol: "XAUUSD", timeMsc: 2, bid: 3, ask: 4)]))
@@ -150,7 +152,7 @@ import Testing
         var file: [UInt8] = []
         withUnsafeBytes(of: UInt32(record.count).littleEndian) { file += $0 }
         file += record
-        FileManager.default.createFile(atPath: path, contents: Data(file))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(file))
         let spool = try TickSpool(path: path)
         #expect(spool.batches().map(\.id) == [9])
         #expect(spool.batches().first?.ticks == [Tick(symbol: "EURUSD", timeMsc: 42, bid: 1.25, ask: 1.5, volume: 3)])
