@@ -94,18 +94,25 @@ import Testing
         let outcome = try await underTicks(cli, ports: EnginePorts()) { engine in
             for round in 0..<Self.kills {
                 try await Task.sleep(for: .milliseconds(500))
-                let locker = try DatabaseQueue(path: cli.path("var/ticks.db"))
+                // The engine may be writing a batch: wait for the lock rather than fail at once.
+                var configuration = Configuration()
+                configuration.busyMode = .timeout(30)
+                let locker = try DatabaseQueue(path: cli.path("var/ticks.db"), configuration: configuration)
                 let locked = DispatchSemaphore(value: 0)
                 let release = DispatchSemaphore(value: 0)
                 Thread {
-                    try? locker.writeWithoutTransaction { db in
-                        try db.execute(sql: "BEGIN EXCLUSIVE")
-                        locked.signal()
-                        release.wait()
-                        try db.execute(sql: "COMMIT")
+                    do {
+                        try locker.writeWithoutTransaction { db in
+                            try db.execute(sql: "BEGIN EXCLUSIVE")
+                            locked.signal()
+                            release.wait()
+                            try db.execute(sql: "COMMIT")
+                        }
+                    } catch {
+                        // Not locked: the wait below fails the test instead of hanging it.
                     }
                 }.start()
-                locked.wait()
+                #expect(locked.wait(timeout: .now() + 60) == .success, "the tick store could not be locked")
                 // Early in the retries on odd rounds, after the spool took some on even ones.
                 try await Task.sleep(for: .milliseconds(round % 2 == 0 ? Int.random(in: 500...2000) : Int.random(in: 8000...9000)))
                 kill(engine.0.processIdentifier, SIGKILL)
