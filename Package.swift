@@ -23,10 +23,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // The shared vocabulary: service kinds and states, run and step statuses, severities, and
+        // the engine as checks, steps and the server see it (EngineControl and its snapshots).
+        .target(name: "RunbookCore"),
         // Domain model: runbook documents, validation with source locations, expressions.
         .target(
             name: "RunbookModel",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["RunbookCore", .product(name: "Yams", package: "Yams")]
         ),
         // Step primitives that need nothing beyond the operating system.
         .target(

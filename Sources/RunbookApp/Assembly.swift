@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RunbookChecks
+import RunbookCore
 import RunbookCurl
 import RunbookEngine
 import RunbookEscalation

@@ -6,7 +6,7 @@ extension IncidentDesk {
     /// again resolves it. Failures to record are logged, never thrown into the supervisor.
     func serviceChanged(_ status: Supervisor<ContinuousClock>.Status) {
         do {
-            try serviceChanged(status.name, state: status.state.rawValue, reason: status.lastError)
+            try serviceChanged(status.name, state: status.state, reason: status.lastError)
         } catch {
             logger.error("cannot record the incident of service \(status.name): \(error)")
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RunbookApp
 import RunbookChecks
+import RunbookCore
 import RunbookExecutor
 import RunbookFlows
 import RunbookModel
@@ -28,7 +29,7 @@ struct CheckBench {
         func snapshot() async throws -> EngineSnapshot {
             let names = ["telemetry-bridge", "signal-relay", "command-router", "confirmation-listener", "signal-engine", "web-app"]
             let services = names.enumerated().map { index, name in
-                ServiceSnapshot(name: name, kind: index < 4 ? "flow" : "process", state: "running", restarts: 0, since: Date(), ports: [5555 + index])
+                ServiceSnapshot(name: name, kind: index < 4 ? .flow : .process, state: .running, restarts: 0, since: Date(), ports: [5555 + index])
             }
             return EngineSnapshot(pid: 1, startedAt: Date(), updatedAt: Date(), services: services, ticks: TickSnapshot(lastTickAt: Date(), lastMinute: 1200))
         }

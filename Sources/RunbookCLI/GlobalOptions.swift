@@ -38,6 +38,12 @@ enum Console {
         try? FileHandle.standardError.write(contentsOf: Data((text + "\n").utf8))
     }
 
+    /// Why a runbook could not be had: its problems (each with file:line:column), or that no
+    /// runbook has the name.
+    static func lookupFailed(_ failure: any Error) {
+        error(failure is RunbookLibrary.NotFound ? "error: \(failure)" : "\(failure)")
+    }
+
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
 
     /// Pretty, key-sorted JSON for `--json`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RunbookApp
+import RunbookCore
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite

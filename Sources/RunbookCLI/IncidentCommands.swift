@@ -309,7 +309,7 @@ struct ResetCommand: AsyncParsableCommand {
         do {
             recovery = try library.resolve(runbook)
         } catch {
-            Console.error("\(error)")
+            Console.lookupFailed(error)
             throw ExitStatus.usage.code
         }
         guard confirm else {

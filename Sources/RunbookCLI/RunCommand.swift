@@ -39,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             runbook = try library.resolve(name)
         } catch {
-            Console.error("\(error)")
+            Console.lookupFailed(error)
             throw ExitStatus.usage.code
         }
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookModel
 import RunbookSteps
 

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookModel
 
 /// Services of the engine (flows and supervised programs) running, with their ports bound.
@@ -22,7 +23,7 @@ public struct ServiceProbe: Probe {
         for name in names {
             switch name {
             case "all": picked += snapshot.services
-            case "flows": picked += snapshot.services.filter { $0.kind == "flow" }
+            case "flows": picked += snapshot.services.filter { $0.kind == .flow }
             default:
                 guard let service = snapshot.service(name) else {
                     throw ProbeFailure("the engine has no service '\(name)'\(Suggestion.hint(for: name, in: snapshot.services.map(\.name))); it runs \(snapshot.services.map(\.name).joined(separator: ", "))")

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookModel
 
 /// A kind of measurement a check makes. To add one, write a type conforming to this protocol and

@@ -3,10 +3,8 @@ import Foundation
 /// One supervised service as the running engine sees it.
 public struct ServiceSnapshot: Sendable, Codable, Equatable {
     public var name: String
-    /// `flow` or `process`.
-    public var kind: String
-    /// starting, running, failed, stopped or gave-up.
-    public var state: String
+    public var kind: ServiceKind
+    public var state: ServiceState
     /// Restarts within the restart policy's window (an hour by default).
     public var restarts: Int
     public var since: Date
@@ -27,7 +25,7 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     public var refused: [String: Int]?
 
     public init(
-        name: String, kind: String, state: String, restarts: Int, since: Date, ports: [Int], problem: String? = nil, lastError: String? = nil,
+        name: String, kind: ServiceKind, state: ServiceState, restarts: Int, since: Date, ports: [Int], problem: String? = nil, lastError: String? = nil,
         received: Int? = nil, sent: Int? = nil, malformed: [String: Int]? = nil, ticksBySymbol: [String: Int]? = nil, lastMessageAt: Date? = nil
     ) {
         self.name = name
@@ -46,7 +44,7 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     }
 
     /// Running, and verified: its ports bound by it.
-    public var isUp: Bool { state == "running" && problem == nil }
+    public var isUp: Bool { state == .running && problem == nil }
 }
 
 /// What the tick ingest has done since the engine started.

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookEscalation
 
 /// An outbox message as an Internet message (RFC 5322): headers, a blank line, the body, every

@@ -1,6 +1,7 @@
 import RunbookChecks
 import Foundation
 import Logging
+import RunbookCore
 import RunbookModel
 import RunbookFlows
 import RunbookStore
@@ -194,7 +195,7 @@ public final class LiveEngine: Sendable {
         let services = supervisors.map { supervisor -> ServiceSnapshot in
             let status = supervisor.status
             var service = ServiceSnapshot(
-                name: status.name, kind: supervisor.unit is FlowUnit ? "flow" : "process", state: status.state.rawValue,
+                name: status.name, kind: supervisor.unit is FlowUnit ? .flow : .process, state: status.state,
                 restarts: supervisor.restartsInWindow, since: status.since, ports: status.ports,
                 problem: status.state == .running ? supervisor.unit.verify() : nil, lastError: status.lastError
             )

@@ -13,8 +13,3 @@ public protocol SupervisedUnit: AnyObject, Sendable {
     func verify() -> String?
 }
 
-/// The states an operator sees.
-public enum ServiceState: String, Sendable, CaseIterable {
-    case starting, running, failed, stopped
-    case gaveUp = "gave-up"
-}

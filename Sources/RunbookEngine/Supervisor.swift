@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RunbookCore
 import RunbookModel
 import Synchronization
 

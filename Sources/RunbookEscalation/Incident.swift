@@ -1,13 +1,5 @@
 import Foundation
-
-/// How bad an incident or a message is.
-public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
-    case info, warning, critical
-
-    public static func < (a: Severity, b: Severity) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
-}
+import RunbookCore
 
 public enum IncidentStatus: String, Sendable, Codable, CaseIterable {
     case open, acknowledged, resolved

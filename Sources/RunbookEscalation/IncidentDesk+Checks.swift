@@ -13,7 +13,7 @@ extension IncidentDesk: CheckIncidents {
             let report = await run.report
             do {
                 try self.runEnded(
-                    check: check.name, runID: report.runID, runbook: report.runbook, status: report.status.rawValue,
+                    check: check.name, runID: report.runID, runbook: report.runbook, status: report.status,
                     escalationLevel: report.escalationLevel, error: report.error
                 )
             } catch {

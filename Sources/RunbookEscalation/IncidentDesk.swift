@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RunbookCore
 import RunbookModel
 import RunbookSteps
 import Synchronization
@@ -61,10 +62,10 @@ public final class IncidentDesk: Sendable {
 
     /// A run a check started has ended: linked to the check's incident, and a failure (or an
     /// escalation the run asked for) raises it to at least level 2.
-    public func runEnded(check: String, runID: Int64, runbook: String, status: String, escalationLevel: Int, error: String?) throws {
+    public func runEnded(check: String, runID: Int64, runbook: String, status: RunStatus, escalationLevel: Int, error: String?) throws {
         for incident in try store.unresolvedIncidents() where incident.check == check {
-            let failed = status != "succeeded"
-            var detail = "run \(runID) (\(runbook)) \(status)" + (error.map { ": \($0)" } ?? "")
+            let failed = status != .succeeded
+            var detail = "run \(runID) (\(runbook)) \(status.rawValue)" + (error.map { ": \($0)" } ?? "")
             var target = failed ? max(2, escalationLevel) : escalationLevel
             if target == 4 {
                 target = 3
@@ -94,12 +95,12 @@ public final class IncidentDesk: Sendable {
 
     /// A supervised service changed state: `gave-up` (its restart budget spent) is level 3;
     /// running again resolves it.
-    public func serviceChanged(_ service: String, state: String, reason: String?) throws {
+    public func serviceChanged(_ service: String, state: ServiceState, reason: String?) throws {
         let key = "service:\(service)"
-        if state == "gave-up" {
+        if state == .gaveUp {
             let title = "service \(service) gave up: \(reason ?? "its restart budget is spent")"
             try raise(key: key, check: nil, subject: service, title: title, severity: .critical, level: 3, actor: "supervisor", detail: title)
-        } else if state == "running" {
+        } else if state == .running {
             _ = try resolve(where: { $0.key == key }, actor: "supervisor", detail: "service \(service) runs again")
         }
     }
@@ -352,8 +353,8 @@ extension IncidentDesk: Escalating {
         return "incident \(incident.id) at level \(incident.level)"
     }
 
-    public func notify(runID: Int64, runbook: String, subject: String, message: String, severity: String, channels: [String]) async throws -> String {
-        let sent = try notice(subject: subject, body: message + "\n\n(run \(runID) of \(runbook))", severity: severity, channels: channels)
+    public func notify(runID: Int64, runbook: String, subject: String, message: String, severity: Severity, channels: [String]) async throws -> String {
+        let sent = try notice(subject: subject, body: message + "\n\n(run \(runID) of \(runbook))", severity: severity.rawValue, channels: channels)
         return "queued for \(sent.joined(separator: ", "))"
     }
 }

@@ -1,3 +1,4 @@
+import RunbookCore
 import RunbookModel
 import RunbookSteps
 
@@ -18,7 +19,7 @@ struct MaskingEscalation: Escalating {
         try await underlying.escalate(runID: runID, runbook: runbook, level: level, reason: secrets.mask(reason))
     }
 
-    func notify(runID: Int64, runbook: String, subject: String, message: String, severity: String, channels: [String]) async throws -> String {
+    func notify(runID: Int64, runbook: String, subject: String, message: String, severity: Severity, channels: [String]) async throws -> String {
         try await underlying.notify(
             runID: runID, runbook: runbook, subject: secrets.mask(subject), message: secrets.mask(message), severity: severity, channels: channels
         )

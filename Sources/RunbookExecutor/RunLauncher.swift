@@ -86,9 +86,7 @@ public final class RunLauncher: Sendable {
         do {
             loaded = try executor.lookup(runbook)
         } catch {
-            // A library's "no runbook named" is worded for the console, with its own "error: ".
-            let reason = "\(error)"
-            throw Refused(description: "cannot start runbook '\(runbook)': \(reason.hasPrefix("error: ") ? String(reason.dropFirst(7)) : reason)")
+            throw Refused(description: "cannot start runbook '\(runbook)': \(error)")
         }
         if loaded.requiresConfirmation, trigger != .manual {
             throw Refused(description: "runbook '\(runbook)' requires a person's confirmation and never starts from a \(trigger.rawValue): run `runbook run \(runbook) --confirm` or `runbook reset INCIDENT --confirm`")

@@ -1,3 +1,4 @@
+import RunbookCore
 import RunbookModel
 
 /// Follows a run as it goes, for progress output. Calls arrive in order from the run's task.

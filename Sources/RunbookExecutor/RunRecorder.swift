@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookModel
 
 /// Where runs and their steps are recorded. Calls are made in order and before side effects:
@@ -29,13 +30,6 @@ public enum Trigger: String, Sendable, CaseIterable {
     case manual, schedule, check, api, runbook
 }
 
-public enum RunStatus: String, Sendable, CaseIterable {
-    case running, succeeded, failed, cancelled, interrupted
-}
-
-public enum StepStatus: String, Sendable, CaseIterable {
-    case running, succeeded, failed, skipped, cancelled, interrupted
-}
 
 /// What started a run besides its trigger kind: the schedule or check by name, and for a
 /// schedule the fire time the run belongs to.

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookModel
 
 /// What a run knows as it goes: parameters, step outcomes and outputs. Answers references.

@@ -107,8 +107,12 @@ public struct RunbookLibrary: Sendable {
     }
 
     /// No runbook has the name asked for.
+    /// No runbook has the name asked for: the name, and the closest names there are.
     public struct NotFound: Error, Sendable, CustomStringConvertible {
-        public var description: String
+        public var name: String
+        /// ` (did you mean 'x'?)`, or empty.
+        public var hint: String
+        public var description: String { "no runbook named '\(name)'\(hint); `runbook list` shows the runbooks" }
     }
 
     /// The runbook called `name`, with the problems of it and of every runbook it starts.
@@ -117,7 +121,7 @@ public struct RunbookLibrary: Sendable {
             let named = diagnostics.filter { URL(fileURLWithPath: $0.location.file).deletingPathExtension().lastPathComponent == name }
             if !named.isEmpty { throw ValidationFailure(named) }
             let hint = Suggestion.hint(for: name, in: readable.keys)
-            throw NotFound(description: "error: no runbook named '\(name)'\(hint); `runbook list` shows the runbooks")
+            throw NotFound(name: name, hint: hint)
         }
         var involved: Set<String> = [runbook.file]
         var pending = [runbook]

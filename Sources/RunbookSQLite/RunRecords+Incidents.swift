@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RunbookCore
 import RunbookEscalation
 
 /// Incidents, their timelines, silences and the outbox, in the records database.

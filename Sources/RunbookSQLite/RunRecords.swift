@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RunbookCore
 import RunbookExecutor
 
 /// Runs and step attempts in a SQLite file (WAL). Opening it marks runs that a crashed process

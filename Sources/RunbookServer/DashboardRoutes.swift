@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RunbookChecks
+import RunbookCore
 import RunbookEscalation
 import RunbookModel
 

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Prometheus
 import RunbookChecks
+import RunbookCore
 import RunbookEscalation
 import RunbookExecutor
 import RunbookFlows
@@ -113,9 +114,9 @@ public final class EngineMetrics: Sendable {
     public func refresh(engine: EngineSnapshot?, checks: HealthReport?) {
         if let engine {
             for service in engine.services {
-                registry.makeGauge(descriptor: Self.serviceUp, labels: [("service", service.name), ("kind", service.kind)]).set(to: service.isUp ? 1.0 : 0.0)
+                registry.makeGauge(descriptor: Self.serviceUp, labels: [("service", service.name), ("kind", service.kind.rawValue)]).set(to: service.isUp ? 1.0 : 0.0)
                 registry.makeGauge(descriptor: Self.serviceRestarts, labels: [("service", service.name)]).set(to: Double(service.restarts))
-                guard service.kind == "flow" else { continue }
+                guard service.kind == .flow else { continue }
                 advance(Self.messages, [("flow", service.name), ("direction", "in")], to: service.received ?? 0)
                 advance(Self.messages, [("flow", service.name), ("direction", "out")], to: service.sent ?? 0)
                 for (reason, count) in service.malformed ?? [:] {

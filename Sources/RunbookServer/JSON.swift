@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RunbookChecks
+import RunbookCore
 
 /// JSON responses: snake_case keys, ISO 8601 times, as the state file and `--json` output.
 enum JSON {

@@ -1,5 +1,6 @@
 import Foundation
 import RunbookChecks
+import RunbookCore
 import Synchronization
 
 /// Message rates worked out from the engine's running totals, sampled about once a second:
@@ -25,7 +26,7 @@ public final class LiveRates: Sendable {
     public func sample(_ snapshot: EngineSnapshot, spacing: TimeInterval = 0.9) {
         let now = snapshot.updatedAt
         var totals: [String: (received: Int, sent: Int)] = [:]
-        for service in snapshot.services where service.kind == "flow" {
+        for service in snapshot.services where service.kind == .flow {
             totals[service.name] = (service.received ?? 0, service.sent ?? 0)
         }
         let ticks = snapshot.ticks?.received ?? 0

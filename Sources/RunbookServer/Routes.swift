@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RunbookChecks
+import RunbookCore
 import RunbookExecutor
 import RunbookModel
 
@@ -23,7 +24,7 @@ struct FlowView: Encodable {
     var name: String
     /// healthy (up), warning (up, restarted within the window) or critical (not up).
     var status: CheckStatus
-    var state: String
+    var state: ServiceState
     var ports: [Int]
     var received: Int
     var sent: Int
@@ -82,7 +83,7 @@ extension RunbookHTTPServer {
             serviceCounts[service.isUp ? "up" : "down", default: 0] += 1
             guard !service.isUp else { continue }
             // A flow down stops trading data; a program down is serious once its budget is spent.
-            let severity: CheckStatus = service.kind == "flow" || service.state == "gave-up" ? .critical : .warning
+            let severity: CheckStatus = service.kind == .flow || service.state == .gaveUp ? .critical : .warning
             worst = max(worst, severity)
             problems.append("\(service.kind) \(service.name): \(service.state)\(service.problem.map { " (\($0))" } ?? "")")
         }
@@ -94,7 +95,7 @@ extension RunbookHTTPServer {
 
     func flowViews(_ snapshot: EngineSnapshot?) -> [FlowView] {
         let rates = self.rates.flowRates()
-        return (snapshot?.services ?? []).filter { $0.kind == "flow" }.map { service in
+        return (snapshot?.services ?? []).filter { $0.kind == .flow }.map { service in
             FlowView(
                 name: service.name, status: !service.isUp ? .critical : service.restarts > 0 ? .warning : .healthy, state: service.state,
                 ports: service.ports, received: service.received ?? 0, sent: service.sent ?? 0, malformed: service.malformed ?? [:],
@@ -125,7 +126,7 @@ extension RunbookHTTPServer {
             }
             let (snapshot, problem) = await engineSnapshot()
             var problems: [String] = problem.map { [$0] } ?? []
-            for service in snapshot?.services ?? [] where service.kind == "flow" && !service.isUp {
+            for service in snapshot?.services ?? [] where service.kind == .flow && !service.isUp {
                 problems.append("flow \(service.name) is \(service.state)\(service.problem.map { ": \($0)" } ?? "")")
             }
             if let store = backend.storeProblem() { problems.append("records database: \(store)") }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import RunbookChecks
+import RunbookCore
 import RunbookModel
 import ServiceLifecycle
 import Synchronization

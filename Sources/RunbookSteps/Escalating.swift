@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookModel
 
 /// What the `escalate` and `notify` steps reach: the engine's incidents and outbox. Without it
@@ -9,7 +10,7 @@ public protocol Escalating: Sendable {
     /// itself) to `level` and queues its notifications; says what it did, for the step's output.
     func escalate(runID: Int64, runbook: String, level: Int, reason: String) async throws -> String
     /// Queues a message for `channels` (the level-2 channels when empty); says where it went.
-    func notify(runID: Int64, runbook: String, subject: String, message: String, severity: String, channels: [String]) async throws -> String
+    func notify(runID: Int64, runbook: String, subject: String, message: String, severity: Severity, channels: [String]) async throws -> String
 }
 
 /// Sends a message through the outbox: the summary of a pre-market check, an hourly report.
@@ -28,17 +29,18 @@ public struct NotifyStep: StepPrimitive {
     public var message: String
     public var subject: String
     public var channels: [String]
-    public var severity: String
+    public var severity: Severity
 
     public init(inputs: ResolvedInputs) throws(StepInputError) {
         message = try inputs.string("message")
         subject = inputs.string("subject", default: "")
         // A list, or text with names separated by commas (from a parameter); empty for the default.
         channels = inputs.strings("channels").flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
-        severity = inputs.string("severity", default: "info")
-        guard ["info", "warning", "critical"].contains(severity) else {
-            throw StepInputError("notify severity '\(severity)' is not one of info, warning, critical")
+        let named = inputs.string("severity", default: Severity.info.rawValue)
+        guard let severity = Severity(rawValue: named) else {
+            throw StepInputError("notify severity '\(named)' is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        self.severity = severity
     }
 
     public func describe() -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import RunbookApp
 import RunbookChecks
+import RunbookCore
 import RunbookFlows
 import RunbookModel
 import RunbookSQLite

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookEscalation
 import RunbookModel
 import RunbookSQLite
@@ -79,7 +80,7 @@ final class DeskHarness: Sendable {
     @Test func aFailedRecoveryRunNotifiesLevelTwoWithTheIncidentIdAndSequence() throws {
         let harness = try DeskHarness()
         let incident = try harness.critical("ea-heartbeat", subject: "ea-01")
-        try harness.desk.runEnded(check: "ea-heartbeat", runID: 7, runbook: "ea-lost", status: "failed", escalationLevel: 0, error: "restart refused")
+        try harness.desk.runEnded(check: "ea-heartbeat", runID: 7, runbook: "ea-lost", status: .failed, escalationLevel: 0, error: "restart refused")
         let raised = try #require(try harness.records.incident(incident.id))
         #expect(raised.level == 2)
         let messages = try harness.messages
@@ -118,7 +119,7 @@ final class DeskHarness: Sendable {
 
         // Another incident, acknowledged in time: it stays at 2 and says nothing more.
         let second = try harness.critical("ea-heartbeat", subject: "ea-02")
-        try harness.desk.runEnded(check: "ea-heartbeat", runID: 9, runbook: "ea-lost", status: "failed", escalationLevel: 2, error: nil)
+        try harness.desk.runEnded(check: "ea-heartbeat", runID: 9, runbook: "ea-lost", status: .failed, escalationLevel: 2, error: nil)
         try harness.desk.acknowledge(second.id, by: "maria")
         let before = try harness.messages.count
         harness.advance(3600)
@@ -199,11 +200,11 @@ final class DeskHarness: Sendable {
 
     @Test func aServiceThatGaveUpIsLevelThreeAndRunningAgainResolvesIt() throws {
         let harness = try DeskHarness()
-        try harness.desk.serviceChanged("signal-engine", state: "gave-up", reason: "3 restarts within 1h")
+        try harness.desk.serviceChanged("signal-engine", state: .gaveUp, reason: "3 restarts within 1h")
         let incident = try #require(try harness.records.unresolvedIncident(key: "service:signal-engine"))
         #expect(incident.level == 3)
         #expect(try harness.messages.count == 2)
-        try harness.desk.serviceChanged("signal-engine", state: "running", reason: nil)
+        try harness.desk.serviceChanged("signal-engine", state: .running, reason: nil)
         #expect(try harness.records.incident(incident.id)?.status == .resolved)
         #expect(try harness.messages.last?.subject.hasPrefix("RESOLVED") == true)
     }
@@ -211,7 +212,7 @@ final class DeskHarness: Sendable {
     @Test func levelFourIsNeverReachedByARunOnlyByAPerson() throws {
         let harness = try DeskHarness()
         let incident = try harness.critical("ea-heartbeat")
-        try harness.desk.runEnded(check: "ea-heartbeat", runID: 3, runbook: "ea-lost", status: "failed", escalationLevel: 4, error: nil)
+        try harness.desk.runEnded(check: "ea-heartbeat", runID: 3, runbook: "ea-lost", status: .failed, escalationLevel: 4, error: nil)
         #expect(try harness.records.incident(incident.id)?.level == 3)
         #expect(try harness.timeline(incident.id).contains { $0.contains("runbook reset \(incident.id) --confirm") })
         try harness.desk.reset(incident.id, by: "maria")

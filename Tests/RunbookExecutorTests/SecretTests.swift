@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RunbookCore
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
@@ -18,7 +19,7 @@ final class RecordingEscalation: Escalating {
         return "incident 1 at level \(level)"
     }
 
-    func notify(runID: Int64, runbook: String, subject: String, message: String, severity: String, channels: [String]) async throws -> String {
+    func notify(runID: Int64, runbook: String, subject: String, message: String, severity: Severity, channels: [String]) async throws -> String {
         messages.withLock { $0.append("\(subject)\n\(message)") }
         return "queued for ops"
     }

@@ -41,7 +41,7 @@ import Testing
             }
         }
         let engine = ScriptedEngine()
-        engine.update { $0.services[0].state = "gave-up" }
+        engine.update { $0.services[0].state = .gaveUp }
         try await makeServer(engine: engine).application().test(.router) { client in
             try await client.execute(uri: "/health", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
@@ -52,7 +52,7 @@ import Testing
 
     @Test func liveAnswersWhateverTheEngineState() async throws {
         let engine = ScriptedEngine()
-        engine.update { $0.services = $0.services.map { var s = $0; s.state = "failed"; return s } }
+        engine.update { $0.services = $0.services.map { var s = $0; s.state = .failed; return s } }
         try await makeServer(engine: engine).application().test(.router) { client in
             try await client.execute(uri: "/health/live", method: .get) { response in
                 #expect(response.status == .ok)

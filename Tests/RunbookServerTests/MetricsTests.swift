@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import RunbookChecks
 import RunbookApp
+import RunbookCore
 import RunbookExecutor
 import RunbookSQLite
 import RunbookFlows

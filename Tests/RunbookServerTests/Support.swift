@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import RunbookChecks
+import RunbookCore
 import RunbookEscalation
 import RunbookModel
 import RunbookSQLite
@@ -20,8 +21,8 @@ final class ScriptedEngine: EngineControl {
         state = Mutex(EngineSnapshot(pid: 4242, startedAt: Date(timeIntervalSinceNow: -60), updatedAt: Date(), services: services, ticks: ticks))
     }
 
-    static func flow(_ name: String, ports: [Int], state: String = "running", received: Int = 0, sent: Int = 0, malformed: [String: Int] = [:]) -> ServiceSnapshot {
-        ServiceSnapshot(name: name, kind: "flow", state: state, restarts: 0, since: Date(), ports: ports, received: received, sent: sent, malformed: malformed)
+    static func flow(_ name: String, ports: [Int], state: ServiceState = .running, received: Int = 0, sent: Int = 0, malformed: [String: Int] = [:]) -> ServiceSnapshot {
+        ServiceSnapshot(name: name, kind: .flow, state: state, restarts: 0, since: Date(), ports: ports, received: received, sent: sent, malformed: malformed)
     }
 
     static func allUp() -> [ServiceSnapshot] {
