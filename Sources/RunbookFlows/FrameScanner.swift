@@ -56,7 +56,7 @@ public struct FrameScanner {
         guard bytes.count <= FlowMessage.maximumSize else { return .malformed(.tooLarge) }
         if let fields = canonicalTick(bytes) {
             guard !fields.symbol.isEmpty else { return .malformed(.wrongType) }
-            guard values(fields, in: bytes) != nil else { return .malformed(.outOfRange) }
+            guard numbers(fields, in: bytes) != nil else { return .malformed(.outOfRange) }
             return .tick(symbol: fields.symbol)
         }
         switch FlowMessage.result(of: bytes) {
@@ -77,6 +77,14 @@ public struct FrameScanner {
     }
 
     private static func values(_ fields: Fields, in bytes: UnsafeRawBufferPointer) -> Values? {
+        guard let (time, bid, ask, volume) = numbers(fields, in: bytes) else { return nil }
+        let symbol = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[fields.symbol]), as: UTF8.self)
+        return (symbol, time, bid, ask, volume)
+    }
+
+    /// The numbers of a tick, when all are readable and within the limits; no allocation, so the
+    /// bridge's thread can check every frame it relays.
+    private static func numbers(_ fields: Fields, in bytes: UnsafeRawBufferPointer) -> (timeMsc: Int64, bid: Double, ask: Double, volume: Double)? {
         guard let bid = number(fields.bid, in: bytes), let ask = number(fields.ask, in: bytes), let time = number(fields.timeMsc, in: bytes) else { return nil }
         var volume = 0.0
         if let range = fields.volume {
@@ -85,8 +93,7 @@ public struct FrameScanner {
             volume = written
         }
         guard TickLimits.problem(symbol: fields.symbol.count, bid: bid, ask: ask, timeMsc: time, volume: volume) == nil else { return nil }
-        let symbol = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[fields.symbol]), as: UTF8.self)
-        return (symbol, Int64(time), bid, ask, volume)
+        return (Int64(time), bid, ask, volume)
     }
 
     private static let tickPrefix = Array(#"{"type":"tick","symbol":""#.utf8)
