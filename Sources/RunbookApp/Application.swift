@@ -50,12 +50,7 @@ public struct Application: Sendable {
         }
         programs += extraPrograms
         let restart = config.restart
-        let settings = LiveEngine.Settings(
-            telemetryIn: flows.telemetryIn, telemetryOut: flows.telemetryOut, signals: flows.signals, commandQueue: flows.commandQueue,
-            router: flows.router, confirmations: flows.confirmations, processes: programs,
-            policy: Application.policy(restart),
-            stateFile: engine.stateFile, security: flows.security
-        )
+        let settings = LiveEngine.Settings(endpoints: flows, processes: programs, policy: Application.policy(restart), stateFile: engine.stateFile)
         var forward: (@Sendable (FlowMessage.Signal) -> Void)?
         if let url = flows.signalForwardURL {
             let forwarder = JSONForwarder(url: url, logger: logger)
@@ -79,7 +74,10 @@ public struct Application: Sendable {
         let desk = engine.incidentDesk(records: records, checks: { checks })
         let live: LiveEngine
         do {
-            live = try LiveEngine(settings: settings, store: http?.flowStore(records) ?? records, logger: logger, ingest: ingest, onSignal: forward) { status in
+            live = try LiveEngine(
+                settings: settings, logger: logger, ingest: ingest,
+                flows: Flows.standard(flows, store: http?.flowStore(records) ?? records, ingest: ingest, onSignal: forward, logger: logger)
+            ) { status in
                 desk.serviceChanged(status)
             }
         } catch {

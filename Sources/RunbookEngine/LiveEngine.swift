@@ -9,49 +9,27 @@ import RunbookZMQ
 import ServiceLifecycle
 import Synchronization
 
-/// The running engine: the four flows and the supervised programs, each under a supervisor, in
-/// one service group that stops cleanly on SIGTERM or SIGINT.
+/// The running engine: its flows and the supervised programs, each under a supervisor, in one
+/// service group that stops cleanly on SIGTERM or SIGINT. It takes its flows as a list, made once
+/// the flows' access control (`flows.security`) is in force.
 public final class LiveEngine: Sendable {
     public struct Settings: Sendable {
-        public var telemetryIn: String
-        public var telemetryOut: String
-        public var signals: String
-        public var commandQueue: String
-        public var router: String
-        public var confirmations: String
+        /// The flows' endpoints and who may connect to them (`flows:` in runbook.yaml).
+        public var endpoints: FlowEndpoints
         public var processes: [ProcessUnit.Spec]
         public var policy: RestartPolicy
         /// Where the engine writes its state each second, for `runbook flows`.
         public var stateFile: String?
-        /// Who may connect to the endpoints the flows bind.
-        public var security: FlowSecurity
 
-        public init(
-            telemetryIn: String, telemetryOut: String, signals: String, commandQueue: String, router: String, confirmations: String,
-            processes: [ProcessUnit.Spec] = [], policy: RestartPolicy = RestartPolicy(), stateFile: String? = nil, security: FlowSecurity = FlowSecurity()
-        ) {
-            self.telemetryIn = telemetryIn
-            self.telemetryOut = telemetryOut
-            self.signals = signals
-            self.commandQueue = commandQueue
-            self.router = router
-            self.confirmations = confirmations
+        public init(endpoints: FlowEndpoints, processes: [ProcessUnit.Spec] = [], policy: RestartPolicy = RestartPolicy(), stateFile: String? = nil) {
+            self.endpoints = endpoints
             self.processes = processes
             self.policy = policy
             self.stateFile = stateFile
-            self.security = security
         }
 
         /// The warning while flows bound beyond loopback accept anyone; nil when none do.
-        var exposure: String? {
-            var endpoints = FlowEndpoints()
-            endpoints.telemetryIn = telemetryIn
-            endpoints.telemetryOut = telemetryOut
-            endpoints.router = router
-            endpoints.confirmations = confirmations
-            endpoints.security = security
-            return endpoints.exposureWarning
-        }
+        var exposure: String? { endpoints.exposureWarning }
     }
 
     /// A start that failed, with what to do about it.
@@ -70,9 +48,11 @@ public final class LiveEngine: Sendable {
     /// Stores the ticks the bridge relays, when set.
     private let ingest: TickIngest?
 
+    /// `flows` makes the flows, in start order, given the access control they bind under (nil
+    /// while flows accept anyone); `ingest` is where the ticks they relay are stored, for the
+    /// engine's state.
     public init(
-        settings: Settings, store: (any FlowStore)?, logger: Logger, ingest: TickIngest? = nil,
-        onSignal: (@Sendable (FlowMessage.Signal) -> Void)? = nil,
+        settings: Settings, logger: Logger, ingest: TickIngest? = nil, flows makeFlows: (FlowAccess?) -> [any Flow],
         onServiceChange: @escaping @Sendable (Supervisor<ContinuousClock>.Status) -> Void = { _ in }
     ) throws {
         self.settings = settings
@@ -81,26 +61,13 @@ public final class LiveEngine: Sendable {
         let context = try ZMQContext()
         self.context = context
         var access: FlowAccess?
-        if !settings.security.acceptsAnyone {
-            let guarding = FlowAccess(policy: try FlowAccess.Policy(settings.security), logger: logger)
+        if !settings.endpoints.security.acceptsAnyone {
+            let guarding = FlowAccess(policy: try FlowAccess.Policy(settings.endpoints.security), logger: logger)
             // Before any flow binds: a guarded socket refuses every peer while no handler answers.
             try guarding.start(in: context)
             access = guarding
         }
-        var onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
-        var isBackedUp: (@Sendable () -> Bool)?
-        if let ingest {
-            onTick = { frame in ingest.accept(frame) }
-            isBackedUp = { ingest.isFull }
-        }
-        let flows: [any Flow] = [
-            TelemetryBridge(
-                input: settings.telemetryIn, output: settings.telemetryOut, store: store, logger: logger, onTick: onTick, isBackedUp: isBackedUp, access: access
-            ),
-            SignalRelay(source: settings.signals, store: store, logger: logger, forward: onSignal),
-            CommandRouter(queue: settings.commandQueue, router: settings.router, store: store, logger: logger, access: access),
-            ConfirmationListener(input: settings.confirmations, store: store, logger: logger, access: access),
-        ]
+        let flows = makeFlows(access)
         self.flows = flows
         let units: [any SupervisedUnit] = flows.map { FlowUnit($0, context: context) } + settings.processes.map { ProcessUnit($0, logger: logger) }
         supervisors = units.map { unit in
