@@ -90,7 +90,9 @@ import Testing
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
             process.arguments = [
                 Self.peer, cli.path("\(name).jsonl"), "dealer", "tcp://127.0.0.1:\(ports.router)", "--id", id, "--probe-router",
-                "--server-key", try Self.key(cli, "keys/server.pub"), "--public", try Self.key(cli, "keys/\(name).pub"), "--secret", try Self.key(cli, "keys/\(name).key"),
+                // One argument each: a Z85 key may start with "-", which argparse would take for an option.
+                "--server-key=\(try Self.key(cli, "keys/server.pub"))", "--public=\(try Self.key(cli, "keys/\(name).pub"))",
+                "--secret=\(try Self.key(cli, "keys/\(name).key"))",
             ]
             try process.run()
             return process
@@ -102,8 +104,14 @@ import Testing
             let services = try cli.run("flows", "--json").json["services"] as? [[String: Any]] ?? []
             return services.first { $0["name"] as? String == "command-router" }?["refused"] as? [String: Int] ?? [:]
         }
-        #expect(await eventually { (try? refused())?["unknown_key"] ?? 0 >= 1 })
-        #expect(await eventually { ((try? String(contentsOfFile: cli.path("host-1.jsonl"), encoding: .utf8)) ?? "").contains("handshake_succeeded") })
+        #expect(
+            await eventually { (try? refused())?["unknown_key"] ?? 0 >= 1 },
+            "the stranger saw: \((try? String(contentsOfFile: cli.path("stranger.jsonl"), encoding: .utf8)) ?? "nothing"); the engine said: \((try? String(contentsOf: engine.2, encoding: .utf8)) ?? "")"
+        )
+        #expect(
+            await eventually { ((try? String(contentsOfFile: cli.path("host-1.jsonl"), encoding: .utf8)) ?? "").contains("handshake_succeeded") },
+            "host-1 saw: \((try? String(contentsOfFile: cli.path("host-1.jsonl"), encoding: .utf8)) ?? "nothing"); the engine said: \((try? String(contentsOf: engine.2, encoding: .utf8)) ?? "")"
+        )
 
         #expect(await eventually {
             let fired = try? cli.run("fire", "--target", "ea-01", "--symbol", "EURUSD", "--direction", "SELL", "--lot", "5", "--id", "F-\(UUID().uuidString)")

@@ -52,7 +52,8 @@ struct TestKeys {
     }
 
     func options(_ pair: (publicKey: String, secretKey: String)) -> [String] {
-        ["--server-key", server.publicKey, "--public", pair.publicKey, "--secret", pair.secretKey]
+        // One argument each: a Z85 key may start with "-", which argparse would take for an option.
+        ["--server-key=\(server.publicKey)", "--public=\(pair.publicKey)", "--secret=\(pair.secretKey)"]
     }
 }
 
