@@ -194,10 +194,7 @@ public final class CommandRouter: Flow, @unchecked Sendable {
             guard case .heartbeat(let target, let account, _) = try message.get() else {
                 return drop(MalformedMessage(reason: .unknownType, detail: "EA \(identity) sent something other than a heartbeat on \(router)"))
             }
-            if let client, !client.routingIDs.contains(target) {
-                access?.refused(.routingIDNotAllowed, on: .router, "'\(client.name)' sent a heartbeat for \(target), which its key may not use")
-                return
-            }
+            if let client, let access, !access.allows(client, toUse: target, on: .router, "sent a heartbeat for \(target)") { return }
             let now = Date()
             heartbeats.note(target: target, account: account, at: now)
             identities[identity] = now

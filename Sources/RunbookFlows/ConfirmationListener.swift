@@ -67,12 +67,7 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
         default: return true
         }
         guard let target = try store?.fireTarget(id: fireID) else { return true }
-        let client = access.client(named: userID)
-        guard let client, client.routingIDs.contains(target) else {
-            access.refused(.routingIDNotAllowed, on: .confirmations, "'\(client?.name ?? "a peer")' answered fire \(fireID) of \(target), which its key may not use; dropped")
-            return false
-        }
-        return true
+        return access.allows(userID, toUse: target, on: .confirmations, "answered fire \(fireID) of \(target)")
     }
 
     private func handle(_ message: FlowMessage) throws {

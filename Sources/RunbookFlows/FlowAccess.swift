@@ -91,6 +91,18 @@ public final class FlowAccess: Sendable {
         try socket.setZAPDomain(endpoint.rawValue)
     }
 
+    /// Whether the key a connection came with (its user id) may speak for `routingID`; when not,
+    /// the refusal is counted and logged (`what` says what the peer did) and the caller drops it.
+    func allows(_ userID: String?, toUse routingID: String, on endpoint: Endpoint, _ what: String) -> Bool {
+        allows(client(named: userID), toUse: routingID, on: endpoint, what)
+    }
+
+    func allows(_ client: Client?, toUse routingID: String, on endpoint: Endpoint, _ what: String) -> Bool {
+        if let client, client.routingIDs.contains(routingID) { return true }
+        refused(.routingIDNotAllowed, on: endpoint, "'\(client?.name ?? "a peer")' \(what), which its key may not use; dropped")
+        return false
+    }
+
     /// The client a connection's user id names.
     func client(named userID: String?) -> Client? {
         userID.flatMap { clientsByName[$0] }

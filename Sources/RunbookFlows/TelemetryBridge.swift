@@ -97,12 +97,9 @@ public final class TelemetryBridge: Flow, @unchecked Sendable {
                     return true
                 case .heartbeat(let heartbeat):
                     // With CURVE a key speaks only for the EAs it may use, as on the router.
-                    if curve, let access, case .heartbeat(let target, _, _) = heartbeat {
-                        let client = access.client(named: userID())
-                        guard let client, client.routingIDs.contains(target) else {
-                            access.refused(.routingIDNotAllowed, on: .telemetryIn, "'\(client?.name ?? "a peer")' sent a heartbeat for \(target), which its key may not use; dropped")
-                            return false
-                        }
+                    if curve, let access, case .heartbeat(let target, _, _) = heartbeat,
+                       !access.allows(userID(), toUse: target, on: .telemetryIn, "sent a heartbeat for \(target)") {
+                        return false
                     }
                     heartbeats.append(heartbeat)
                     return true
