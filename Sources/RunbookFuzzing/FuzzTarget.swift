@@ -96,7 +96,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// echo at most a bounded part of a line.
     static func yaml(_ data: UnsafeRawBufferPointer, _ read: (String) -> [Diagnostic]) {
         let text = String(decoding: data, as: UTF8.self)
-        let lines = YAMLSource.lines(of: text).count
+        let lines = Diagnostic.sourceLines(of: text).count
         for diagnostic in read(text) {
             let location = diagnostic.location
             guard location.line >= 1, location.line <= lines + 1, location.column >= 1 else {

@@ -23,10 +23,18 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         }.map(\.element)
     }
 
+    /// The lines of `text` as YAML numbers them: a line ends at a line feed, a carriage return,
+    /// both together, or NEL, LS or PS, so that an error's line is the one its number names.
+    public static func sourceLines(of text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false) { character in
+            character == "\n" || character == "\r\n" || character == "\r" || character == "\u{85}" || character == "\u{2028}" || character == "\u{2029}"
+        }
+    }
+
     /// A diagnostic whose source line is read from its file.
     public static func reading(_ location: SourceLocation, _ message: String) -> Diagnostic {
         let text = FileManager.default.contents(atPath: location.file).map { String(decoding: $0, as: UTF8.self) }
-        let lines = text?.split(separator: "\n", omittingEmptySubsequences: false) ?? []
+        let lines = text.map(sourceLines(of:)) ?? []
         let line = location.line >= 1 && location.line <= lines.count ? String(lines[location.line - 1]) : nil
         return Diagnostic(location, message, sourceLine: line)
     }

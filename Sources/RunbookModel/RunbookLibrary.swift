@@ -106,7 +106,6 @@ public struct RunbookLibrary: Sendable {
         return nil
     }
 
-    /// No runbook has the name asked for.
     /// No runbook has the name asked for: the name, and the closest names there are.
     public struct NotFound: Error, Sendable, CustomStringConvertible {
         public var name: String

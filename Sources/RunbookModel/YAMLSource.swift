@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 /// A YAML file being read: turns node marks into locations and collects diagnostics.
-public struct YAMLSource {
+struct YAMLSource {
     let file: String
     let text: String
     private let lines: [Substring]
@@ -13,15 +13,7 @@ public struct YAMLSource {
     init(file: String, text: String) {
         self.file = file
         self.text = text
-        self.lines = Self.lines(of: text)
-    }
-
-    /// The lines of `text` as YAML numbers them: a line ends at a line feed, a carriage return,
-    /// both together, or NEL, LS or PS, so that an error's line is the one its number names.
-    public static func lines(of text: String) -> [Substring] {
-        text.split(omittingEmptySubsequences: false) { character in
-            character == "\n" || character == "\r\n" || character == "\r" || character == "\u{85}" || character == "\u{2028}" || character == "\u{2029}"
-        }
+        self.lines = Diagnostic.sourceLines(of: text)
     }
 
     func location(_ node: Node) -> SourceLocation {
