@@ -58,7 +58,7 @@ public struct Application: Sendable {
         }
         let tickStore = try SQLiteTickStore(path: engine.tickStorePath, alignment: engine.alignment)
         // With the journal off, one an earlier run left is still recovered (and journaling stays on for this run).
-        let journaling = config.ticks.journal || !TickJournal.read(directory: engine.journalDirectory).files.isEmpty
+        let journaling = config.ticks.journal || TickJournal.hasSegments(in: engine.journalDirectory)
         if !journaling {
             Logger(label: "runbook.ticks").notice("ticks.journal is off: a crash of the engine loses the ticks it relayed and had not stored yet")
         }

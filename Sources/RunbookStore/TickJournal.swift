@@ -204,6 +204,11 @@ public final class TickJournal: @unchecked Sendable {
         return leftover
     }
 
+    /// Whether an earlier process left segments in `directory`, without reading them.
+    public static func hasSegments(in directory: String) -> Bool {
+        !segmentFiles(in: directory).isEmpty
+    }
+
     private static func segmentFiles(in directory: String) -> [(number: Int, path: String)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.compactMap { name -> (Int, String)? in
