@@ -76,7 +76,7 @@ public struct Application: Sendable {
         do {
             live = try LiveEngine(
                 settings: settings, logger: logger, ingest: ingest,
-                flows: Flows.standard(flows, store: http?.flowStore(records) ?? records, ingest: ingest, onSignal: forward, logger: logger)
+                flows: Flows.standard(flows, store: http?.flowStore(records.flows) ?? records.flows, ingest: ingest, onSignal: forward, logger: logger)
             ) { status in
                 desk.serviceChanged(status)
             }
@@ -99,13 +99,13 @@ public struct Application: Sendable {
         let environment = engine.probeEnvironment(records: records, engine: live)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
         let services = engine.stepServices(records: records, checks: book, desk: desk)
-        let launcher = RunLauncher(executor: engine.executor(recorder: records, library: library, observer: http?.runObserver, services: services))
+        let launcher = RunLauncher(executor: engine.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
         let guardian = Guardian(
             book: book, launcher: launcher,
-            journal: records, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
+            journal: records.checks, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
         )
         let outbox = OutboxWorker(
-            store: records, channels: NotificationChannels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
+            store: records.incidents, channels: NotificationChannels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
             logger: Logger(label: "runbook.outbox")
         )
         desk.onQueued { outbox.wake() }
@@ -120,7 +120,7 @@ public struct Application: Sendable {
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.
     /// Problems are logged, not fatal: the flows matter more than a mistyped schedule.
-    func scheduler(_ engine: Assembly, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
+    func scheduler(_ engine: Assembly, records: RecordsDatabase, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
         let logger = Logger(label: "runbook.scheduler")
         let schedules = engine.schedules()
         let mismatched = schedules.problems(against: library)
@@ -132,7 +132,7 @@ public struct Application: Sendable {
             logger.warning("runbook '\(schedule.runbook)' is not in \(engine.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
         }
         logger.info("\(usable.count) schedule(s) from \(engine.config.schedulesDirectory)")
-        return Scheduler(schedules: usable, market: engine.config.market, state: records, starter: launcher, clock: ContinuousClock(), logger: logger)
+        return Scheduler(schedules: usable, market: engine.config.market, state: records.schedule, starter: launcher, clock: ContinuousClock(), logger: logger)
     }
 
     /// The restart policy of a `restart:` block.

@@ -59,26 +59,26 @@ public struct Assembly: Sendable {
 
     /// What checks and steps see of the engine: `engine` when this process runs it, otherwise
     /// the running engine reached through its state file and control socket.
-    public func probeEnvironment(records: RunRecords?, engine live: (any EngineControl)? = nil) -> ProbeEnvironment {
+    public func probeEnvironment(records: RecordsDatabase?, engine live: (any EngineControl)? = nil) -> ProbeEnvironment {
         ProbeEnvironment(
-            engine: live ?? ControlClient(stateFile: stateFile, endpoint: controlEndpoint), records: records, market: config.market,
+            engine: live ?? ControlClient(stateFile: stateFile, endpoint: controlEndpoint), records: records?.flows, market: config.market,
             databasePath: config.databasePath
         )
     }
 
     /// Incidents and the outbox, in the records, under the configured escalation policy.
-    public func incidentDesk(records: RunRecords, checks: @escaping @Sendable () -> [Check]) -> IncidentDesk {
-        IncidentDesk(store: records, policy: config.escalation, channels: config.channels.map(\.name), checks: checks)
+    public func incidentDesk(records: RecordsDatabase, checks: @escaping @Sendable () -> [Check]) -> IncidentDesk {
+        IncidentDesk(store: records.incidents, policy: config.escalation, channels: config.channels.map(\.name), checks: checks)
     }
 
     /// The services steps use to act on the engine.
-    public func stepServices(records: RunRecords, checks: CheckBook, desk: IncidentDesk? = nil) -> StepServices {
+    public func stepServices(records: RecordsDatabase, checks: CheckBook, desk: IncidentDesk? = nil) -> StepServices {
         let desk = desk ?? incidentDesk(records: records, checks: { checks.checks })
         var services = StepServices()
             .adding(desk as any Escalating, as: (any Escalating).self)
             .adding(checks, as: CheckBook.self)
-            .adding(records as any HealthRecords, as: (any HealthRecords).self)
-            .adding(records as any AlertBook, as: (any AlertBook).self)
+            .adding(records.flows as any HealthRecords, as: (any HealthRecords).self)
+            .adding(records.checks as any AlertBook, as: (any AlertBook).self)
             .adding(config.flows, as: FlowEndpoints.self)
         if let engine = checks.evaluator.environment.engine { services = services.adding(engine, as: (any EngineControl).self) }
         return services
@@ -94,14 +94,14 @@ public struct Assembly: Sendable {
 
     /// Opens the records for review; nil when none have been written yet, so that reading
     /// never creates a database.
-    public func existingRecords() throws(AssemblyError) -> RunRecords? {
+    public func existingRecords() throws(AssemblyError) -> RecordsDatabase? {
         FileManager.default.fileExists(atPath: config.databasePath) ? try records() : nil
     }
 
     /// Opens the records, saying why when they cannot be opened.
-    public func records() throws(AssemblyError) -> RunRecords {
+    public func records() throws(AssemblyError) -> RecordsDatabase {
         do {
-            return try RunRecords(path: config.databasePath)
+            return try RecordsDatabase(path: config.databasePath)
         } catch {
             throw .recordsUnavailable("\(error)")
         }

@@ -33,8 +33,8 @@ struct HTTPWiring {
     }
 
     /// The flows' store, counting fires and their latency on the way.
-    func flowStore(_ records: RunRecords) -> any FlowStore {
-        MeteredFlowStore(records, metrics: metrics)
+    func flowStore(_ store: any FlowStore) -> any FlowStore {
+        MeteredFlowStore(store, metrics: metrics)
     }
 
     var runObserver: any RunObserver { MeteredRunObserver(metrics: metrics) }
@@ -42,7 +42,7 @@ struct HTTPWiring {
     /// The server, once the flows are up. A port that is taken stops the engine just started
     /// and fails the start, naming the port.
     func server(
-        engine: Assembly, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RunRecords, library: RunbookLibrary, launcher: RunLauncher,
+        engine: Assembly, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RecordsDatabase, library: RunbookLibrary, launcher: RunLauncher,
         desk: IncidentDesk
     ) async throws -> RunbookHTTPServer {
         do {
@@ -59,18 +59,18 @@ struct HTTPWiring {
             checks: { HealthReport(updatedAt: Date(), entries: guardian.states) },
             storeProblem: {
                 do {
-                    _ = try records.lastArrival(of: .signal)
+                    _ = try records.flows.lastArrival(of: .signal)
                     return nil
                 } catch {
                     return "\(error)"
                 }
             },
             runs: { query in
-                try records.runs(RunFilter(runbook: query.runbook, status: query.status, limit: query.limit)).map { Self.view($0) }
+                try records.runs.runs(RunFilter(runbook: query.runbook, status: query.status, limit: query.limit)).map { Self.view($0) }
             },
             run: { id in
-                guard let run = try records.run(id: id) else { return nil }
-                return Self.view(run, steps: try records.attempts(runID: id))
+                guard let run = try records.runs.run(id: id) else { return nil }
+                return Self.view(run, steps: try records.runs.attempts(runID: id))
             },
             startRun: { name, params in
                 do {
@@ -106,7 +106,7 @@ struct HTTPWiring {
                 let hourStart = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
                 return try (0..<hours).reversed().map { back in
                     let start = hourStart.addingTimeInterval(-3600 * Double(back))
-                    return HourCount(hour: start, count: try records.count(of: .signal, in: DateInterval(start: start, end: min(now, start.addingTimeInterval(3599.999)))))
+                    return HourCount(hour: start, count: try records.flows.count(of: .signal, in: DateInterval(start: start, end: min(now, start.addingTimeInterval(3599.999)))))
                 }
             },
             incidents: desk

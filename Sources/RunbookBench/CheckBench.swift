@@ -61,7 +61,7 @@ struct CheckBench {
     /// Every shipped check evaluated once, in parallel as the guardian does, over records of a
     /// busy day; against as many checks of a probe that only reads a number.
     func cycle() async throws {
-        let records = try RunRecords(path: folder.appendingPathComponent("checks.db").path)
+        let records = try RecordsDatabase(path: folder.appendingPathComponent("checks.db").path).flows
         let now = Date()
         try records.recordHeartbeats(target: "ea-01", account: "1", at: now, count: 1)
         try records.recordHeartbeats(target: "ea-02", account: "2", at: now, count: 1)

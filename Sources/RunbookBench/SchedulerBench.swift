@@ -89,14 +89,14 @@ struct SchedulerBench {
     func firingDelay() async throws {
         let folder = scratch.appendingPathComponent("scheduler")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
+        let records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
         let noop = try RunbookLoader(catalog: Catalog.steps).load(text: "name: noop\nsteps:\n  - id: only\n    log: {message: fired, level: debug}\n", file: "noop.yaml")
-        let launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records, workingDirectory: folder.path, lookup: { _ in noop }))
+        let launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records.runs, workingDirectory: folder.path, lookup: { _ in noop }))
         let count = 20
         let schedules = try (0..<count).map { Schedule(name: "minute-\($0)", runbook: "noop", timing: .cron(try CronExpression.parse("* * * * *"), TimeZone(identifier: "UTC")!)) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let scheduler = Scheduler(schedules: schedules, market: MarketCalendar(), state: records, starter: launcher, clock: ContinuousClock(), logger: logger)
+        let scheduler = Scheduler(schedules: schedules, market: MarketCalendar(), state: records.schedule, starter: launcher, clock: ContinuousClock(), logger: logger)
 
         let started = Date()
         let task = Task { try await scheduler.run() }
@@ -106,7 +106,7 @@ struct SchedulerBench {
         _ = try? await task.value
         let timer = await baseline.value
 
-        let runs = try records.runs(RunFilter(trigger: "schedule", limit: 100_000))
+        let runs = try records.runs.runs(RunFilter(trigger: "schedule", limit: 100_000))
         let delays = runs.compactMap { run in run.dueAt.map { run.startedAt.timeIntervalSince($0) * 1000 } }.sorted()
         print("firing delay, \(count) minute schedules for \(minutes) min (due instant to run start, as recorded; \(delays.count) runs)")
         print(String(format: "  runbook scheduler      min %6.1f ms   p50 %6.1f ms   p99 %6.1f ms   max %6.1f ms   goal tens of ms", delays.first ?? 0, Self.percentile(delays, 0.5), Self.percentile(delays, 0.99), delays.last ?? 0))

@@ -96,7 +96,7 @@ func overhead(_ runbook: Runbook, recorder: any RunRecorder) async -> (wall: Dou
 
 let noop = try runbook(name: "noop", steps: 1000, step: "log: {message: nothing, level: debug}")
 let waits = try runbook(name: "waits", steps: 1000, step: "wait: 0s")
-let records = try RunRecords(path: scratch.appendingPathComponent("bench.db").path)
+let records = try RecordsDatabase(path: scratch.appendingPathComponent("bench.db").path).runs
 let recorded = await overhead(noop, recorder: records)
 let bare = await overhead(noop, recorder: NoRecords())
 let waited = await overhead(waits, recorder: records)

@@ -36,7 +36,7 @@ enum IncidentJSON {
 
 extension Assembly {
     /// The incident desk over the records, for commands run by a person.
-    func desk() throws -> (IncidentDesk, RunRecords) {
+    func desk() throws -> (IncidentDesk, RecordsDatabase) {
         let records = try records()
         let folder = config.checksDirectory
         return (incidentDesk(records: records, checks: { (try? CheckLoader(probes: Catalog.probes).loadAll(paths: [folder])) ?? [] }), records)
@@ -69,7 +69,7 @@ struct IncidentsCommand: AsyncParsableCommand {
     func run() async throws {
         let engine = Assembly(config: try global.engineConfig())
         let records = try engine.existingRecords()
-        let incidents = try records.map { all ? try $0.incidents(limit: limit) : try $0.unresolvedIncidents().reversed() } ?? []
+        let incidents = try records.map { all ? try $0.incidents.incidents(limit: limit) : try $0.incidents.unresolvedIncidents().reversed() } ?? []
         if json {
             Console.json(["incidents": incidents.map(IncidentJSON.object)])
         } else if incidents.isEmpty {
@@ -101,12 +101,12 @@ struct IncidentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = Assembly(config: try global.engineConfig())
-        guard let records = try engine.existingRecords(), let incident = try records.incident(id) else {
+        guard let records = try engine.existingRecords(), let incident = try records.incidents.incident(id) else {
             Console.error("error: no incident \(id) in \(engine.config.databasePath): `runbook incidents --all` lists them")
             throw ExitStatus.usage.code
         }
-        let events = try records.events(of: id)
-        let messages = try records.outbox(incident: id)
+        let events = try records.incidents.events(of: id)
+        let messages = try records.incidents.outbox(incident: id)
         if json {
             var object = IncidentJSON.object(incident)
             object["timeline"] = events.map(IncidentJSON.object)
@@ -146,7 +146,7 @@ struct AckCommand: AsyncParsableCommand {
     func run() async throws {
         let engine = Assembly(config: try global.engineConfig())
         let (desk, records) = try engine.desk()
-        guard let before = try records.incident(id) else {
+        guard let before = try records.incidents.incident(id) else {
             Console.error("error: no incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
         }
@@ -248,7 +248,7 @@ struct OutboxCommand: AsyncParsableCommand {
     func run() async throws {
         let engine = Assembly(config: try global.engineConfig())
         if let resend {
-            guard let entry = try engine.records().resend(resend) else {
+            guard let entry = try engine.records().incidents.resend(resend) else {
                 Console.error("error: no message \(resend) in the outbox: `runbook outbox --all` lists them")
                 throw ExitStatus.usage.code
             }
@@ -257,7 +257,7 @@ struct OutboxCommand: AsyncParsableCommand {
         }
         let waiting: Set<OutboxEntry.State> = [.pending, .sending, .uncertain, .rejected]
         let states = all ? Set(OutboxEntry.State.allCases) : waiting
-        let entries = try engine.existingRecords()?.outbox(states: states, limit: limit) ?? []
+        let entries = try engine.existingRecords()?.incidents.outbox(states: states, limit: limit) ?? []
         if json {
             Console.json(["outbox": entries.map(IncidentJSON.object)])
         } else if entries.isEmpty {
@@ -300,7 +300,7 @@ struct ResetCommand: AsyncParsableCommand {
     func run() async throws {
         let engine = Assembly(config: try global.engineConfig())
         let (desk, records) = try engine.desk()
-        guard let incident = try records.incident(id), incident.status != .resolved else {
+        guard let incident = try records.incidents.incident(id), incident.status != .resolved else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
         }

@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs `runbook` in this process, printing its progress, with steps that reach the running
     /// `runbook up` (restart, check, probe) and the records' incidents and outbox (escalate,
     /// notify). Ctrl-C cancels it.
-    static func execute(_ runbook: Runbook, params: [String: Value], engine: Assembly, library: RunbookLibrary, records: RunRecords, progress: Bool) async -> RunReport {
+    static func execute(_ runbook: Runbook, params: [String: Value], engine: Assembly, library: RunbookLibrary, records: RecordsDatabase, progress: Bool) async -> RunReport {
         let observer: ProgressPrinter? = progress ? ProgressPrinter(live: Console.isTerminal) : nil
         let folder = engine.config.checksDirectory
         let checks = CheckBook(
@@ -80,7 +80,7 @@ struct RunCommand: AsyncParsableCommand {
             evaluator: CheckEvaluator(probes: Catalog.probes, environment: engine.probeEnvironment(records: records))
         )
         let services = engine.stepServices(records: records, checks: checks)
-        let executor = engine.executor(recorder: records, library: library, observer: observer, services: services)
+        let executor = engine.executor(recorder: records.runs, library: library, observer: observer, services: services)
         let task = Task { await executor.run(runbook, params: params, trigger: .manual) }
         let cancellation = SignalCancellation(cancelling: task)
         let report = await task.value

@@ -29,7 +29,7 @@ struct ScheduleListCommand: AsyncParsableCommand {
                 schedule: schedule, runbook: Self.runbookState(schedule.runbook, in: library),
                 params: schedule.shownParams(in: library),
                 next: FireTimes(schedule, market: engine.config.market).upcoming(after: now, count: 3),
-                lastRun: try records?.runs(RunFilter(trigger: "schedule", source: schedule.name, limit: 1)).first
+                lastRun: try records?.runs.runs(RunFilter(trigger: "schedule", source: schedule.name, limit: 1)).first
             )
         }
         let broken = Set(schedules.diagnostics.map(\.location.file)).sorted()

@@ -9,7 +9,7 @@ import Synchronization
 public final class SQLiteTickStore: TickStore, Sendable {
     public let path: String
     public let alignment: BarAlignment
-    private let database: DatabaseQueue
+    private let database: DatabasePool
     private let symbolIDs = Mutex<[String: Int64]>([:])
 
     /// `busyTimeout`: how long a write waits for a lock another connection holds before it fails
@@ -17,17 +17,8 @@ public final class SQLiteTickStore: TickStore, Sendable {
     public init(path: String, alignment: BarAlignment = BarAlignment(), busyTimeout: TimeInterval = 5) throws {
         self.path = path
         self.alignment = alignment
-        let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(busyTimeout)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-        }
         do {
-            try OwnerOnlyFile.prepare(path)
-            database = try DatabaseQueue(path: path, configuration: configuration)
+            database = try SQLiteFile.pool(at: path, busyTimeout: busyTimeout)
             try Self.migrator.migrate(database)
         } catch {
             throw RecordsError("cannot open the tick store at \(path): \(error)")

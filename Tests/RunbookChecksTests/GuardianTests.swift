@@ -41,7 +41,7 @@ final class Decisions: Sendable {
 /// A guardian on a test clock over dial checks, starting runbooks into a real records file.
 struct GuardianHarness {
     let folder: URL
-    let records: RunRecords
+    let records: RecordsDatabase
     let clock = TestClock()
     let guardian: Guardian<TestClock<Duration>>
     let launcher: RunLauncher
@@ -51,7 +51,7 @@ struct GuardianHarness {
     init(_ checkYAML: [String], runbooks: [String] = []) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
+        records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
         let probes = ProbeRegistry([DialProbe.self])
         let loader = CheckLoader(probes: probes)
         checks = try checkYAML.map { try loader.load(text: $0, file: "check.yaml") }
@@ -61,17 +61,17 @@ struct GuardianHarness {
             library[runbook.name] = runbook
         }
         let known = library
-        launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records, lookup: { name in
+        launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records.runs, lookup: { name in
             guard let runbook = known[name] else { throw ValidationFailure([]) }
             return runbook
         }))
         let decisions = self.decisions
-        let environment = ProbeEnvironment(engine: nil, records: records)
+        let environment = ProbeEnvironment(engine: nil, records: records.flows)
         let base = Date()
         let origin = clock.now
         guardian = Guardian(
             book: CheckBook(checks: checks, evaluator: CheckEvaluator(probes: probes, environment: environment, clock: clock)),
-            launcher: launcher, journal: records, clock: clock, logger: Logger(label: "test"),
+            launcher: launcher, journal: records.checks, clock: clock, logger: Logger(label: "test"),
             healthFile: folder.appendingPathComponent("health.json").path,
             // Wall time moves with the test clock, for cooldowns.
             now: { [clock] in base.addingTimeInterval(origin.duration(to: clock.now).seconds) },
@@ -174,7 +174,7 @@ struct GuardianHarness {
         await harness.tick(dial)
         #expect(harness.status() == .critical)
         #expect(harness.decisions.all == [.started(runbook: "recover")])
-        #expect(await eventually { (try? harness.records.runs().first)?.map { $0.trigger == "check" && $0.triggerSource == "dial-check" } == true })
+        #expect(await eventually { (try? harness.records.runs.runs().first)?.map { $0.trigger == "check" && $0.triggerSource == "dial-check" } == true })
 
         // Recovered and critical again while the first run is still going: no second run.
         DialProbe.set(dial, 0)
@@ -193,12 +193,12 @@ struct GuardianHarness {
         await harness.tick(dial)
         await harness.tick(dial)
         #expect(harness.decisions.all.last == .coolingDown)
-        #expect(try harness.records.runs().count == 1)
+        #expect(try harness.records.runs.runs().count == 1)
 
         // Every change is recorded, and the alert is open while the check is critical.
-        let changes = try harness.records.checkChanges(check: "dial-check").map(\.toStatus)
+        let changes = try harness.records.checks.checkChanges(check: "dial-check").map(\.toStatus)
         #expect(changes == ["healthy", "critical", "healthy", "critical", "healthy", "critical"])
-        #expect(try harness.records.openAlerts() == ["dial-check"])
+        #expect(try harness.records.checks.openAlerts() == ["dial-check"])
         task.cancel()
         _ = try? await task.value
     }
@@ -213,9 +213,9 @@ struct GuardianHarness {
         DialProbe.set(dial, 10)
         await harness.tick(dial)
         await harness.tick(dial)
-        #expect(await eventually { (try? harness.records.runs().first?.status) == "succeeded" })
-        let run = try #require(try harness.records.runs().first)
-        #expect(try harness.records.attempts(runID: run.id).first?.output == "waiting 1m30s")
+        #expect(await eventually { (try? harness.records.runs.runs().first?.status) == "succeeded" })
+        let run = try #require(try harness.records.runs.runs().first)
+        #expect(try harness.records.runs.attempts(runID: run.id).first?.output == "waiting 1m30s")
         // Recovered and bad again within the cooldown: held back, then started once it ends,
         // the check still critical, without a new change.
         DialProbe.set(dial, 0)
@@ -224,9 +224,9 @@ struct GuardianHarness {
         await harness.tick(dial)
         await harness.tick(dial)
         #expect(harness.decisions.all.last == .coolingDown)
-        #expect(try harness.records.runs().count == 1)
-        for _ in 0..<5 where (try? harness.records.runs().count) == 1 { await harness.tick(dial) }
-        #expect(await eventually { (try? harness.records.runs().count) == 2 })
+        #expect(try harness.records.runs.runs().count == 1)
+        for _ in 0..<5 where (try? harness.records.runs.runs().count) == 1 { await harness.tick(dial) }
+        #expect(await eventually { (try? harness.records.runs.runs().count) == 2 })
         #expect(harness.decisions.all.last == .started(runbook: "recover"))
         task.cancel()
         _ = try? await task.value
@@ -294,17 +294,17 @@ struct GuardianHarness {
         // Both were critical when the guardian last looked; only one still is.
         for name in ["calm", "stormy"] {
             let result = CheckResult(check: name, status: .critical, value: 10, text: "dial at 10", threshold: "critical > 5", at: Date())
-            try harness.records.recordChange(check: name, from: .healthy, to: .critical, result: result, flapping: false)
+            try harness.records.checks.recordChange(check: name, from: .healthy, to: .critical, result: result, flapping: false)
         }
-        #expect(try harness.records.openAlerts() == ["calm", "stormy"])
+        #expect(try harness.records.checks.openAlerts() == ["calm", "stormy"])
         let runbook = try RunbookLoader(catalog: Catalog.steps).load(text: "name: tidy\nsteps:\n  - id: clear\n    clear_alerts: {}\n", file: "tidy.yaml")
-        var executor = Executor(registry: Catalog.steps, recorder: harness.records, lookup: { _ in runbook })
+        var executor = Executor(registry: Catalog.steps, recorder: harness.records.runs, lookup: { _ in runbook })
         let book = CheckBook(checks: harness.checks, evaluator: CheckEvaluator(probes: ProbeRegistry([DialProbe.self]), environment: ProbeEnvironment(engine: nil, records: nil)))
-        executor.services = StepServices().adding(book, as: CheckBook.self).adding(harness.records as any AlertBook, as: (any AlertBook).self)
+        executor.services = StepServices().adding(book, as: CheckBook.self).adding(harness.records.checks as any AlertBook, as: (any AlertBook).self)
         let report = await executor.run(runbook, params: [:], trigger: .manual)
         #expect(report.status == .succeeded)
         #expect(report.steps.first?.output == "cleared 1 alert(s): calm; still open: stormy")
-        #expect(try harness.records.openAlerts() == ["stormy"])
-        #expect(try harness.records.alerts(includeCleared: true).first { $0.checkName == "calm" }?.clearedBy == "runbook tidy run \(report.runID)")
+        #expect(try harness.records.checks.openAlerts() == ["stormy"])
+        #expect(try harness.records.checks.alerts(includeCleared: true).first { $0.checkName == "calm" }?.clearedBy == "runbook tidy run \(report.runID)")
     }
 }

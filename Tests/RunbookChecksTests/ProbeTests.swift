@@ -11,13 +11,13 @@ import Testing
 /// A scratch folder with a records database, and checks evaluated against it.
 struct ProbeHarness {
     let folder: URL
-    let records: RunRecords
+    let records: RecordsDatabase
     var now = Date()
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("probes-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
+        records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
     }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
@@ -26,7 +26,7 @@ struct ProbeHarness {
         let check = try CheckLoader(probes: Catalog.probes).load(text: "name: probe-test\n" + yaml, file: "test.yaml")
         let now = self.now
         let environment = ProbeEnvironment(
-            engine: engine, records: records, workingDirectory: folder.path, databasePath: path("runbook.db"), now: { now }
+            engine: engine, records: records.flows, workingDirectory: folder.path, databasePath: path("runbook.db"), now: { now }
         )
         return await CheckEvaluator(probes: Catalog.probes, environment: environment).evaluate(check)
     }
@@ -143,7 +143,7 @@ struct ProbeHarness {
     @Test func aSQLValueIsComparedWithItsLimits() async throws {
         let harness = try ProbeHarness()
         defer { harness.remove() }
-        _ = try harness.records.recordFireQueued(FlowMessage.Fire(id: "F1", target: "ea-1", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
+        _ = try harness.records.flows.recordFireQueued(FlowMessage.Fire(id: "F1", target: "ea-1", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
         let result = try await harness.evaluate("probe: {sql: \"SELECT count(*) FROM fires WHERE status = 'QUEUED'\"}\ncritical: \"> 0\"")
         #expect(result.status == .critical && result.value == 1)
         let queue = try await harness.evaluate("probe: {queue_depth: {}}\nwarning: \"> 0\"")
@@ -159,8 +159,8 @@ struct ProbeHarness {
         defer { harness.remove() }
         let never = try await harness.evaluate("probe: ea_heartbeat")
         #expect(never.status == .unknown && never.text == "no EA has ever sent a heartbeat")
-        try harness.records.recordHeartbeats(target: "ea-fresh", account: nil, at: harness.now.addingTimeInterval(-10), count: 1)
-        try harness.records.recordHeartbeats(target: "ea-stale", account: nil, at: harness.now.addingTimeInterval(-200), count: 1)
+        try harness.records.flows.recordHeartbeats(target: "ea-fresh", account: nil, at: harness.now.addingTimeInterval(-10), count: 1)
+        try harness.records.flows.recordHeartbeats(target: "ea-stale", account: nil, at: harness.now.addingTimeInterval(-200), count: 1)
         let warning = try await harness.evaluate("probe: ea_heartbeat")
         #expect(warning.status == .warning && warning.subject == "ea-stale")
         harness.now = harness.now.addingTimeInterval(150)
@@ -175,7 +175,7 @@ struct ProbeHarness {
         defer { harness.remove() }
         for minutesAgo in [150.0, 100, 50] {
             guard case .signal(let signal) = try message(#"{"type":"signal","signal_id":"S\#(Int(minutesAgo))","symbol":"EURUSD","direction":"BUY"}"#) else { return }
-            try harness.records.recordSignal(signal, at: harness.now.addingTimeInterval(-minutesAgo * 60))
+            try harness.records.flows.recordSignal(signal, at: harness.now.addingTimeInterval(-minutesAgo * 60))
         }
         let fresh = try await harness.evaluate("probe: {freshness: signals}\nwarning: \"> 2h\"\ncritical: \"> 3h\"")
         #expect(fresh.status == .healthy && abs((fresh.value ?? 0) - 3000) < 1)
@@ -192,9 +192,9 @@ struct ProbeHarness {
         let harness = try ProbeHarness()
         defer { harness.remove() }
         func trade(_ id: String, _ symbol: String, pnl: Double) throws {
-            _ = try harness.records.recordFireQueued(FlowMessage.Fire(id: id, target: "ea-1", symbol: symbol, direction: "BUY", lot: 0.1), at: Date())
+            _ = try harness.records.flows.recordFireQueued(FlowMessage.Fire(id: id, target: "ea-1", symbol: symbol, direction: "BUY", lot: 0.1), at: Date())
             guard case .close(let close) = try message(#"{"type":"close","fire_id":"\#(id)","pnl":\#(pnl)}"#) else { return }
-            #expect(try harness.records.recordClose(close, at: Date()))
+            #expect(try harness.records.flows.recordClose(close, at: Date()))
         }
         for index in 0..<5 { try trade("E\(index)", "EURUSD", pnl: 10) }
         let few = try await harness.evaluate("probe: {win_rate: {last: 50, min_trades: 10}}")

@@ -16,16 +16,16 @@ final class TestTime: Sendable {
 /// A desk over a real records database, with time set by the test.
 final class DeskHarness: Sendable {
     let folder: URL
-    let records: RunRecords
+    let records: RecordsDatabase
     let desk: IncidentDesk
     private let time = TestTime()
 
     init(policy: EscalationPolicy = EscalationPolicy(), channels: [String] = ["ops-telegram", "ops-email"], checks: [Check] = DeskHarness.checks) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("desk-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
+        records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
         let time = self.time
-        desk = IncidentDesk(store: records, policy: policy, channels: channels, checks: { checks }, now: { time.now })
+        desk = IncidentDesk(store: records.incidents, policy: policy, channels: channels, checks: { checks }, now: { time.now })
     }
 
     deinit { try? FileManager.default.removeItem(at: folder) }
@@ -56,11 +56,11 @@ final class DeskHarness: Sendable {
 
     /// Every message queued, oldest first.
     var messages: [OutboxEntry] {
-        get throws { try records.outbox(states: Set(OutboxEntry.State.allCases), limit: 1000) }
+        get throws { try records.incidents.outbox(states: Set(OutboxEntry.State.allCases), limit: 1000) }
     }
 
     func timeline(_ id: Int64) throws -> [String] {
-        try records.events(of: id).map { "\($0.kind.rawValue): \($0.detail)" }
+        try records.incidents.events(of: id).map { "\($0.kind.rawValue): \($0.detail)" }
     }
 }
 
@@ -74,14 +74,14 @@ final class DeskHarness: Sendable {
         // The same state again lands on the same incident.
         let again = try harness.critical("ea-heartbeat", subject: "ea-01")
         #expect(again.id == incident.id)
-        #expect(try harness.records.unresolvedIncidents().count == 1)
+        #expect(try harness.records.incidents.unresolvedIncidents().count == 1)
     }
 
     @Test func aFailedRecoveryRunNotifiesLevelTwoWithTheIncidentIdAndSequence() throws {
         let harness = try DeskHarness()
         let incident = try harness.critical("ea-heartbeat", subject: "ea-01")
         try harness.desk.runEnded(check: "ea-heartbeat", runID: 7, runbook: "ea-lost", status: .failed, escalationLevel: 0, error: "restart refused")
-        let raised = try #require(try harness.records.incident(incident.id))
+        let raised = try #require(try harness.records.incidents.incident(incident.id))
         #expect(raised.level == 2)
         let messages = try harness.messages
         #expect(messages.map(\.channel) == ["ops-telegram", "ops-email"])
@@ -107,15 +107,15 @@ final class DeskHarness: Sendable {
         let first = try harness.critical("market-data")
         harness.advance(899)
         try harness.desk.tick()
-        #expect(try harness.records.incident(first.id)?.level == 2)
+        #expect(try harness.records.incidents.incident(first.id)?.level == 2)
         harness.advance(1)
         try harness.desk.tick()
-        #expect(try harness.records.incident(first.id)?.level == 3)
+        #expect(try harness.records.incidents.incident(first.id)?.level == 3)
         #expect(try harness.messages.map(\.channel) == ["ops-telegram", "ops-telegram", "ops-email"])
         // Never to level 4 by itself.
         harness.advance(86_400)
         try harness.desk.tick()
-        #expect(try harness.records.incident(first.id)?.level == 3)
+        #expect(try harness.records.incidents.incident(first.id)?.level == 3)
 
         // Another incident, acknowledged in time: it stays at 2 and says nothing more.
         let second = try harness.critical("ea-heartbeat", subject: "ea-02")
@@ -124,8 +124,8 @@ final class DeskHarness: Sendable {
         let before = try harness.messages.count
         harness.advance(3600)
         try harness.desk.tick()
-        #expect(try harness.records.incident(second.id)?.level == 2)
-        #expect(try harness.records.incident(second.id)?.status == .acknowledged)
+        #expect(try harness.records.incidents.incident(second.id)?.level == 2)
+        #expect(try harness.records.incidents.incident(second.id)?.status == .acknowledged)
         #expect(try harness.messages.count == before)
         #expect(try harness.timeline(second.id).contains("acknowledged: acknowledged by maria"))
     }
@@ -140,7 +140,7 @@ final class DeskHarness: Sendable {
         #expect(last.severity == "resolved")
         #expect(last.subject.hasPrefix("RESOLVED"))
         #expect(last.sequence == 2)
-        #expect(try harness.records.incident(incident.id)?.status == .resolved)
+        #expect(try harness.records.incidents.incident(incident.id)?.status == .resolved)
         // It fires again: a new incident, not acknowledged; within the hour the cooldown holds
         // the identical alert back, and says so on the timeline.
         harness.advance(60)
@@ -201,11 +201,11 @@ final class DeskHarness: Sendable {
     @Test func aServiceThatGaveUpIsLevelThreeAndRunningAgainResolvesIt() throws {
         let harness = try DeskHarness()
         try harness.desk.serviceChanged("signal-engine", state: .gaveUp, reason: "3 restarts within 1h")
-        let incident = try #require(try harness.records.unresolvedIncident(key: "service:signal-engine"))
+        let incident = try #require(try harness.records.incidents.unresolvedIncident(key: "service:signal-engine"))
         #expect(incident.level == 3)
         #expect(try harness.messages.count == 2)
         try harness.desk.serviceChanged("signal-engine", state: .running, reason: nil)
-        #expect(try harness.records.incident(incident.id)?.status == .resolved)
+        #expect(try harness.records.incidents.incident(incident.id)?.status == .resolved)
         #expect(try harness.messages.last?.subject.hasPrefix("RESOLVED") == true)
     }
 
@@ -213,10 +213,10 @@ final class DeskHarness: Sendable {
         let harness = try DeskHarness()
         let incident = try harness.critical("ea-heartbeat")
         try harness.desk.runEnded(check: "ea-heartbeat", runID: 3, runbook: "ea-lost", status: .failed, escalationLevel: 4, error: nil)
-        #expect(try harness.records.incident(incident.id)?.level == 3)
+        #expect(try harness.records.incidents.incident(incident.id)?.level == 3)
         #expect(try harness.timeline(incident.id).contains { $0.contains("runbook reset \(incident.id) --confirm") })
         try harness.desk.reset(incident.id, by: "maria")
-        #expect(try harness.records.incident(incident.id)?.level == 4)
+        #expect(try harness.records.incidents.incident(incident.id)?.level == 4)
     }
 
     @Test func aChangeFromAnotherProcessIsNotOverwritten() throws {
@@ -226,7 +226,7 @@ final class DeskHarness: Sendable {
         try harness.desk.acknowledge(incident.id, by: "maria")
         var stale = incident
         stale.level = 3
-        #expect(throws: IncidentConflict.self) { try harness.records.apply(IncidentChange(incident: stale, events: [IncidentEvent(at: harness.now, kind: .level, actor: "x", detail: "x", level: 3)])) }
-        #expect(try harness.records.incident(incident.id)?.status == .acknowledged)
+        #expect(throws: IncidentConflict.self) { try harness.records.incidents.apply(IncidentChange(incident: stale, events: [IncidentEvent(at: harness.now, kind: .level, actor: "x", detail: "x", level: 3)])) }
+        #expect(try harness.records.incidents.incident(incident.id)?.status == .acknowledged)
     }
 }

@@ -31,7 +31,7 @@ final class ScriptedChannel: NotificationChannel {
 @Suite struct OutboxWorkerTests {
     func worker(_ harness: DeskHarness, _ channels: [any NotificationChannel], policy: EscalationPolicy = EscalationPolicy()) -> OutboxWorker<TestClock<Duration>> {
         let time = harness
-        return OutboxWorker(store: harness.records, channels: channels, policy: policy, clock: TestClock(), now: { time.now })
+        return OutboxWorker(store: harness.records.incidents, channels: channels, policy: policy, clock: TestClock(), now: { time.now })
     }
 
     @Test func aChannelThatIsDownGetsEveryMessageInOrderOnceItIsBack() async throws {
@@ -79,7 +79,7 @@ final class ScriptedChannel: NotificationChannel {
         #expect(try harness.messages.map(\.state) == [.uncertain, .delivered])
         // A person can send it again.
         let first = try #require(try harness.messages.first)
-        _ = try harness.records.resend(first.id, at: harness.now)
+        _ = try harness.records.incidents.resend(first.id, at: harness.now)
         #expect(await worker.attempt(telegram) == .sent)
         #expect(telegram.messages.map(\.sequence) == [1, 2, 1])
     }
@@ -121,8 +121,8 @@ final class ScriptedChannel: NotificationChannel {
         _ = try harness.critical("market-data")
         var row = try #require(try harness.messages.first)
         row.state = .sending
-        try harness.records.updateOutbox(row)
-        #expect(try harness.records.markInterruptedSends() == 1)
+        try harness.records.incidents.updateOutbox(row)
+        #expect(try harness.records.incidents.markInterruptedSends() == 1)
         #expect(try harness.messages.first?.state == .uncertain)
     }
 }

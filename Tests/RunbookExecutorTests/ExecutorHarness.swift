@@ -9,13 +9,13 @@ import RunbookSteps
 /// Runbooks written inline, run by a real executor into a real records file in a scratch folder.
 struct ExecutorHarness {
     let folder: URL
-    let records: RunRecords
+    let records: RecordsDatabase
     var runbooks: [String: Runbook] = [:]
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("executor-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
+        records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
     }
 
     @discardableResult
@@ -28,7 +28,7 @@ struct ExecutorHarness {
     func executor(clock: any Clock<Duration> = ContinuousClock(), recorder: (any RunRecorder)? = nil) -> Executor {
         let known = runbooks
         return Executor(
-            registry: Catalog.steps, recorder: recorder ?? records, clock: clock, workingDirectory: folder.path,
+            registry: Catalog.steps, recorder: recorder ?? records.runs, clock: clock, workingDirectory: folder.path,
             lookup: { name in
                 guard let runbook = known[name] else { throw ValidationFailure([]) }
                 return runbook

@@ -71,12 +71,12 @@ func heartbeat(_ target: String) -> String {
         let keys = TestKeys()
         let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
         try access.start(in: harness.context)
-        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access)
         let endpoints = try harness.start(router)
         let queue = try harness.socket(.push, connect: endpoints[0])
 
         let ea = try FlowPeer("dealer", endpoints[1], ["--id", "ea-01", "--probe-router", "--send", heartbeat("ea-01")] + keys.options(keys.ea01), folder: harness.folder)
-        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(await eventually { (try? harness.records.flows.lastHeartbeat(of: "ea-01")) != nil })
         // Host 2's key is listed, for ea-02 only; it claims ea-01 while ea-01 holds it, which
         // libzmq ignores (no handover with CURVE).
         let impostor = try FlowPeer("dealer", endpoints[1], ["--id", "ea-01", "--probe-router", "--send", heartbeat("ea-01")] + keys.options(keys.ea02), folder: harness.folder)
@@ -85,7 +85,7 @@ func heartbeat(_ target: String) -> String {
 
         try queue.send(fire("F1", to: "ea-01", direction: "SELL", lot: 5))
         #expect(await eventually { ea.received.contains(fire("F1", to: "ea-01", direction: "SELL", lot: 5)) })
-        #expect(await eventually { (try? harness.records.fire(id: "F1"))??.status == "SENT" })
+        #expect(await eventually { (try? harness.records.flows.fire(id: "F1"))??.status == "SENT" })
         try await Task.sleep(for: .milliseconds(500))
         #expect(impostor.received.isEmpty)
         await harness.stop()
@@ -96,7 +96,7 @@ func heartbeat(_ target: String) -> String {
         let keys = TestKeys()
         let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
         try access.start(in: harness.context)
-        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access)
         let endpoints = try harness.start(router)
         let queue = try harness.socket(.push, connect: endpoints[0])
 
@@ -104,8 +104,8 @@ func heartbeat(_ target: String) -> String {
         var silent: FlowPeer? = try FlowPeer("dealer", endpoints[1], ["--id", "ea-01"] + keys.options(keys.ea02), folder: harness.folder)
         #expect(await eventually { silent?.saw("handshake_succeeded") == true })
         try queue.send(fire("F2", to: "ea-01"))
-        #expect(await eventually { (try? harness.records.fire(id: "F2"))??.status == "FAILED" })
-        #expect(try harness.records.fire(id: "F2")?.error?.contains("has not proven its CURVE key") == true)
+        #expect(await eventually { (try? harness.records.flows.fire(id: "F2"))??.status == "FAILED" })
+        #expect(try harness.records.flows.fire(id: "F2")?.error?.contains("has not proven its CURVE key") == true)
         #expect(silent?.received.isEmpty == true)
         silent = nil
 
@@ -114,9 +114,9 @@ func heartbeat(_ target: String) -> String {
         #expect(await eventually { router.counters.snapshot.refused["routing_id_not_allowed", default: 0] >= 1 })
         #expect(await eventually { speaking.saw("disconnected") })
         try queue.send(fire("F3", to: "ea-01"))
-        #expect(await eventually { (try? harness.records.fire(id: "F3"))??.status == "FAILED" })
+        #expect(await eventually { (try? harness.records.flows.fire(id: "F3"))??.status == "FAILED" })
         #expect(speaking.received.isEmpty)
-        #expect(try harness.records.lastHeartbeat(of: "ea-01") == nil)
+        #expect(try harness.records.flows.lastHeartbeat(of: "ea-01") == nil)
         await harness.stop()
     }
 
@@ -125,12 +125,12 @@ func heartbeat(_ target: String) -> String {
         let keys = TestKeys()
         let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
         try access.start(in: harness.context)
-        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
-        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
+        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access)
+        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access)
         let telemetry = try harness.start(bridge)
         let confirmations = try harness.start(listener)[0]
-        _ = try harness.records.recordFireQueued(.init(id: "F3", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
-        try harness.records.recordFireSent(id: "F3", at: Date())
+        _ = try harness.records.flows.recordFireQueued(.init(id: "F3", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
+        try harness.records.flows.recordFireSent(id: "F3", at: Date())
         let forged = #"{"type":"confirmation","fire_id":"F3","status":"filled","ticket":999,"price":1.1,"time_msc":1}"#
 
         let strangers = [[], keys.options(keys.stranger)].flatMap { options in
@@ -144,13 +144,13 @@ func heartbeat(_ target: String) -> String {
         #expect(await eventually { strangers.allSatisfy { $0.saw("handshake_failed") } })
         try await Task.sleep(for: .seconds(1))
         #expect(strangers.allSatisfy { !$0.saw("handshake_succeeded") })
-        #expect(try harness.records.fire(id: "F3")?.status == "SENT")
-        #expect(try harness.records.lastHeartbeat(of: "ea-ghost") == nil)
+        #expect(try harness.records.flows.fire(id: "F3")?.status == "SENT")
+        #expect(try harness.records.flows.lastHeartbeat(of: "ea-ghost") == nil)
         #expect(listener.counters.snapshot.received == 0 && bridge.counters.snapshot.received == 0)
 
         // The listed key is let in: its confirmation is recorded.
         let ea = try FlowPeer("push", confirmations, ["--send", forged] + keys.options(keys.ea01), folder: harness.folder)
-        #expect(await eventually { (try? harness.records.fire(id: "F3"))??.status == "FILLED" })
+        #expect(await eventually { (try? harness.records.flows.fire(id: "F3"))??.status == "FILLED" })
         #expect(ea.saw("handshake_succeeded"))
         await harness.stop()
     }
@@ -162,10 +162,10 @@ func heartbeat(_ target: String) -> String {
         let keys = TestKeys()
         let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
         try access.start(in: harness.context)
-        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
+        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access)
         let confirmations = try harness.start(listener)[0]
-        _ = try harness.records.recordFireQueued(.init(id: "F4", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
-        try harness.records.recordFireSent(id: "F4", at: Date())
+        _ = try harness.records.flows.recordFireQueued(.init(id: "F4", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date())
+        try harness.records.flows.recordFireSent(id: "F4", at: Date())
         let filled = #"{"type":"confirmation","fire_id":"F4","status":"filled","ticket":999,"price":1.1,"time_msc":1}"#
         let closed = #"{"type":"close","fire_id":"F4","ticket":999,"exit_price":1.2,"pnl":1000000,"time_msc":2}"#
 
@@ -173,11 +173,11 @@ func heartbeat(_ target: String) -> String {
         #expect(await eventually { listener.counters.snapshot.refused["routing_id_not_allowed", default: 0] >= 2 })
         #expect(other.saw("handshake_succeeded"))
         try await Task.sleep(for: .milliseconds(700))
-        #expect(try harness.records.fire(id: "F4")?.status == "SENT")
-        #expect(try harness.records.count("trades") == 0)
+        #expect(try harness.records.flows.fire(id: "F4")?.status == "SENT")
+        #expect(try harness.records.flows.count("trades") == 0)
 
         let own = try FlowPeer("push", confirmations, ["--send", filled] + keys.options(keys.ea01), folder: harness.folder)
-        #expect(await eventually { (try? harness.records.fire(id: "F4"))??.status == "FILLED" })
+        #expect(await eventually { (try? harness.records.flows.fire(id: "F4"))??.status == "FILLED" })
         #expect(own.saw("handshake_succeeded"))
         await harness.stop()
     }
@@ -189,16 +189,16 @@ func heartbeat(_ target: String) -> String {
         let keys = TestKeys()
         let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
         try access.start(in: harness.context)
-        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
+        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access)
         let telemetry = try harness.start(bridge)
         let other = try FlowPeer("push", telemetry[0], ["--send", heartbeat("ea-01")] + keys.options(keys.ea02), folder: harness.folder)
         #expect(await eventually { bridge.counters.snapshot.refused["routing_id_not_allowed", default: 0] >= 1 })
         #expect(other.saw("handshake_succeeded"))
         try await Task.sleep(for: .milliseconds(700))
-        #expect(try harness.records.lastHeartbeat(of: "ea-01") == nil)
+        #expect(try harness.records.flows.lastHeartbeat(of: "ea-01") == nil)
 
         let own = try FlowPeer("push", telemetry[0], ["--send", heartbeat("ea-01")] + keys.options(keys.ea01), folder: harness.folder)
-        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(await eventually { (try? harness.records.flows.lastHeartbeat(of: "ea-01")) != nil })
         #expect(own.saw("handshake_succeeded"))
         await harness.stop()
     }
@@ -212,7 +212,7 @@ func heartbeat(_ target: String) -> String {
         let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
         try access.start(in: harness.context)
         let router = CommandRouter(
-            queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access, quietLimit: 1
+            queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access, quietLimit: 1
         )
         let endpoints = try harness.start(router)
         let speaking = try FlowPeer("dealer", endpoints[1], ["--id", "ea-01", "--send", heartbeat("ea-01")] + keys.options(keys.ea01), folder: harness.folder)
@@ -229,14 +229,14 @@ func heartbeat(_ target: String) -> String {
         let listed = AddressCheck(allowed: "127.0.0.1")
         let access = FlowAccess(policy: FlowAccess.Policy(secretKey: nil, allows: { listed.allows($0) }), logger: FlowHarness.logger)
         try access.start(in: harness.context)
-        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger, access: access)
+        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access)
         let input = try harness.start(bridge)[0]
 
         let outsider = try FlowPeer("push", input, ["--source", "127.0.0.2", "--send", heartbeat("ea-outside")], folder: harness.folder)
         #expect(await eventually { bridge.counters.snapshot.refused["address_not_allowed", default: 0] >= 1 })
         let insider = try FlowPeer("push", input, ["--source", "127.0.0.1", "--send", heartbeat("ea-inside")], folder: harness.folder)
-        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-inside")) != nil })
-        #expect(try harness.records.lastHeartbeat(of: "ea-outside") == nil)
+        #expect(await eventually { (try? harness.records.flows.lastHeartbeat(of: "ea-inside")) != nil })
+        #expect(try harness.records.flows.lastHeartbeat(of: "ea-outside") == nil)
         #expect(outsider.saw("handshake_failed") && !outsider.saw("handshake_succeeded"))
         #expect(insider.saw("handshake_succeeded"))
         await harness.stop()

@@ -8,13 +8,13 @@ import RunbookZMQ
 final class FlowHarness {
     let context = try! ZMQContext()
     let folder: URL
-    let records: RunRecords
+    let records: RecordsDatabase
     private var threads: [FlowThread] = []
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("flows-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
+        records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
     }
 
     static let logger = Logger(label: "flows-test")

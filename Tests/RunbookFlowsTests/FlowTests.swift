@@ -10,7 +10,7 @@ import Testing
 @Suite(.serialized) struct TelemetryBridgeTests {
     @Test func everyTickComesOutUnchangedAndIsCountedBySymbol() async throws {
         let harness = try FlowHarness()
-        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let endpoints = try harness.start(bridge)
         let sub = try harness.socket(.sub, connect: endpoints[1])
         let push = try harness.socket(.push, connect: endpoints[0])
@@ -27,7 +27,7 @@ import Testing
 
     @Test func badFramesAreCountedAndDroppedWhileTicksFlowOn() async throws {
         let harness = try FlowHarness()
-        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let bridge = TelemetryBridge(input: "tcp://127.0.0.1:*", output: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let endpoints = try harness.start(bridge)
         let sub = try harness.socket(.sub, connect: endpoints[1])
         let push = try harness.socket(.push, connect: endpoints[0])
@@ -55,7 +55,7 @@ import Testing
         #expect(malformed["too_large"] == 1)
         #expect(malformed["missing_field"] == 1)
         #expect(malformed["multipart"] == 1)
-        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-07")) != nil })
+        #expect(await eventually { (try? harness.records.flows.lastHeartbeat(of: "ea-07")) != nil })
         await harness.stop()
     }
 }
@@ -88,24 +88,24 @@ import Testing
 @Suite(.serialized) struct CommandRouterTests {
     @Test func aFireReachesItsEAAndIsMarkedSent() async throws {
         let harness = try FlowHarness()
-        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let endpoints = try harness.start(router)
         let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
         try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01","account":"5012345","time_msc":1}"#)
-        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(await eventually { (try? harness.records.flows.lastHeartbeat(of: "ea-01")) != nil })
 
         let queue = try harness.socket(.push, connect: endpoints[0])
         let fire = #"{"type":"fire","fire_id":"F1","target_uuid":"ea-01","symbol":"EURUSD","direction":"BUY","lot":0.1,"sl":1.0831,"tp":1.0891}"#
         try queue.send(fire)
         let delivered = try #require(try ea.receive())
         #expect(String(decoding: delivered[0], as: UTF8.self) == fire)
-        #expect(await eventually { (try? harness.records.fire(id: "F1"))??.status == "SENT" })
+        #expect(await eventually { (try? harness.records.flows.fire(id: "F1"))??.status == "SENT" })
         await harness.stop()
     }
 
     @Test func peersThatNeverSendAHeartbeatShowAsStrays() async throws {
         let harness = try FlowHarness()
-        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let endpoints = try harness.start(router)
         let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
         try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
@@ -118,11 +118,11 @@ import Testing
 
     @Test func aRepeatedFireIDIsNotExecutedAgain() async throws {
         let harness = try FlowHarness()
-        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let endpoints = try harness.start(router)
         let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
         try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
-        #expect(await eventually { (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(await eventually { (try? harness.records.flows.lastHeartbeat(of: "ea-01")) != nil })
         let queue = try harness.socket(.push, connect: endpoints[0])
         let fire = #"{"type":"fire","fire_id":"F1","target_uuid":"ea-01","symbol":"EURUSD","direction":"BUY","lot":0.1}"#
         try queue.send(fire)
@@ -136,19 +136,19 @@ import Testing
 
     @Test func aFireForAnEAThatIsNotConnectedFailsAtOnceWithTheReason() async throws {
         let harness = try FlowHarness()
-        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let endpoints = try harness.start(router)
         let queue = try harness.socket(.push, connect: endpoints[0])
         try queue.send(#"{"type":"fire","fire_id":"F9","target_uuid":"ea-99","symbol":"EURUSD","direction":"SELL","lot":0.2}"#)
-        #expect(await eventually { (try? harness.records.fire(id: "F9"))??.status == "FAILED" })
-        let fire = try #require(try harness.records.fire(id: "F9"))
+        #expect(await eventually { (try? harness.records.flows.fire(id: "F9"))??.status == "FAILED" })
+        let fire = try #require(try harness.records.flows.fire(id: "F9"))
         #expect(fire.error == "EA ea-99 is not connected to tcp://127.0.0.1:*")
         await harness.stop()
     }
 
     @Test func probesAreRecordedAndNeverSentAndJunkIsCounted() async throws {
         let harness = try FlowHarness()
-        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let endpoints = try harness.start(router)
         let ea = try harness.socket(.dealer, connect: endpoints[1], routingID: "ea-01")
         try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
@@ -157,12 +157,12 @@ import Testing
         try queue.send(#"{"type":"test","probe_id":"P1"}"#)
         try queue.send(#"{"type":"fire","fire_id":"F2","target_uuid":"ea-01","symbol":"EURUSD","direction":"UP","lot":0.1}"#)
         try queue.send(#"{"type":"fire","fire_id":"F3"}"#)
-        #expect(await eventually { (try? harness.records.count("probes")) == 1 })
+        #expect(await eventually { (try? harness.records.flows.count("probes")) == 1 })
         #expect(await eventually { router.counters.snapshot.malformedTotal == 3 })
         #expect(router.counters.snapshot.malformed == ["not_json": 1, "wrong_type": 1, "missing_field": 1])
         try ea.setReceiveTimeout(milliseconds: 300)
         #expect(try ea.receive() == nil)
-        #expect(try harness.records.count("fires") == 0)
+        #expect(try harness.records.flows.count("fires") == 0)
         await harness.stop()
     }
 }
@@ -170,9 +170,9 @@ import Testing
 @Suite(.serialized) struct ConfirmationListenerTests {
     @Test func confirmationsFillFiresAndClosesBecomeTrades() async throws {
         let harness = try FlowHarness()
-        #expect(try harness.records.recordFireQueued(.init(id: "F1", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date()))
-        #expect(try harness.records.recordFireQueued(.init(id: "F2", target: "ea-01", symbol: "GBPUSD", direction: "SELL", lot: 0.1), at: Date()))
-        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        #expect(try harness.records.flows.recordFireQueued(.init(id: "F1", target: "ea-01", symbol: "EURUSD", direction: "BUY", lot: 0.1), at: Date()))
+        #expect(try harness.records.flows.recordFireQueued(.init(id: "F2", target: "ea-01", symbol: "GBPUSD", direction: "SELL", lot: 0.1), at: Date()))
+        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let endpoints = try harness.start(listener)
         let push = try harness.socket(.push, connect: endpoints[0])
         try push.send(#"{"type":"confirmation","fire_id":"F1","status":"filled","ticket":123,"price":1.0852,"time_msc":1}"#)
@@ -182,13 +182,13 @@ import Testing
         try push.send(#"{"type":"close","fire_id":"F1","pnl":"lots"}"#)
         try push.send(#"{"type":"confirmation","fire_id":"F2","status":"filled","ticket":999}"#)
         #expect(await eventually { listener.counters.snapshot.received == 6 })
-        #expect(await eventually { (try? harness.records.tradesPnL()) == [28.0] })
-        let filled = try #require(try harness.records.fire(id: "F1"))
+        #expect(await eventually { (try? harness.records.flows.tradesPnL()) == [28.0] })
+        let filled = try #require(try harness.records.flows.fire(id: "F1"))
         #expect(filled.status == "FILLED" && filled.ticket == 123 && filled.price == 1.0852)
-        let failed = try #require(try harness.records.fire(id: "F2"))
+        let failed = try #require(try harness.records.flows.fire(id: "F2"))
         #expect(failed.status == "FAILED" && failed.error == "market closed")
         #expect(await eventually { listener.counters.snapshot.malformed == ["unknown_fire": 1, "wrong_type": 1, "fire_already_final": 1] })
-        #expect(try harness.records.fire(id: "F2")?.status == "FAILED")
+        #expect(try harness.records.flows.fire(id: "F2")?.status == "FAILED")
         await harness.stop()
     }
 }
@@ -198,9 +198,9 @@ import Testing
 
     @Test func hugeFramesOnEveryPortOfTheRouterAndListenerAreCountedAndTheFlowsGoOn() async throws {
         let harness = try FlowHarness()
-        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let router = CommandRouter(queue: "tcp://127.0.0.1:*", router: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let routerEndpoints = try harness.start(router)
-        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records, logger: FlowHarness.logger)
+        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger)
         let listenerEndpoints = try harness.start(listener)
 
         let queue = try harness.socket(.push, connect: routerEndpoints[0])
@@ -212,7 +212,7 @@ import Testing
 
         try queue.send(#"{"type":"test","probe_id":"after"}"#)
         try ea.send(#"{"type":"heartbeat","target_uuid":"ea-01"}"#)
-        #expect(await eventually { (try? harness.records.count("probes")) == 1 && (try? harness.records.lastHeartbeat(of: "ea-01")) != nil })
+        #expect(await eventually { (try? harness.records.flows.count("probes")) == 1 && (try? harness.records.flows.lastHeartbeat(of: "ea-01")) != nil })
         #expect(await eventually { router.counters.snapshot.malformed["too_large"] == 2 })
         #expect(await eventually { listener.counters.snapshot.malformed["too_large"] == 1 })
         await harness.stop()
@@ -226,7 +226,7 @@ import Testing
         try engine.bind("tcp://127.0.0.1:*")
         let forwarded = Mutex<[String]>([])
         let captured = CapturedLog()
-        let relay = SignalRelay(source: engine.lastEndpoint!, store: harness.records, logger: Logger(label: "test") { _ in captured }) { signal in
+        let relay = SignalRelay(source: engine.lastEndpoint!, store: harness.records.flows, logger: Logger(label: "test") { _ in captured }) { signal in
             forwarded.withLock { $0.append(signal.id) }
         }
         try harness.start(relay)
@@ -235,7 +235,7 @@ import Testing
         for _ in 0..<50 { try engine.send("{not json") }
         try engine.send(#"{"type":"signal","signal_id":"S2","symbol":"GBPUSD","direction":"SIDEWAYS"}"#)
         try engine.send(#"{"type":"signal","signal_id":"S3","symbol":"GBPUSD","direction":"sell"}"#)
-        #expect(await eventually { (try? harness.records.count("signals")) == 2 })
+        #expect(await eventually { (try? harness.records.flows.count("signals")) == 2 })
         #expect(await eventually { forwarded.withLock { $0 } == ["S1", "S3"] })
         #expect(relay.counters.snapshot.malformed == ["not_json": 50, "wrong_type": 1])
         let warnings = captured.messages.filter { $0.hasPrefix("dropped a malformed message") }

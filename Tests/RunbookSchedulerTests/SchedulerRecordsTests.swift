@@ -22,7 +22,7 @@ import Testing
     func engineLife(from start: String, until stop: String, _ schedules: [Schedule]) async throws -> [String] {
         let harness = SchedulerHarness(at: start)
         let runs = FakeRuns()
-        let task = await harness.start(harness.scheduler(schedules, state: try RunRecords(path: database), runs: runs))
+        let task = await harness.start(harness.scheduler(schedules, state: try RecordsDatabase(path: database).schedule, runs: runs))
         await harness.pass(until: stop)
         await harness.stop(task)
         return runs.starts
@@ -38,7 +38,7 @@ import Testing
         #expect(try await engineLife(from: "2026-06-01T11:20:00Z", until: "2026-06-01T11:21:00Z", hourly) == ["2026-06-01T11:00:00Z"])
         // ...and only once, however often the engine restarts.
         #expect(try await engineLife(from: "2026-06-01T11:25:00Z", until: "2026-06-01T11:26:00Z", hourly) == [])
-        #expect(try RunRecords(path: database).handledThrough() == ["hourly": Instant.at("2026-06-01T11:00:00Z")])
+        #expect(try RecordsDatabase(path: database).schedule.handledThrough() == ["hourly": Instant.at("2026-06-01T11:00:00Z")])
     }
 
     @Test func scheduledRunsAreRecordedWithTheirScheduleAndFireTime() async throws {
@@ -46,21 +46,21 @@ import Testing
         try "name: backup\nparams:\n  keep: {type: int, default: 7}\nsteps:\n  - id: note\n    log: keeping ${{ params.keep }}\n"
             .write(to: folder.appendingPathComponent("Runbooks/backup.yaml"), atomically: true, encoding: .utf8)
         let library = RunbookLibrary.load(paths: [folder.appendingPathComponent("Runbooks").path], loader: RunbookLoader(catalog: Catalog.steps))
-        let records = try RunRecords(path: database)
+        let records = try RecordsDatabase(path: database)
         let log = CapturedLog()
         let logger = Logger(label: "test") { _ in log }
-        let launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records, logger: logger, lookup: { try library.resolve($0) }))
+        let launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: records.runs, logger: logger, lookup: { try library.resolve($0) }))
         var backup = try schedule("nightly-backup", cron: "0 * * * *", runbook: "backup")
         backup.params = ["keep": "3"]
         let report = try schedule("report", cron: "0 * * * *", runbook: "hourly-report")
 
         let harness = SchedulerHarness(at: "2026-06-01T10:59:00Z")
-        let task = await harness.start(harness.scheduler([backup, report], state: records, runs: launcher, logger: logger))
+        let task = await harness.start(harness.scheduler([backup, report], state: records.schedule, runs: launcher, logger: logger))
         await harness.pass(until: "2026-06-01T11:00:00Z")
-        #expect(await eventually { (try? records.runs().first?.status) == "succeeded" })
+        #expect(await eventually { (try? records.runs.runs().first?.status) == "succeeded" })
         await harness.stop(task)
 
-        let recorded = try records.runs()
+        let recorded = try records.runs.runs()
         #expect(recorded.count == 1, "the schedule of a missing runbook records nothing")
         #expect(recorded.first?.runbook == "backup")
         #expect(recorded.first?.trigger == "schedule")

@@ -42,7 +42,7 @@ import Testing
             }
         }
         // In the records, where `runbook incidents` and the engine read it.
-        let stored = try #require(try fixture.records.incident(opened.id))
+        let stored = try #require(try fixture.records.incidents.incident(opened.id))
         #expect(stored.status == .acknowledged && stored.acknowledgedBy == "maria")
     }
 
@@ -102,11 +102,11 @@ import Testing
                 }
             }
         }
-        let silences = try fixture.records.silences(activeAt: Date())
+        let silences = try fixture.records.incidents.silences(activeAt: Date())
         #expect(silences.count == 1)
         let until = try #require(silences.first?.until)
         #expect(abs(until.timeIntervalSinceNow - 7200) < 60)
-        #expect(try fixture.records.events(of: opened.id).contains { $0.kind == .silenced })
+        #expect(try fixture.records.incidents.events(of: opened.id).contains { $0.kind == .silenced })
     }
 
     @Test func theDashboardCarriesTheOpenIncidents() async throws {

@@ -78,7 +78,7 @@ import Testing
                 shell: exit 3
             """, file: "ea-lost.yaml")
         let executor = Executor(
-            registry: Catalog.steps, recorder: try RunRecords(path: folder.appendingPathComponent("runbook.db").path), workingDirectory: folder.path,
+            registry: Catalog.steps, recorder: try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path).runs, workingDirectory: folder.path,
             lookup: { _ in runbook }, observer: MeteredRunObserver(metrics: server.metrics)
         )
         let launched = try RunLauncher(executor: executor).start("ea-lost", trigger: .api)
@@ -145,9 +145,9 @@ import Testing
         #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-email",state="pending"}"#) == 1)
         // Acknowledged: no longer open, still not resolved. Telegram delivered, e-mail unsure.
         try incidents.desk.acknowledge(opened.id, by: "maria")
-        for var entry in try incidents.records.outbox(states: [.pending], limit: 10) {
+        for var entry in try incidents.records.incidents.outbox(states: [.pending], limit: 10) {
             entry.state = entry.channel == "ops-telegram" ? .delivered : .uncertain
-            try incidents.records.updateOutbox(entry)
+            try incidents.records.incidents.updateOutbox(entry)
         }
         text = try await Self.scrape(server)
         #expect(Self.value(text, #"runbook_incidents_open{level="2",status="open"}"#) == 0)

@@ -109,7 +109,7 @@ func makeServer(token: String? = "t0ken-\(UUID().uuidString)", engine: ScriptedE
 /// Incidents kept in a real records database in a folder of their own, for the incident routes.
 final class IncidentFixture: Sendable {
     let folder: URL
-    let records: RunRecords
+    let records: RecordsDatabase
     let desk: IncidentDesk
     /// A check with no runbook: its incident starts at level 2 and is sent to every channel.
     static let check = Check(name: "market-data", probe: ProbeConfig(kind: "freshness"), file: "Checks/market-data.yaml")
@@ -117,8 +117,8 @@ final class IncidentFixture: Sendable {
     init(channels: [String] = ["ops-telegram"]) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("incidents-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        records = try RunRecords(path: folder.appendingPathComponent("runbook.db").path)
-        desk = IncidentDesk(store: records, policy: EscalationPolicy(), channels: channels, checks: { [IncidentFixture.check] })
+        records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
+        desk = IncidentDesk(store: records.incidents, policy: EscalationPolicy(), channels: channels, checks: { [IncidentFixture.check] })
     }
 
     deinit { try? FileManager.default.removeItem(at: folder) }

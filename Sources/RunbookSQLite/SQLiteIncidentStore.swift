@@ -3,10 +3,80 @@ import GRDB
 import RunbookCore
 import RunbookEscalation
 
-/// Incidents, their timelines, silences and the outbox, in the records database.
-extension RunRecords: IncidentStore {
+/// Incidents, their timelines, silences and the outbox, in the records database. `checkOfRun`
+/// reads the run recorder's `runs` table, which is in the same file.
+public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendable {
+    private let database: any DatabaseWriter
+
+    init(_ database: any DatabaseWriter) {
+        self.database = database
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v6: incidents, silences and the outbox") { db in
+            try db.create(table: "incidents") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("key", .text).notNull()
+                t.column("check_name", .text)
+                t.column("subject", .text)
+                t.column("title", .text).notNull()
+                t.column("severity", .text).notNull()
+                t.column("level", .integer).notNull()
+                t.column("status", .text).notNull()
+                t.column("opened_at", .datetime).notNull()
+                t.column("level_at", .datetime).notNull()
+                t.column("acknowledged_at", .datetime)
+                t.column("acknowledged_by", .text)
+                t.column("resolved_at", .datetime)
+                t.column("last_sequence", .integer).notNull().defaults(to: 0)
+                t.column("version", .integer).notNull().defaults(to: 0)
+            }
+            // At most one unresolved incident per key: repeats land on it.
+            try db.execute(sql: "CREATE UNIQUE INDEX incidents_unresolved_key ON incidents(key) WHERE status != 'resolved'")
+            try db.create(table: "incident_events") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("incident_id", .integer).notNull().references("incidents")
+                t.column("at", .datetime).notNull()
+                t.column("kind", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("detail", .text).notNull()
+                t.column("level", .integer).notNull()
+                t.column("run_id", .integer)
+            }
+            try db.create(index: "incident_events_incident", on: "incident_events", columns: ["incident_id"])
+            try db.create(table: "silences") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("check_name", .text).notNull()
+                t.column("until", .datetime).notNull()
+                t.column("reason", .text).notNull()
+                t.column("created_by", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "outbox") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("incident_id", .integer).notNull()
+                t.column("sequence", .integer).notNull()
+                t.column("channel", .text).notNull()
+                t.column("level", .integer).notNull()
+                t.column("severity", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("body", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("state", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("next_attempt_at", .datetime).notNull()
+                t.column("last_error", .text)
+                t.column("delivered_at", .datetime)
+                t.column("fallback_of", .integer)
+            }
+            try db.create(index: "outbox_channel_state", on: "outbox", columns: ["channel", "state", "id"])
+        }
+        return migrator
+    }
+
     public func apply(_ change: IncidentChange) throws -> Incident {
-        try write { db in
+        try database.writeWithoutTransaction { db in
             var stored = change.incident
             try db.inTransaction {
                 if stored.id == 0 {
@@ -48,29 +118,29 @@ extension RunRecords: IncidentStore {
     }
 
     public func incident(_ id: Int64) throws -> Incident? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id]).map(Self.incident) }
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id]).map(Self.incident) }
     }
 
     public func unresolvedIncident(key: String) throws -> Incident? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE key = ? AND status != 'resolved'", arguments: [key]).map(Self.incident) }
+        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE key = ? AND status != 'resolved'", arguments: [key]).map(Self.incident) }
     }
 
     public func unresolvedIncidents() throws -> [Incident] {
-        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id").map(Self.incident) }
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id").map(Self.incident) }
     }
 
     public func incidents(limit: Int) throws -> [Incident] {
-        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.incident) }
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.incident) }
     }
 
     public func incidents(status: IncidentStatus, limit: Int) throws -> [Incident] {
-        try read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE status = ? ORDER BY id DESC LIMIT ?", arguments: [status.rawValue, limit]).map(Self.incident)
         }
     }
 
     public func events(of incident: Int64) throws -> [IncidentEvent] {
-        try read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id", arguments: [incident]).map { row in
                 IncidentEvent(
                     incidentID: row["incident_id"], at: row["at"], kind: IncidentEvent.Kind(rawValue: row["kind"]) ?? .opened, actor: row["actor"],
@@ -81,7 +151,7 @@ extension RunRecords: IncidentStore {
     }
 
     public func lastNotification(key: String) throws -> (at: Date, severity: Severity)? {
-        try read { db in
+        try database.read { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT o.created_at AS at, o.severity AS severity FROM outbox o JOIN incidents i ON i.id = o.incident_id
                 WHERE i.key = ? AND o.severity != 'resolved' AND o.fallback_of IS NULL ORDER BY o.id DESC LIMIT 1
@@ -92,13 +162,13 @@ extension RunRecords: IncidentStore {
     }
 
     public func channelsNotified(incident: Int64) throws -> [String] {
-        try read { db in
+        try database.read { db in
             try String.fetchAll(db, sql: "SELECT channel FROM outbox WHERE incident_id = ? GROUP BY channel ORDER BY min(id)", arguments: [incident])
         }
     }
 
     public func addSilence(_ silence: Silence) throws -> Silence {
-        try write { db in
+        try database.writeWithoutTransaction { db in
             try db.execute(
                 sql: "INSERT INTO silences (check_name, until, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [silence.check, RecordTime.text(silence.until), silence.reason, silence.by, RecordTime.text(silence.createdAt)]
@@ -110,7 +180,7 @@ extension RunRecords: IncidentStore {
     }
 
     public func silences(activeAt date: Date) throws -> [Silence] {
-        try read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM silences WHERE until > ? ORDER BY until DESC", arguments: [RecordTime.text(date)]).map { row in
                 Silence(id: row["id"], check: row["check_name"], until: row["until"], reason: row["reason"], by: row["created_by"], createdAt: row["created_at"])
             }
@@ -118,7 +188,7 @@ extension RunRecords: IncidentStore {
     }
 
     public func checkOfRun(_ runID: Int64) throws -> String? {
-        try read { db in
+        try database.read { db in
             // A child run belongs to its parent's trigger.
             var id: Int64? = runID
             while let current = id, let row = try Row.fetchOne(db, sql: "SELECT trigger, trigger_source, parent_run_id FROM runs WHERE id = ?", arguments: [current]) {
@@ -132,7 +202,7 @@ extension RunRecords: IncidentStore {
     // MARK: The outbox
 
     public func enqueue(_ messages: [OutboxEntry]) throws {
-        try write { db in
+        try database.writeWithoutTransaction { db in
             try db.inTransaction {
                 for message in messages { try Self.insert(message, in: db) }
                 return .commit
@@ -141,7 +211,7 @@ extension RunRecords: IncidentStore {
     }
 
     public func outboxHead(channel: String) throws -> OutboxEntry? {
-        try read { db in
+        try database.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT * FROM outbox WHERE channel = ? AND state IN ('pending', 'sending') ORDER BY id LIMIT 1", arguments: [channel]
             ).map(Self.entry)
@@ -149,7 +219,7 @@ extension RunRecords: IncidentStore {
     }
 
     public func updateOutbox(_ entry: OutboxEntry) throws {
-        try write { db in
+        try database.writeWithoutTransaction { db in
             try db.execute(
                 sql: "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, delivered_at = ? WHERE id = ?",
                 arguments: [entry.state.rawValue, entry.attempts, RecordTime.text(entry.nextAttemptAt), entry.lastError, entry.deliveredAt.map(RecordTime.text), entry.id]
@@ -158,7 +228,7 @@ extension RunRecords: IncidentStore {
     }
 
     public func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) throws {
-        try write { db in
+        try database.writeWithoutTransaction { db in
             try db.inTransaction {
                 try db.execute(sql: "UPDATE outbox SET state = 'diverted', attempts = ?, last_error = ? WHERE id = ?", arguments: [entry.attempts, reason, entry.id])
                 var copy = entry
@@ -177,27 +247,27 @@ extension RunRecords: IncidentStore {
 
     public func outbox(states: Set<OutboxEntry.State>, limit: Int) throws -> [OutboxEntry] {
         let list = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        return try read { db in
+        return try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state IN (\(list)) ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.entry).reversed()
         }
     }
 
     /// The messages queued for one incident, oldest first.
     public func outbox(incident: Int64) throws -> [OutboxEntry] {
-        try read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE incident_id = ? ORDER BY id", arguments: [incident]).map(Self.entry)
         }
     }
 
     public func markInterruptedSends() throws -> Int {
-        try write { db in
+        try database.writeWithoutTransaction { db in
             try db.execute(sql: "UPDATE outbox SET state = 'uncertain', last_error = 'the engine stopped while sending it' WHERE state = 'sending'")
             return db.changesCount
         }
     }
 
     public func outboxDepth() throws -> [OutboxDepth] {
-        try read { db in
+        try database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT channel, state, COUNT(*) AS count FROM outbox WHERE state NOT IN ('delivered', 'diverted')
                 GROUP BY channel, state ORDER BY channel, state
@@ -209,7 +279,7 @@ extension RunRecords: IncidentStore {
 
     /// Queues an uncertain or refused message again, as a new attempt on its channel.
     public func resend(_ id: Int64, at: Date = Date()) throws -> OutboxEntry? {
-        try write { db in
+        try database.writeWithoutTransaction { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]) else { return nil }
             var entry = Self.entry(row)
             guard [.uncertain, .rejected].contains(entry.state) else { return entry }

@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+
+/// The records database: one SQLite file (WAL) shared by the stores of every records port, each
+/// owning its tables and its migrations (`RecordsMigrations`). Opening it migrates every port and
+/// marks runs that a crashed process left `running` as `interrupted`.
+///
+/// Readers (`runbook history`, the HTTP API, another process) read while the engine writes: the
+/// file is opened as a `DatabasePool`, one writer and concurrent readers.
+public final class RecordsDatabase: Sendable {
+    public let path: String
+    /// Runs, steps and their attempts.
+    public let runs: SQLiteRunRecorder
+    /// The flows' records: EAs, signals, fires, trades, probes; probes read them back.
+    public let flows: SQLiteFlowStore
+    /// Check state changes and the alerts they open.
+    public let checks: SQLiteCheckJournal
+    /// The scheduler's marks.
+    public let schedule: SQLiteSchedulerState
+    /// Incidents, their timelines, silences and the outbox.
+    public let incidents: SQLiteIncidentStore
+
+    /// The ports in the order their migrations run; a port's tables never depend on a later one's.
+    static let ports: [any RecordsMigrations.Type] = [
+        SQLiteRunRecorder.self, SQLiteFlowStore.self, SQLiteCheckJournal.self, SQLiteSchedulerState.self, SQLiteIncidentStore.self,
+    ]
+
+    public init(path: String) throws {
+        self.path = path
+        let writer: any DatabaseWriter
+        do {
+            writer = try SQLiteFile.pool(at: path, busyTimeout: 10)
+            for port in Self.ports { try Self.migrate(writer, with: port.migrator) }
+        } catch {
+            throw RecordsError("cannot open the run records at \(path): \(error)")
+        }
+        runs = SQLiteRunRecorder(writer)
+        flows = SQLiteFlowStore(writer)
+        checks = SQLiteCheckJournal(writer)
+        schedule = SQLiteSchedulerState(writer)
+        incidents = SQLiteIncidentStore(writer)
+        try runs.markInterruptedRuns()
+    }
+
+    /// Two processes can open a new file at once (a manual run while the engine starts): the one
+    /// that loses the race finds the other's tables and tries again once they are committed.
+    private static func migrate(_ writer: any DatabaseWriter, with migrator: DatabaseMigrator) throws {
+        var attempt = 1
+        while true {
+            do {
+                try migrator.migrate(writer)
+                return
+            } catch let error as DatabaseError where attempt < 5 {
+                guard error.resultCode == .SQLITE_ERROR || error.resultCode == .SQLITE_BUSY else { throw error }
+                attempt += 1
+                usleep(200_000)
+            }
+        }
+    }
+}
+
+/// A records port's store in SQLite: its tables, made and changed by its own migrations. The
+/// identifiers are those the single migrator of earlier versions used, so that files they wrote
+/// open unchanged.
+protocol RecordsMigrations {
+    static var migrator: DatabaseMigrator { get }
+}
+
+/// Opening a SQLite file the way every store here wants it.
+enum SQLiteFile {
+    /// A pool (WAL: one writer, concurrent readers) on `path`, made 0600 before SQLite opens it.
+    /// `busyTimeout`: how long a write waits for a lock another process holds before it fails.
+    static func pool(at path: String, busyTimeout: TimeInterval) throws -> DatabasePool {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in
+            // With NORMAL in WAL mode, a commit survives a crash of this process; only a power
+            // cut can lose the newest commits.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        try OwnerOnlyFile.prepare(path)
+        return try DatabasePool(path: path, configuration: configuration)
+    }
+}
+
+public struct RecordsError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

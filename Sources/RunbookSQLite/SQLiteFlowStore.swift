@@ -1,0 +1,235 @@
+import Foundation
+import GRDB
+import RunbookChecks
+import RunbookFlows
+
+/// The flows' records, in the records database: EA instances, signals, fires with their status,
+/// trades, test probes. Probes read them back through `HealthRecords`.
+public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations, Sendable {
+    private let database: any DatabaseWriter
+
+    init(_ database: any DatabaseWriter) {
+        self.database = database
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v2: EAs, signals, fires, trades, probes") { db in
+            try db.create(table: "ea_instances") { t in
+                t.primaryKey("target_uuid", .text)
+                t.column("account", .text)
+                t.column("first_seen", .datetime).notNull()
+                t.column("last_seen", .datetime).notNull()
+                t.column("heartbeats", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(table: "signals") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("signal_id", .text).notNull()
+                t.column("symbol", .text).notNull()
+                t.column("direction", .text).notNull()
+                t.column("entry", .double)
+                t.column("sl", .double)
+                t.column("tp", .double)
+                t.column("confidence", .double)
+                t.column("time_msc", .integer)
+                t.column("received_at", .datetime).notNull().indexed()
+                t.column("raw", .text).notNull()
+            }
+            try db.create(table: "fires") { t in
+                t.primaryKey("fire_id", .text)
+                t.column("target_uuid", .text).notNull()
+                t.column("symbol", .text).notNull()
+                t.column("direction", .text).notNull()
+                t.column("lot", .double).notNull()
+                t.column("sl", .double)
+                t.column("tp", .double)
+                t.column("status", .text).notNull().indexed()
+                t.column("queued_at", .datetime).notNull().indexed()
+                t.column("sent_at", .datetime)
+                t.column("finished_at", .datetime)
+                t.column("ticket", .integer)
+                t.column("price", .double)
+                t.column("error", .text)
+            }
+            try db.create(table: "trades") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("fire_id", .text).notNull().indexed()
+                t.column("symbol", .text)
+                t.column("ticket", .integer)
+                t.column("exit_price", .double)
+                t.column("pnl", .double).notNull()
+                t.column("time_msc", .integer)
+                t.column("closed_at", .datetime).notNull().indexed()
+            }
+            try db.create(table: "probes") { t in
+                t.column("probe_id", .text).notNull().indexed()
+                t.column("received_at", .datetime).notNull()
+            }
+        }
+        return migrator
+    }
+
+    public func recordHeartbeats(target: String, account: String?, at date: Date, count: Int) throws {
+        let time = RecordTime.text(date)
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO ea_instances (target_uuid, account, first_seen, last_seen, heartbeats) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(target_uuid) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), heartbeats = heartbeats + excluded.heartbeats,
+                    account = coalesce(excluded.account, account)
+                """).execute(arguments: [target, account, time, time, count])
+        }
+    }
+
+    public func recordSignal(_ signal: FlowMessage.Signal, at date: Date) throws {
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO signals (signal_id, symbol, direction, entry, sl, tp, confidence, time_msc, received_at, raw)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                signal.id, signal.symbol, signal.direction, signal.entry, signal.stopLoss, signal.takeProfit,
+                signal.confidence, signal.timeMsc, RecordTime.text(date), signal.raw,
+            ])
+        }
+    }
+
+    public func recordFireQueued(_ fire: FlowMessage.Fire, at date: Date) throws -> Bool {
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO fires (fire_id, target_uuid, symbol, direction, lot, sl, tp, status, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?)
+                ON CONFLICT(fire_id) DO NOTHING
+                """).execute(arguments: [fire.id, fire.target, fire.symbol, fire.direction, fire.lot, fire.stopLoss, fire.takeProfit, RecordTime.text(date)])
+            return db.changesCount > 0
+        }
+    }
+
+    public func recordFireSent(id: String, at date: Date) throws {
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: "UPDATE fires SET status = 'SENT', sent_at = ? WHERE fire_id = ? AND status = 'QUEUED'")
+                .execute(arguments: [RecordTime.text(date), id])
+        }
+    }
+
+    public func recordFireFailed(id: String, reason: String, at date: Date) throws {
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: "UPDATE fires SET status = 'FAILED', finished_at = ?, error = ? WHERE fire_id = ?")
+                .execute(arguments: [RecordTime.text(date), reason, id])
+        }
+    }
+
+    public func recordConfirmation(_ confirmation: FlowMessage.Confirmation, at date: Date) throws -> ConfirmationOutcome {
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: "UPDATE fires SET status = ?, finished_at = ?, ticket = coalesce(?, ticket), price = coalesce(?, price), error = ? WHERE fire_id = ? AND status IN ('QUEUED', 'SENT')")
+                .execute(arguments: [
+                    confirmation.filled ? "FILLED" : "FAILED", RecordTime.text(date), confirmation.ticket, confirmation.price,
+                    confirmation.filled ? nil : (confirmation.error ?? "the EA reported a failure without a reason"), confirmation.fireID,
+                ])
+            if db.changesCount > 0 { return .applied }
+            let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM fires WHERE fire_id = ?", arguments: [confirmation.fireID]) ?? false
+            return known ? .alreadyFinal : .unknownFire
+        }
+    }
+
+    public func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool {
+        try database.writeWithoutTransaction { db in
+            guard let symbol = try String.fetchOne(db, sql: "SELECT symbol FROM fires WHERE fire_id = ?", arguments: [close.fireID]) else { return false }
+            try db.cachedStatement(sql: "INSERT INTO trades (fire_id, symbol, ticket, exit_price, pnl, time_msc, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .execute(arguments: [close.fireID, symbol, close.ticket, close.exitPrice, close.pnl, close.timeMsc, RecordTime.text(date)])
+            return true
+        }
+    }
+
+    public func recordProbe(id: String, at date: Date) throws {
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: "INSERT INTO probes (probe_id, received_at) VALUES (?, ?)").execute(arguments: [id, RecordTime.text(date)])
+        }
+    }
+
+    public func fireTarget(id: String) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT target_uuid FROM fires WHERE fire_id = ?", arguments: [id]) }
+    }
+
+    // MARK: Reading
+
+    public struct FireRecord: Codable, Sendable, FetchableRecord {
+        public var fireId: String
+        public var targetUuid: String
+        public var symbol: String
+        public var direction: String
+        public var lot: Double
+        public var status: String
+        public var ticket: Int64?
+        public var price: Double?
+        public var error: String?
+
+        public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    }
+
+    public func fire(id: String) throws -> FireRecord? {
+        try database.read { db in try FireRecord.fetchOne(db, sql: "SELECT * FROM fires WHERE fire_id = ?", arguments: [id]) }
+    }
+
+    public func count(_ table: String) throws -> Int {
+        precondition(["ea_instances", "signals", "fires", "trades", "probes", "runs", "step_attempts"].contains(table))
+        return try database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
+    }
+
+    public func lastHeartbeat(of target: String) throws -> Date? {
+        try database.read { db in try Date.fetchOne(db, sql: "SELECT last_seen FROM ea_instances WHERE target_uuid = ?", arguments: [target]) }
+    }
+
+    public func tradesPnL() throws -> [Double] {
+        try database.read { db in try Double.fetchAll(db, sql: "SELECT pnl FROM trades ORDER BY id") }
+    }
+
+    // MARK: HealthRecords
+
+    public func heartbeats() throws -> [(ea: String, lastSeen: Date)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT target_uuid, last_seen FROM ea_instances ORDER BY target_uuid").map { ($0["target_uuid"], $0["last_seen"]) }
+        }
+    }
+
+    /// The table and time column each kind of record arrives in.
+    private static func source(of kind: RecordKind) -> (table: String, column: String, condition: String) {
+        switch kind {
+        case .signal: ("signals", "received_at", "1")
+        case .fire: ("fires", "queued_at", "1")
+        case .confirmation: ("fires", "finished_at", "finished_at IS NOT NULL")
+        case .trade: ("trades", "closed_at", "1")
+        }
+    }
+
+    public func lastArrival(of kind: RecordKind) throws -> Date? {
+        let (table, column, condition) = Self.source(of: kind)
+        return try database.read { db in try Date.fetchOne(db, sql: "SELECT max(\(column)) FROM \(table) WHERE \(condition)") }
+    }
+
+    public func count(of kind: RecordKind, in interval: DateInterval) throws -> Int {
+        let (table, column, condition) = Self.source(of: kind)
+        return try database.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM \(table) WHERE \(condition) AND \(column) >= ? AND \(column) <= ?",
+                arguments: [RecordTime.text(interval.start), RecordTime.text(interval.end)]
+            ) ?? 0
+        }
+    }
+
+    public func recentTrades(limit: Int) throws -> [ClosedTrade] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT symbol, pnl, closed_at FROM trades ORDER BY closed_at DESC, id DESC LIMIT ?", arguments: [limit]).map {
+                ClosedTrade(symbol: $0["symbol"] ?? "?", pnl: $0["pnl"], closedAt: $0["closed_at"])
+            }
+        }
+    }
+
+    public func probeArrival(id: String) throws -> Date? {
+        try database.read { db in try Date.fetchOne(db, sql: "SELECT min(received_at) FROM probes WHERE probe_id = ?", arguments: [id]) }
+    }
+
+    public func queuedFires() throws -> (count: Int, oldest: Date?) {
+        try database.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE status = 'QUEUED'")
+            return (row?["n"] ?? 0, row?["oldest"])
+        }
+    }
+}
