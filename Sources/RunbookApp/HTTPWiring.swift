@@ -59,18 +59,18 @@ struct HTTPWiring {
             checks: { HealthReport(updatedAt: Date(), entries: guardian.states) },
             storeProblem: {
                 do {
-                    _ = try records.flows.lastArrival(of: .signal)
+                    _ = try await records.flows.lastArrival(of: .signal)
                     return nil
                 } catch {
                     return "\(error)"
                 }
             },
             runs: { query in
-                try records.runs.runs(RunFilter(runbook: query.runbook, status: query.status, limit: query.limit)).map { Self.view($0) }
+                try await records.runs.runs(RunFilter(runbook: query.runbook, status: query.status, limit: query.limit)).map { Self.view($0) }
             },
             run: { id in
-                guard let run = try records.runs.run(id: id) else { return nil }
-                return Self.view(run, steps: try records.runs.attempts(runID: id))
+                guard let run = try await records.runs.run(id: id) else { return nil }
+                return Self.view(run, steps: try await records.runs.attempts(runID: id))
             },
             startRun: { name, params in
                 do {
@@ -104,10 +104,13 @@ struct HTTPWiring {
             signalsPerHour: { hours in
                 let now = Date()
                 let hourStart = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
-                return try (0..<hours).reversed().map { back in
+                var counts: [HourCount] = []
+                for back in (0..<hours).reversed() {
                     let start = hourStart.addingTimeInterval(-3600 * Double(back))
-                    return HourCount(hour: start, count: try records.flows.count(of: .signal, in: DateInterval(start: start, end: min(now, start.addingTimeInterval(3599.999)))))
+                    let hour = DateInterval(start: start, end: min(now, start.addingTimeInterval(3599.999)))
+                    counts.append(HourCount(hour: start, count: try await records.flows.count(of: .signal, in: hour)))
                 }
+                return counts
             },
             incidents: desk
         )

@@ -106,7 +106,7 @@ struct SchedulerBench {
         _ = try? await task.value
         let timer = await baseline.value
 
-        let runs = try records.runs.runs(RunFilter(trigger: "schedule", limit: 100_000))
+        let runs = try await records.runs.runs(RunFilter(trigger: "schedule", limit: 100_000))
         let delays = runs.compactMap { run in run.dueAt.map { run.startedAt.timeIntervalSince($0) * 1000 } }.sorted()
         print("firing delay, \(count) minute schedules for \(minutes) min (due instant to run start, as recorded; \(delays.count) runs)")
         print(String(format: "  runbook scheduler      min %6.1f ms   p50 %6.1f ms   p99 %6.1f ms   max %6.1f ms   goal tens of ms", delays.first ?? 0, Self.percentile(delays, 0.5), Self.percentile(delays, 0.99), delays.last ?? 0))

@@ -40,7 +40,7 @@ struct HistoryCommand: AsyncParsableCommand {
     func run() async throws {
         let engine = Assembly(config: try global.engineConfig())
         let sinceDate = since.flatMap(DurationText.parse).map { Date().addingTimeInterval(-$0.seconds) }
-        let runs = try engine.existingRecords()?.runs.runs(RunFilter(runbook: runbook, status: status, since: sinceDate, limit: limit)) ?? []
+        let runs = try await engine.existingRecords()?.runs.runs(RunFilter(runbook: runbook, status: status, since: sinceDate, limit: limit)) ?? []
         if json {
             Console.json(["runs": runs.map(RunJSON.object)])
             return

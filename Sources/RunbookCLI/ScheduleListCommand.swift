@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RunbookApp
+import RunbookExecutor
 import RunbookModel
 import RunbookScheduler
 import RunbookSQLite
@@ -24,13 +25,14 @@ struct ScheduleListCommand: AsyncParsableCommand {
         let library = engine.library()
         let records = try engine.existingRecords()
         let now = Date()
-        let rows = try schedules.sorted.map { schedule in
-            Row(
+        var rows: [Row] = []
+        for schedule in schedules.sorted {
+            rows.append(Row(
                 schedule: schedule, runbook: Self.runbookState(schedule.runbook, in: library),
                 params: schedule.shownParams(in: library),
                 next: FireTimes(schedule, market: engine.config.market).upcoming(after: now, count: 3),
-                lastRun: try records?.runs.runs(RunFilter(trigger: "schedule", source: schedule.name, limit: 1)).first
-            )
+                lastRun: try await records?.runs.runs(RunFilter(trigger: "schedule", source: schedule.name, limit: 1)).first
+            ))
         }
         let broken = Set(schedules.diagnostics.map(\.location.file)).sorted()
         if json {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RunbookApp
+import RunbookExecutor
 import RunbookSQLite
 
 /// `runbook show RUN`: one run with every step and attempt.
@@ -17,12 +18,12 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = Assembly(config: try global.engineConfig())
-        guard let records = try engine.existingRecords(), let record = try records.runs.run(id: run) else {
+        guard let records = try engine.existingRecords(), let record = try await records.runs.run(id: run) else {
             Console.error("error: no run \(run) in \(engine.config.databasePath); `runbook history` lists the runs")
             throw ExitStatus.usage.code
         }
-        let attempts = try records.runs.attempts(runID: run)
-        let children = try records.runs.children(of: run)
+        let attempts = try await records.runs.attempts(runID: run)
+        let children = try await records.runs.children(of: run)
         // Attempts grouped by step, in the order the steps ran.
         var steps: [(id: String, primitive: String, attempts: [AttemptRecord])] = []
         for attempt in attempts {

@@ -6,9 +6,9 @@ import RunbookSteps
 /// Open alerts: a check that turned warning or critical opens one, its recovery clears it.
 public protocol AlertBook: Sendable {
     /// The checks with an open alert.
-    func openAlerts() throws -> [String]
+    func openAlerts() async throws -> [String]
     /// Clears the open alerts of `check`; how many were cleared.
-    func clearAlerts(check: String, by actor: String) throws -> Int
+    func clearAlerts(check: String, by actor: String) async throws -> Int
 }
 
 /// Evaluates a check now; fails unless its status is allowed (healthy or idle by default).
@@ -161,10 +161,10 @@ public struct ClearAlertsStep: StepPrimitive {
         let book = context.services.get(CheckBook.self)
         var cleared: [String] = []
         var stillOpen: [String] = []
-        for check in try alerts.openAlerts() where checks.isEmpty || checks.contains(check) {
+        for check in try await alerts.openAlerts() where checks.isEmpty || checks.contains(check) {
             var stale = all
             if !stale, let book, let result = try? await book.evaluate(check) { stale = !result.status.isBad && result.status != .unknown }
-            if stale, try alerts.clearAlerts(check: check, by: "runbook \(context.runbook) run \(context.runID)") > 0 {
+            if stale, try await alerts.clearAlerts(check: check, by: "runbook \(context.runbook) run \(context.runID)") > 0 {
                 cleared.append(check)
             } else {
                 stillOpen.append(check)

@@ -9,7 +9,7 @@ import Synchronization
 /// Where the guardian writes what happens to checks: state changes, and the alerts they open
 /// and clear. The SQLite adapter implements it.
 public protocol CheckJournal: Sendable {
-    func recordChange(check: String, from: CheckStatus, to: CheckStatus, result: CheckResult, flapping: Bool) throws
+    func recordChange(check: String, from: CheckStatus, to: CheckStatus, result: CheckResult, flapping: Bool) async throws
 }
 
 /// Where the guardian reports what the escalation policy acts on: state changes, and the runs
@@ -172,7 +172,7 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
             default: logger.notice("\(message)", metadata: ["check": "\(check.name)"])
             }
             do {
-                try journal?.recordChange(check: check.name, from: change.from, to: change.to, result: result, flapping: flapping)
+                try await journal?.recordChange(check: check.name, from: change.from, to: change.to, result: result, flapping: flapping)
             } catch {
                 logger.error("cannot record the change of check \(check.name): \(error)")
             }

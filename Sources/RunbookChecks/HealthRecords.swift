@@ -3,17 +3,17 @@ import Foundation
 /// What the records say about the trading flows, for probes. The SQLite adapter implements it.
 public protocol HealthRecords: Sendable {
     /// Every EA that has sent a heartbeat, with when it last did.
-    func heartbeats() throws -> [(ea: String, lastSeen: Date)]
+    func heartbeats() async throws -> [(ea: String, lastSeen: Date)]
     /// When the last record of `kind` arrived; nil when none ever has.
-    func lastArrival(of kind: RecordKind) throws -> Date?
+    func lastArrival(of kind: RecordKind) async throws -> Date?
     /// Records of `kind` that arrived in `interval`.
-    func count(of kind: RecordKind, in interval: DateInterval) throws -> Int
+    func count(of kind: RecordKind, in interval: DateInterval) async throws -> Int
     /// The last `limit` closed trades, newest first.
-    func recentTrades(limit: Int) throws -> [ClosedTrade]
+    func recentTrades(limit: Int) async throws -> [ClosedTrade]
     /// Fires queued and not yet sent to an EA.
-    func queuedFires() throws -> (count: Int, oldest: Date?)
+    func queuedFires() async throws -> (count: Int, oldest: Date?)
     /// When the command router recorded the test probe `id`; nil when it has not.
-    func probeArrival(id: String) throws -> Date?
+    func probeArrival(id: String) async throws -> Date?
 }
 
 /// The records flows write.

@@ -20,7 +20,7 @@ public struct HeartbeatProbe: Probe {
 
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
         let now = environment.now()
-        let known = try environment.requireRecords().heartbeats().filter { ea == nil || $0.ea == ea }
+        let known = try await environment.requireRecords().heartbeats().filter { ea == nil || $0.ea == ea }
         let beats = known.filter { now.timeIntervalSince($0.lastSeen) < seenWithin.seconds }
         if beats.isEmpty, !known.isEmpty {
             return ProbeReading(value: nil, text: "no EA heard from in the last \(DurationText.format(seenWithin))", subject: ea, status: .unknown)
@@ -63,7 +63,7 @@ public struct FreshnessProbe: Probe {
         } else if of == "tick" {
             throw ProbeFailure("ticks are counted by the running engine, and none runs: start it with `runbook up`")
         }
-        if of != "tick" { last = try environment.requireRecords().lastArrival(of: RecordKind(rawValue: of)!) }
+        if of != "tick" { last = try await environment.requireRecords().lastArrival(of: RecordKind(rawValue: of)!) }
         // The wait counts from the market's opening, for a check that counts only while it is
         // open, and with nothing ever, from the engine's start.
         if let opened = environment.sessionStart, (last ?? .distantPast) < opened, (last != nil || (engineStart ?? .distantPast) < opened) {
@@ -112,7 +112,7 @@ public struct RateProbe: Probe {
             count = try await environment.requireEngine().snapshot().ticks?.lastMinute ?? 0
         } else {
             let interval = DateInterval(start: now.addingTimeInterval(-window.seconds), end: now)
-            count = try environment.requireRecords().count(of: RecordKind(rawValue: String(of.dropLast()))!, in: interval)
+            count = try await environment.requireRecords().count(of: RecordKind(rawValue: String(of.dropLast()))!, in: interval)
         }
         var measured = window.seconds
         if marketTime {
@@ -164,7 +164,7 @@ public struct WinRateProbe: Probe {
     }
 
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
-        let trades = try environment.requireRecords().recentTrades(limit: last)
+        let trades = try await environment.requireRecords().recentTrades(limit: last)
         var groups: [String: [ClosedTrade]] = [:]
         for trade in trades {
             switch by {
@@ -218,7 +218,7 @@ public struct QueueDepthProbe: Probe {
     public init(inputs: [String: Value]) throws(ProbeInputError) {}
 
     public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
-        let queued = try environment.requireRecords().queuedFires()
+        let queued = try await environment.requireRecords().queuedFires()
         let oldest = queued.oldest.map { ", oldest \(Age.text(environment.now().timeIntervalSince($0))) old" } ?? ""
         return ProbeReading(value: Double(queued.count), text: "\(queued.count) fire(s) queued\(oldest)")
     }

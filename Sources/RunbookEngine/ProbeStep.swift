@@ -76,7 +76,7 @@ public struct ProbeStep: StepPrimitive {
         }
         let deadline = started + timeout
         while ContinuousClock.now < deadline {
-            if try records.probeArrival(id: id) != nil {
+            if try await records.probeArrival(id: id) != nil {
                 let latency = Double((ContinuousClock.now - started).milliseconds)
                 return StepResult(outputs: ["probe_id": .string(id), "latency_ms": .number(latency)], output: "probe \(id) recorded by the router after \(Int(latency)) ms")
             }

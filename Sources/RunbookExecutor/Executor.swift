@@ -59,7 +59,7 @@ public struct Executor: Sendable {
         )
         let runID: Int64
         do {
-            runID = try recorder.startRun(start)
+            runID = try await recorder.startRun(start)
         } catch {
             let message = "cannot record the run, so it did not start: \(error)"
             logger.error("\(message)", metadata: ["runbook": "\(runbook.name)"])
@@ -110,7 +110,7 @@ public struct Executor: Sendable {
                 case .run(let recovery):
                     status = .failed
                     runError = reason
-                    flush(&pending)
+                    await flush(&pending)
                     let child = await runChild(recovery, params: [:], parent: runID, secrets: secrets)
                     escalation = max(escalation, child.escalationLevel)
                     runError! += "; recovery runbook '\(recovery)' \(child.status) (run \(child.runID))"
@@ -122,8 +122,8 @@ public struct Executor: Sendable {
         }
 
         let report = RunReport(runID: runID, runbook: runbook.name, status: status, escalationLevel: escalation, error: runError.map(secrets.mask), steps: reports)
-        record("finish run \(runID)") {
-            try recorder.finishRun(runID, RunOutcome(status: status, finishedAt: Date(), escalationLevel: escalation, error: report.error), completing: pending)
+        await record("finish run \(runID)") {
+            try await recorder.finishRun(runID, RunOutcome(status: status, finishedAt: Date(), escalationLevel: escalation, error: report.error), completing: pending)
         }
         observer?.runFinished(report: report)
         return report
@@ -139,10 +139,10 @@ public struct Executor: Sendable {
         let evaluator = state.evaluator
         let stopwatch = clock.stopwatch()
         /// A step that fails before it can act (its condition or inputs) is recorded as one failed attempt.
-        func failedBeforeStart(_ message: String) -> StepOutcome {
+        func failedBeforeStart(_ message: String) async -> StepOutcome {
             let error = secrets.mask(message)
-            record("record step \(step.id)") {
-                let id = try recorder.startAttempt(
+            await record("record step \(step.id)") {
+                let id = try await recorder.startAttempt(
                     AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: 1, startedAt: Date()),
                     completing: pending
                 )
@@ -154,8 +154,8 @@ public struct Executor: Sendable {
         if let condition = step.when {
             do {
                 guard try evaluator.evaluate(condition.expression).isTruthy else {
-                    record("skip step \(step.id)") {
-                        _ = try recorder.startAttempt(
+                    await record("skip step \(step.id)") {
+                        _ = try await recorder.startAttempt(
                             AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: 0, startedAt: Date(), skipped: true),
                             completing: pending
                         )
@@ -164,7 +164,7 @@ public struct Executor: Sendable {
                     return StepOutcome(report: StepReport(id: step.id, status: .skipped, attempts: 0, duration: .zero, output: "skipped: `\(condition.text)` is false"), outputs: [:])
                 }
             } catch {
-                return failedBeforeStart("condition `\(condition.text)` could not be evaluated: \(error.description)")
+                return await failedBeforeStart("condition `\(condition.text)` could not be evaluated: \(error.description)")
             }
         }
 
@@ -174,7 +174,7 @@ public struct Executor: Sendable {
         do {
             primitive = try registry.make(step.primitive, inputs: try InputResolver.resolve(step.inputs, with: evaluator))
         } catch {
-            return failedBeforeStart(error.description)
+            return await failedBeforeStart(error.description)
         }
 
         let attempts = step.retries.count + 1
@@ -182,7 +182,7 @@ public struct Executor: Sendable {
         var childEscalation = 0
         for attempt in 1...attempts {
             if attempt > 1 {
-                flush(&pending)
+                await flush(&pending)
                 do {
                     try await clock.sleep(for: step.retries.delay(beforeAttempt: attempt))
                 } catch {
@@ -192,8 +192,8 @@ public struct Executor: Sendable {
             }
             observer?.attemptStarted(step: step, attempt: attempt)
             var attemptID: Int64?
-            record("start step \(step.id)") {
-                attemptID = try recorder.startAttempt(
+            await record("start step \(step.id)") {
+                attemptID = try await recorder.startAttempt(
                     AttemptStart(runID: state.runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: attempt, startedAt: Date()),
                     completing: pending
                 )
@@ -281,17 +281,17 @@ public struct Executor: Sendable {
     }
 
     /// Writes a waiting attempt end now, before the run spends time on anything else.
-    private func flush(_ pending: inout FinishedAttempt?) {
+    private func flush(_ pending: inout FinishedAttempt?) async {
         guard let finished = pending else { return }
-        record("finish step attempt \(finished.id)") { try recorder.finishAttempt(finished) }
+        await record("finish step attempt \(finished.id)") { try await recorder.finishAttempt(finished) }
         pending = nil
     }
 
     /// Records through the recorder; a records failure is logged and the run goes on, since
     /// stopping a recovery half-way because its history cannot be written would do more harm.
-    private func record(_ what: String, _ body: () throws -> Void) {
+    private func record(_ what: String, _ body: () async throws -> Void) async {
         do {
-            try body()
+            try await body()
         } catch {
             logger.error("cannot record: \(what): \(error)")
         }

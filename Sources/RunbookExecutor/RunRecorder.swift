@@ -9,10 +9,10 @@ import RunbookModel
 /// between, so that a step costs one write instead of two; it is written on its own
 /// (`finishAttempt`) before the run waits for anything.
 public protocol RunRecorder: Sendable {
-    func startRun(_ start: RunStart) throws -> Int64
-    func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) throws -> Int64
-    func finishAttempt(_ finished: FinishedAttempt) throws
-    func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) throws
+    func startRun(_ start: RunStart) async throws -> Int64
+    func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) async throws -> Int64
+    func finishAttempt(_ finished: FinishedAttempt) async throws
+    func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) async throws
 }
 
 /// An attempt's record id with how it ended.

@@ -21,16 +21,16 @@ public final class RecordsDatabase: Sendable {
     public let incidents: SQLiteIncidentStore
 
     /// The ports in the order their migrations run; a port's tables never depend on a later one's.
-    static let ports: [any RecordsMigrations.Type] = [
-        SQLiteRunRecorder.self, SQLiteFlowStore.self, SQLiteCheckJournal.self, SQLiteSchedulerState.self, SQLiteIncidentStore.self,
-    ]
+    static var migrators: [DatabaseMigrator] {
+        [SQLiteRunRecorder.migrator, SQLiteFlowStore.migrator, SQLiteCheckJournal.migrator, SQLiteSchedulerState.migrator, SQLiteIncidentStore.migrator]
+    }
 
     public init(path: String) throws {
         self.path = path
         let writer: any DatabaseWriter
         do {
             writer = try SQLiteFile.pool(at: path, busyTimeout: 10)
-            for port in Self.ports { try Self.migrate(writer, with: port.migrator) }
+            for migrator in Self.migrators { try Self.migrate(writer, with: migrator) }
         } catch {
             throw RecordsError("cannot open the run records at \(path): \(error)")
         }
@@ -55,6 +55,18 @@ public final class RecordsDatabase: Sendable {
                 attempt += 1
                 usleep(200_000)
             }
+        }
+    }
+}
+
+extension DatabaseWriter {
+    /// Writes on the writer's queue without holding a thread while it waits, and finishes even
+    /// when the caller is cancelled: the end of a cancelled run, the mark of a fire and the change
+    /// of a check are records that must land. (GRDB's own async writes throw once the task is
+    /// cancelled.)
+    func record<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            asyncWriteWithoutTransaction { db in continuation.resume(with: Result { try body(db) }) }
         }
     }
 }

@@ -41,9 +41,9 @@ public final class SQLiteCheckJournal: CheckJournal, AlertBook, RecordsMigration
         return migrator
     }
 
-    public func recordChange(check: String, from: CheckStatus, to: CheckStatus, result: CheckResult, flapping: Bool) throws {
+    public func recordChange(check: String, from: CheckStatus, to: CheckStatus, result: CheckResult, flapping: Bool) async throws {
         let at = RecordTime.text(result.at)
-        try database.writeWithoutTransaction { db in
+        try await database.record { db in
             try db.execute(
                 sql: "INSERT INTO check_changes (check_name, from_status, to_status, value, text, subject, flapping, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [check, from.rawValue, to.rawValue, result.value.flatMap { $0.isFinite ? $0 : nil }, result.text, result.subject, flapping, at]
@@ -69,12 +69,12 @@ public final class SQLiteCheckJournal: CheckJournal, AlertBook, RecordsMigration
         }
     }
 
-    public func openAlerts() throws -> [String] {
-        try database.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT check_name FROM alerts WHERE cleared_at IS NULL ORDER BY check_name") }
+    public func openAlerts() async throws -> [String] {
+        try await database.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT check_name FROM alerts WHERE cleared_at IS NULL ORDER BY check_name") }
     }
 
-    public func clearAlerts(check: String, by actor: String) throws -> Int {
-        try database.writeWithoutTransaction { db in
+    public func clearAlerts(check: String, by actor: String) async throws -> Int {
+        try await database.record { db in
             try db.execute(
                 sql: "UPDATE alerts SET cleared_at = ?, cleared_by = ? WHERE check_name = ? AND cleared_at IS NULL",
                 arguments: [RecordTime.text(Date()), actor, check]
@@ -83,14 +83,14 @@ public final class SQLiteCheckJournal: CheckJournal, AlertBook, RecordsMigration
         }
     }
 
-    public func alerts(includeCleared: Bool = false) throws -> [AlertRecord] {
-        try database.read { db in
+    public func alerts(includeCleared: Bool = false) async throws -> [AlertRecord] {
+        try await database.read { db in
             try AlertRecord.fetchAll(db, sql: "SELECT * FROM alerts \(includeCleared ? "" : "WHERE cleared_at IS NULL") ORDER BY id")
         }
     }
 
-    public func checkChanges(check: String? = nil) throws -> [CheckChangeRecord] {
-        try database.read { db in
+    public func checkChanges(check: String? = nil) async throws -> [CheckChangeRecord] {
+        try await database.read { db in
             try CheckChangeRecord.fetchAll(
                 db, sql: "SELECT * FROM check_changes \(check == nil ? "" : "WHERE check_name = ?") ORDER BY id", arguments: StatementArguments(check.map { [$0] } ?? [])
             )

@@ -183,8 +183,8 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
 
     // MARK: HealthRecords
 
-    public func heartbeats() throws -> [(ea: String, lastSeen: Date)] {
-        try database.read { db in
+    public func heartbeats() async throws -> [(ea: String, lastSeen: Date)] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT target_uuid, last_seen FROM ea_instances ORDER BY target_uuid").map { ($0["target_uuid"], $0["last_seen"]) }
         }
     }
@@ -199,14 +199,14 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
         }
     }
 
-    public func lastArrival(of kind: RecordKind) throws -> Date? {
+    public func lastArrival(of kind: RecordKind) async throws -> Date? {
         let (table, column, condition) = Self.source(of: kind)
-        return try database.read { db in try Date.fetchOne(db, sql: "SELECT max(\(column)) FROM \(table) WHERE \(condition)") }
+        return try await database.read { db in try Date.fetchOne(db, sql: "SELECT max(\(column)) FROM \(table) WHERE \(condition)") }
     }
 
-    public func count(of kind: RecordKind, in interval: DateInterval) throws -> Int {
+    public func count(of kind: RecordKind, in interval: DateInterval) async throws -> Int {
         let (table, column, condition) = Self.source(of: kind)
-        return try database.read { db in
+        return try await database.read { db in
             try Int.fetchOne(
                 db, sql: "SELECT count(*) FROM \(table) WHERE \(condition) AND \(column) >= ? AND \(column) <= ?",
                 arguments: [RecordTime.text(interval.start), RecordTime.text(interval.end)]
@@ -214,20 +214,20 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
         }
     }
 
-    public func recentTrades(limit: Int) throws -> [ClosedTrade] {
-        try database.read { db in
+    public func recentTrades(limit: Int) async throws -> [ClosedTrade] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT symbol, pnl, closed_at FROM trades ORDER BY closed_at DESC, id DESC LIMIT ?", arguments: [limit]).map {
                 ClosedTrade(symbol: $0["symbol"] ?? "?", pnl: $0["pnl"], closedAt: $0["closed_at"])
             }
         }
     }
 
-    public func probeArrival(id: String) throws -> Date? {
-        try database.read { db in try Date.fetchOne(db, sql: "SELECT min(received_at) FROM probes WHERE probe_id = ?", arguments: [id]) }
+    public func probeArrival(id: String) async throws -> Date? {
+        try await database.read { db in try Date.fetchOne(db, sql: "SELECT min(received_at) FROM probes WHERE probe_id = ?", arguments: [id]) }
     }
 
-    public func queuedFires() throws -> (count: Int, oldest: Date?) {
-        try database.read { db in
+    public func queuedFires() async throws -> (count: Int, oldest: Date?) {
+        try await database.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE status = 'QUEUED'")
             return (row?["n"] ?? 0, row?["oldest"])
         }

@@ -5,7 +5,7 @@ import RunbookExecutor
 
 /// Runs and step attempts, in the records database. Opening the database marks runs that a
 /// crashed process left `running` as `interrupted`, naming the step that was in flight.
-public final class SQLiteRunRecorder: RunRecorder, RecordsMigrations, Sendable {
+public final class SQLiteRunRecorder: RunRecorder, RunHistory, RecordsMigrations, Sendable {
     private let database: any DatabaseWriter
     private let owner = ProcessIdentity.current
 
@@ -59,22 +59,22 @@ public final class SQLiteRunRecorder: RunRecorder, RecordsMigrations, Sendable {
 
     // MARK: RunRecorder
 
-    public func startRun(_ start: RunStart) throws -> Int64 {
+    public func startRun(_ start: RunStart) async throws -> Int64 {
         let params = String(decoding: try JSONSerialization.data(withJSONObject: start.params, options: [.sortedKeys]), as: UTF8.self)
-        return try database.writeWithoutTransaction { db in
+        return try await database.record { db in
             try db.cachedStatement(sql: """
                 INSERT INTO runs (runbook, content_hash, trigger, trigger_source, due_at, params, parent_run_id, started_at, status, owner)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)
                 """).execute(arguments: [
                 start.runbook, start.contentHash, start.trigger.rawValue, start.origin?.source, start.origin?.dueAt.map(RecordTime.text), params,
-                start.parentRunID, RecordTime.text(start.startedAt), owner,
+                start.parentRunID, RecordTime.text(start.startedAt), self.owner,
             ])
             return db.lastInsertedRowID
         }
     }
 
-    public func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) throws -> Int64 {
-        try database.writeWithoutTransaction { db in
+    public func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) async throws -> Int64 {
+        try await database.record { db in
             try db.inTransaction {
                 if let previous { try Self.finish(previous, in: db) }
                 try db.cachedStatement(sql: """
@@ -91,12 +91,12 @@ public final class SQLiteRunRecorder: RunRecorder, RecordsMigrations, Sendable {
         }
     }
 
-    public func finishAttempt(_ finished: FinishedAttempt) throws {
-        try database.writeWithoutTransaction { db in try Self.finish(finished, in: db) }
+    public func finishAttempt(_ finished: FinishedAttempt) async throws {
+        try await database.record { db in try Self.finish(finished, in: db) }
     }
 
-    public func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) throws {
-        try database.writeWithoutTransaction { db in
+    public func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) async throws {
+        try await database.record { db in
             try db.inTransaction {
                 if let previous { try Self.finish(previous, in: db) }
                 try db.cachedStatement(sql: "UPDATE runs SET finished_at = ?, status = ?, escalation_level = ?, error = ? WHERE id = ?")
@@ -140,7 +140,7 @@ public final class SQLiteRunRecorder: RunRecorder, RecordsMigrations, Sendable {
 
     // MARK: Review
 
-    public func runs(_ filter: RunFilter = RunFilter()) throws -> [RunRecord] {
+    public func runs(_ filter: RunFilter) async throws -> [RunRecord] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let runbook = filter.runbook { conditions.append("runbook = ?"); _ = arguments.append(contentsOf: [runbook]) }
@@ -150,41 +150,32 @@ public final class SQLiteRunRecorder: RunRecorder, RecordsMigrations, Sendable {
         if let since = filter.since { conditions.append("started_at >= ?"); _ = arguments.append(contentsOf: [RecordTime.text(since)]) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         _ = arguments.append(contentsOf: [filter.limit])
-        return try database.read { db in
-            try RunRecord.fetchAll(db, sql: "SELECT * FROM runs \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments)
+        let query = arguments
+        return try await database.read { db in
+            try RunRecord.fetchAll(db, sql: "SELECT * FROM runs \(whereClause) ORDER BY id DESC LIMIT ?", arguments: query)
         }
     }
 
-    public func run(id: Int64) throws -> RunRecord? {
-        try database.read { db in try RunRecord.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) }
+    public func run(id: Int64) async throws -> RunRecord? {
+        try await database.read { db in try RunRecord.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) }
     }
 
-    public func attempts(runID: Int64) throws -> [AttemptRecord] {
-        try database.read { db in
+    public func attempts(runID: Int64) async throws -> [AttemptRecord] {
+        try await database.read { db in
             try AttemptRecord.fetchAll(db, sql: "SELECT * FROM step_attempts WHERE run_id = ? ORDER BY step_index, attempt, id", arguments: [runID])
         }
     }
 
-    public func children(of runID: Int64) throws -> [RunRecord] {
-        try database.read { db in try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE parent_run_id = ? ORDER BY id", arguments: [runID]) }
+    public func children(of runID: Int64) async throws -> [RunRecord] {
+        try await database.read { db in try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE parent_run_id = ? ORDER BY id", arguments: [runID]) }
     }
 }
 
-public struct RunFilter: Sendable {
-    public var runbook: String?
-    public var status: String?
-    public var since: Date?
-    /// What started the runs (`schedule`, `check`, ...), and which schedule or check.
-    public var trigger: String?
-    public var source: String?
-    public var limit: Int
+// Read as GRDB records; the columns are the properties' names in snake case.
+extension RunRecord: FetchableRecord {
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+}
 
-    public init(runbook: String? = nil, status: String? = nil, since: Date? = nil, trigger: String? = nil, source: String? = nil, limit: Int = 50) {
-        self.runbook = runbook
-        self.status = status
-        self.since = since
-        self.trigger = trigger
-        self.source = source
-        self.limit = limit
-    }
+extension AttemptRecord: FetchableRecord {
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 }

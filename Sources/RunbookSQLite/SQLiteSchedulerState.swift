@@ -23,15 +23,15 @@ public final class SQLiteSchedulerState: SchedulerStateStore, RecordsMigrations,
         return migrator
     }
 
-    public func handledThrough() throws -> [String: Date] {
-        try database.read { db in
+    public func handledThrough() async throws -> [String: Date] {
+        try await database.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT schedule, handled_through FROM schedule_state")
             return Dictionary(uniqueKeysWithValues: rows.map { ($0["schedule"] as String, $0["handled_through"] as Date) })
         }
     }
 
-    public func setHandled(_ schedule: String, through instant: Date) throws {
-        try database.writeWithoutTransaction { db in
+    public func setHandled(_ schedule: String, through instant: Date) async throws {
+        try await database.record { db in
             try db.cachedStatement(sql: """
                 INSERT INTO schedule_state (schedule, handled_through, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT(schedule) DO UPDATE SET handled_through = excluded.handled_through, updated_at = excluded.updated_at

@@ -77,12 +77,12 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func fireUntilCancelled() async {
-        loadMarks()
+        await loadMarks()
         var startup = true
         while !Task.isCancelled {
             let current = now()
             for name in lanes.keys.sorted() {
-                if let wake = lanes[name]?.wake, wake <= current { handleDue(name, now: current, startup: startup) }
+                if let wake = lanes[name]?.wake, wake <= current { await handleDue(name, now: current, startup: startup) }
             }
             startup = false
             let after = now()
@@ -96,10 +96,10 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// Reads the marks; a schedule seen for the first time is marked now: nothing before it is owed.
-    private func loadMarks() {
+    private func loadMarks() async {
         let stored: [String: Date]
         do {
-            stored = try state.handledThrough()
+            stored = try await state.handledThrough()
         } catch {
             logger.error("cannot read the scheduler's state, so fires missed while the engine was down are not caught up: \(error)")
             stored = [:]
@@ -113,7 +113,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
                 }
             } else {
                 lanes[name]?.handledThrough = current
-                persist(name, through: current)
+                await persist(name, through: current)
             }
             planNext(name)
             if let next = lanes[name]?.next { logger.info("next fire at \(Self.text(next))", metadata: ["schedule": "\(name)"]) }
@@ -129,9 +129,9 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
     }
 
     @discardableResult
-    private func persist(_ name: String, through instant: Date) -> Bool {
+    private func persist(_ name: String, through instant: Date) async -> Bool {
         do {
-            try state.setHandled(name, through: instant)
+            try await state.setHandled(name, through: instant)
             return true
         } catch {
             logger.error("cannot record the fire in the scheduler's state, so its run does not start: \(error)", metadata: ["schedule": "\(name)"])
@@ -140,7 +140,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// Deals with every fire of `name` that came due: marks them, then runs those the policies allow.
-    private func handleDue(_ name: String, now current: Date, startup: Bool) {
+    private func handleDue(_ name: String, now current: Date, startup: Bool) async {
         guard let lane = lanes[name], let next = lane.next, let wake = lane.wake else { return }
         let schedule = lane.schedule
         let metadata: Logger.Metadata = ["schedule": "\(name)", "runbook": "\(schedule.runbook)"]
@@ -154,7 +154,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         guard let last = due.last else {
             lanes[name]?.handledThrough = current
             planNext(name)
-            persist(name, through: current)
+            await persist(name, through: current)
             return
         }
         let reference = last == next ? wake : last
@@ -166,7 +166,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
             let times = decision.passedOver.map(Self.text).joined(separator: ", ")
             logger.warning("missed fire(s) at \(times) do not run (catch_up: \(schedule.catchUp.rawValue))", metadata: metadata)
         }
-        guard persist(name, through: last), !decision.run.isEmpty else { return }
+        guard await persist(name, through: last), !decision.run.isEmpty else { return }
         submit(name, decision.run)
     }
 

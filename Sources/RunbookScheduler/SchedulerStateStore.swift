@@ -6,7 +6,7 @@ import Foundation
 /// it are not owed.
 public protocol SchedulerStateStore: Sendable {
     /// Each schedule's mark.
-    func handledThrough() throws -> [String: Date]
+    func handledThrough() async throws -> [String: Date]
     /// Moves a schedule's mark; written before the run it stands for starts.
-    func setHandled(_ schedule: String, through instant: Date) throws
+    func setHandled(_ schedule: String, through instant: Date) async throws
 }

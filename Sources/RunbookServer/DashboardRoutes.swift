@@ -36,13 +36,14 @@ extension RunbookHTTPServer {
             let (snapshot, problem) = await engineSnapshot()
             let report = backend.checks()
             // Recent runs with their steps; the records may be busy, which only empties the panel.
-            let recent = (try? backend.runs(RunQuery(limit: 8))) ?? []
-            let runs = recent.map { run in (try? backend.run(run.id)).flatMap { $0 } ?? run }
+            let recent = (try? await backend.runs(RunQuery(limit: 8))) ?? []
+            var runs: [RunView] = []
+            for run in recent { runs.append((try? await backend.run(run.id)).flatMap { $0 } ?? run) }
             let data = DashboardData(
                 overview: overview(snapshot, engineProblem: problem, report: report), flows: flowViews(snapshot), checks: report.checks,
                 services: snapshot?.services ?? [], runs: runs,
                 ticksPerSecond: rates.tickHistory().map { DashboardData.TickPoint(at: $0.at, perSecond: Self.rounded($0.perSecond)) },
-                signalsPerHour: (try? backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks,
+                signalsPerHour: (try? await backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks,
                 incidents: openIncidents()
             )
             return JSON.response(data)

@@ -129,7 +129,7 @@ extension RunbookHTTPServer {
             for service in snapshot?.services ?? [] where service.kind == .flow && !service.isUp {
                 problems.append("flow \(service.name) is \(service.state)\(service.problem.map { ": \($0)" } ?? "")")
             }
-            if let store = backend.storeProblem() { problems.append("records database: \(store)") }
+            if let store = await backend.storeProblem() { problems.append("records database: \(store)") }
             return JSON.response(Readiness(ready: problems.isEmpty, problems: problems), status: problems.isEmpty ? .ok : .serviceUnavailable)
         }
         routes.on(.get, "/health/detailed") { _, _ in
@@ -220,7 +220,7 @@ extension RunbookHTTPServer {
                 filter.limit = number
             }
             do {
-                return JSON.response(Runs(runs: try backend.runs(filter)))
+                return JSON.response(Runs(runs: try await backend.runs(filter)))
             } catch {
                 return JSON.error(.serviceUnavailable, "cannot read the records: \(error)")
             }
@@ -230,7 +230,7 @@ extension RunbookHTTPServer {
                 return JSON.error(.badRequest, "a run id is a number, as `runbook history` shows")
             }
             do {
-                guard let run = try backend.run(id) else { return JSON.error(.notFound, "no run \(id) in the records") }
+                guard let run = try await backend.run(id) else { return JSON.error(.notFound, "no run \(id) in the records") }
                 return JSON.response(run)
             } catch {
                 return JSON.error(.serviceUnavailable, "cannot read the records: \(error)")

@@ -13,17 +13,17 @@ public struct ServerBackend: Sendable {
     /// Every check's state now.
     public var checks: @Sendable () -> HealthReport
     /// Nil when the records database answers; otherwise what is wrong.
-    public var storeProblem: @Sendable () -> String?
+    public var storeProblem: @Sendable () async -> String?
     /// Recorded runs, newest first.
-    public var runs: @Sendable (RunQuery) throws -> [RunView]
+    public var runs: @Sendable (RunQuery) async throws -> [RunView]
     /// One run with its steps.
-    public var run: @Sendable (Int64) throws -> RunView?
+    public var run: @Sendable (Int64) async throws -> RunView?
     /// Starts a runbook in the background with parameters as text; returns the run's id.
     public var startRun: @Sendable (_ runbook: String, _ params: [String: String]) async throws -> Int64
     /// The schedules with their next fires after the instant given.
     public var schedules: @Sendable (Date) -> [ScheduleView]
     /// Signals recorded per hour over the last `hours` hours, oldest first.
-    public var signalsPerHour: @Sendable (_ hours: Int) throws -> [HourCount]
+    public var signalsPerHour: @Sendable (_ hours: Int) async throws -> [HourCount]
     /// Incidents, silences and the outbox: listed, acknowledged, silenced through the API,
     /// counted on `/metrics`, shown on the dashboard. Nil: the incident routes answer 503.
     public var incidents: IncidentDesk?
@@ -31,12 +31,12 @@ public struct ServerBackend: Sendable {
     public init(
         engine: any EngineControl,
         checks: @escaping @Sendable () -> HealthReport,
-        storeProblem: @escaping @Sendable () -> String?,
-        runs: @escaping @Sendable (RunQuery) throws -> [RunView],
-        run: @escaping @Sendable (Int64) throws -> RunView?,
+        storeProblem: @escaping @Sendable () async -> String?,
+        runs: @escaping @Sendable (RunQuery) async throws -> [RunView],
+        run: @escaping @Sendable (Int64) async throws -> RunView?,
         startRun: @escaping @Sendable (String, [String: String]) async throws -> Int64,
         schedules: @escaping @Sendable (Date) -> [ScheduleView],
-        signalsPerHour: @escaping @Sendable (Int) throws -> [HourCount],
+        signalsPerHour: @escaping @Sendable (Int) async throws -> [HourCount],
         incidents: IncidentDesk? = nil
     ) {
         self.engine = engine

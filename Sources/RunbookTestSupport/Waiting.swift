@@ -1,13 +1,13 @@
 import Foundation
 
 /// Waits for a condition that another process or task makes true; whether it came true in time.
-public func eventually(within limit: Duration = .seconds(20), _ condition: () throws -> Bool) async rethrows -> Bool {
+public func eventually(within limit: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
-        if try condition() { return true }
+        if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))
     }
-    return try condition()
+    return try await condition()
 }
 
 /// Whether a process runs, as `ps` shows it: a zombie waiting to be reaped counts as gone.

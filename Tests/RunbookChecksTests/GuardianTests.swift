@@ -174,7 +174,7 @@ struct GuardianHarness {
         await harness.tick(dial)
         #expect(harness.status() == .critical)
         #expect(harness.decisions.all == [.started(runbook: "recover")])
-        #expect(await eventually { (try? harness.records.runs.runs().first)?.map { $0.trigger == "check" && $0.triggerSource == "dial-check" } == true })
+        #expect(await eventually { (try? await harness.records.runs.runs().first)?.map { $0.trigger == "check" && $0.triggerSource == "dial-check" } == true })
 
         // Recovered and critical again while the first run is still going: no second run.
         DialProbe.set(dial, 0)
@@ -193,12 +193,12 @@ struct GuardianHarness {
         await harness.tick(dial)
         await harness.tick(dial)
         #expect(harness.decisions.all.last == .coolingDown)
-        #expect(try harness.records.runs.runs().count == 1)
+        #expect(try await harness.records.runs.runs().count == 1)
 
         // Every change is recorded, and the alert is open while the check is critical.
-        let changes = try harness.records.checks.checkChanges(check: "dial-check").map(\.toStatus)
+        let changes = try await harness.records.checks.checkChanges(check: "dial-check").map(\.toStatus)
         #expect(changes == ["healthy", "critical", "healthy", "critical", "healthy", "critical"])
-        #expect(try harness.records.checks.openAlerts() == ["dial-check"])
+        #expect(try await harness.records.checks.openAlerts() == ["dial-check"])
         task.cancel()
         _ = try? await task.value
     }
@@ -213,9 +213,9 @@ struct GuardianHarness {
         DialProbe.set(dial, 10)
         await harness.tick(dial)
         await harness.tick(dial)
-        #expect(await eventually { (try? harness.records.runs.runs().first?.status) == "succeeded" })
-        let run = try #require(try harness.records.runs.runs().first)
-        #expect(try harness.records.runs.attempts(runID: run.id).first?.output == "waiting 1m30s")
+        #expect(await eventually { (try? await harness.records.runs.runs().first?.status) == "succeeded" })
+        let run = try #require(try await harness.records.runs.runs().first)
+        #expect(try await harness.records.runs.attempts(runID: run.id).first?.output == "waiting 1m30s")
         // Recovered and bad again within the cooldown: held back, then started once it ends,
         // the check still critical, without a new change.
         DialProbe.set(dial, 0)
@@ -224,9 +224,9 @@ struct GuardianHarness {
         await harness.tick(dial)
         await harness.tick(dial)
         #expect(harness.decisions.all.last == .coolingDown)
-        #expect(try harness.records.runs.runs().count == 1)
-        for _ in 0..<5 where (try? harness.records.runs.runs().count) == 1 { await harness.tick(dial) }
-        #expect(await eventually { (try? harness.records.runs.runs().count) == 2 })
+        #expect(try await harness.records.runs.runs().count == 1)
+        for _ in 0..<5 where (try? await harness.records.runs.runs().count) == 1 { await harness.tick(dial) }
+        #expect(await eventually { (try? await harness.records.runs.runs().count) == 2 })
         #expect(harness.decisions.all.last == .started(runbook: "recover"))
         task.cancel()
         _ = try? await task.value
@@ -294,9 +294,9 @@ struct GuardianHarness {
         // Both were critical when the guardian last looked; only one still is.
         for name in ["calm", "stormy"] {
             let result = CheckResult(check: name, status: .critical, value: 10, text: "dial at 10", threshold: "critical > 5", at: Date())
-            try harness.records.checks.recordChange(check: name, from: .healthy, to: .critical, result: result, flapping: false)
+            try await harness.records.checks.recordChange(check: name, from: .healthy, to: .critical, result: result, flapping: false)
         }
-        #expect(try harness.records.checks.openAlerts() == ["calm", "stormy"])
+        #expect(try await harness.records.checks.openAlerts() == ["calm", "stormy"])
         let runbook = try RunbookLoader(catalog: Catalog.steps).load(text: "name: tidy\nsteps:\n  - id: clear\n    clear_alerts: {}\n", file: "tidy.yaml")
         var executor = Executor(registry: Catalog.steps, recorder: harness.records.runs, lookup: { _ in runbook })
         let book = CheckBook(checks: harness.checks, evaluator: CheckEvaluator(probes: ProbeRegistry([DialProbe.self]), environment: ProbeEnvironment(engine: nil, records: nil)))
@@ -304,7 +304,7 @@ struct GuardianHarness {
         let report = await executor.run(runbook, params: [:], trigger: .manual)
         #expect(report.status == .succeeded)
         #expect(report.steps.first?.output == "cleared 1 alert(s): calm; still open: stormy")
-        #expect(try harness.records.checks.openAlerts() == ["stormy"])
-        #expect(try harness.records.checks.alerts(includeCleared: true).first { $0.checkName == "calm" }?.clearedBy == "runbook tidy run \(report.runID)")
+        #expect(try await harness.records.checks.openAlerts() == ["stormy"])
+        #expect(try await harness.records.checks.alerts(includeCleared: true).first { $0.checkName == "calm" }?.clearedBy == "runbook tidy run \(report.runID)")
     }
 }

@@ -25,7 +25,7 @@ import Testing
         #expect(report.steps[0].attempts == 4)
         // Waits of 2s, 4s, then 5s (capped) before attempts 2, 3 and 4.
         #expect(start.duration(to: clock.now) == .seconds(11))
-        let attempts = try harness.records.runs.attempts(runID: report.runID)
+        let attempts = try await harness.records.runs.attempts(runID: report.runID)
         #expect(attempts.map(\.status) == ["failed", "failed", "failed", "succeeded"])
         #expect(attempts.map(\.exitCode) == [1, 1, 1, 0])
     }
@@ -47,7 +47,7 @@ import Testing
         while advanced < .seconds(600) {
             await clock.advance(by: .seconds(1))
             advanced += .seconds(1)
-            if let record = try harness.records.runs.runs().first, record.status != "running" { break }
+            if let record = try await harness.records.runs.runs().first, record.status != "running" { break }
         }
         let report = try await run.value
         #expect(report.status == .failed)
@@ -90,12 +90,12 @@ import Testing
         let escalated = try await harness.run("policies", params: ["policy": "escalate"])
         #expect(escalated.status == .failed)
         #expect(escalated.escalationLevel == 3)
-        #expect(try harness.records.runs.run(id: escalated.runID)?.escalationLevel == 3)
+        #expect(try await harness.records.runs.run(id: escalated.runID)?.escalationLevel == 3)
 
         let recovered = try await harness.run("policies", params: ["policy": "recover"])
         #expect(recovered.status == .failed)
         #expect(recovered.error?.contains("recovery runbook 'recover' succeeded") == true)
-        let children = try harness.records.runs.children(of: recovered.runID)
+        let children = try await harness.records.runs.children(of: recovered.runID)
         #expect(children.map(\.runbook) == ["recover"])
         #expect(children.map(\.trigger) == ["runbook"])
     }
@@ -122,7 +122,7 @@ import Testing
             """)
         let report = try await harness.run("flow")
         #expect(report.steps.map(\.status) == [.succeeded, .succeeded, .skipped])
-        let attempts = try harness.records.runs.attempts(runID: report.runID)
+        let attempts = try await harness.records.runs.attempts(runID: report.runID)
         #expect(attempts.first { $0.stepId == "stale" }?.output == "EA is 412 seconds old\n")
         #expect(attempts.first { $0.stepId == "fresh" }?.status == "skipped")
     }
@@ -142,8 +142,8 @@ import Testing
             """)
         let report = try await harness.run("secretive", params: ["token": "hunter2-very-secret"])
         #expect(report.status == .failed)
-        let run = try #require(try harness.records.runs.run(id: report.runID))
-        let attempts = try harness.records.runs.attempts(runID: report.runID)
+        let run = try #require(try await harness.records.runs.run(id: report.runID))
+        let attempts = try await harness.records.runs.attempts(runID: report.runID)
         let everything = [run.params, run.error ?? ""] + attempts.flatMap { [$0.output, $0.error ?? ""] }
         #expect(!everything.joined().contains("hunter2"))
         #expect(attempts[0].output.contains("token is ***"))
@@ -179,14 +179,15 @@ import Testing
             """)
         let ready = harness
         let run = Task { try await ready.run("long") }
-        while try harness.records.runs.runs().first.map({ try harness.records.runs.attempts(runID: $0.id).isEmpty }) ?? true {
+        while true {
+            if let first = try await harness.records.runs.runs().first, try await !harness.records.runs.attempts(runID: first.id).isEmpty { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         run.cancel()
         let report = try await run.value
         #expect(report.status == .cancelled)
         #expect(report.steps.map(\.status) == [.cancelled])
-        #expect(try harness.records.runs.runs().first?.status == "cancelled")
+        #expect(try await harness.records.runs.runs().first?.status == "cancelled")
     }
 
     @Test func aLaunchedRunIsKeyedUntilItEndsAndRecordsWhatStartedIt() async throws {
@@ -204,11 +205,11 @@ import Testing
         #expect(launcher.running("nightly").count == 1)
         #expect(launcher.runningKeys == ["nightly"])
         #expect(throws: RunLauncher.Refused.self) { try launcher.start("missing", trigger: .check) }
-        #expect(try await eventually { try harness.records.runs.runs().first?.status == "running" })
+        #expect(try await eventually { try await harness.records.runs.runs().first?.status == "running" })
         run.cancel()
         #expect(await run.report.status == .cancelled)
         #expect(await eventually { launcher.running("nightly").isEmpty })
-        let record = try #require(try harness.records.runs.runs().first)
+        let record = try #require(try await harness.records.runs.runs().first)
         #expect(record.trigger == "schedule")
         #expect(record.triggerSource == "nightly")
         #expect(record.dueAt == due)
@@ -230,7 +231,7 @@ import Testing
         let plan = harness.executor().plan(runbook, params: try ParamBinding.bind([:], to: runbook))
         #expect(plan[0].action.contains("FILE=ea-01.marker"))
         #expect(!FileManager.default.fileExists(atPath: harness.path("ea-01.marker")))
-        #expect(try harness.records.runs.runs().isEmpty)
+        #expect(try await harness.records.runs.runs().isEmpty)
     }
 }
 
@@ -245,14 +246,14 @@ final class SpyRecorder: RunRecorder, @unchecked Sendable {
         self.marker = marker
     }
 
-    func startRun(_ start: RunStart) throws -> Int64 { try records.runs.startRun(start) }
-    func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) throws -> Int64 {
+    func startRun(_ start: RunStart) async throws -> Int64 { try await records.runs.startRun(start) }
+    func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) async throws -> Int64 {
         markerExistedAtStart.append(FileManager.default.fileExists(atPath: marker))
-        return try records.runs.startAttempt(attempt, completing: previous)
+        return try await records.runs.startAttempt(attempt, completing: previous)
     }
-    func finishAttempt(_ finished: FinishedAttempt) throws { try records.runs.finishAttempt(finished) }
-    func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) throws {
-        try records.runs.finishRun(id, outcome, completing: previous)
+    func finishAttempt(_ finished: FinishedAttempt) async throws { try await records.runs.finishAttempt(finished) }
+    func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) async throws {
+        try await records.runs.finishRun(id, outcome, completing: previous)
     }
 }
 
@@ -286,7 +287,7 @@ final class SpyRecorder: RunRecorder, @unchecked Sendable {
             """)
         let report = try await harness.run("unready")
         #expect(report.status == .failed)
-        let attempts = try harness.records.runs.attempts(runID: report.runID)
+        let attempts = try await harness.records.runs.attempts(runID: report.runID)
         #expect(attempts.map(\.stepId) == ["needs_env"])
         #expect(attempts.first?.status == "failed")
         #expect(attempts.first?.error?.contains("env.RUNBOOK_TEST_SURELY_UNSET' has no value") == true)

@@ -71,14 +71,14 @@ final class RecordingEscalation: Escalating {
         let report = try await harness.run("parent", params: ["pw": pw, "pin": "4711"])
         #expect(report.status == .succeeded, "\(report)")
 
-        let parent = try #require(try harness.records.runs.run(id: report.runID))
+        let parent = try #require(try await harness.records.runs.run(id: report.runID))
         #expect(parent.parameters == ["pw": "***", "pin": "***"])
-        let child = try #require(try harness.records.runs.children(of: report.runID).first)
+        let child = try #require(try await harness.records.runs.children(of: report.runID).first)
         #expect(child.parameters == ["password": "***", "greeting": "hello ***", "code": "***"])
-        let childSteps = try harness.records.runs.attempts(runID: child.id)
+        let childSteps = try await harness.records.runs.attempts(runID: child.id)
         #expect(childSteps.map(\.output) == ["using ***\n", "hello ***, code ***"])
         // A value computed from the pin is as secret as the pin.
-        let parentSteps = try harness.records.runs.attempts(runID: report.runID)
+        let parentSteps = try await harness.records.runs.attempts(runID: report.runID)
         #expect(parentSteps.last?.output == "next code ***")
 
         // The command had the value itself, by its variable and as the child's parameter.

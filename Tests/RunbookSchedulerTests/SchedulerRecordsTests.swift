@@ -38,7 +38,7 @@ import Testing
         #expect(try await engineLife(from: "2026-06-01T11:20:00Z", until: "2026-06-01T11:21:00Z", hourly) == ["2026-06-01T11:00:00Z"])
         // ...and only once, however often the engine restarts.
         #expect(try await engineLife(from: "2026-06-01T11:25:00Z", until: "2026-06-01T11:26:00Z", hourly) == [])
-        #expect(try RecordsDatabase(path: database).schedule.handledThrough() == ["hourly": Instant.at("2026-06-01T11:00:00Z")])
+        #expect(try await RecordsDatabase(path: database).schedule.handledThrough() == ["hourly": Instant.at("2026-06-01T11:00:00Z")])
     }
 
     @Test func scheduledRunsAreRecordedWithTheirScheduleAndFireTime() async throws {
@@ -57,10 +57,10 @@ import Testing
         let harness = SchedulerHarness(at: "2026-06-01T10:59:00Z")
         let task = await harness.start(harness.scheduler([backup, report], state: records.schedule, runs: launcher, logger: logger))
         await harness.pass(until: "2026-06-01T11:00:00Z")
-        #expect(await eventually { (try? records.runs.runs().first?.status) == "succeeded" })
+        #expect(await eventually { (try? await records.runs.runs().first?.status) == "succeeded" })
         await harness.stop(task)
 
-        let recorded = try records.runs.runs()
+        let recorded = try await records.runs.runs()
         #expect(recorded.count == 1, "the schedule of a missing runbook records nothing")
         #expect(recorded.first?.runbook == "backup")
         #expect(recorded.first?.trigger == "schedule")
