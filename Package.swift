@@ -194,6 +194,11 @@ let package = Package(
             name: "RunbookEngineTests",
             dependencies: ["RunbookEngine", "RunbookChecks", "RunbookFlows", "RunbookZMQ", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
         ),
+        // One suite per storage port, written against the protocol and run on every backend.
+        .testTarget(
+            name: "RunbookStoreConformanceTests",
+            dependencies: ["RunbookExecutor", "RunbookFlows", "RunbookChecks", "RunbookScheduler", "RunbookEscalation", "RunbookStore", "RunbookSQLite", "RunbookModel", "RunbookCore"]
+        ),
         .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "RunbookFlowsTests",

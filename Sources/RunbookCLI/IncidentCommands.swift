@@ -248,7 +248,7 @@ struct OutboxCommand: AsyncParsableCommand {
     func run() async throws {
         let engine = Assembly(config: try global.engineConfig())
         if let resend {
-            guard let entry = try engine.records().incidents.resend(resend) else {
+            guard let entry = try engine.records().incidents.resend(resend, at: Date()) else {
                 Console.error("error: no message \(resend) in the outbox: `runbook outbox --all` lists them")
                 throw ExitStatus.usage.code
             }

@@ -230,6 +230,11 @@ public protocol IncidentStore: Sendable {
     func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) throws
     /// Messages in `states`, oldest first.
     func outbox(states: Set<OutboxEntry.State>, limit: Int) throws -> [OutboxEntry]
+    /// The messages queued for one incident, oldest first.
+    func outbox(incident: Int64) throws -> [OutboxEntry]
+    /// Queues an uncertain or refused message again, as a new attempt on its channel; any other
+    /// message is returned as it is. Nil when there is no message `id`.
+    func resend(_ id: Int64, at: Date) throws -> OutboxEntry?
     /// Marks the messages left `sending` by an engine that stopped mid-send as uncertain.
     func markInterruptedSends() throws -> Int
     /// How many messages each channel holds in each state other than delivered and diverted.

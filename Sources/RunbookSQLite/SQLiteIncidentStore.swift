@@ -252,7 +252,6 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    /// The messages queued for one incident, oldest first.
     public func outbox(incident: Int64) throws -> [OutboxEntry] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE incident_id = ? ORDER BY id", arguments: [incident]).map(Self.entry)
@@ -277,8 +276,7 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    /// Queues an uncertain or refused message again, as a new attempt on its channel.
-    public func resend(_ id: Int64, at: Date = Date()) throws -> OutboxEntry? {
+    public func resend(_ id: Int64, at: Date) throws -> OutboxEntry? {
         try database.writeWithoutTransaction { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]) else { return nil }
             var entry = Self.entry(row)

@@ -1,0 +1,71 @@
+import Foundation
+import RunbookChecks
+import RunbookEscalation
+import RunbookExecutor
+import RunbookFlows
+import RunbookScheduler
+import RunbookSQLite
+import RunbookStore
+import Testing
+
+/// The records of one backend, port by port, as the engine sees them. Every conformance suite
+/// runs against each backend listed in `RecordsBackend`: a second backend adds a case there and
+/// passes the very same tests.
+struct Records: Sendable {
+    var runs: any RunRecorder & RunHistory
+    var flows: any FlowStore & HealthRecords
+    var checks: any CheckJournal & AlertBook
+    var schedule: any SchedulerStateStore
+    var incidents: any IncidentStore
+}
+
+/// Where the records live for a test: a fresh, empty store, which `reopen` opens again as a new
+/// process would (what was written must still be there).
+struct RecordsPlace: Sendable {
+    let backend: RecordsBackend
+    let folder: URL
+
+    init(_ backend: RecordsBackend) throws {
+        self.backend = backend
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("runbook-conformance-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    func open() throws -> Records {
+        switch backend {
+        case .sqlite:
+            let database = try RecordsDatabase(path: folder.appendingPathComponent("records.db").path)
+            return Records(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents)
+        }
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+enum RecordsBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+
+    var testDescription: String { rawValue }
+}
+
+/// The tick stores, as `TickIngest` sees them.
+enum TickBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    func open(in folder: URL) throws -> any TickStore {
+        switch self {
+        case .sqlite: try SQLiteTickStore(path: folder.appendingPathComponent("ticks.db").path)
+        }
+    }
+}
+
+/// Instants a few seconds apart from a fixed origin, as records store them (milliseconds).
+enum At {
+    static let origin = Date(timeIntervalSince1970: 1_780_000_000)
+
+    static func seconds(_ offset: Double) -> Date { origin.addingTimeInterval(offset) }
+}
