@@ -98,11 +98,14 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
     /// Reads the marks; a schedule seen for the first time is marked now: nothing before it is owed.
     private func loadMarks() async {
         let stored: [String: Date]
+        let readable: Bool
         do {
             stored = try await state.handledThrough()
+            readable = true
         } catch {
             logger.error("cannot read the scheduler's state, so fires missed while the engine was down are not caught up: \(error)")
             stored = [:]
+            readable = false
         }
         let current = now()
         for name in lanes.keys.sorted() {
@@ -113,7 +116,8 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
                 }
             } else {
                 lanes[name]?.handledThrough = current
-                await persist(name, through: current)
+                // Unread is not unknown: a mark the store holds stays until a fire moves it.
+                if readable { await persist(name, through: current) }
             }
             planNext(name)
             if let next = lanes[name]?.next { logger.info("next fire at \(Self.text(next))", metadata: ["schedule": "\(name)"]) }

@@ -9,14 +9,20 @@ import Synchronization
 /// Marks kept in memory, as the SQLite store keeps them on disk.
 final class MemoryState: SchedulerStateStore {
     private let marks: Mutex<[String: Date]>
+    /// Reads fail, as a records database that is locked or gone would.
+    let unreadable: Bool
 
-    init(_ marks: [String: Date] = [:]) {
+    init(_ marks: [String: Date] = [:], unreadable: Bool = false) {
         self.marks = Mutex(marks)
+        self.unreadable = unreadable
     }
 
     subscript(schedule: String) -> Date? { marks.withLock { $0[schedule] } }
 
-    func handledThrough() throws -> [String: Date] { marks.withLock { $0 } }
+    func handledThrough() throws -> [String: Date] {
+        if unreadable { throw CancellationError() }
+        return marks.withLock { $0 }
+    }
 
     func setHandled(_ schedule: String, through instant: Date) throws {
         marks.withLock { $0[schedule] = instant }
@@ -191,9 +197,12 @@ struct RunningScheduler {
     let task: Task<Void, Never>
 
     /// Starts `schedules` at `time`; `missing` runbooks are not in the library.
-    init(_ schedules: [Schedule], at time: String, marks: [String: Date] = [:], missing: Set<String> = [], logger: Logger = Logger(label: "test")) async {
+    init(
+        _ schedules: [Schedule], at time: String, marks: [String: Date] = [:], unreadable: Bool = false, missing: Set<String> = [],
+        logger: Logger = Logger(label: "test")
+    ) async {
         harness = SchedulerHarness(at: time)
-        state = MemoryState(marks)
+        state = MemoryState(marks, unreadable: unreadable)
         runs = FakeRuns(state: state, missing: missing)
         task = await harness.start(harness.scheduler(schedules, state: state, runs: runs, logger: logger))
     }

@@ -58,6 +58,21 @@ import Testing
         await scheduler.stop()
     }
 
+    @Test func marksThatCannotBeReadAreNotOverwritten() async throws {
+        // The records are locked, or the start is cancelled, while the marks are read: the
+        // schedule is not taken for new, so its stored mark stays for the next start.
+        let scheduler = await RunningScheduler(
+            [try schedule("hourly", cron: "0 * * * *", catchUp: .all)], at: "2026-06-01T10:30:00Z", marks: ["hourly": Instant.at("2026-06-01T08:00:00Z")], unreadable: true
+        )
+        await scheduler.pass(until: "2026-06-01T10:59:00Z")
+        #expect(scheduler.state["hourly"] == Instant.at("2026-06-01T08:00:00Z"))
+        #expect(scheduler.runs.starts.isEmpty)
+        await scheduler.pass(until: "2026-06-01T11:00:00Z")
+        #expect(scheduler.runs.starts == ["2026-06-01T11:00:00Z"], "fires go on")
+        #expect(scheduler.state["hourly"] == Instant.at("2026-06-01T11:00:00Z"))
+        await scheduler.stop()
+    }
+
     @Test func aJumpOfTheWallClockIsCaughtUpAsMissedFires() async throws {
         let scheduler = await RunningScheduler([try schedule("hourly", cron: "0 * * * *")], at: "2026-06-01T10:00:30Z")
         // The machine was suspended, or NTP stepped the clock: three hours pass at once.
