@@ -78,11 +78,26 @@ protocol RecordsMigrations {
     static var migrator: DatabaseMigrator { get }
 }
 
-/// Opening a SQLite file the way every store here wants it.
+/// Opening a SQLite file the way every store here wants it: WAL, made 0600 before SQLite opens it.
+/// `busyTimeout`: how long a write waits for a lock another process holds before it fails.
 enum SQLiteFile {
-    /// A pool (WAL: one writer, concurrent readers) on `path`, made 0600 before SQLite opens it.
-    /// `busyTimeout`: how long a write waits for a lock another process holds before it fails.
+    /// One writer and concurrent readers, for the records: `runbook history` or the HTTP API read
+    /// while a run writes.
     static func pool(at path: String, busyTimeout: TimeInterval) throws -> DatabasePool {
+        let configuration = try prepare(path, busyTimeout: busyTimeout)
+        return try DatabasePool(path: path, configuration: configuration)
+    }
+
+    /// One connection, for the tick store: opening it never writes, so a store whose lock another
+    /// process holds still opens (and the ingest spools until the lock is released), where a pool
+    /// may have to write to set up its write-ahead log.
+    static func queue(at path: String, busyTimeout: TimeInterval) throws -> DatabaseQueue {
+        var configuration = try prepare(path, busyTimeout: busyTimeout)
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+        return try DatabaseQueue(path: path, configuration: configuration)
+    }
+
+    private static func prepare(_ path: String, busyTimeout: TimeInterval) throws -> Configuration {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         var configuration = Configuration()
@@ -93,7 +108,7 @@ enum SQLiteFile {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         try OwnerOnlyFile.prepare(path)
-        return try DatabasePool(path: path, configuration: configuration)
+        return configuration
     }
 }
 

@@ -9,7 +9,7 @@ import Synchronization
 public final class SQLiteTickStore: TickStore, Sendable {
     public let path: String
     public let alignment: BarAlignment
-    private let database: DatabasePool
+    private let database: DatabaseQueue
     private let symbolIDs = Mutex<[String: Int64]>([:])
 
     /// `busyTimeout`: how long a write waits for a lock another connection holds before it fails
@@ -18,7 +18,7 @@ public final class SQLiteTickStore: TickStore, Sendable {
         self.path = path
         self.alignment = alignment
         do {
-            database = try SQLiteFile.pool(at: path, busyTimeout: busyTimeout)
+            database = try SQLiteFile.queue(at: path, busyTimeout: busyTimeout)
             try Self.migrator.migrate(database)
         } catch {
             throw RecordsError("cannot open the tick store at \(path): \(error)")
