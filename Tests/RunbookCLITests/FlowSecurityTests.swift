@@ -48,6 +48,8 @@ import Testing
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")).replacingOccurrences(of: "router: tcp://127.0.0.1:", with: "router: tcp://0.0.0.0:"))
         let engine = try cli.start(["up", "--log-format", "text"])
         #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")) })
+        // The HTTP server starts after the state file is written.
+        #expect(await eventually { await Self.json("http://127.0.0.1:\(ports.http)/health/detailed") != nil })
 
         let detailed = await Self.json("http://127.0.0.1:\(ports.http)/health/detailed")
         #expect(detailed?["status"] as? String == "warning")
