@@ -92,17 +92,17 @@ enum SQLiteFile {
     /// process holds still opens (and the ingest spools until the lock is released), where a pool
     /// may have to write to set up its write-ahead log.
     static func queue(at path: String, busyTimeout: TimeInterval) throws -> DatabaseQueue {
-        var configuration = try prepare(path, busyTimeout: busyTimeout)
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
-        return try DatabaseQueue(path: path, configuration: configuration)
+        try DatabaseQueue(path: path, configuration: prepare(path, busyTimeout: busyTimeout, walBySelf: true))
     }
 
-    private static func prepare(_ path: String, busyTimeout: TimeInterval) throws -> Configuration {
+    /// `walBySelf`: the connection turns the file to WAL itself (a pool does it on its own).
+    private static func prepare(_ path: String, busyTimeout: TimeInterval, walBySelf: Bool = false) throws -> Configuration {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.prepareDatabase { db in
+            if walBySelf { try db.execute(sql: "PRAGMA journal_mode = WAL") }
             // With NORMAL in WAL mode, a commit survives a crash of this process; only a power
             // cut can lose the newest commits.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
