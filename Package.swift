@@ -172,7 +172,7 @@ let package = Package(
             exclude: ["Baselines"]
         ),
         // The input paths under libFuzzer (Scripts/fuzz): what each must hold for any bytes.
-        .target(name: "RunbookFuzzing", dependencies: ["RunbookModel", "RunbookFlows", "RunbookSteps", "RunbookChecks", "RunbookStore"]),
+        .target(name: "RunbookFuzzing", dependencies: ["RunbookModel", "RunbookFlows", "RunbookSteps", "RunbookChecks", "RunbookStore", "RunbookEscalation", "RunbookCurl"]),
         .executableTarget(name: "RunbookFuzz", dependencies: ["RunbookFuzzing"]),
         // Helpers the test targets share.
         .target(name: "RunbookTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Sources/RunbookTestSupport"),

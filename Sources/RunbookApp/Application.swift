@@ -105,7 +105,7 @@ public struct Application: Sendable {
             journal: records.checks, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
         )
         let outbox = OutboxWorker(
-            store: records.incidents, channels: NotificationChannels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
+            store: records.incidents, channels: Catalog.channels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
             logger: Logger(label: "runbook.outbox")
         )
         desk.onQueued { outbox.wake() }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookApp
 import RunbookModel
 
 /// Options every subcommand takes.
@@ -17,7 +18,7 @@ struct GlobalOptions: ParsableArguments {
     func engineConfig() throws -> EngineConfig {
         var config: EngineConfig
         do {
-            config = try EngineConfig.load(path: self.config)
+            config = try EngineConfig.load(path: self.config, channels: Catalog.channels)
         } catch {
             Console.error(error.description)
             throw ExitStatus.usage.code

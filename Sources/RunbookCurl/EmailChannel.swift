@@ -99,3 +99,116 @@ public struct EmailChannel: NotificationChannel {
         return .retry(after: nil, reason: "the mail server could not be reached: \(failure?.description ?? "no answer")\(said)")
     }
 }
+
+extension ChannelSettings {
+    /// E-mail over SMTP through libcurl.
+    public struct Email: ChannelKind, Equatable {
+        public enum Security: String, Sendable, Equatable, CaseIterable {
+            /// Plain SMTP upgraded with STARTTLS (required).
+            case starttls
+            /// TLS from the first byte (smtps://, port 465).
+            case smtps
+            /// No TLS: loopback relays only.
+            case none
+        }
+
+        public static let spec = ChannelSpec(
+            type: "email", keys: ["url", "security", "from", "to", "username_env", "password_env", "ca_file"], secretKey: "password_env"
+        )
+        /// `smtp://host:port` or `smtps://host:port`.
+        public var url: String
+        public var security: Security = .starttls
+        public var from: String
+        public var to: [String]
+        /// Environment variables holding the login, when the server asks for one.
+        public var usernameVariable: String?
+        public var passwordVariable: String?
+        /// A PEM file of the certificate authorities to trust for the server's certificate, instead
+        /// of the system's (a private CA, or a self-signed certificate).
+        public var caFile: String?
+
+        public init(url: String, from: String, to: [String]) {
+            self.url = url
+            self.from = from
+            self.to = to
+        }
+
+        public static func read(_ fields: inout ChannelFields) -> Self? {
+            let what = fields.what
+            guard fields.field("url") != nil else {
+                fields.error(fields.entry, "\(what) needs url: write url: \"smtp://mail.example.com:587\" (STARTTLS) or \"smtps://mail.example.com:465\"")
+                return nil
+            }
+            guard case let (value, parts)? = fields.url(
+                      "url", schemes: ["smtp", "smtps"], example: "smtp://mail.example.com:587 or smtps://mail.example.com:465", login: "username_env and password_env"),
+                  let from = fields.required("from", example: "runbook@example.com"), let fromField = fields.field("from")
+            else { return nil }
+            guard ChannelSettings.isAddress(from) else {
+                fields.error(fromField, "\(what).from '\(from)' is not an e-mail address: write a bare address such as runbook@example.com")
+                return nil
+            }
+            guard let toField = fields.field("to") else {
+                fields.error(fields.entry, "\(what) needs to: write to: [ops@example.com]")
+                return nil
+            }
+            let toItems = fields.items(toField)
+            var to: [String] = []
+            for item in toItems {
+                guard let address = fields.string(item, what: "\(what).to") else { continue }
+                if ChannelSettings.isAddress(address) {
+                    to.append(address)
+                } else {
+                    fields.error(item, "\(what).to '\(address)' is not an e-mail address: write bare addresses such as ops@example.com")
+                }
+            }
+            guard !to.isEmpty else {
+                if toItems.isEmpty { fields.error(toField, "\(what).to is empty: write at least one address, such as to: [ops@example.com]") }
+                return nil
+            }
+            var email = Email(url: value, from: from, to: to)
+            let implicitTLS = parts.scheme?.lowercased() == "smtps"
+            email.security = implicitTLS ? .smtps : .starttls
+            if let securityField = fields.field("security"), let word = fields.string(securityField, what: "\(what).security") {
+                guard let security = Security(rawValue: word) else {
+                    fields.error(securityField, "unknown security '\(word)' for \(what)\(Suggestion.hint(for: word, in: Security.allCases.map(\.rawValue))): write starttls, smtps or none")
+                    return nil
+                }
+                if implicitTLS, security != .smtps {
+                    fields.error(securityField, "\(what): an smtps:// url is TLS from the first byte: write security: smtps, or an smtp:// url for \(word)")
+                    return nil
+                }
+                if !implicitTLS, security == .smtps {
+                    fields.error(securityField, "\(what): security smtps needs an smtps:// url: write url: \"smtps://\(parts.host ?? "mail.example.com"):465\"")
+                    return nil
+                }
+                if security == .none, !ChannelSettings.isLoopback(parts.host ?? "") {
+                    fields.error(securityField, "\(what): security none sends mail in the clear, which is only allowed to a relay on this machine (127.0.0.1): write security: starttls")
+                    return nil
+                }
+                email.security = security
+            }
+            email.usernameVariable = fields.variable("username_env", example: "HOOK_TOKEN")
+            email.passwordVariable = fields.variable("password_env", example: "SMTP_PASSWORD")
+            // (A password written in the file has been refused already, saying what to write.)
+            if !fields.refusedSecret, (fields.field("username_env") == nil) != (fields.field("password_env") == nil) {
+                let missing = fields.field("username_env") == nil ? "username_env: SMTP_USER" : "password_env: SMTP_PASSWORD"
+                fields.error(fields.entry, "\(what): a login needs both variables: write \(missing) too")
+            }
+            if let caField = fields.field("ca_file"), let path = fields.string(caField, what: "\(what).ca_file") {
+                let resolved = fields.path(path)
+                if email.security == .none {
+                    fields.error(caField, "\(what).ca_file has no use with security none: remove it, or write security: starttls")
+                } else if !FileManager.default.isReadableFile(atPath: resolved) {
+                    fields.error(caField, "\(what).ca_file '\(path)' cannot be read: give the path of a PEM file with the certificate authority that signed the server's certificate")
+                } else {
+                    email.caFile = resolved
+                }
+            }
+            return email
+        }
+
+        public func channel(name: String, timeout: Duration, environment: @escaping EnvironmentLookup) -> any NotificationChannel {
+            EmailChannel(name: name, settings: self, timeout: timeout, environment: environment)
+        }
+    }
+}

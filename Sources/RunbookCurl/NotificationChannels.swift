@@ -3,33 +3,13 @@ import Foundation
 import RunbookEscalation
 import RunbookModel
 
-/// Reads an environment variable when a message is sent, so a secret is never copied into the
-/// configuration and a changed variable is seen by the next delivery.
-public typealias EnvironmentLookup = @Sendable (String) -> String?
-
-/// Builds the channels of `runbook.yaml` for the outbox worker.
-public enum NotificationChannels {
-    /// One channel per settings, in the same order; secrets are read through `environment` at
-    /// each delivery.
-    public static func make(
-        _ settings: [ChannelSettings], environment: @escaping EnvironmentLookup = { ProcessInfo.processInfo.environment[$0] }
-    ) -> [any NotificationChannel] {
-        settings.map { settings -> any NotificationChannel in
-            switch settings.kind {
-            case .telegram(let telegram):
-                TelegramChannel(name: settings.name, settings: telegram, timeout: settings.timeout, environment: environment)
-            case .email(let email):
-                EmailChannel(name: settings.name, settings: email, timeout: settings.timeout, environment: environment)
-            case .webhook(let webhook):
-                WebhookChannel(name: settings.name, settings: webhook, timeout: settings.timeout, environment: environment)
-            }
-        }
-    }
-
-    /// The same, with the environment as a dictionary (a test's, or a snapshot of the process's).
-    public static func make(_ settings: [ChannelSettings], environment: [String: String]) -> [any NotificationChannel] {
-        make(settings) { environment[$0] }
-    }
+extension ChannelRegistry {
+    /// The channels that go through libcurl. A new channel here: its file, and its line in this list.
+    public static let curl = ChannelRegistry([
+        ChannelSettings.Telegram.self,
+        ChannelSettings.Email.self,
+        ChannelSettings.Webhook.self,
+    ])
 }
 
 extension DeliveryResult {

@@ -64,3 +64,47 @@ public struct TelegramChannel: NotificationChannel {
         return kept + marker
     }
 }
+
+extension ChannelSettings {
+    /// Telegram Bot API `sendMessage` to one chat.
+    public struct Telegram: ChannelKind, Equatable {
+        public static let spec = ChannelSpec(type: "telegram", keys: ["chat_id", "token_env", "base_url"])
+        /// The API's base URL; tests point it at a local server.
+        public var baseURL = "https://api.telegram.org"
+        /// The environment variable holding the bot token.
+        public var tokenVariable = "TELEGRAM_BOT_TOKEN"
+        public var chatID: String
+
+        public init(chatID: String) { self.chatID = chatID }
+
+        public static func read(_ fields: inout ChannelFields) -> Self? {
+            let what = fields.what
+            guard let chatID = fields.required("chat_id", example: "\"-1001234567890\""), let chatField = fields.field("chat_id") else { return nil }
+            let isNumber = Int64(chatID) != nil
+            let isUsername = chatID.hasPrefix("@") && chatID.count > 1 && ChannelSettings.isVariableName(String(chatID.dropFirst()))
+            guard isNumber || isUsername else {
+                fields.error(chatField, "\(what).chat_id '\(chatID)' is not a chat: write the chat's number, such as \"-1001234567890\", or a public channel's @username")
+                return nil
+            }
+            var telegram = Telegram(chatID: chatID)
+            if let variable = fields.variable("token_env", example: "HOOK_TOKEN") { telegram.tokenVariable = variable }
+            if case let (value, parts)? = fields.url("base_url", schemes: ["https", "http"], example: "https://api.telegram.org", login: "token_env"),
+               let place = fields.field("base_url") {
+                if parts.path.range(of: #"/bot[0-9]+:"#, options: .regularExpression) != nil {
+                    fields.error(place, "\(what).base_url holds a bot token: write only the API's address, such as https://api.telegram.org, and name the token's variable with token_env", masking: parts.path)
+                    return nil
+                }
+                if parts.query != nil || parts.fragment != nil {
+                    fields.error(place, "\(what).base_url '\(value)' must not have a query: write only the API's address, such as https://api.telegram.org")
+                    return nil
+                }
+                telegram.baseURL = value.hasSuffix("/") ? String(value.dropLast()) : value
+            }
+            return telegram
+        }
+
+        public func channel(name: String, timeout: Duration, environment: @escaping EnvironmentLookup) -> any NotificationChannel {
+            TelegramChannel(name: name, settings: self, timeout: timeout, environment: environment)
+        }
+    }
+}

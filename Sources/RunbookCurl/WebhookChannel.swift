@@ -39,3 +39,30 @@ public struct WebhookChannel: NotificationChannel {
         return JSONPost.result(of: outcome, peer: "the webhook", timeout: timeout) { JSONPost.excerpt($0) }.masking([token])
     }
 }
+
+extension ChannelSettings {
+    /// A JSON POST to any URL.
+    public struct Webhook: ChannelKind, Equatable {
+        public static let spec = ChannelSpec(type: "webhook", keys: ["url", "token_env"])
+        public var url: String
+        /// The environment variable holding a bearer token to send, if any.
+        public var tokenVariable: String?
+
+        public init(url: String) { self.url = url }
+
+        public static func read(_ fields: inout ChannelFields) -> Self? {
+            guard fields.field("url") != nil else {
+                fields.error(fields.entry, "\(fields.what) needs url: write url: \"https://hooks.example.com/runbook\"")
+                return nil
+            }
+            guard case let (value, _)? = fields.url("url", schemes: ["https", "http"], example: "https://hooks.example.com/runbook", login: "token_env") else { return nil }
+            var webhook = Webhook(url: value)
+            webhook.tokenVariable = fields.variable("token_env", example: "HOOK_TOKEN")
+            return webhook
+        }
+
+        public func channel(name: String, timeout: Duration, environment: @escaping EnvironmentLookup) -> any NotificationChannel {
+            WebhookChannel(name: name, settings: self, timeout: timeout, environment: environment)
+        }
+    }
+}

@@ -1,5 +1,7 @@
 import Foundation
 import RunbookChecks
+import RunbookCurl
+import RunbookEscalation
 import RunbookFlows
 import RunbookModel
 import RunbookSteps
@@ -45,7 +47,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .runbook: Self.yaml(data) { text in RunbookLoader(catalog: Self.steps).read(text: text, file: "fuzz.yaml").1 }
         case .check: Self.yaml(data) { text in Self.diagnostics { () throws(ValidationFailure) in _ = try CheckLoader(probes: ProbeRegistry.core).load(text: text, file: "fuzz.yaml") } }
         case .schedule: Self.yaml(data) { text in ScheduleLoader.read(text: text, file: "fuzz.yaml").1 }
-        case .config: Self.yaml(data) { text in Self.diagnostics { () throws(ValidationFailure) in _ = try EngineConfig.load(text: text, file: "/fuzz/runbook.yaml") } }
+        case .config: Self.yaml(data) { text in Self.diagnostics { () throws(ValidationFailure) in _ = try EngineConfig.load(text: text, file: "/fuzz/runbook.yaml", channels: ChannelRegistry.curl) } }
         case .expression: Self.expression(data)
         case .cron: _ = try? CronExpression.parse(String(decoding: data, as: UTF8.self))
         case .spool: Self.spool(data)

@@ -1,75 +1,52 @@
-import Yams
-
 /// A notification channel of `runbook.yaml` (`channels:`, a map from name to settings). Secrets
 /// are never written in the file: the file names the environment variables that hold them.
-public struct ChannelSettings: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
-        case telegram(Telegram)
-        case email(Email)
-        case webhook(Webhook)
-    }
-
-    /// Telegram Bot API `sendMessage` to one chat.
-    public struct Telegram: Sendable, Equatable {
-        /// The API's base URL; tests point it at a local server.
-        public var baseURL = "https://api.telegram.org"
-        /// The environment variable holding the bot token.
-        public var tokenVariable = "TELEGRAM_BOT_TOKEN"
-        public var chatID: String
-        public init(chatID: String) { self.chatID = chatID }
-    }
-
-    /// E-mail over SMTP through libcurl.
-    public struct Email: Sendable, Equatable {
-        public enum Security: String, Sendable, Equatable, CaseIterable {
-            /// Plain SMTP upgraded with STARTTLS (required).
-            case starttls
-            /// TLS from the first byte (smtps://, port 465).
-            case smtps
-            /// No TLS: loopback relays only.
-            case none
-        }
-        /// `smtp://host:port` or `smtps://host:port`.
-        public var url: String
-        public var security: Security = .starttls
-        public var from: String
-        public var to: [String]
-        /// Environment variables holding the login, when the server asks for one.
-        public var usernameVariable: String?
-        public var passwordVariable: String?
-        /// A PEM file of the certificate authorities to trust for the server's certificate, instead
-        /// of the system's (a private CA, or a self-signed certificate).
-        public var caFile: String?
-        public init(url: String, from: String, to: [String]) {
-            self.url = url
-            self.from = from
-            self.to = to
-        }
-    }
-
-    /// A JSON POST to any URL.
-    public struct Webhook: Sendable, Equatable {
-        public var url: String
-        /// The environment variable holding a bearer token to send, if any.
-        public var tokenVariable: String?
-        public init(url: String) { self.url = url }
-    }
-
+///
+/// What one type of channel takes is that type's own `ChannelOptions` (`ChannelSettings.Telegram`
+/// and the others live in their adapters), read by it through `ChannelFields`. The model keeps
+/// it without knowing the kinds; the `ChannelCatalog` given to `EngineConfig.load` names them.
+public struct ChannelSettings: Sendable {
     public var name: String
-    public var kind: Kind
+    /// The kind's own settings, read and checked by the kind.
+    public var options: any ChannelOptions
     /// How long one attempt may take before it counts as failed (or uncertain, once sent).
     public var timeout: Duration = .seconds(10)
 
-    public init(name: String, kind: Kind) {
+    public init(name: String, options: any ChannelOptions) {
         self.name = name
-        self.kind = kind
+        self.options = options
     }
 
-    public var type: String {
-        switch kind {
-        case .telegram: "telegram"
-        case .email: "email"
-        case .webhook: "webhook"
-        }
+    /// The `type:` written for it.
+    public var type: String { Swift.type(of: options).spec.type }
+}
+
+/// What the configuration reader needs to know of a kind of channel.
+public struct ChannelSpec: Sendable {
+    /// The word written as `type:`.
+    public var type: String
+    /// The keys it takes besides `type` and `timeout`, in the order an unknown key's message lists them.
+    public var keys: [String]
+    /// The key to write instead of a secret written in the file (`token_env`, `password_env`).
+    public var secretKey: String
+
+    public init(type: String, keys: [String], secretKey: String = "token_env") {
+        self.type = type
+        self.keys = keys
+        self.secretKey = secretKey
     }
+}
+
+/// The settings of one kind of channel. `name`, `type`, `timeout`, secrets written in the file
+/// and unknown keys are checked for every kind before `read` is called.
+public protocol ChannelOptions: Sendable {
+    static var spec: ChannelSpec { get }
+    /// Reads the keys of `spec.keys`, reporting each problem through `fields`; nil when the
+    /// channel cannot be built (its problems have been reported).
+    static func read(_ fields: inout ChannelFields) -> Self?
+}
+
+/// The channel kinds a configuration may use, in the order messages list them.
+public protocol ChannelCatalog: Sendable {
+    var channelTypes: [String] { get }
+    func options(forType type: String) -> (any ChannelOptions.Type)?
 }

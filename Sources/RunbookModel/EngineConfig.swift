@@ -13,7 +13,7 @@ import Yams
 /// - `restart`: the services' restart policy: `wait`, `max_wait`, `budget`, `window`, `stable_after`
 /// - `server_time_zone`: the IANA zone bars are aligned in, as the MT5 server's (default `UTC`)
 /// - `market`: `holidays`, New York dates `YYYY-MM-DD` on which forex does not trade
-/// - `channels`: notification channels by name (telegram, email, webhook); see `ChannelSettings`
+/// - `channels`: notification channels by name, of the types in the `ChannelCatalog` given to `load`; see `ChannelSettings`
 /// - `escalation`: `cooldown`, `levels` (2-4: `channels`, `climb_after`), `fallback`, `fallback_after`, `retry`
 /// - `http`: the HTTP server: `enabled`, `listen` (default `127.0.0.1:8080`), `token_env`, `allowed_hosts`, `idle_timeout`; see `HTTPSettings`
 /// - `ticks`: tick storage: `sync_interval` (default 200ms); see `TickSettings`
@@ -52,14 +52,17 @@ public struct EngineConfig: Sendable {
 
     static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http", "ticks"]
 
-    /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the environment.
-    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ValidationFailure) -> EngineConfig {
+    /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the
+    /// environment; `channels` names the channel types the file may use (`Catalog.channels`).
+    public static func load(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment, channels kinds: any ChannelCatalog
+    ) throws(ValidationFailure) -> EngineConfig {
         var config = EngineConfig()
         let fromEnvironment = environment["RUNBOOK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let chosen = path ?? fromEnvironment ?? (FileManager.default.fileExists(atPath: "runbook.yaml") ? "runbook.yaml" : nil)
         if let chosen {
             let text = try YAMLFile.read(chosen, unreadable: "cannot read the configuration file: check the path given to --config or RUNBOOK_CONFIG")
-            try config.read(text: text, file: chosen)
+            try config.read(text: text, file: chosen, channels: kinds)
         }
         let overrides: [(String, WritableKeyPath<EngineConfig, String>)] = [
             ("RUNBOOK_DATA_DIR", \.dataDirectory), ("RUNBOOK_RUNBOOKS", \.runbooksDirectory),
@@ -74,13 +77,13 @@ public struct EngineConfig: Sendable {
 
     /// Reads a configuration from YAML text alone, without the environment; `file` names it in
     /// diagnostics and anchors relative paths.
-    public static func load(text: String, file: String) throws(ValidationFailure) -> EngineConfig {
+    public static func load(text: String, file: String, channels kinds: any ChannelCatalog) throws(ValidationFailure) -> EngineConfig {
         var config = EngineConfig()
-        try config.read(text: text, file: file)
+        try config.read(text: text, file: file, channels: kinds)
         return config
     }
 
-    private mutating func read(text: String, file: String) throws(ValidationFailure) {
+    private mutating func read(text: String, file: String, channels kinds: any ChannelCatalog) throws(ValidationFailure) {
         self.file = file
         var source = YAMLSource(file: file, text: text)
         if let root = source.compose(), let entries = source.entries(root, what: "the configuration") {
@@ -102,7 +105,7 @@ public struct EngineConfig: Sendable {
                 case "processes": readProcesses(value, base: base, &source)
                 case "restart": readRestart(value, &source)
                 case "market": readMarket(value, &source)
-                case "channels": readChannels(value, &source)
+                case "channels": readChannels(value, kinds: kinds, &source)
                 case "http": readHTTP(value, &source)
                 case "ticks": readTicks(value, &source)
                 case "escalation": references = readEscalation(value, &source)

@@ -1,4 +1,6 @@
 import Foundation
+import RunbookCurl
+import RunbookEscalation
 import RunbookModel
 import Testing
 
@@ -18,7 +20,7 @@ import Testing
     func load(_ text: String) throws(ValidationFailure) -> EngineConfig {
         let file = folder.appendingPathComponent("runbook-\(UUID().uuidString).yaml")
         try? text.write(to: file, atomically: true, encoding: .utf8)
-        return try EngineConfig.load(path: file.path, environment: [:])
+        return try EngineConfig.load(path: file.path, environment: [:], channels: ChannelRegistry.curl)
     }
 
     /// The diagnostics of a configuration that must fail.
@@ -53,13 +55,13 @@ import Testing
         #expect(config.channels.map(\.name) == ["ops-telegram", "ops-email", "relay", "secure", "ops-hook", "plain-hook", "default-bot"])
         #expect(config.channels.map(\.type) == ["telegram", "email", "email", "email", "webhook", "webhook", "telegram"])
 
-        guard case .telegram(let telegram) = config.channels[0].kind else { Issue.record("not telegram"); return }
+        guard let telegram = config.channels[0].options as? ChannelSettings.Telegram else { Issue.record("not telegram"); return }
         #expect(telegram.chatID == "-100123")
         #expect(telegram.tokenVariable == "OPS_BOT_TOKEN")
         #expect(telegram.baseURL == "http://127.0.0.1:8081")
         #expect(config.channels[0].timeout == .seconds(5))
 
-        guard case .email(let email) = config.channels[1].kind else { Issue.record("not email"); return }
+        guard let email = config.channels[1].options as? ChannelSettings.Email else { Issue.record("not email"); return }
         #expect(email.url == "smtp://mail.example.com:587")
         #expect(email.security == .starttls)
         #expect(email.from == "runbook@example.com")
@@ -68,18 +70,18 @@ import Testing
         #expect(email.caFile == folder.appendingPathComponent("ca.pem").path)
         #expect(config.channels[1].timeout == .seconds(10))
 
-        guard case .email(let relay) = config.channels[2].kind, case .email(let secure) = config.channels[3].kind else { Issue.record("not email"); return }
+        guard let relay = config.channels[2].options as? ChannelSettings.Email, let secure = config.channels[3].options as? ChannelSettings.Email else { Issue.record("not email"); return }
         #expect(relay.security == ChannelSettings.Email.Security.none)
         #expect(relay.to == ["ops@example.com"])
         #expect(relay.usernameVariable == nil)
         #expect(secure.security == .smtps)
 
-        guard case .webhook(let hook) = config.channels[4].kind, case .webhook(let plain) = config.channels[5].kind else { Issue.record("not webhook"); return }
+        guard let hook = config.channels[4].options as? ChannelSettings.Webhook, let plain = config.channels[5].options as? ChannelSettings.Webhook else { Issue.record("not webhook"); return }
         #expect(hook.url == "https://hooks.example.com/runbook")
         #expect(hook.tokenVariable == "HOOK_TOKEN")
         #expect(plain.tokenVariable == nil)
 
-        guard case .telegram(let bot) = config.channels[6].kind else { Issue.record("not telegram"); return }
+        guard let bot = config.channels[6].options as? ChannelSettings.Telegram else { Issue.record("not telegram"); return }
         #expect(bot.tokenVariable == "TELEGRAM_BOT_TOKEN")
         #expect(bot.baseURL == "https://api.telegram.org")
     }

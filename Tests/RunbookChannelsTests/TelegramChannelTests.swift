@@ -114,10 +114,10 @@ import Testing
         let server = try Peer("http_peer.py")
         var telegram = ChannelSettings.Telegram(chatID: "@ops_channel")
         telegram.baseURL = "http://127.0.0.1:\(server.port)/ok"
-        var settings = ChannelSettings(name: "ops-telegram", kind: .telegram(telegram))
+        var settings = ChannelSettings(name: "ops-telegram", options: telegram)
         settings.timeout = .seconds(3)
-        let hook = ChannelSettings(name: "ops-hook", kind: .webhook(.init(url: "http://127.0.0.1:\(server.port)/ok/hook")))
-        let channels = NotificationChannels.make([settings, hook], environment: ["TELEGRAM_BOT_TOKEN": "42:from-the-environment"])
+        let hook = ChannelSettings(name: "ops-hook", options: ChannelSettings.Webhook(url: "http://127.0.0.1:\(server.port)/ok/hook"))
+        let channels = ChannelRegistry.curl.make([settings, hook], environment: ["TELEGRAM_BOT_TOKEN": "42:from-the-environment"])
         #expect(channels.map(\.name) == ["ops-telegram", "ops-hook"])
         #expect(channels.map(\.minimumInterval) == [.seconds(1), .zero])
         #expect(await channels[0].deliver(message()) == .delivered)

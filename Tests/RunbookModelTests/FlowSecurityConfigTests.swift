@@ -1,4 +1,5 @@
 import Foundation
+import RunbookApp
 import RunbookModel
 import Testing
 
@@ -12,7 +13,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("runbook.yaml")
         try? text.write(to: file, atomically: true, encoding: .utf8)
-        return try EngineConfig.load(path: file.path, environment: [:])
+        return try EngineConfig.load(path: file.path, environment: [:], channels: Catalog.channels)
     }
 
     @Test func curveClientsAndTheAllowlistAreRead() throws {

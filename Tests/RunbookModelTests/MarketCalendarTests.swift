@@ -1,4 +1,5 @@
 import Foundation
+import RunbookApp
 import RunbookModel
 import Testing
 
@@ -49,13 +50,13 @@ import Testing
         let file = folder.appendingPathComponent("runbook.yaml").path
         try "market:\n  holidays: [2026-12-25, 2026-02-30]\n".write(toFile: file, atomically: true, encoding: .utf8)
         #expect {
-            try EngineConfig.load(path: file, environment: [:])
+            try EngineConfig.load(path: file, environment: [:], channels: Catalog.channels)
         } throws: { error in
             let diagnostics = (error as? ValidationFailure)?.diagnostics ?? []
             return diagnostics.count == 1 && diagnostics[0].location.line == 2 && diagnostics[0].location.column == 26
                 && diagnostics[0].message.contains("YYYY-MM-DD")
         }
         try "market:\n  holidays: [2026-12-25]\n".write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(try EngineConfig.load(path: file, environment: [:]).market.holidays == ["2026-12-25"])
+        #expect(try EngineConfig.load(path: file, environment: [:], channels: Catalog.channels).market.holidays == ["2026-12-25"])
     }
 }

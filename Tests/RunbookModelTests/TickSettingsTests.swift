@@ -1,16 +1,17 @@
+import RunbookApp
 import RunbookModel
 import Testing
 
 /// `ticks:` in runbook.yaml: how often the journal reaches the disk, and whether there is one.
 @Suite struct TickSettingsTests {
     @Test func theJournalIsOnAndSyncedEvery200msByDefault() throws {
-        let config = try EngineConfig.load(text: "data_dir: var\n", file: "runbook.yaml")
+        let config = try EngineConfig.load(text: "data_dir: var\n", file: "runbook.yaml", channels: Catalog.channels)
         #expect(config.ticks.journal)
         #expect(config.ticks.syncInterval == .milliseconds(200))
     }
 
     @Test func bothAreRead() throws {
-        let config = try EngineConfig.load(text: "ticks: {sync_interval: 50ms, journal: false}\n", file: "runbook.yaml")
+        let config = try EngineConfig.load(text: "ticks: {sync_interval: 50ms, journal: false}\n", file: "runbook.yaml", channels: Catalog.channels)
         #expect(!config.ticks.journal)
         #expect(config.ticks.syncInterval == .milliseconds(50))
     }
@@ -21,7 +22,7 @@ import Testing
         ("ticks: {sync: 1s}\n", "runbook.yaml:1:9: error:"),
     ])
     func mistakesNameTheirPlace(text: String, expected: String) {
-        let error = #expect(throws: ValidationFailure.self) { try EngineConfig.load(text: text, file: "runbook.yaml") }
+        let error = #expect(throws: ValidationFailure.self) { try EngineConfig.load(text: text, file: "runbook.yaml", channels: Catalog.channels) }
         #expect(error?.diagnostics.first?.description.hasPrefix(expected) == true, "\(String(describing: error?.diagnostics.first))")
     }
 }

@@ -139,7 +139,7 @@ import Testing
             processes:
               - {name: engine, command: /bin/true, ports: [5557], stop_timeout: 3s}
             """.write(to: good, atomically: true, encoding: .utf8)
-        let config = try EngineConfig.load(path: good.path, environment: [:])
+        let config = try EngineConfig.load(path: good.path, environment: [:], channels: Catalog.channels)
         #expect(config.serverTimeZone == "Europe/Athens")
         #expect(config.flows.router == "tcp://*:6555")
         #expect(config.restart.budget == 5 && config.restart.wait == .seconds(10))
@@ -147,7 +147,7 @@ import Testing
 
         let bad = folder.appendingPathComponent("bad.yaml")
         try "server_time_zone: Mars/Olympus\nflows: {router: 5555}\n".write(to: bad, atomically: true, encoding: .utf8)
-        let failure = #expect(throws: ValidationFailure.self) { try EngineConfig.load(path: bad.path, environment: [:]) }
+        let failure = #expect(throws: ValidationFailure.self) { try EngineConfig.load(path: bad.path, environment: [:], channels: Catalog.channels) }
         #expect(failure?.diagnostics.map(\.location.line) == [1, 2])
         #expect(failure?.diagnostics.first?.message.contains("unknown time zone 'Mars/Olympus'") == true)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookApp
 import Hummingbird
 import HummingbirdTesting
 import RunbookChecks
@@ -234,7 +235,7 @@ import Testing
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("http-\(UUID().uuidString).yaml")
         try? text.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        return try EngineConfig.load(path: file.path, environment: [:])
+        return try EngineConfig.load(path: file.path, environment: [:], channels: Catalog.channels)
     }
 
     @Test func defaultsAreLoopback8080AndRUNBOOK_API_TOKEN() throws {

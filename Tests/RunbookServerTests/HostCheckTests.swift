@@ -1,4 +1,5 @@
 import Foundation
+import RunbookApp
 import Hummingbird
 import HummingbirdTesting
 import RunbookModel
@@ -85,7 +86,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("runbook.yaml")
         try "http: {listen: 0.0.0.0:8080, allowed_hosts: [dashboard.example.com, 10.0.0.5], idle_timeout: 5s}\n".write(to: file, atomically: true, encoding: .utf8)
-        let config = try EngineConfig.load(path: file.path, environment: [:])
+        let config = try EngineConfig.load(path: file.path, environment: [:], channels: Catalog.channels)
         #expect(config.http.allowedHosts == ["dashboard.example.com", "10.0.0.5"])
         #expect(config.http.idleTimeout == .seconds(5))
         #expect(HTTPSettings().idleTimeout == .seconds(30))
@@ -93,7 +94,7 @@ import Testing
         try "http:\n  allowed_hosts: [\"https://dashboard.example.com/\"]\n  idle_timeout: 0s\n".write(to: file, atomically: true, encoding: .utf8)
         var problems: [String] = []
         do {
-            _ = try EngineConfig.load(path: file.path, environment: [:])
+            _ = try EngineConfig.load(path: file.path, environment: [:], channels: Catalog.channels)
         } catch {
             problems = error.diagnostics.map(\.description)
         }
