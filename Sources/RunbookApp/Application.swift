@@ -96,7 +96,7 @@ public struct Application: Sendable {
             throw StartFailure("cannot open the control socket \(engine.controlEndpoint): \(error)")
         }
         // The runbooks checks and schedules start, with steps that act on this engine directly.
-        let environment = engine.probeEnvironment(records: records, engine: live)
+        let environment = engine.checkServices(records: records, engine: live)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
         let services = engine.stepServices(records: records, checks: book, desk: desk)
         let launcher = RunLauncher(executor: engine.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))

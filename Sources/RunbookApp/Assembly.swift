@@ -59,8 +59,8 @@ public struct Assembly: Sendable {
 
     /// What checks and steps see of the engine: `engine` when this process runs it, otherwise
     /// the running engine reached through its state file and control socket.
-    public func probeEnvironment(records: RecordsDatabase?, engine live: (any EngineControl)? = nil) -> ProbeEnvironment {
-        ProbeEnvironment(
+    public func checkServices(records: RecordsDatabase?, engine live: (any EngineControl)? = nil) -> EngineServices {
+        EngineServices(
             engine: live ?? ControlClient(stateFile: stateFile, endpoint: controlEndpoint), records: records?.flows, market: config.market,
             databasePath: config.databasePath
         )
@@ -71,16 +71,15 @@ public struct Assembly: Sendable {
         IncidentDesk(store: records.incidents, policy: config.escalation, channels: config.channels.map(\.name), checks: checks)
     }
 
-    /// The services steps use to act on the engine.
-    public func stepServices(records: RecordsDatabase, checks: CheckBook, desk: IncidentDesk? = nil) -> StepServices {
-        let desk = desk ?? incidentDesk(records: records, checks: { checks.checks })
-        var services = StepServices()
-            .adding(desk as any Escalating, as: (any Escalating).self)
-            .adding(checks, as: CheckBook.self)
-            .adding(records.flows as any HealthRecords, as: (any HealthRecords).self)
-            .adding(records.checks as any AlertBook, as: (any AlertBook).self)
-            .adding(config.flows, as: FlowEndpoints.self)
-        if let engine = checks.evaluator.environment.engine { services = services.adding(engine, as: (any EngineControl).self) }
+    /// What steps see of the engine: what checks see, with the checks themselves, the alerts,
+    /// the incidents and outbox, and the flows' endpoints.
+    public func stepServices(records: RecordsDatabase, checks: CheckBook, desk: IncidentDesk? = nil) -> EngineServices {
+        var services = checks.evaluator.environment
+        services.escalation = desk ?? incidentDesk(records: records, checks: { checks.checks })
+        services.checks = checks
+        services.records = records.flows
+        services.alerts = records.checks
+        services.flows = config.flows
         return services
     }
 
@@ -107,7 +106,7 @@ public struct Assembly: Sendable {
         }
     }
 
-    public func executor(recorder: any RunRecorder, library: RunbookLibrary, observer: (any RunObserver)?, services: StepServices = StepServices()) -> Executor {
+    public func executor(recorder: any RunRecorder, library: RunbookLibrary, observer: (any RunObserver)?, services: EngineServices = EngineServices()) -> Executor {
         var executor = Executor(
             registry: Catalog.steps, recorder: recorder, logger: Logger(label: "runbook"),
             lookup: { name in try library.resolve(name) }, observer: observer

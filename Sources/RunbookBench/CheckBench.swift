@@ -7,6 +7,7 @@ import RunbookExecutor
 import RunbookFlows
 import RunbookModel
 import RunbookSQLite
+import RunbookSteps
 import Synchronization
 
 /// The guardian's costs: one cycle of every shipped check, and how long a fault takes to change
@@ -19,7 +20,7 @@ struct CheckBench {
         static let spec = ProbeSpec(name: "dial", summary: "a value the bench sets", unit: .number)
         static let value = Atomic<Int>(0)
         init(inputs: [String: Value]) throws(ProbeInputError) {}
-        func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+        func read(in environment: EngineServices) async throws -> ProbeReading {
             ProbeReading(value: Double(Self.value.load(ordering: .relaxed)), text: "")
         }
     }
@@ -80,7 +81,7 @@ struct CheckBench {
         }
         var checks = try CheckLoader(probes: Catalog.probes).loadAll(paths: ["Checks"])
         for index in checks.indices { checks[index].duringMarket = false }
-        let environment = ProbeEnvironment(
+        let environment = EngineServices(
             engine: QuietEngine(), records: records, workingDirectory: folder.path, databasePath: folder.appendingPathComponent("checks.db").path
         )
         let evaluator = CheckEvaluator(probes: Catalog.probes, environment: environment)
@@ -123,7 +124,7 @@ struct CheckBench {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
         let guardian = Guardian(
-            book: CheckBook(checks: [check], evaluator: CheckEvaluator(probes: ProbeRegistry([Dial.self]), environment: ProbeEnvironment(engine: nil, records: nil))),
+            book: CheckBook(checks: [check], evaluator: CheckEvaluator(probes: ProbeRegistry([Dial.self]), environment: EngineServices(engine: nil, records: nil))),
             launcher: launcher, journal: stamps, clock: ContinuousClock(), logger: logger
         )
         let task = Task { try await guardian.run() }

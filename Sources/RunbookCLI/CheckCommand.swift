@@ -47,7 +47,7 @@ struct CheckCommand: AsyncParsableCommand {
             }
         }
         let records = try? engine.existingRecords()
-        let evaluator = CheckEvaluator(probes: Catalog.probes, environment: engine.probeEnvironment(records: records))
+        let evaluator = CheckEvaluator(probes: Catalog.probes, environment: engine.checkServices(records: records))
         let results = await evaluator.evaluate(all: checks)
         let since = Self.since(from: engine.healthFile, results: results)
 

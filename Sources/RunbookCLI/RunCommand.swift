@@ -77,7 +77,7 @@ struct RunCommand: AsyncParsableCommand {
         let folder = engine.config.checksDirectory
         let checks = CheckBook(
             loading: { (try? CheckLoader(probes: Catalog.probes).loadAll(paths: [folder])) ?? [] },
-            evaluator: CheckEvaluator(probes: Catalog.probes, environment: engine.probeEnvironment(records: records))
+            evaluator: CheckEvaluator(probes: Catalog.probes, environment: engine.checkServices(records: records))
         )
         let services = engine.stepServices(records: records, checks: checks)
         let executor = engine.executor(recorder: records.runs, library: library, observer: observer, services: services)

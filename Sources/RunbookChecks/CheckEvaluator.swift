@@ -1,36 +1,14 @@
 import Foundation
 import RunbookModel
-
-/// One evaluation of a check.
-public struct CheckResult: Sendable, Equatable {
-    public var check: String
-    public var status: CheckStatus
-    public var value: Double?
-    /// The measurement, or why there is none, for people.
-    public var text: String
-    public var subject: String?
-    /// The limit that decided the status, or both limits when it is healthy.
-    public var threshold: String
-    public var at: Date
-
-    public init(check: String, status: CheckStatus, value: Double?, text: String, subject: String? = nil, threshold: String, at: Date) {
-        self.check = check
-        self.status = status
-        self.value = value
-        self.text = text
-        self.subject = subject
-        self.threshold = threshold
-        self.at = at
-    }
-}
+import RunbookSteps
 
 /// Evaluates checks: market hours, the probe under its timeout, then the thresholds.
 public struct CheckEvaluator: Sendable {
     public var probes: ProbeRegistry
-    public var environment: ProbeEnvironment
+    public var environment: EngineServices
     public var clock: any Clock<Duration>
 
-    public init(probes: ProbeRegistry, environment: ProbeEnvironment, clock: any Clock<Duration> = ContinuousClock()) {
+    public init(probes: ProbeRegistry, environment: EngineServices, clock: any Clock<Duration> = ContinuousClock()) {
         self.probes = probes
         self.environment = environment
         self.clock = clock

@@ -3,14 +3,6 @@ import RunbookCore
 import RunbookModel
 import RunbookSteps
 
-/// Open alerts: a check that turned warning or critical opens one, its recovery clears it.
-public protocol AlertBook: Sendable {
-    /// The checks with an open alert.
-    func openAlerts() async throws -> [String]
-    /// Clears the open alerts of `check`; how many were cleared.
-    func clearAlerts(check: String, by actor: String) async throws -> Int
-}
-
 /// Evaluates a check now; fails unless its status is allowed (healthy or idle by default).
 public struct CheckStep: StepPrimitive {
     public static let spec = PrimitiveSpec(
@@ -44,7 +36,7 @@ public struct CheckStep: StepPrimitive {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        guard let book = context.services.get(CheckBook.self) else {
+        guard let book = context.services.checks else {
             throw StepFailure("no checks are loaded here: check steps run inside `runbook up` or `runbook run` with a Checks folder")
         }
         if name == "all" { return try await evaluateAll(book) }
@@ -68,8 +60,8 @@ public struct CheckStep: StepPrimitive {
 
 extension CheckStep {
     /// Every check at once: one line each; fails naming those whose status is not allowed.
-    private func evaluateAll(_ book: CheckBook) async throws -> StepResult {
-        let results = await book.evaluator.evaluate(all: book.checks)
+    private func evaluateAll(_ book: any CheckRunning) async throws -> StepResult {
+        let results = await book.evaluateAll()
         let lines = results.map { "\($0.check): \($0.status.rawValue): \($0.text)" + ($0.subject.map { " [\($0)]" } ?? "") }
         let failing = results.filter { !allow.contains($0.status) }
         let worst = results.map(\.status).filter { $0 != .idle }.max() ?? .healthy
@@ -105,7 +97,7 @@ public struct RestartStep: StepPrimitive {
     public func describe() -> String { "restart \(service == "all" ? "every service and program" : service) through its supervisor and verify it" }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        guard let engine = context.services.get((any EngineControl).self) else {
+        guard let engine = context.services.engine else {
             throw StepFailure("no engine to restart \(service) in: run `runbook up`")
         }
         if service == "all" {
@@ -157,8 +149,8 @@ public struct ClearAlertsStep: StepPrimitive {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        guard let alerts = context.services.get((any AlertBook).self) else { throw StepFailure("no alerts are kept here: run inside `runbook up`") }
-        let book = context.services.get(CheckBook.self)
+        guard let alerts = context.services.alerts else { throw StepFailure("no alerts are kept here: run inside `runbook up`") }
+        let book = context.services.checks
         var cleared: [String] = []
         var stillOpen: [String] = []
         for check in try await alerts.openAlerts() where checks.isEmpty || checks.contains(check) {

@@ -1,6 +1,7 @@
 import Foundation
 import RunbookCore
 import RunbookModel
+import RunbookSteps
 
 /// Services of the engine (flows and supervised programs) running, with their ports bound.
 /// Value: services not up.
@@ -34,7 +35,7 @@ public struct ServiceProbe: Probe {
         return picked
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let snapshot: EngineSnapshot
         do {
             snapshot = try await environment.requireEngine().snapshot()
@@ -67,7 +68,7 @@ public struct RestartsProbe: Probe {
         if names.isEmpty { names = ["all"] }
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let snapshot = try await environment.requireEngine().snapshot()
         let services = try ServiceProbe.pick(names, from: snapshot)
         guard let busiest = services.max(by: { $0.restarts < $1.restarts }) else { return ProbeReading(value: 0, text: "no services") }
@@ -89,7 +90,7 @@ public struct RouterPeersProbe: Probe {
         service = inputs.text("service") ?? "command-router"
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let snapshot = try await environment.requireEngine().snapshot()
         guard let router = try ServiceProbe.pick([service], from: snapshot).first, let connected = router.peers else {
             throw ProbeFailure("\(service) does not count its peers")

@@ -3,6 +3,7 @@ import Logging
 import RunbookCore
 import RunbookExecutor
 import RunbookModel
+import RunbookSteps
 import ServiceLifecycle
 import Synchronization
 
@@ -21,7 +22,7 @@ public protocol CheckIncidents: Sendable {
 
 /// The checks of a configuration, by name, with what evaluates them: for `runbook check` and the
 /// `check` and `wait_until` steps.
-public final class CheckBook: Sendable {
+public final class CheckBook: CheckRunning, Sendable {
     public let evaluator: CheckEvaluator
     private let load: @Sendable () -> [Check]
     private let loaded = Mutex<[Check]?>(nil)
@@ -57,6 +58,10 @@ public final class CheckBook: Sendable {
 
     public func evaluate(_ name: String) async throws -> CheckResult {
         await evaluator.evaluate(try check(named: name))
+    }
+
+    public func evaluateAll() async -> [CheckResult] {
+        await evaluator.evaluate(all: checks)
     }
 }
 

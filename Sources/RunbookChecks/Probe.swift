@@ -1,6 +1,7 @@
 import Foundation
 import RunbookCore
 import RunbookModel
+import RunbookSteps
 
 /// A kind of measurement a check makes. To add one, write a type conforming to this protocol and
 /// register it in a `ProbeRegistry`.
@@ -9,7 +10,7 @@ public protocol Probe: Sendable {
     /// Reads the check's inputs; throws when they cannot be used.
     init(inputs: [String: Value]) throws(ProbeInputError)
     /// Measures once.
-    func read(in environment: ProbeEnvironment) async throws -> ProbeReading
+    func read(in environment: EngineServices) async throws -> ProbeReading
 }
 
 /// What a probe measured.
@@ -50,40 +51,8 @@ public struct ProbeFailure: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// What probes can look at.
-public struct ProbeEnvironment: Sendable {
-    /// The running engine, when there is one to ask.
-    public var engine: (any EngineControl)?
-    /// The records: EAs, signals, fires, trades.
-    public var records: (any HealthRecords)?
-    public var market: MarketCalendar
-    /// Folder relative paths are read against.
-    public var workingDirectory: String
-    /// The records database, the default of probes that read a database.
-    public var databasePath: String?
-    /// For a check that counts only while the market is open: when it last opened. Ages are not
-    /// counted from before it (the weekend is no silence).
-    public var sessionStart: Date?
-    /// The wall clock.
-    public var now: @Sendable () -> Date
-
-    public init(
-        engine: (any EngineControl)?, records: (any HealthRecords)?, market: MarketCalendar = MarketCalendar(),
-        workingDirectory: String = FileManager.default.currentDirectoryPath, databasePath: String? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
-    ) {
-        self.engine = engine
-        self.records = records
-        self.market = market
-        self.databasePath = databasePath
-        self.workingDirectory = workingDirectory
-        self.now = now
-    }
-
-    public func resolvePath(_ path: String) -> String {
-        path.hasPrefix("/") ? path : (workingDirectory as NSString).appendingPathComponent(path)
-    }
-
+/// What probes need of what the engine offers.
+extension EngineServices {
     func requireEngine() throws -> any EngineControl {
         guard let engine else { throw ProbeFailure("no engine to ask: run `runbook up`") }
         return engine

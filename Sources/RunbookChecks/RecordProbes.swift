@@ -1,5 +1,7 @@
 import Foundation
+import RunbookCore
 import RunbookModel
+import RunbookSteps
 
 /// Seconds since each EA's last heartbeat; the oldest, or one EA's. Value: seconds.
 public struct HeartbeatProbe: Probe {
@@ -18,7 +20,7 @@ public struct HeartbeatProbe: Probe {
         seenWithin = inputs.duration("seen_within") ?? .seconds(86_400)
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let now = environment.now()
         let known = try await environment.requireRecords().heartbeats().filter { ea == nil || $0.ea == ea }
         let beats = known.filter { now.timeIntervalSince($0.lastSeen) < seenWithin.seconds }
@@ -52,7 +54,7 @@ public struct FreshnessProbe: Probe {
         guard Self.kinds.contains(of) else { throw ProbeInputError("freshness of '\(of)' is not one of \(Self.kinds.joined(separator: ", "))") }
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         var last: Date?
         // Nothing ever (ticks: nothing since the engine started) counts from the engine's start:
         // a flow dead from the start is found as one that stopped.
@@ -105,7 +107,7 @@ public struct RateProbe: Probe {
         guard window > .zero, per > .zero else { throw ProbeInputError("rate needs a window and per above zero") }
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let now = environment.now()
         let count: Int
         if of == "ticks" {
@@ -163,7 +165,7 @@ public struct WinRateProbe: Probe {
         guard last >= 1, minTrades >= 1 else { throw ProbeInputError("win_rate needs last and min_trades of 1 or more") }
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let trades = try await environment.requireRecords().recentTrades(limit: last)
         var groups: [String: [ClosedTrade]] = [:]
         for trade in trades {
@@ -217,7 +219,7 @@ public struct QueueDepthProbe: Probe {
 
     public init(inputs: [String: Value]) throws(ProbeInputError) {}
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let queued = try await environment.requireRecords().queuedFires()
         let oldest = queued.oldest.map { ", oldest \(Age.text(environment.now().timeIntervalSince($0))) old" } ?? ""
         return ProbeReading(value: Double(queued.count), text: "\(queued.count) fire(s) queued\(oldest)")

@@ -1,5 +1,6 @@
 import Foundation
 import RunbookModel
+import RunbookSteps
 
 /// Local TCP ports that have a listening socket. Value: ports not bound.
 public struct PortProbe: Probe {
@@ -20,7 +21,7 @@ public struct PortProbe: Probe {
         self.ports = ports
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let missing = Listeners.notListening(ports)
         let text = missing.isEmpty
             ? "\(ports.count == 1 ? "port \(ports[0])" : "all \(ports.count) ports") bound"
@@ -50,7 +51,7 @@ public struct ProcessProbe: Probe {
         guard name != nil || pidFile != nil || match != nil else { throw ProbeInputError("process needs name, match or pid_file") }
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         if let pidFile {
             let path = environment.resolvePath(pidFile)
             guard let pid = try PidFile.read(path) else { return ProbeReading(value: 0, text: "no pid file \(path)", subject: pidFile) }
@@ -89,7 +90,7 @@ public struct FileAgeProbe: Probe {
         oldest = which == "oldest"
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let pattern = environment.resolvePath(path)
         var times: [(String, Date)] = []
         for file in Self.expand(pattern) {
@@ -125,7 +126,7 @@ public struct DiskFreeProbe: Probe {
         path = inputs.text("path") ?? "."
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         var stats = statvfs()
         let resolved = environment.resolvePath(path)
         guard statvfs(resolved, &stats) == 0 else { throw ProbeFailure("cannot read the file system of \(resolved): \(String(cString: strerror(errno)))") }
@@ -161,7 +162,7 @@ public struct CPUProbe: Probe {
         return (total - idle, total)
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let first = try Self.times()
         try await Task.sleep(for: sample)
         let second = try Self.times()
@@ -195,7 +196,7 @@ public struct MemoryProbe: Probe {
         return values
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let info = try Self.meminfo()
         guard let total = info["MemTotal"], total > 0 else { throw ProbeFailure("no MemTotal in /proc/meminfo") }
         if let pidFile {

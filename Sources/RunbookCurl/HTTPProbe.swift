@@ -2,6 +2,7 @@ import CCurl
 import Foundation
 import RunbookChecks
 import RunbookModel
+import RunbookSteps
 
 /// An HTTP endpoint answers with the expected status; its latency is the value. Another status,
 /// or no answer, is critical whatever the limits.
@@ -34,7 +35,7 @@ public struct HTTPProbe: Probe {
         return parts.string ?? "the endpoint"
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         let curl = try CurlEasy()
         try curl.set(CURLOPT_URL, url)
         try curl.set(CURLOPT_NOBODY, 0)

@@ -56,10 +56,10 @@ public struct ProbeStep: StepPrimitive {
             let latency = Double((ContinuousClock.now - started).milliseconds)
             return StepResult(outputs: ["latency_ms": .number(latency)], output: "a peer answered at \(connect)")
         }
-        guard let endpoint = queue ?? context.services.get(FlowEndpoints.self).map({ FlowEndpoints.local($0.commandQueue) }) else {
+        guard let endpoint = queue ?? context.services.flows.map({ FlowEndpoints.local($0.commandQueue) }) else {
             throw StepFailure("probe needs the command queue: give `queue:`")
         }
-        guard let records = context.services.get((any HealthRecords).self) else { throw StepFailure("no records to see the probe arrive in") }
+        guard let records = context.services.records else { throw StepFailure("no records to see the probe arrive in") }
         let id = "probe-\(context.runID)-\(context.stepID)-\(context.attempt)-\(UInt32.random(in: 0...UInt32.max))"
         let message = #"{"type":"test","probe_id":"\#(id)"}"#
         let outcome: ZMQOneShot.Outcome

@@ -19,7 +19,7 @@ public struct Executor: Sendable {
     /// Bytes of a step's output kept in its record.
     public var recordedOutputLimit: Int
     /// What the engine lends to steps (checks, restarts): empty outside `runbook up`.
-    public var services = StepServices()
+    public var services = EngineServices()
 
     public init(
         registry: StepRegistry, recorder: any RunRecorder, clock: any Clock<Duration> = ContinuousClock(),

@@ -10,9 +10,11 @@ struct MaskingEscalation: Escalating {
     let secrets: Secrets
 
     /// `services` with their escalation, when they have one, seen through `secrets`.
-    static func services(_ services: StepServices, masking secrets: Secrets) -> StepServices {
-        guard let escalating = services.get((any Escalating).self) else { return services }
-        return services.adding(MaskingEscalation(underlying: escalating, secrets: secrets) as any Escalating, as: (any Escalating).self)
+    static func services(_ services: EngineServices, masking secrets: Secrets) -> EngineServices {
+        guard let escalating = services.escalation else { return services }
+        var masked = services
+        masked.escalation = MaskingEscalation(underlying: escalating, secrets: secrets)
+        return masked
     }
 
     func escalate(runID: Int64, runbook: String, level: Int, reason: String) async throws -> String {

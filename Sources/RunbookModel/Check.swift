@@ -178,3 +178,26 @@ public struct Threshold: Sendable, Equatable, CustomStringConvertible {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }
+
+/// One evaluation of a check.
+public struct CheckResult: Sendable, Equatable {
+    public var check: String
+    public var status: CheckStatus
+    public var value: Double?
+    /// The measurement, or why there is none, for people.
+    public var text: String
+    public var subject: String?
+    /// The limit that decided the status, or both limits when it is healthy.
+    public var threshold: String
+    public var at: Date
+
+    public init(check: String, status: CheckStatus, value: Double?, text: String, subject: String? = nil, threshold: String, at: Date) {
+        self.check = check
+        self.status = status
+        self.value = value
+        self.text = text
+        self.subject = subject
+        self.threshold = threshold
+        self.at = at
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RunbookChecks
+import RunbookCore
 import RunbookModel
 
 /// State changes of checks, and the alerts they open and clear, in the records database.

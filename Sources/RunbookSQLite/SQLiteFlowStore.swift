@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RunbookChecks
+import RunbookCore
 import RunbookFlows
 
 /// The flows' records, in the records database: EA instances, signals, fires with their status,

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import RunbookChecks
 import RunbookModel
+import RunbookSteps
 
 /// A SQLite database opens, answers, and passes `PRAGMA quick_check`. Value: problems found.
 public struct SQLiteProbe: Probe {
@@ -16,7 +17,7 @@ public struct SQLiteProbe: Probe {
         path = inputs.text("path")
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         guard let file = path.map(environment.resolvePath) ?? environment.databasePath else {
             throw ProbeFailure("sqlite has no database to look at: give `path:` in the check")
         }
@@ -49,7 +50,7 @@ public struct SQLValueProbe: Probe {
         guard !query.isEmpty else { throw ProbeInputError("sql needs a query") }
     }
 
-    public func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
         guard let file = database.map(environment.resolvePath) ?? environment.databasePath else {
             throw ProbeFailure("sql has no database to query: give `database:` in the check")
         }

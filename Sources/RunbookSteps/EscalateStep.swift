@@ -29,7 +29,7 @@ public struct EscalateStep: StepPrimitive {
     public func run(in context: StepContext) async throws -> StepResult {
         var message = "escalated to level \(level)" + (reason.isEmpty ? "" : ": \(reason)")
         context.logger.error("\(message)", metadata: ["runbook": "\(context.runbook)", "run": "\(context.runID)"])
-        if let escalating = context.services.get((any Escalating).self) {
+        if let escalating = context.services.escalation {
             do {
                 message += "; " + (try await escalating.escalate(runID: context.runID, runbook: context.runbook, level: level, reason: reason))
             } catch {

@@ -48,7 +48,7 @@ public struct NotifyStep: StepPrimitive {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        guard let escalating = context.services.get((any Escalating).self) else {
+        guard let escalating = context.services.escalation else {
             throw StepFailure("notify needs the engine's channels: configure channels: in runbook.yaml")
         }
         let subject = self.subject.isEmpty ? "\(context.runbook): \(message.split(separator: "\n").first.map(String.init) ?? "")" : self.subject

@@ -21,13 +21,13 @@ public struct StepContext: Sendable {
     /// Starts another runbook as a child run (the `run` primitive).
     public var runChild: @Sendable (_ runbook: String, _ params: [String: String]) async throws -> ChildRun
     /// Services of the engine for primitives that act on it; the executor's escalation masks the run's secrets.
-    public var services: StepServices
+    public var services: EngineServices
 
     public init(
         runID: Int64, runbook: String, stepID: String, attempt: Int, workingDirectory: String,
         environment: [String: String], clock: any Clock<Duration>, logger: Logger, evaluator: ExpressionEvaluator,
         makeNested: @escaping @Sendable (NestedPrimitive) throws -> any StepPrimitive,
-        runChild: @escaping @Sendable (String, [String: String]) async throws -> ChildRun, services: StepServices = StepServices()
+        runChild: @escaping @Sendable (String, [String: String]) async throws -> ChildRun, services: EngineServices = EngineServices()
     ) {
         self.services = services
         self.runID = runID

@@ -22,7 +22,7 @@ struct DialProbe: Probe {
     let name: String
     init(inputs: [String: Value]) throws(ProbeInputError) { name = inputs.text("name") ?? "" }
 
-    func read(in environment: ProbeEnvironment) async throws -> ProbeReading {
+    func read(in environment: EngineServices) async throws -> ProbeReading {
         let value = Self.dials.withLock { dials in
             dials[name, default: (0, 0)].reads += 1
             return dials[name]!.value
@@ -66,7 +66,7 @@ struct GuardianHarness {
             return runbook
         }))
         let decisions = self.decisions
-        let environment = ProbeEnvironment(engine: nil, records: records.flows)
+        let environment = EngineServices(engine: nil, records: records.flows)
         let base = Date()
         let origin = clock.now
         guardian = Guardian(
@@ -299,8 +299,8 @@ struct GuardianHarness {
         #expect(try await harness.records.checks.openAlerts() == ["calm", "stormy"])
         let runbook = try RunbookLoader(catalog: Catalog.steps).load(text: "name: tidy\nsteps:\n  - id: clear\n    clear_alerts: {}\n", file: "tidy.yaml")
         var executor = Executor(registry: Catalog.steps, recorder: harness.records.runs, lookup: { _ in runbook })
-        let book = CheckBook(checks: harness.checks, evaluator: CheckEvaluator(probes: ProbeRegistry([DialProbe.self]), environment: ProbeEnvironment(engine: nil, records: nil)))
-        executor.services = StepServices().adding(book, as: CheckBook.self).adding(harness.records.checks as any AlertBook, as: (any AlertBook).self)
+        let book = CheckBook(checks: harness.checks, evaluator: CheckEvaluator(probes: ProbeRegistry([DialProbe.self]), environment: EngineServices(engine: nil, records: nil)))
+        executor.services = EngineServices(alerts: harness.records.checks, checks: book)
         let report = await executor.run(runbook, params: [:], trigger: .manual)
         #expect(report.status == .succeeded)
         #expect(report.steps.first?.output == "cleared 1 alert(s): calm; still open: stormy")

@@ -5,6 +5,7 @@ import RunbookCore
 import RunbookFlows
 import RunbookModel
 import RunbookSQLite
+import RunbookSteps
 import RunbookTestSupport
 import Testing
 
@@ -25,7 +26,7 @@ struct ProbeHarness {
     func evaluate(_ yaml: String, engine: (any EngineControl)? = nil) async throws -> CheckResult {
         let check = try CheckLoader(probes: Catalog.probes).load(text: "name: probe-test\n" + yaml, file: "test.yaml")
         let now = self.now
-        let environment = ProbeEnvironment(
+        let environment = EngineServices(
             engine: engine, records: records.flows, workingDirectory: folder.path, databasePath: path("runbook.db"), now: { now }
         )
         return await CheckEvaluator(probes: Catalog.probes, environment: environment).evaluate(check)

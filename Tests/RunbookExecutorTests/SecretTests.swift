@@ -108,7 +108,7 @@ final class RecordingEscalation: Escalating {
         let escalation = RecordingEscalation()
         var executor = harness.executor()
         executor.logger = Logger(label: "test") { _ in captured }
-        executor.services = StepServices().adding(escalation as any Escalating, as: (any Escalating).self)
+        executor.services = EngineServices(escalation: escalation)
         let report = await executor.run(runbook, params: try ParamBinding.bind(["pw": pw], to: runbook), trigger: .manual)
         #expect(report.status == .failed)
 

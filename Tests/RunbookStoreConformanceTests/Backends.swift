@@ -1,5 +1,6 @@
 import Foundation
 import RunbookChecks
+import RunbookCore
 import RunbookEscalation
 import RunbookExecutor
 import RunbookFlows

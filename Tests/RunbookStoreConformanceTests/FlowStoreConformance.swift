@@ -1,5 +1,6 @@
 import Foundation
 import RunbookChecks
+import RunbookCore
 import RunbookFlows
 import Testing
 

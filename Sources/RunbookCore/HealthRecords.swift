@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the records say about the trading flows, for probes. The SQLite adapter implements it.
+/// What the records say about the trading flows, for probes and steps. The SQLite adapter implements it.
 public protocol HealthRecords: Sendable {
     /// Every EA that has sent a heartbeat, with when it last did.
     func heartbeats() async throws -> [(ea: String, lastSeen: Date)]
@@ -35,4 +35,12 @@ public struct ClosedTrade: Sendable, Equatable {
         self.pnl = pnl
         self.closedAt = closedAt
     }
+}
+
+/// Open alerts: a check that turned warning or critical opens one, its recovery clears it.
+public protocol AlertBook: Sendable {
+    /// The checks with an open alert.
+    func openAlerts() async throws -> [String]
+    /// Clears the open alerts of `check`; how many were cleared.
+    func clearAlerts(check: String, by actor: String) async throws -> Int
 }

@@ -1,0 +1,62 @@
+import Foundation
+import RunbookCore
+import RunbookModel
+
+/// What the engine offers steps and probes alike, by name and type: what a primitive or a probe
+/// can reach is what this struct holds, and the compiler says so. Each is nil where the command
+/// running them has none (a bare executor, `runbook check` without an engine), and the step or
+/// probe that needs it says what to run instead.
+public struct EngineServices: Sendable {
+    /// The running engine: its services' states, counters and restarts.
+    public var engine: (any EngineControl)?
+    /// What the records say about the flows: EAs, signals, fires, trades, test probes.
+    public var records: (any HealthRecords)?
+    /// The open alerts of the checks.
+    public var alerts: (any AlertBook)?
+    /// The checks of the configuration, evaluated on demand (`check`, `clear_alerts`).
+    public var checks: (any CheckRunning)?
+    /// Incidents and the outbox (`escalate`, `notify`); the executor masks a run's secrets in it.
+    public var escalation: (any Escalating)?
+    /// The flows' endpoints as configured (`probe` sends its test fire to the command queue).
+    public var flows: FlowEndpoints?
+    public var market: MarketCalendar
+    /// Folder relative paths are read against.
+    public var workingDirectory: String
+    /// The records database, the default of probes that read a database.
+    public var databasePath: String?
+    /// For a check that counts only while the market is open: when it last opened. Ages are not
+    /// counted from before it (the weekend is no silence).
+    public var sessionStart: Date?
+    /// The wall clock.
+    public var now: @Sendable () -> Date
+
+    public init(
+        engine: (any EngineControl)? = nil, records: (any HealthRecords)? = nil, alerts: (any AlertBook)? = nil, checks: (any CheckRunning)? = nil,
+        escalation: (any Escalating)? = nil, flows: FlowEndpoints? = nil, market: MarketCalendar = MarketCalendar(),
+        workingDirectory: String = FileManager.default.currentDirectoryPath, databasePath: String? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.engine = engine
+        self.records = records
+        self.alerts = alerts
+        self.checks = checks
+        self.escalation = escalation
+        self.flows = flows
+        self.market = market
+        self.workingDirectory = workingDirectory
+        self.databasePath = databasePath
+        self.now = now
+    }
+
+    public func resolvePath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (workingDirectory as NSString).appendingPathComponent(path)
+    }
+}
+
+/// The checks of a configuration as steps reach them.
+public protocol CheckRunning: Sendable {
+    /// Evaluates the check named `name` now.
+    func evaluate(_ name: String) async throws -> CheckResult
+    /// Evaluates every check now, in parallel.
+    func evaluateAll() async -> [CheckResult]
+}
