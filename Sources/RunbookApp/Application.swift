@@ -17,14 +17,14 @@ import ServiceLifecycle
 /// outbox, the control socket and the HTTP server) until SIGTERM or SIGINT, as Hummingbird's
 /// `Application` runs its server's group. The command line only parses and calls in.
 public struct Application: Sendable {
-    public let engine: Assembly
+    public let assembly: Assembly
     /// Programs to supervise beside those of the configuration (the simulators of `--simulate`).
     public var extraPrograms: [ProcessUnit.Spec]
     /// Where problems that do not stop the start are told (standard error for `runbook up`).
     public var warn: @Sendable (String) -> Void
 
-    public init(_ engine: Assembly, extraPrograms: [ProcessUnit.Spec] = [], warn: @escaping @Sendable (String) -> Void) {
-        self.engine = engine
+    public init(_ assembly: Assembly, extraPrograms: [ProcessUnit.Spec] = [], warn: @escaping @Sendable (String) -> Void) {
+        self.assembly = assembly
         self.extraPrograms = extraPrograms
         self.warn = warn
     }
@@ -32,13 +32,13 @@ public struct Application: Sendable {
     /// Runs until the group stops. Throws `AssemblyError` for checks with problems or records
     /// that cannot be opened, `StartFailure` when the engine cannot start (a port in use, say).
     public func run() async throws {
-        let config = engine.config
-        let checks = try engine.checks()
-        let library = engine.library()
+        let config = assembly.config
+        let checks = try assembly.checks()
+        let library = assembly.library()
         for problem in CheckLoader.problems(of: checks, against: library) {
             warn("warning: \(problem.location): \(problem.message); that check will not start its runbook (`runbook validate` lists every problem)")
         }
-        let records = try engine.records()
+        let records = try assembly.records()
         let http = try HTTPWiring.prepare(config)
         let logger = Logger(label: "runbook.engine")
         let flows = config.flows
@@ -50,28 +50,28 @@ public struct Application: Sendable {
         }
         programs += extraPrograms
         let restart = config.restart
-        let settings = LiveEngine.Settings(endpoints: flows, processes: programs, policy: Application.policy(restart), stateFile: engine.stateFile)
+        let settings = LiveEngine.Settings(endpoints: flows, processes: programs, policy: Application.policy(restart), stateFile: assembly.stateFile)
         var forward: (@Sendable (FlowMessage.Signal) -> Void)?
         if let url = flows.signalForwardURL {
             let forwarder = JSONForwarder(url: url, logger: logger)
             forward = { signal in forwarder.send(signal.raw) }
         }
-        let tickStore = try SQLiteTickStore(path: engine.tickStorePath, alignment: engine.alignment)
+        let tickStore = try SQLiteTickStore(path: assembly.tickStorePath, alignment: assembly.alignment)
         // With the journal off, one an earlier run left is still recovered (and journaling stays on for this run).
-        let journaling = config.ticks.journal || TickJournal.hasSegments(in: engine.journalDirectory)
+        let journaling = config.ticks.journal || TickJournal.hasSegments(in: assembly.journalDirectory)
         if !journaling {
             Logger(label: "runbook.ticks").notice("ticks.journal is off: a crash of the engine loses the ticks it relayed and had not stored yet")
         }
         var tickSettings = TickIngest.Settings()
         tickSettings.syncInterval = config.ticks.syncInterval
         let ingest = TickIngest(
-            store: tickStore, spool: try TickSpool(path: engine.spoolPath), journal: journaling ? try TickJournal(directory: engine.journalDirectory) : nil,
+            store: tickStore, spool: try TickSpool(path: assembly.spoolPath), journal: journaling ? try TickJournal(directory: assembly.journalDirectory) : nil,
             settings: tickSettings, logger: Logger(label: "runbook.ticks"),
             parse: { bytes in FrameScanner.tick(bytes).map { Tick(symbol: $0.symbol, timeMsc: $0.timeMsc, bid: $0.bid, ask: $0.ask, volume: $0.volume) } }
         )
         // Incidents need only the records and the checks, so the supervisor can tell them of a
         // service that gave up from the first start on.
-        let desk = engine.incidentDesk(records: records, checks: { checks })
+        let desk = assembly.incidentDesk(records: records, checks: { checks })
         let live: LiveEngine
         do {
             live = try LiveEngine(
@@ -90,19 +90,19 @@ public struct Application: Sendable {
         }
         let control: ControlServer
         do {
-            control = try ControlServer(endpoint: engine.controlEndpoint, engine: live, logger: logger)
+            control = try ControlServer(endpoint: assembly.controlEndpoint, engine: live, logger: logger)
         } catch {
             await live.stop()
-            throw StartFailure("cannot open the control socket \(engine.controlEndpoint): \(error)")
+            throw StartFailure("cannot open the control socket \(assembly.controlEndpoint): \(error)")
         }
         // The runbooks checks and schedules start, with steps that act on this engine directly.
-        let environment = engine.checkServices(records: records, engine: live)
+        let environment = assembly.checkServices(records: records, engine: live)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
-        let services = engine.stepServices(records: records, checks: book, desk: desk)
-        let launcher = RunLauncher(executor: engine.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
+        let services = assembly.stepServices(records: records, checks: book, desk: desk)
+        let launcher = RunLauncher(executor: assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
         let guardian = Guardian(
             book: book, launcher: launcher,
-            journal: records.checks, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: engine.healthFile
+            journal: records.checks, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: assembly.healthFile
         )
         let outbox = OutboxWorker(
             store: records.incidents, channels: Catalog.channels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
@@ -111,28 +111,28 @@ public struct Application: Sendable {
         desk.onQueued { outbox.wake() }
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
         // incidents and the outbox (which sends what they queued last), then the control socket.
-        let server = try await http?.server(engine: engine, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk)
+        let server = try await http?.server(assembly: assembly, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk)
         try await live.run(alongside: [
             control, outbox, IncidentClock(desk: desk, clock: ContinuousClock()), guardian,
-            scheduler(engine, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),
+            scheduler(assembly, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),
         ] + (server.map { [$0] } ?? []))
     }
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.
     /// Problems are logged, not fatal: the flows matter more than a mistyped schedule.
-    func scheduler(_ engine: Assembly, records: RecordsDatabase, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
+    func scheduler(_ assembly: Assembly, records: RecordsDatabase, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
         let logger = Logger(label: "runbook.scheduler")
-        let schedules = engine.schedules()
+        let schedules = assembly.schedules()
         let mismatched = schedules.problems(against: library)
         for problem in schedules.diagnostics + mismatched {
             logger.error("schedule left out: \(problem.location): \(problem.message)")
         }
         let usable = schedules.sorted.filter { schedule in !mismatched.contains { $0.location.file == schedule.file } }
         for schedule in usable where (try? library.resolve(schedule.runbook)) == nil {
-            logger.warning("runbook '\(schedule.runbook)' is not in \(engine.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
+            logger.warning("runbook '\(schedule.runbook)' is not in \(assembly.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
         }
-        logger.info("\(usable.count) schedule(s) from \(engine.config.schedulesDirectory)")
-        return Scheduler(schedules: usable, market: engine.config.market, state: records.schedule, starter: launcher, clock: ContinuousClock(), logger: logger)
+        logger.info("\(usable.count) schedule(s) from \(assembly.config.schedulesDirectory)")
+        return Scheduler(schedules: usable, market: assembly.config.market, state: records.schedule, starter: launcher, clock: ContinuousClock(), logger: logger)
     }
 
     /// The restart policy of a `restart:` block.

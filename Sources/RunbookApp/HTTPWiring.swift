@@ -42,7 +42,7 @@ struct HTTPWiring {
     /// The server, once the flows are up. A port that is taken stops the engine just started
     /// and fails the start, naming the port.
     func server(
-        engine: Assembly, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RecordsDatabase, library: RunbookLibrary, launcher: RunLauncher,
+        assembly: Assembly, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RecordsDatabase, library: RunbookLibrary, launcher: RunLauncher,
         desk: IncidentDesk
     ) async throws -> RunbookHTTPServer {
         do {
@@ -52,8 +52,8 @@ struct HTTPWiring {
             throw StartFailure("\(error)")
         }
         let logger = Logger(label: "runbook.http")
-        let schedules = engine.schedules().sorted
-        let market = engine.config.market
+        let schedules = assembly.schedules().sorted
+        let market = assembly.config.market
         let backend = ServerBackend(
             engine: live,
             checks: { HealthReport(updatedAt: Date(), entries: guardian.states) },

@@ -25,15 +25,15 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Whatever keeps the checks from running is UNKNOWN to a monitoring system.
-        let engine: Assembly
+        let assembly: Assembly
         do {
-            engine = Assembly(config: try global.engineConfig())
+            assembly = Assembly(config: try global.engineConfig())
         } catch {
             throw ExitCode(3)
         }
         let all: [Check]
         do {
-            all = try CheckLoader(probes: Catalog.probes).loadAll(paths: [engine.config.checksDirectory])
+            all = try CheckLoader(probes: Catalog.probes).loadAll(paths: [assembly.config.checksDirectory])
         } catch {
             error.diagnostics.forEach { Console.error($0.description) }
             throw ExitCode(3)
@@ -46,10 +46,10 @@ struct CheckCommand: AsyncParsableCommand {
                 throw ExitCode(3)
             }
         }
-        let records = try? engine.existingRecords()
-        let evaluator = CheckEvaluator(probes: Catalog.probes, environment: engine.checkServices(records: records))
+        let records = try? assembly.existingRecords()
+        let evaluator = CheckEvaluator(probes: Catalog.probes, environment: assembly.checkServices(records: records))
         let results = await evaluator.evaluate(all: checks)
-        let since = Self.since(from: engine.healthFile, results: results)
+        let since = Self.since(from: assembly.healthFile, results: results)
 
         if json {
             Console.json(results.map { result -> [String: Any] in

@@ -13,13 +13,13 @@ struct FlowsCommand: AsyncParsableCommand {
     @Flag(help: "Print the state as JSON.") var json = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        guard let data = FileManager.default.contents(atPath: engine.stateFile),
+        let assembly = Assembly(config: try global.engineConfig())
+        guard let data = FileManager.default.contents(atPath: assembly.stateFile),
               let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let updated = (state["updated_at"] as? String).flatMap(ISO8601DateFormatter().date(from:)),
               Date().timeIntervalSince(updated) < 10
         else {
-            Console.error("error: no running engine has written \(engine.stateFile) lately: is `runbook up` running with this configuration?")
+            Console.error("error: no running engine has written \(assembly.stateFile) lately: is `runbook up` running with this configuration?")
             throw ExitStatus.failed.code
         }
         if json {

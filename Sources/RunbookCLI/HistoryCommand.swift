@@ -38,15 +38,15 @@ struct HistoryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
+        let assembly = Assembly(config: try global.engineConfig())
         let sinceDate = since.flatMap(DurationText.parse).map { Date().addingTimeInterval(-$0.seconds) }
-        let runs = try await engine.existingRecords()?.runs.runs(RunFilter(runbook: runbook, status: status, since: sinceDate, limit: limit)) ?? []
+        let runs = try await assembly.existingRecords()?.runs.runs(RunFilter(runbook: runbook, status: status, since: sinceDate, limit: limit)) ?? []
         if json {
             Console.json(["runs": runs.map(RunJSON.object)])
             return
         }
         if runs.isEmpty {
-            Console.out("no runs recorded in \(engine.config.databasePath) that match")
+            Console.out("no runs recorded in \(assembly.config.databasePath) that match")
             return
         }
         let rows = runs.map { run in

@@ -67,8 +67,8 @@ struct IncidentsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let records = try engine.existingRecords()
+        let assembly = Assembly(config: try global.engineConfig())
+        let records = try assembly.existingRecords()
         let incidents = try records.map { all ? try $0.incidents.incidents(limit: limit) : try $0.incidents.unresolvedIncidents().reversed() } ?? []
         if json {
             Console.json(["incidents": incidents.map(IncidentJSON.object)])
@@ -100,9 +100,9 @@ struct IncidentCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        guard let records = try engine.existingRecords(), let incident = try records.incidents.incident(id) else {
-            Console.error("error: no incident \(id) in \(engine.config.databasePath): `runbook incidents --all` lists them")
+        let assembly = Assembly(config: try global.engineConfig())
+        guard let records = try assembly.existingRecords(), let incident = try records.incidents.incident(id) else {
+            Console.error("error: no incident \(id) in \(assembly.config.databasePath): `runbook incidents --all` lists them")
             throw ExitStatus.usage.code
         }
         let events = try records.incidents.events(of: id)
@@ -144,8 +144,8 @@ struct AckCommand: AsyncParsableCommand {
     var by: String?
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let (desk, records) = try engine.desk()
+        let assembly = Assembly(config: try global.engineConfig())
+        let (desk, records) = try assembly.desk()
         guard let before = try records.incidents.incident(id) else {
             Console.error("error: no incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
@@ -174,8 +174,8 @@ struct ResolveCommand: AsyncParsableCommand {
     var by: String?
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let (desk, _) = try engine.desk()
+        let assembly = Assembly(config: try global.engineConfig())
+        let (desk, _) = try assembly.desk()
         guard let incident = try desk.resolve(id, by: Assembly.person(by)) else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
@@ -211,13 +211,13 @@ struct SilenceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let checks = try engine.checks()
+        let assembly = Assembly(config: try global.engineConfig())
+        let checks = try assembly.checks()
         guard checks.contains(where: { $0.name == check }) else {
             Console.error("error: no check named '\(check)'\(Suggestion.hint(for: check, in: checks.map(\.name))); `runbook check` lists them")
             throw ExitStatus.usage.code
         }
-        let (desk, _) = try engine.desk()
+        let (desk, _) = try assembly.desk()
         let until = Date().addingTimeInterval(DurationText.parse(duration)!.seconds)
         let silence = try desk.silence(check: check, until: until, reason: reason, by: Assembly.person(by))
         Console.out("\(check) silenced until \(Timestamp.text(silence.until)) by \(silence.by): \(reason)")
@@ -246,9 +246,9 @@ struct OutboxCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
+        let assembly = Assembly(config: try global.engineConfig())
         if let resend {
-            guard let entry = try engine.records().incidents.resend(resend, at: Date()) else {
+            guard let entry = try assembly.records().incidents.resend(resend, at: Date()) else {
                 Console.error("error: no message \(resend) in the outbox: `runbook outbox --all` lists them")
                 throw ExitStatus.usage.code
             }
@@ -257,7 +257,7 @@ struct OutboxCommand: AsyncParsableCommand {
         }
         let waiting: Set<OutboxEntry.State> = [.pending, .sending, .uncertain, .rejected]
         let states = all ? Set(OutboxEntry.State.allCases) : waiting
-        let entries = try engine.existingRecords()?.incidents.outbox(states: states, limit: limit) ?? []
+        let entries = try assembly.existingRecords()?.incidents.outbox(states: states, limit: limit) ?? []
         if json {
             Console.json(["outbox": entries.map(IncidentJSON.object)])
         } else if entries.isEmpty {
@@ -298,13 +298,13 @@ struct ResetCommand: AsyncParsableCommand {
     var runbook = "emergency-recovery"
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let (desk, records) = try engine.desk()
+        let assembly = Assembly(config: try global.engineConfig())
+        let (desk, records) = try assembly.desk()
         guard let incident = try records.incidents.incident(id), incident.status != .resolved else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
         }
-        let library = engine.library()
+        let library = assembly.library()
         let recovery: Runbook
         do {
             recovery = try library.resolve(runbook)
@@ -319,7 +319,7 @@ struct ResetCommand: AsyncParsableCommand {
         let person = Assembly.person(by)
         try desk.reset(id, by: person)
         Console.out("incident \(id) at level 4, confirmed by \(person): running \(runbook)")
-        let report = await RunCommand.execute(recovery, params: [:], engine: engine, library: library, records: records, progress: true)
+        let report = await RunCommand.execute(recovery, params: [:], assembly: assembly, library: library, records: records, progress: true)
         try desk.link(run: report.runID, to: id, detail: "run \(report.runID) (\(runbook)) \(report.status.rawValue)" + (report.error.map { ": \($0)" } ?? ""))
         if report.status != .succeeded { throw ExitStatus.failed.code }
     }

@@ -13,8 +13,8 @@ struct ListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let library = engine.library()
+        let assembly = Assembly(config: try global.engineConfig())
+        let library = assembly.library()
         let runbooks = library.runbooks.values.sorted { $0.name < $1.name }
         if json {
             Console.json([
@@ -42,7 +42,7 @@ struct ListCommand: AsyncParsableCommand {
                 Console.out(String(repeating: " ", count: width + 4) + "--param \(param.name)=\(param.type.rawValue)\(fallback)\(about)")
             }
         }
-        if runbooks.isEmpty { Console.out("no runbooks in \(engine.config.runbooksDirectory)") }
+        if runbooks.isEmpty { Console.out("no runbooks in \(assembly.config.runbooksDirectory)") }
         let broken = Set(library.diagnostics.map(\.location.file))
         if !broken.isEmpty {
             Console.error("\(broken.count) file(s) have errors and are not listed: run `runbook validate` to see them")

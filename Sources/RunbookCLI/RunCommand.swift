@@ -32,8 +32,8 @@ struct RunCommand: AsyncParsableCommand {
     var confirm = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let library = engine.library()
+        let assembly = Assembly(config: try global.engineConfig())
+        let library = assembly.library()
         let runbook: Runbook
         let values: [String: Value]
         do {
@@ -55,12 +55,12 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         if dryRun {
-            let plan = engine.executor(recorder: PlanOnly(), library: library, observer: nil).plan(runbook, params: values)
+            let plan = assembly.executor(recorder: PlanOnly(), library: library, observer: nil).plan(runbook, params: values)
             printPlan(plan, runbook: runbook)
             return
         }
 
-        let report = await Self.execute(runbook, params: values, engine: engine, library: library, records: try engine.records(), progress: !json)
+        let report = await Self.execute(runbook, params: values, assembly: assembly, library: library, records: try assembly.records(), progress: !json)
         if json { Console.json(Self.json(report)) }
         switch report.status {
         case .succeeded: return
@@ -72,15 +72,15 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs `runbook` in this process, printing its progress, with steps that reach the running
     /// `runbook up` (restart, check, probe) and the records' incidents and outbox (escalate,
     /// notify). Ctrl-C cancels it.
-    static func execute(_ runbook: Runbook, params: [String: Value], engine: Assembly, library: RunbookLibrary, records: RecordsDatabase, progress: Bool) async -> RunReport {
+    static func execute(_ runbook: Runbook, params: [String: Value], assembly: Assembly, library: RunbookLibrary, records: RecordsDatabase, progress: Bool) async -> RunReport {
         let observer: ProgressPrinter? = progress ? ProgressPrinter(live: Console.isTerminal) : nil
-        let folder = engine.config.checksDirectory
+        let folder = assembly.config.checksDirectory
         let checks = CheckBook(
             loading: { (try? CheckLoader(probes: Catalog.probes).loadAll(paths: [folder])) ?? [] },
-            evaluator: CheckEvaluator(probes: Catalog.probes, environment: engine.checkServices(records: records))
+            evaluator: CheckEvaluator(probes: Catalog.probes, environment: assembly.checkServices(records: records))
         )
-        let services = engine.stepServices(records: records, checks: checks)
-        let executor = engine.executor(recorder: records.runs, library: library, observer: observer, services: services)
+        let services = assembly.stepServices(records: records, checks: checks)
+        let executor = assembly.executor(recorder: records.runs, library: library, observer: observer, services: services)
         let task = Task { await executor.run(runbook, params: params, trigger: .manual) }
         let cancellation = SignalCancellation(cancelling: task)
         let report = await task.value

@@ -20,17 +20,17 @@ struct ScheduleListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let schedules = engine.schedules()
-        let library = engine.library()
-        let records = try engine.existingRecords()
+        let assembly = Assembly(config: try global.engineConfig())
+        let schedules = assembly.schedules()
+        let library = assembly.library()
+        let records = try assembly.existingRecords()
         let now = Date()
         var rows: [Row] = []
         for schedule in schedules.sorted {
             rows.append(Row(
                 schedule: schedule, runbook: Self.runbookState(schedule.runbook, in: library),
                 params: schedule.shownParams(in: library),
-                next: FireTimes(schedule, market: engine.config.market).upcoming(after: now, count: 3),
+                next: FireTimes(schedule, market: assembly.config.market).upcoming(after: now, count: 3),
                 lastRun: try await records?.runs.runs(RunFilter(trigger: "schedule", source: schedule.name, limit: 1)).first
             ))
         }
@@ -39,7 +39,7 @@ struct ScheduleListCommand: AsyncParsableCommand {
             Console.json(["schedules": rows.map(\.json), "invalid_files": broken])
             return
         }
-        if rows.isEmpty { Console.out("no schedules in \(engine.config.schedulesDirectory)") }
+        if rows.isEmpty { Console.out("no schedules in \(assembly.config.schedulesDirectory)") }
         if !rows.isEmpty {
             Table.print(header: ["SCHEDULE", "RUNBOOK", "WHEN", "NEXT", "NEXT (UTC)", "LAST RUN"], rows: rows.map(\.columns))
         }

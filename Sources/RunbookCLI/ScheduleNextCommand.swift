@@ -46,7 +46,7 @@ struct ScheduleNextCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
+        let assembly = Assembly(config: try global.engineConfig())
         let start = from.flatMap(TimeArgument.parse).map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date()
         let times: FireTimes
         let zone: TimeZone
@@ -63,13 +63,13 @@ struct ScheduleNextCommand: AsyncParsableCommand {
             times = FireTimes(timing: .cron(cron, zone))
             described = ["cron": cron.text]
         } else {
-            let schedules = engine.schedules()
+            let schedules = assembly.schedules()
             guard let schedule = schedules.schedules[target] else {
                 let problems = schedules.diagnostics.filter { URL(fileURLWithPath: $0.location.file).deletingPathExtension().lastPathComponent == target }
                 problems.forEach { Console.error($0.description) }
                 if problems.isEmpty {
                     let hint = Suggestion.hint(for: target, in: schedules.schedules.keys)
-                    Console.error("error: no schedule named '\(target)'\(hint) in \(engine.config.schedulesDirectory); a cron expression has five fields, such as \"0 * * * *\"")
+                    Console.error("error: no schedule named '\(target)'\(hint) in \(assembly.config.schedulesDirectory); a cron expression has five fields, such as \"0 * * * *\"")
                 }
                 throw ExitStatus.usage.code
             }
@@ -78,7 +78,7 @@ struct ScheduleNextCommand: AsyncParsableCommand {
                 throw ExitStatus.usage.code
             }
             zone = schedule.timeZone
-            times = FireTimes(schedule, market: engine.config.market)
+            times = FireTimes(schedule, market: assembly.config.market)
             described = ["schedule": schedule.name, "when": schedule.whenText]
         }
         let fires = times.upcoming(after: start, count: count)

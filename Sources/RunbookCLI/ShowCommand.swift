@@ -17,9 +17,9 @@ struct ShowCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        guard let records = try engine.existingRecords(), let record = try await records.runs.run(id: run) else {
-            Console.error("error: no run \(run) in \(engine.config.databasePath); `runbook history` lists the runs")
+        let assembly = Assembly(config: try global.engineConfig())
+        guard let records = try assembly.existingRecords(), let record = try await records.runs.run(id: run) else {
+            Console.error("error: no run \(run) in \(assembly.config.databasePath); `runbook history` lists the runs")
             throw ExitStatus.usage.code
         }
         let attempts = try await records.runs.attempts(runID: run)

@@ -111,11 +111,11 @@ struct StoreCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let engine = Assembly(config: try global.engineConfig())
+            let assembly = Assembly(config: try global.engineConfig())
             let store = try openTickStore(global)
             var stats = try store.stats()
-            stats["spool_bytes"] = try TickSpool(path: engine.spoolPath).bytes
-            stats["spool_batches"] = try TickSpool(path: engine.spoolPath).batches().count
+            stats["spool_bytes"] = try TickSpool(path: assembly.spoolPath).bytes
+            stats["spool_batches"] = try TickSpool(path: assembly.spoolPath).batches().count
             let rows = stats["history_rows"] ?? 0
             if json {
                 var object: [String: Any] = stats
@@ -131,10 +131,10 @@ struct StoreCommand: AsyncParsableCommand {
 
 /// The tick store of the configuration; exits 1 when there is none yet.
 func openTickStore(_ global: GlobalOptions) throws -> SQLiteTickStore {
-    let engine = Assembly(config: try global.engineConfig())
-    guard FileManager.default.fileExists(atPath: engine.tickStorePath) else {
-        Console.error("error: no tick store at \(engine.tickStorePath): ticks are stored while `runbook up` runs")
+    let assembly = Assembly(config: try global.engineConfig())
+    guard FileManager.default.fileExists(atPath: assembly.tickStorePath) else {
+        Console.error("error: no tick store at \(assembly.tickStorePath): ticks are stored while `runbook up` runs")
         throw ExitStatus.failed.code
     }
-    return try SQLiteTickStore(path: engine.tickStorePath, alignment: engine.alignment)
+    return try SQLiteTickStore(path: assembly.tickStorePath, alignment: assembly.alignment)
 }

@@ -81,8 +81,8 @@ struct UpCommand: AsyncParsableCommand {
         RunbookLogHandler.format.store(json ? RunbookLogHandler.Format.json.rawValue : RunbookLogHandler.Format.text.rawValue, ordering: .relaxed)
         if let level = logLevel.flatMap(Logger.Level.init(rawValue:)) { RunbookLogHandler.level.store(level.index, ordering: .relaxed) }
 
-        let engine = Assembly(config: try global.engineConfig())
-        let config = engine.config
+        let assembly = Assembly(config: try global.engineConfig())
+        let config = assembly.config
         if simulate && config.flows.security.usesCurve {
             Console.error("error: --simulate runs its EA and signal engine without CURVE keys, and flows.security.curve would refuse them: simulate with a configuration without curve")
             throw ExitStatus.usage.code
@@ -101,7 +101,7 @@ struct UpCommand: AsyncParsableCommand {
             ], environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], ports: ZMQPort.of(flows.signals).map { [$0] } ?? [], stopTimeout: .seconds(3)))
         }
         do {
-            try await Application(engine, extraPrograms: programs, warn: { Console.error($0) }).run()
+            try await Application(assembly, extraPrograms: programs, warn: { Console.error($0) }).run()
         } catch let failure as StartFailure {
             Console.error("error: \(failure)")
             throw ExitStatus.failed.code

@@ -20,21 +20,21 @@ struct ValidateCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = Assembly(config: try global.engineConfig())
-        let schedulesFolder = URL(fileURLWithPath: engine.config.schedulesDirectory).standardizedFileURL.path
+        let assembly = Assembly(config: try global.engineConfig())
+        let schedulesFolder = URL(fileURLWithPath: assembly.config.schedulesDirectory).standardizedFileURL.path
         let isSchedule = { (path: String) in
             let full = URL(fileURLWithPath: path).standardizedFileURL.path
             return full == schedulesFolder || full.hasPrefix(schedulesFolder + "/")
         }
-        let targets = paths.isEmpty ? [engine.config.runbooksDirectory, engine.config.checksDirectory] : paths.filter { !isSchedule($0) }
-        let scheduleTargets = paths.isEmpty ? [engine.config.schedulesDirectory] : paths.filter(isSchedule)
+        let targets = paths.isEmpty ? [assembly.config.runbooksDirectory, assembly.config.checksDirectory] : paths.filter { !isSchedule($0) }
+        let scheduleTargets = paths.isEmpty ? [assembly.config.schedulesDirectory] : paths.filter(isSchedule)
         let documents = RunbookLibrary.yamlFiles(in: targets).filter { paths.contains($0) || FileManager.default.fileExists(atPath: $0) }
         let checkFiles = documents.filter(Self.isCheck)
-        let library = RunbookLibrary.load(paths: documents.filter { !checkFiles.contains($0) }, loader: engine.loader)
+        let library = RunbookLibrary.load(paths: documents.filter { !checkFiles.contains($0) }, loader: assembly.loader)
         let schedules = ScheduleLibrary.load(paths: scheduleTargets)
         // Checks and schedules are read on their own; the runbooks they start must exist, and
         // schedules' parameters are checked against the runbooks folder, whichever files were named.
-        let known = paths.isEmpty ? library : engine.library()
+        let known = paths.isEmpty ? library : assembly.library()
         var diagnostics = library.diagnostics + schedules.diagnostics + schedules.problems(against: known)
         do {
             diagnostics += CheckLoader.problems(of: try CheckLoader(probes: Catalog.probes).loadAll(paths: checkFiles), against: known)
