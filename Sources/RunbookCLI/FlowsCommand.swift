@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RunbookApp
+import RunbookCore
 
 /// `runbook flows`: each flow's and program's state and counters, from the running engine.
 struct FlowsCommand: AsyncParsableCommand {
@@ -29,7 +30,7 @@ struct FlowsCommand: AsyncParsableCommand {
         let services = state["services"] as? [[String: Any]] ?? []
         let rows = services.map { service -> [String] in
             let malformed = (service["malformed"] as? [String: Int])?.values.reduce(0, +)
-            let refused = (service["refused"] as? [String: Int])?.values.reduce(0, +) ?? (service["kind"] as? String == "flow" ? 0 : nil)
+            let refused = (service["refused"] as? [String: Int])?.values.reduce(0, +) ?? ((service["kind"] as? String).flatMap(ServiceKind.init(rawValue:)) == .flow ? 0 : nil)
             return [
                 service["name"] as? String ?? "?", service["kind"] as? String ?? "?", service["state"] as? String ?? "?",
                 String(service["restarts"] as? Int ?? 0), (service["received"] as? Int).map(String.init) ?? "-",
