@@ -72,13 +72,14 @@ public struct Application: Sendable {
         // Incidents need only the records and the checks, so the supervisor can tell them of a
         // service that gave up from the first start on.
         let desk = assembly.incidentDesk(records: records, checks: { checks })
+        let serviceChanges = ServiceChanges(desk: desk)
         let live: LiveEngine
         do {
             live = try LiveEngine(
                 settings: settings, logger: logger, ingest: ingest,
                 flows: Flows.standard(flows, store: http?.flowStore(records.flows) ?? records.flows, ingest: ingest, onSignal: forward, logger: logger)
             ) { status in
-                desk.serviceChanged(status)
+                serviceChanges.add(status)
             }
         } catch {
             throw StartFailure("\(error)")

@@ -1,14 +1,50 @@
+import Logging
 import RunbookEngine
 import RunbookEscalation
+import Synchronization
 
-extension IncidentDesk {
-    /// The supervisor's state changes: a service that gave up opens an incident, one running
-    /// again resolves it. Failures to record are logged, never thrown into the supervisor.
-    func serviceChanged(_ status: Supervisor<ContinuousClock>.Status) {
-        do {
-            try serviceChanged(status.name, state: status.state, reason: status.lastError)
-        } catch {
-            logger.error("cannot record the incident of service \(status.name): \(error)")
+/// The supervisors' state changes, told to the incident desk in the order they happened: a
+/// service that gave up opens an incident, one running again resolves it. A supervisor reports
+/// without waiting, so changes queue here and one task at a time hands them to the desk.
+/// Failures to record are logged, never thrown into the supervisor.
+final class ServiceChanges: Sendable {
+    typealias Status = Supervisor<ContinuousClock>.Status
+
+    private let desk: IncidentDesk
+    private let state = Mutex<(waiting: [Status], draining: Bool)>(([], false))
+
+    init(desk: IncidentDesk) {
+        self.desk = desk
+    }
+
+    func add(_ status: Status) {
+        let start = state.withLock { state -> Bool in
+            state.waiting.append(status)
+            guard !state.draining else { return false }
+            state.draining = true
+            return true
+        }
+        if start { Task { await self.drain() } }
+    }
+
+    private func drain() async {
+        while let status = next() {
+            do {
+                try await desk.serviceChanged(status.name, state: status.state, reason: status.lastError)
+            } catch {
+                desk.logger.error("cannot record the incident of service \(status.name): \(error)")
+            }
+        }
+    }
+
+    /// The oldest change waiting; nil, and the drain ends, when there is none.
+    private func next() -> Status? {
+        state.withLock { state in
+            guard !state.waiting.isEmpty else {
+                state.draining = false
+                return nil
+            }
+            return state.waiting.removeFirst()
         }
     }
 }

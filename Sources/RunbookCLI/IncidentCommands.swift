@@ -69,7 +69,8 @@ struct IncidentsCommand: AsyncParsableCommand {
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
         let records = try assembly.existingRecords()
-        let incidents = try records.map { all ? try $0.incidents.incidents(limit: limit) : try $0.incidents.unresolvedIncidents().reversed() } ?? []
+        var incidents: [Incident] = []
+        if let store = records?.incidents { incidents = all ? try await store.incidents(limit: limit) : try await store.unresolvedIncidents().reversed() }
         if json {
             Console.json(["incidents": incidents.map(IncidentJSON.object)])
         } else if incidents.isEmpty {
@@ -101,12 +102,12 @@ struct IncidentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        guard let records = try assembly.existingRecords(), let incident = try records.incidents.incident(id) else {
+        guard let records = try await assembly.existingRecords(), let incident = try await records.incidents.incident(id) else {
             Console.error("error: no incident \(id) in \(assembly.config.databasePath): `runbook incidents --all` lists them")
             throw ExitStatus.usage.code
         }
-        let events = try records.incidents.events(of: id)
-        let messages = try records.incidents.outbox(incident: id)
+        let events = try await records.incidents.events(of: id)
+        let messages = try await records.incidents.outbox(incident: id)
         if json {
             var object = IncidentJSON.object(incident)
             object["timeline"] = events.map(IncidentJSON.object)
@@ -146,7 +147,7 @@ struct AckCommand: AsyncParsableCommand {
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
         let (desk, records) = try assembly.desk()
-        guard let before = try records.incidents.incident(id) else {
+        guard let before = try await records.incidents.incident(id) else {
             Console.error("error: no incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
         }
@@ -154,7 +155,7 @@ struct AckCommand: AsyncParsableCommand {
             Console.out("incident \(id) is already resolved (\(before.resolvedAt.map(Timestamp.text) ?? "")); nothing to acknowledge")
             return
         }
-        let incident = try desk.acknowledge(id, by: Assembly.person(by))
+        let incident = try await desk.acknowledge(id, by: Assembly.person(by))
         Console.out("incident \(id) acknowledged by \(incident.acknowledgedBy ?? "?"): quiet until it resolves")
     }
 }
@@ -176,7 +177,7 @@ struct ResolveCommand: AsyncParsableCommand {
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
         let (desk, _) = try assembly.desk()
-        guard let incident = try desk.resolve(id, by: Assembly.person(by)) else {
+        guard let incident = try await desk.resolve(id, by: Assembly.person(by)) else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
         }
@@ -219,7 +220,7 @@ struct SilenceCommand: AsyncParsableCommand {
         }
         let (desk, _) = try assembly.desk()
         let until = Date().addingTimeInterval(DurationText.parse(duration)!.seconds)
-        let silence = try desk.silence(check: check, until: until, reason: reason, by: Assembly.person(by))
+        let silence = try await desk.silence(check: check, until: until, reason: reason, by: Assembly.person(by))
         Console.out("\(check) silenced until \(Timestamp.text(silence.until)) by \(silence.by): \(reason)")
     }
 }
@@ -248,7 +249,7 @@ struct OutboxCommand: AsyncParsableCommand {
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
         if let resend {
-            guard let entry = try assembly.records().incidents.resend(resend, at: Date()) else {
+            guard let entry = try await assembly.records().incidents.resend(resend, at: Date()) else {
                 Console.error("error: no message \(resend) in the outbox: `runbook outbox --all` lists them")
                 throw ExitStatus.usage.code
             }
@@ -257,7 +258,7 @@ struct OutboxCommand: AsyncParsableCommand {
         }
         let waiting: Set<OutboxEntry.State> = [.pending, .sending, .uncertain, .rejected]
         let states = all ? Set(OutboxEntry.State.allCases) : waiting
-        let entries = try assembly.existingRecords()?.incidents.outbox(states: states, limit: limit) ?? []
+        let entries = try await assembly.existingRecords()?.incidents.outbox(states: states, limit: limit) ?? []
         if json {
             Console.json(["outbox": entries.map(IncidentJSON.object)])
         } else if entries.isEmpty {
@@ -300,7 +301,7 @@ struct ResetCommand: AsyncParsableCommand {
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
         let (desk, records) = try assembly.desk()
-        guard let incident = try records.incidents.incident(id), incident.status != .resolved else {
+        guard let incident = try await records.incidents.incident(id), incident.status != .resolved else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
         }
@@ -317,10 +318,10 @@ struct ResetCommand: AsyncParsableCommand {
             throw ExitStatus.usage.code
         }
         let person = Assembly.person(by)
-        try desk.reset(id, by: person)
+        try await desk.reset(id, by: person)
         Console.out("incident \(id) at level 4, confirmed by \(person): running \(runbook)")
         let report = await RunCommand.execute(recovery, params: [:], assembly: assembly, library: library, records: records, progress: true)
-        try desk.link(run: report.runID, to: id, detail: "run \(report.runID) (\(runbook)) \(report.status.rawValue)" + (report.error.map { ": \($0)" } ?? ""))
+        try await desk.link(run: report.runID, to: id, detail: "run \(report.runID) (\(runbook)) \(report.status.rawValue)" + (report.error.map { ": \($0)" } ?? ""))
         if report.status != .succeeded { throw ExitStatus.failed.code }
     }
 }

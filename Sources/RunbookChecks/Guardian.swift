@@ -16,7 +16,7 @@ public protocol CheckJournal: Sendable {
 /// Where the guardian reports what the escalation policy acts on: state changes, and the runs
 /// it started (whose outcome may raise an incident).
 public protocol CheckIncidents: Sendable {
-    func checkChanged(_ check: Check, to status: CheckStatus, result: CheckResult) throws
+    func checkChanged(_ check: Check, to status: CheckStatus, result: CheckResult) async throws
     func runStarted(by check: Check, run: RunLauncher.Launched)
 }
 
@@ -182,7 +182,7 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
                 logger.error("cannot record the change of check \(check.name): \(error)")
             }
             do {
-                try incidents?.checkChanged(check, to: change.to, result: result)
+                try await incidents?.checkChanged(check, to: change.to, result: result)
             } catch {
                 logger.error("cannot update the incident of check \(check.name): \(error)", metadata: ["check": "\(check.name)"])
             }

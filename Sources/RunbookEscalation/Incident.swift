@@ -201,44 +201,44 @@ public struct IncidentConflict: Error, Sendable {
 public protocol IncidentStore: Sendable {
     /// Stores the change atomically and returns the incident as stored (with its id and new
     /// version). Throws `IncidentConflict` as described there.
-    func apply(_ change: IncidentChange) throws -> Incident
-    func incident(_ id: Int64) throws -> Incident?
+    func apply(_ change: IncidentChange) async throws -> Incident
+    func incident(_ id: Int64) async throws -> Incident?
     /// The incident with `key` that is not resolved, if any.
-    func unresolvedIncident(key: String) throws -> Incident?
-    func unresolvedIncidents() throws -> [Incident]
+    func unresolvedIncident(key: String) async throws -> Incident?
+    func unresolvedIncidents() async throws -> [Incident]
     /// The latest incidents, newest first.
-    func incidents(limit: Int) throws -> [Incident]
+    func incidents(limit: Int) async throws -> [Incident]
     /// The latest incidents in `status`, newest first.
-    func incidents(status: IncidentStatus, limit: Int) throws -> [Incident]
-    func events(of incident: Int64) throws -> [IncidentEvent]
+    func incidents(status: IncidentStatus, limit: Int) async throws -> [Incident]
+    func events(of incident: Int64) async throws -> [IncidentEvent]
     /// When a message of an incident with `key` was last queued, and its severity.
-    func lastNotification(key: String) throws -> (at: Date, severity: Severity)?
+    func lastNotification(key: String) async throws -> (at: Date, severity: Severity)?
     /// The channels an incident's messages went to (whatever became of them).
-    func channelsNotified(incident: Int64) throws -> [String]
-    func addSilence(_ silence: Silence) throws -> Silence
-    func silences(activeAt: Date) throws -> [Silence]
+    func channelsNotified(incident: Int64) async throws -> [String]
+    func addSilence(_ silence: Silence) async throws -> Silence
+    func silences(activeAt: Date) async throws -> [Silence]
     /// The check that started a run, when a check did.
-    func checkOfRun(_ runID: Int64) throws -> String?
+    func checkOfRun(_ runID: Int64) async throws -> String?
 
     /// Queues messages that belong to no incident.
-    func enqueue(_ messages: [OutboxEntry]) throws
+    func enqueue(_ messages: [OutboxEntry]) async throws
     /// The channel's oldest message still to send (pending), whatever its next attempt time: a
     /// channel's messages go out in order.
-    func outboxHead(channel: String) throws -> OutboxEntry?
-    func updateOutbox(_ entry: OutboxEntry) throws
+    func outboxHead(channel: String) async throws -> OutboxEntry?
+    func updateOutbox(_ entry: OutboxEntry) async throws
     /// Marks `entry` diverted and queues a copy for `channel`, in one transaction.
-    func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) throws
+    func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) async throws
     /// Messages in `states`, oldest first.
-    func outbox(states: Set<OutboxEntry.State>, limit: Int) throws -> [OutboxEntry]
+    func outbox(states: Set<OutboxEntry.State>, limit: Int) async throws -> [OutboxEntry]
     /// The messages queued for one incident, oldest first.
-    func outbox(incident: Int64) throws -> [OutboxEntry]
+    func outbox(incident: Int64) async throws -> [OutboxEntry]
     /// Queues an uncertain or refused message again, as a new attempt on its channel; any other
     /// message is returned as it is. Nil when there is no message `id`.
-    func resend(_ id: Int64, at: Date) throws -> OutboxEntry?
+    func resend(_ id: Int64, at: Date) async throws -> OutboxEntry?
     /// Marks the messages left `sending` by an engine that stopped mid-send as uncertain.
-    func markInterruptedSends() throws -> Int
+    func markInterruptedSends() async throws -> Int
     /// How many messages each channel holds in each state other than delivered and diverted.
-    func outboxDepth() throws -> [OutboxDepth]
+    func outboxDepth() async throws -> [OutboxDepth]
 }
 
 /// Messages of one channel in one state.

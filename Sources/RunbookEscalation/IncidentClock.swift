@@ -17,7 +17,7 @@ public struct IncidentClock<C: Clock>: Service where C.Duration == Duration {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    try desk.tick()
+                    try await desk.tick()
                 } catch {
                     desk.logger.error("cannot climb incidents: \(error)")
                 }

@@ -3,8 +3,8 @@ import RunbookExecutor
 import RunbookModel
 
 extension IncidentDesk: CheckIncidents {
-    public func checkChanged(_ check: Check, to status: CheckStatus, result: CheckResult) throws {
-        try checkChanged(check, to: status, text: result.text, subject: result.subject, threshold: result.threshold)
+    public func checkChanged(_ check: Check, to status: CheckStatus, result: CheckResult) async throws {
+        try await checkChanged(check, to: status, text: result.text, subject: result.subject, threshold: result.threshold)
     }
 
     /// Waits for the run in the background; its outcome goes on the check's incident.
@@ -12,7 +12,7 @@ extension IncidentDesk: CheckIncidents {
         Task {
             let report = await run.report
             do {
-                try self.runEnded(
+                try await self.runEnded(
                     check: check.name, runID: report.runID, runbook: report.runbook, status: report.status,
                     escalationLevel: report.escalationLevel, error: report.error
                 )

@@ -42,7 +42,7 @@ public final class IncidentDesk: Sendable {
     /// A check changed state: a bad state opens (or worsens) the incident of the check and its
     /// subject; a good one resolves the check's incidents.
     @discardableResult
-    public func checkChanged(_ check: Check, to status: CheckStatus, text: String, subject: String?, threshold: String) throws -> [Incident] {
+    public func checkChanged(_ check: Check, to status: CheckStatus, text: String, subject: String?, threshold: String) async throws -> [Incident] {
         switch status {
         case .warning, .critical:
             let severity: Severity = status == .critical ? .critical : .warning
@@ -52,9 +52,9 @@ public final class IncidentDesk: Sendable {
             // Level 1 when the check has a runbook to recover by itself; people hear of it
             // only if that does not work.
             let level = action == nil ? 2 : 1
-            return [try raise(key: key, check: check.name, subject: subject, title: title, severity: severity, level: level, actor: "check \(check.name)", detail: title)]
+            return [try await raise(key: key, check: check.name, subject: subject, title: title, severity: severity, level: level, actor: "check \(check.name)", detail: title)]
         case .healthy, .idle:
-            return try resolve(where: { $0.check == check.name }, actor: "check \(check.name)", detail: "\(check.name) is \(status.rawValue) again")
+            return try await resolve(where: { $0.check == check.name }, actor: "check \(check.name)", detail: "\(check.name) is \(status.rawValue) again")
         case .unknown:
             return []
         }
@@ -62,8 +62,8 @@ public final class IncidentDesk: Sendable {
 
     /// A run a check started has ended: linked to the check's incident, and a failure (or an
     /// escalation the run asked for) raises it to at least level 2.
-    public func runEnded(check: String, runID: Int64, runbook: String, status: RunStatus, escalationLevel: Int, error: String?) throws {
-        for incident in try store.unresolvedIncidents() where incident.check == check {
+    public func runEnded(check: String, runID: Int64, runbook: String, status: RunStatus, escalationLevel: Int, error: String?) async throws {
+        for incident in try await store.unresolvedIncidents() where incident.check == check {
             let failed = status != .succeeded
             var detail = "run \(runID) (\(runbook)) \(status.rawValue)" + (error.map { ": \($0)" } ?? "")
             var target = failed ? max(2, escalationLevel) : escalationLevel
@@ -71,45 +71,48 @@ public final class IncidentDesk: Sendable {
                 target = 3
                 detail += "; level 4 (emergency-recovery) needs a person: runbook reset \(incident.id) --confirm"
             }
-            try modify(incident.id) { incident, change, at in
+            try await modify(incident.id) { incident, change, at in
                 change.events.append(IncidentEvent(at: at, kind: .run, actor: "run \(runID)", detail: detail, level: incident.level, runID: runID))
-                if target > incident.level { self.climb(&incident, &change, to: target, at: at, actor: "run \(runID)", why: detail) }
+                if target > incident.level { await self.climb(&incident, &change, to: target, at: at, actor: "run \(runID)", why: detail) }
             }
         }
     }
 
     /// A runbook's `escalate` step: raises the incident of the check that started the run, or
     /// of the runbook itself when no check did.
-    public func escalateRun(_ runID: Int64, runbook: String, level requested: Int, reason: String) throws -> Incident {
-        let check = try store.checkOfRun(runID)
-        let key = check.map { name in
+    public func escalateRun(_ runID: Int64, runbook: String, level requested: Int, reason: String) async throws -> Incident {
+        let check = try await store.checkOfRun(runID)
+        let key: String
+        if let name = check {
             // The check's open incident, whatever its subject; a new one keyed by the check when none is open.
-            (try? store.unresolvedIncidents().first { $0.check == name }?.key) ?? "check:\(name)"
-        } ?? "runbook:\(runbook)"
+            key = (try? await store.unresolvedIncidents().first { $0.check == name }?.key) ?? "check:\(name)"
+        } else {
+            key = "runbook:\(runbook)"
+        }
         let level = min(requested, 3)
         var detail = "run \(runID) (\(runbook)) escalated to level \(requested)" + (reason.isEmpty ? "" : ": \(reason)")
         if requested == 4 { detail += "; level 4 (emergency-recovery) needs a person: runbook reset ID --confirm" }
         let title = check.map { "\($0): \(reason.isEmpty ? "escalated by \(runbook)" : reason)" } ?? "\(runbook): \(reason.isEmpty ? "escalated" : reason)"
-        return try raise(key: key, check: check, subject: nil, title: title, severity: .critical, level: level, actor: "run \(runID)", detail: detail, runID: runID)
+        return try await raise(key: key, check: check, subject: nil, title: title, severity: .critical, level: level, actor: "run \(runID)", detail: detail, runID: runID)
     }
 
     /// A supervised service changed state: `gave-up` (its restart budget spent) is level 3;
     /// running again resolves it.
-    public func serviceChanged(_ service: String, state: ServiceState, reason: String?) throws {
+    public func serviceChanged(_ service: String, state: ServiceState, reason: String?) async throws {
         let key = "service:\(service)"
         if state == .gaveUp {
             let title = "service \(service) gave up: \(reason ?? "its restart budget is spent")"
-            try raise(key: key, check: nil, subject: service, title: title, severity: .critical, level: 3, actor: "supervisor", detail: title)
+            try await raise(key: key, check: nil, subject: service, title: title, severity: .critical, level: 3, actor: "supervisor", detail: title)
         } else if state == .running {
-            _ = try resolve(where: { $0.key == key }, actor: "supervisor", detail: "service \(service) runs again")
+            _ = try await resolve(where: { $0.key == key }, actor: "supervisor", detail: "service \(service) runs again")
         }
     }
 
     /// A person took the incident: no more notifications of it until it resolves (a new
     /// incident of the same key notifies again).
     @discardableResult
-    public func acknowledge(_ id: Int64, by person: String) throws -> Incident {
-        try modify(id) { incident, change, at in
+    public func acknowledge(_ id: Int64, by person: String) async throws -> Incident {
+        try await modify(id) { incident, change, at in
             guard incident.status == .open else { return }
             incident.status = .acknowledged
             incident.acknowledgedAt = at
@@ -121,16 +124,16 @@ public final class IncidentDesk: Sendable {
     /// A person closes the incident (one a runbook's `escalate` opened, which no check resolves);
     /// whoever heard of it hears it is over.
     @discardableResult
-    public func resolve(_ id: Int64, by person: String) throws -> Incident? {
-        try resolve(where: { $0.id == id }, actor: person, detail: "resolved by \(person)").first
+    public func resolve(_ id: Int64, by person: String) async throws -> Incident? {
+        try await resolve(where: { $0.id == id }, actor: person, detail: "resolved by \(person)").first
     }
 
     /// Holds back the notifications of `check` until `until`; recorded on its open incidents.
     @discardableResult
-    public func silence(check: String, until: Date, reason: String, by person: String) throws -> Silence {
-        let silence = try store.addSilence(Silence(check: check, until: until, reason: reason, by: person, createdAt: now()))
-        for incident in try store.unresolvedIncidents() where incident.check == check {
-            try modify(incident.id) { incident, change, at in
+    public func silence(check: String, until: Date, reason: String, by person: String) async throws -> Silence {
+        let silence = try await store.addSilence(Silence(check: check, until: until, reason: reason, by: person, createdAt: now()))
+        for incident in try await store.unresolvedIncidents() where incident.check == check {
+            try await modify(incident.id) { incident, change, at in
                 change.events.append(IncidentEvent(at: at, kind: .silenced, actor: person, detail: "silenced until \(Self.stamp(until)): \(reason)", level: incident.level))
             }
         }
@@ -139,16 +142,16 @@ public final class IncidentDesk: Sendable {
 
     /// Level 4, by a person only: recorded and notified; the caller runs `emergency-recovery`.
     @discardableResult
-    public func reset(_ id: Int64, by person: String) throws -> Incident {
-        try modify(id) { incident, change, at in
+    public func reset(_ id: Int64, by person: String) async throws -> Incident {
+        try await modify(id) { incident, change, at in
             guard incident.status != .resolved else { return }
-            self.climb(&incident, &change, to: 4, at: at, actor: person, why: "system reset confirmed by \(person): emergency-recovery runs")
+            await self.climb(&incident, &change, to: 4, at: at, actor: person, why: "system reset confirmed by \(person): emergency-recovery runs")
         }
     }
 
     /// A run linked to an incident by hand (emergency-recovery for a reset).
-    public func link(run runID: Int64, to id: Int64, detail: String) throws {
-        try modify(id) { incident, change, at in
+    public func link(run runID: Int64, to id: Int64, detail: String) async throws {
+        try await modify(id) { incident, change, at in
             change.events.append(IncidentEvent(at: at, kind: .run, actor: "run \(runID)", detail: detail, level: incident.level, runID: runID))
         }
     }
@@ -156,28 +159,28 @@ public final class IncidentDesk: Sendable {
     /// Climbs every open (unacknowledged) incident that has stayed at its level longer than the
     /// policy's `climb_after`; never to level 4. Called each second by the engine; tests call it
     /// with their own time.
-    public func tick() throws {
+    public func tick() async throws {
         let at = now()
-        for incident in try store.unresolvedIncidents() where incident.status == .open && incident.level < 3 {
+        for incident in try await store.unresolvedIncidents() where incident.status == .open && incident.level < 3 {
             guard let after = policy.levels[max(incident.level, 2)]?.climbAfter, incident.level >= 2,
                   at.timeIntervalSince(incident.levelAt) >= after.seconds
             else { continue }
-            try modify(incident.id) { incident, change, at in
+            try await modify(incident.id) { incident, change, at in
                 guard incident.status == .open, incident.level == 2 else { return }
-                self.climb(&incident, &change, to: 3, at: at, actor: "engine", why: "unacknowledged for \(DurationText.format(after)) at level 2")
+                await self.climb(&incident, &change, to: 3, at: at, actor: "engine", why: "unacknowledged for \(DurationText.format(after)) at level 2")
             }
         }
     }
 
     /// Queues a message that is not about an incident (a report, a summary).
-    public func notice(subject: String, body: String, severity: String, channels requested: [String]) throws -> [String] {
+    public func notice(subject: String, body: String, severity: String, channels requested: [String]) async throws -> [String] {
         let targets = requested.isEmpty ? policy.channels(for: 2, configured: channels) : requested
         if let unknown = targets.first(where: { !channels.contains($0) }) {
             throw EscalationError("no channel named '\(unknown)'\(Suggestion.hint(for: unknown, in: channels)); channels: \(channels.joined(separator: ", "))")
         }
         guard !targets.isEmpty else { throw EscalationError("no channels are configured: add channels: to runbook.yaml") }
         let at = now()
-        try store.enqueue(targets.map { OutboxEntry(incidentID: 0, sequence: 0, channel: $0, level: 0, severity: severity, subject: subject, body: body, createdAt: at) })
+        try await store.enqueue(targets.map { OutboxEntry(incidentID: 0, sequence: 0, channel: $0, level: 0, severity: severity, subject: subject, body: body, createdAt: at) })
         wake()
         return targets
     }
@@ -189,11 +192,11 @@ public final class IncidentDesk: Sendable {
     @discardableResult
     private func raise(
         key: String, check: String?, subject: String?, title: String, severity: Severity, level: Int, actor: String, detail: String, runID: Int64? = nil
-    ) throws -> Incident {
+    ) async throws -> Incident {
         for _ in 0..<5 {
             let at = now()
             do {
-                if let open = try store.unresolvedIncident(key: key) {
+                if let open = try await store.unresolvedIncident(key: key) {
                     var incident = open
                     var change = IncidentChange(incident: incident)
                     if runID != nil {
@@ -203,19 +206,19 @@ public final class IncidentDesk: Sendable {
                         incident.severity = severity
                         incident.title = title
                         change.events.append(IncidentEvent(at: at, kind: .severity, actor: actor, detail: "now \(severity.rawValue): \(title)", level: incident.level))
-                        if incident.level >= 2 { notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true) }
+                        if incident.level >= 2 { await notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true) }
                     }
-                    if level > incident.level { climb(&incident, &change, to: level, at: at, actor: actor, why: detail) }
+                    if level > incident.level { await climb(&incident, &change, to: level, at: at, actor: actor, why: detail) }
                     if change.events.isEmpty { return incident }
                     change.incident = incident
-                    return try commit(change)
+                    return try await commit(change)
                 }
                 var incident = Incident(key: key, check: check, subject: subject, title: title, severity: severity, level: level, openedAt: at)
                 var change = IncidentChange(incident: incident)
                 change.events.append(IncidentEvent(at: at, kind: .opened, actor: actor, detail: "\(detail); level \(level) (\(Incident.levelName(level)))", level: level, runID: runID))
-                if level >= 2 { notify(&incident, &change, at: at, why: "opened", bypassCooldown: false) }
+                if level >= 2 { await notify(&incident, &change, at: at, why: "opened", bypassCooldown: false) }
                 change.incident = incident
-                let stored = try commit(change)
+                let stored = try await commit(change)
                 logger.warning("incident \(stored.id) opened at level \(level): \(title)", metadata: ["incident": "\(stored.id)"])
                 return stored
             } catch is IncidentConflict {
@@ -225,16 +228,16 @@ public final class IncidentDesk: Sendable {
         throw EscalationError("incident \(key) kept changing under this update; try again")
     }
 
-    private func resolve(where matches: (Incident) -> Bool, actor: String, detail: String) throws -> [Incident] {
+    private func resolve(where matches: (Incident) -> Bool, actor: String, detail: String) async throws -> [Incident] {
         var resolved: [Incident] = []
-        for incident in try store.unresolvedIncidents() where matches(incident) {
-            resolved.append(try modify(incident.id) { incident, change, at in
+        for incident in try await store.unresolvedIncidents() where matches(incident) {
+            resolved.append(try await modify(incident.id) { incident, change, at in
                 guard incident.status != .resolved else { return }
                 incident.status = .resolved
                 incident.resolvedAt = at
                 change.events.append(IncidentEvent(at: at, kind: .resolved, actor: actor, detail: detail, level: incident.level))
                 // Whoever heard of it hears it is over, acknowledged, silenced or not.
-                let told = (try? self.store.channelsNotified(incident: incident.id)) ?? []
+                let told = (try? await self.store.channelsNotified(incident: incident.id)) ?? []
                 if !told.isEmpty {
                     let subject = "RESOLVED \(incident.title)"
                     let body = self.body(incident, headline: detail, at: at)
@@ -246,18 +249,18 @@ public final class IncidentDesk: Sendable {
         return resolved
     }
 
-    private func climb(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) {
+    private func climb(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) async {
         incident.level = level
         incident.levelAt = at
         change.events.append(IncidentEvent(at: at, kind: .level, actor: actor, detail: "level \(level) (\(Incident.levelName(level))): \(why)", level: level))
         logger.warning("incident \(incident.id) at level \(level): \(why)", metadata: ["incident": "\(incident.id)"])
-        notify(&incident, &change, at: at, why: "level \(level)", bypassCooldown: level >= 3)
+        await notify(&incident, &change, at: at, why: "level \(level)", bypassCooldown: level >= 3)
     }
 
     /// Queues the incident's notification for its level's channels, unless it is acknowledged,
     /// silenced, held back by an incident of a check it depends on, or within the cooldown of
     /// the same key; each of those is recorded instead.
-    private func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, bypassCooldown: Bool) {
+    private func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, bypassCooldown: Bool) async {
         let targets = policy.channels(for: incident.level, configured: channels)
         func suppressed(_ reason: String) {
             change.events.append(IncidentEvent(at: at, kind: .suppressed, actor: "engine", detail: "\(why): not sent: \(reason)", level: incident.level))
@@ -265,15 +268,15 @@ public final class IncidentDesk: Sendable {
         if incident.status == .acknowledged { return suppressed("acknowledged by \(incident.acknowledgedBy ?? "someone")") }
         if targets.isEmpty { return suppressed("no channels configured for level \(incident.level)") }
         if let check = incident.check {
-            if let silence = (try? store.silences(activeAt: at))?.first(where: { $0.check == check }) {
+            if let silence = (try? await store.silences(activeAt: at))?.first(where: { $0.check == check }) {
                 return suppressed("\(check) silenced until \(Self.stamp(silence.until)) by \(silence.by): \(silence.reason)")
             }
             let dependencies = checks().first { $0.name == check }?.dependsOn.map(\.check) ?? []
-            if !dependencies.isEmpty, let cause = (try? store.unresolvedIncidents())?.first(where: { $0.check.map(dependencies.contains) ?? false && $0.id != incident.id }) {
+            if !dependencies.isEmpty, let cause = (try? await store.unresolvedIncidents())?.first(where: { $0.check.map(dependencies.contains) ?? false && $0.id != incident.id }) {
                 return suppressed("held back by incident \(cause.id) of \(cause.check ?? cause.key), which \(check) depends on")
             }
         }
-        if !bypassCooldown, let last = try? store.lastNotification(key: incident.key), last.severity >= incident.severity,
+        if !bypassCooldown, let last = try? await store.lastNotification(key: incident.key), last.severity >= incident.severity,
            at.timeIntervalSince(last.at) < policy.cooldown.seconds {
             return suppressed("within the cooldown of \(DurationText.format(policy.cooldown)) (the last message of \(incident.key) was at \(Self.stamp(last.at)))")
         }
@@ -310,15 +313,15 @@ public final class IncidentDesk: Sendable {
     /// Reads incident `id`, lets `body` change it, and stores the change; redone when another
     /// writer got there first.
     @discardableResult
-    private func modify(_ id: Int64, _ body: (inout Incident, inout IncidentChange, Date) -> Void) throws -> Incident {
+    private func modify(_ id: Int64, _ body: (inout Incident, inout IncidentChange, Date) async -> Void) async throws -> Incident {
         for _ in 0..<5 {
-            guard var incident = try store.incident(id) else { throw EscalationError("no incident \(id): `runbook incidents` lists them") }
+            guard var incident = try await store.incident(id) else { throw EscalationError("no incident \(id): `runbook incidents` lists them") }
             var change = IncidentChange(incident: incident)
-            body(&incident, &change, now())
+            await body(&incident, &change, now())
             if change.events.isEmpty { return incident }
             change.incident = incident
             do {
-                return try commit(change)
+                return try await commit(change)
             } catch is IncidentConflict {
                 continue
             }
@@ -326,8 +329,8 @@ public final class IncidentDesk: Sendable {
         throw EscalationError("incident \(id) kept changing under this update; try again")
     }
 
-    private func commit(_ change: IncidentChange) throws -> Incident {
-        let stored = try store.apply(change)
+    private func commit(_ change: IncidentChange) async throws -> Incident {
+        let stored = try await store.apply(change)
         if !change.messages.isEmpty { wake() }
         return stored
     }
@@ -349,12 +352,12 @@ public struct EscalationError: Error, Sendable, CustomStringConvertible {
 
 extension IncidentDesk: Escalating {
     public func escalate(runID: Int64, runbook: String, level: Int, reason: String) async throws -> String {
-        let incident = try escalateRun(runID, runbook: runbook, level: level, reason: reason)
+        let incident = try await escalateRun(runID, runbook: runbook, level: level, reason: reason)
         return "incident \(incident.id) at level \(incident.level)"
     }
 
     public func notify(runID: Int64, runbook: String, subject: String, message: String, severity: Severity, channels: [String]) async throws -> String {
-        let sent = try notice(subject: subject, body: message + "\n\n(run \(runID) of \(runbook))", severity: severity.rawValue, channels: channels)
+        let sent = try await notice(subject: subject, body: message + "\n\n(run \(runID) of \(runbook))", severity: severity.rawValue, channels: channels)
         return "queued for \(sent.joined(separator: ", "))"
     }
 }

@@ -39,7 +39,7 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
 
     public func run() async throws {
         do {
-            let interrupted = try store.markInterruptedSends()
+            let interrupted = try await store.markInterruptedSends()
             if interrupted > 0 {
                 logger.warning("\(interrupted) message(s) were being sent when the engine stopped: marked uncertain, not resent (`runbook outbox` shows them; --resend ID sends one again)")
             }
@@ -97,7 +97,7 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
     public func attempt(_ channel: any NotificationChannel) async -> Attempt {
         let head: OutboxEntry?
         do {
-            head = try store.outboxHead(channel: channel.name)
+            head = try await store.outboxHead(channel: channel.name)
         } catch {
             logger.error("cannot read the outbox: \(error)")
             return .idle
@@ -106,7 +106,7 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
         if entry.nextAttemptAt > now() { return .waiting(until: entry.nextAttemptAt) }
         entry.attempts += 1
         entry.state = .sending
-        do { try store.updateOutbox(entry) } catch {
+        do { try await store.updateOutbox(entry) } catch {
             logger.error("cannot update the outbox: \(error)")
             return .idle
         }
@@ -122,7 +122,7 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
         case .retry(let after, let reason):
             entry.lastError = reason
             if entry.attempts >= policy.fallbackAfter, let fallback = policy.fallback[channel.name] {
-                return divert(entry, to: fallback, reason: "\(entry.attempts) failed attempts on \(channel.name), the last: \(reason)", metadata: metadata)
+                return await divert(entry, to: fallback, reason: "\(entry.attempts) failed attempts on \(channel.name), the last: \(reason)", metadata: metadata)
             }
             let backoff = min(policy.retryMax, policy.retryMin * (1 << min(entry.attempts - 1, 20)))
             let wait = max(backoff, after ?? .zero)
@@ -136,18 +136,18 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
         case .rejected(let reason):
             entry.lastError = reason
             if let fallback = policy.fallback[channel.name] {
-                return divert(entry, to: fallback, reason: "\(channel.name) refused it: \(reason)", metadata: metadata)
+                return await divert(entry, to: fallback, reason: "\(channel.name) refused it: \(reason)", metadata: metadata)
             }
             entry.state = .rejected
             logger.error("\(channel.name) refused message \(entry.id): \(reason); no fallback channel for it under escalation.fallback", metadata: metadata)
         }
-        do { try store.updateOutbox(entry) } catch { logger.error("cannot update the outbox: \(error)") }
+        do { try await store.updateOutbox(entry) } catch { logger.error("cannot update the outbox: \(error)") }
         return entry.state == .delivered ? .sent : .failed
     }
 
-    private func divert(_ entry: OutboxEntry, to fallback: String, reason: String, metadata: Logger.Metadata) -> Attempt {
+    private func divert(_ entry: OutboxEntry, to fallback: String, reason: String, metadata: Logger.Metadata) async -> Attempt {
         do {
-            try store.divert(entry, to: fallback, reason: reason, at: now())
+            try await store.divert(entry, to: fallback, reason: reason, at: now())
             logger.error("message \(entry.id) goes to \(fallback) instead: \(reason)", metadata: metadata)
         } catch {
             logger.error("cannot divert message \(entry.id) to \(fallback): \(error)", metadata: metadata)

@@ -71,6 +71,17 @@ extension DatabaseWriter {
     }
 }
 
+extension DatabaseReader {
+    /// Reads without holding a thread while it waits, even when the caller is cancelled: the
+    /// incident desk and the outbox finish what they started while the engine shuts down. (GRDB's
+    /// own async reads throw once the task is cancelled.)
+    func fetch<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            asyncRead { result in continuation.resume(with: Result { try body(result.get()) }) }
+        }
+    }
+}
+
 /// A records port's store in SQLite: its tables, made and changed by its own migrations. The
 /// identifiers are those the single migrator of earlier versions used, so that files they wrote
 /// open unchanged.

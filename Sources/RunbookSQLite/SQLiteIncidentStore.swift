@@ -75,8 +75,8 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         return migrator
     }
 
-    public func apply(_ change: IncidentChange) throws -> Incident {
-        try database.writeWithoutTransaction { db in
+    public func apply(_ change: IncidentChange) async throws -> Incident {
+        try await database.record { db in
             var stored = change.incident
             try db.inTransaction {
                 if stored.id == 0 {
@@ -117,30 +117,30 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    public func incident(_ id: Int64) throws -> Incident? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id]).map(Self.incident) }
+    public func incident(_ id: Int64) async throws -> Incident? {
+        try await database.fetch { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id]).map(Self.incident) }
     }
 
-    public func unresolvedIncident(key: String) throws -> Incident? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE key = ? AND status != 'resolved'", arguments: [key]).map(Self.incident) }
+    public func unresolvedIncident(key: String) async throws -> Incident? {
+        try await database.fetch { db in try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE key = ? AND status != 'resolved'", arguments: [key]).map(Self.incident) }
     }
 
-    public func unresolvedIncidents() throws -> [Incident] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id").map(Self.incident) }
+    public func unresolvedIncidents() async throws -> [Incident] {
+        try await database.fetch { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE status != 'resolved' ORDER BY id").map(Self.incident) }
     }
 
-    public func incidents(limit: Int) throws -> [Incident] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.incident) }
+    public func incidents(limit: Int) async throws -> [Incident] {
+        try await database.fetch { db in try Row.fetchAll(db, sql: "SELECT * FROM incidents ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.incident) }
     }
 
-    public func incidents(status: IncidentStatus, limit: Int) throws -> [Incident] {
-        try database.read { db in
+    public func incidents(status: IncidentStatus, limit: Int) async throws -> [Incident] {
+        try await database.fetch { db in
             try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE status = ? ORDER BY id DESC LIMIT ?", arguments: [status.rawValue, limit]).map(Self.incident)
         }
     }
 
-    public func events(of incident: Int64) throws -> [IncidentEvent] {
-        try database.read { db in
+    public func events(of incident: Int64) async throws -> [IncidentEvent] {
+        try await database.fetch { db in
             try Row.fetchAll(db, sql: "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id", arguments: [incident]).map { row in
                 IncidentEvent(
                     incidentID: row["incident_id"], at: row["at"], kind: IncidentEvent.Kind(rawValue: row["kind"]) ?? .opened, actor: row["actor"],
@@ -150,8 +150,8 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    public func lastNotification(key: String) throws -> (at: Date, severity: Severity)? {
-        try database.read { db in
+    public func lastNotification(key: String) async throws -> (at: Date, severity: Severity)? {
+        try await database.fetch { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT o.created_at AS at, o.severity AS severity FROM outbox o JOIN incidents i ON i.id = o.incident_id
                 WHERE i.key = ? AND o.severity != 'resolved' AND o.fallback_of IS NULL ORDER BY o.id DESC LIMIT 1
@@ -161,14 +161,14 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    public func channelsNotified(incident: Int64) throws -> [String] {
-        try database.read { db in
+    public func channelsNotified(incident: Int64) async throws -> [String] {
+        try await database.fetch { db in
             try String.fetchAll(db, sql: "SELECT channel FROM outbox WHERE incident_id = ? GROUP BY channel ORDER BY min(id)", arguments: [incident])
         }
     }
 
-    public func addSilence(_ silence: Silence) throws -> Silence {
-        try database.writeWithoutTransaction { db in
+    public func addSilence(_ silence: Silence) async throws -> Silence {
+        try await database.record { db in
             try db.execute(
                 sql: "INSERT INTO silences (check_name, until, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [silence.check, RecordTime.text(silence.until), silence.reason, silence.by, RecordTime.text(silence.createdAt)]
@@ -179,16 +179,16 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    public func silences(activeAt date: Date) throws -> [Silence] {
-        try database.read { db in
+    public func silences(activeAt date: Date) async throws -> [Silence] {
+        try await database.fetch { db in
             try Row.fetchAll(db, sql: "SELECT * FROM silences WHERE until > ? ORDER BY until DESC", arguments: [RecordTime.text(date)]).map { row in
                 Silence(id: row["id"], check: row["check_name"], until: row["until"], reason: row["reason"], by: row["created_by"], createdAt: row["created_at"])
             }
         }
     }
 
-    public func checkOfRun(_ runID: Int64) throws -> String? {
-        try database.read { db in
+    public func checkOfRun(_ runID: Int64) async throws -> String? {
+        try await database.fetch { db in
             // A child run belongs to its parent's trigger.
             var id: Int64? = runID
             while let current = id, let row = try Row.fetchOne(db, sql: "SELECT trigger, trigger_source, parent_run_id FROM runs WHERE id = ?", arguments: [current]) {
@@ -201,8 +201,8 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
 
     // MARK: The outbox
 
-    public func enqueue(_ messages: [OutboxEntry]) throws {
-        try database.writeWithoutTransaction { db in
+    public func enqueue(_ messages: [OutboxEntry]) async throws {
+        try await database.record { db in
             try db.inTransaction {
                 for message in messages { try Self.insert(message, in: db) }
                 return .commit
@@ -210,16 +210,16 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    public func outboxHead(channel: String) throws -> OutboxEntry? {
-        try database.read { db in
+    public func outboxHead(channel: String) async throws -> OutboxEntry? {
+        try await database.fetch { db in
             try Row.fetchOne(
                 db, sql: "SELECT * FROM outbox WHERE channel = ? AND state IN ('pending', 'sending') ORDER BY id LIMIT 1", arguments: [channel]
             ).map(Self.entry)
         }
     }
 
-    public func updateOutbox(_ entry: OutboxEntry) throws {
-        try database.writeWithoutTransaction { db in
+    public func updateOutbox(_ entry: OutboxEntry) async throws {
+        try await database.record { db in
             try db.execute(
                 sql: "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, delivered_at = ? WHERE id = ?",
                 arguments: [entry.state.rawValue, entry.attempts, RecordTime.text(entry.nextAttemptAt), entry.lastError, entry.deliveredAt.map(RecordTime.text), entry.id]
@@ -227,8 +227,8 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    public func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) throws {
-        try database.writeWithoutTransaction { db in
+    public func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) async throws {
+        try await database.record { db in
             try db.inTransaction {
                 try db.execute(sql: "UPDATE outbox SET state = 'diverted', attempts = ?, last_error = ? WHERE id = ?", arguments: [entry.attempts, reason, entry.id])
                 var copy = entry
@@ -245,28 +245,28 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    public func outbox(states: Set<OutboxEntry.State>, limit: Int) throws -> [OutboxEntry] {
+    public func outbox(states: Set<OutboxEntry.State>, limit: Int) async throws -> [OutboxEntry] {
         let list = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        return try database.read { db in
+        return try await database.fetch { db in
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state IN (\(list)) ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.entry).reversed()
         }
     }
 
-    public func outbox(incident: Int64) throws -> [OutboxEntry] {
-        try database.read { db in
+    public func outbox(incident: Int64) async throws -> [OutboxEntry] {
+        try await database.fetch { db in
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE incident_id = ? ORDER BY id", arguments: [incident]).map(Self.entry)
         }
     }
 
-    public func markInterruptedSends() throws -> Int {
-        try database.writeWithoutTransaction { db in
+    public func markInterruptedSends() async throws -> Int {
+        try await database.record { db in
             try db.execute(sql: "UPDATE outbox SET state = 'uncertain', last_error = 'the engine stopped while sending it' WHERE state = 'sending'")
             return db.changesCount
         }
     }
 
-    public func outboxDepth() throws -> [OutboxDepth] {
-        try database.read { db in
+    public func outboxDepth() async throws -> [OutboxDepth] {
+        try await database.fetch { db in
             try Row.fetchAll(db, sql: """
                 SELECT channel, state, COUNT(*) AS count FROM outbox WHERE state NOT IN ('delivered', 'diverted')
                 GROUP BY channel, state ORDER BY channel, state
@@ -276,8 +276,8 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
-    public func resend(_ id: Int64, at: Date) throws -> OutboxEntry? {
-        try database.writeWithoutTransaction { db in
+    public func resend(_ id: Int64, at: Date) async throws -> OutboxEntry? {
+        try await database.record { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]) else { return nil }
             var entry = Self.entry(row)
             guard [.uncertain, .rejected].contains(entry.state) else { return entry }

@@ -24,7 +24,7 @@ public final class SQLiteSchedulerState: SchedulerStateStore, RecordsMigrations,
     }
 
     public func handledThrough() async throws -> [String: Date] {
-        try await database.read { db in
+        try await database.fetch { db in
             let rows = try Row.fetchAll(db, sql: "SELECT schedule, handled_through FROM schedule_state")
             return Dictionary(uniqueKeysWithValues: rows.map { ($0["schedule"] as String, $0["handled_through"] as Date) })
         }

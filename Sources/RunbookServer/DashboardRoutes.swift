@@ -44,7 +44,7 @@ extension RunbookHTTPServer {
                 services: snapshot?.services ?? [], runs: runs,
                 ticksPerSecond: rates.tickHistory().map { DashboardData.TickPoint(at: $0.at, perSecond: Self.rounded($0.perSecond)) },
                 signalsPerHour: (try? await backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks,
-                incidents: openIncidents()
+                incidents: await openIncidents()
             )
             return JSON.response(data)
         }

@@ -12,8 +12,9 @@ struct IncidentDetail: Encodable {
 extension RunbookHTTPServer {
     /// Incidents not resolved yet, newest first; empty when the records cannot be read (the
     /// dashboard's panel empties rather than the whole answer failing).
-    func openIncidents() -> [Incident] {
-        ((try? backend.incidents?.store.unresolvedIncidents()) ?? []).reversed()
+    func openIncidents() async -> [Incident] {
+        guard let desk = backend.incidents else { return [] }
+        return ((try? await desk.store.unresolvedIncidents()) ?? []).reversed()
     }
 
     func addIncidentRoutes(to routes: RouteRegistrar) {
@@ -34,9 +35,9 @@ extension RunbookHTTPServer {
                     limit = number
                 }
                 let listed: [Incident] = switch wanted {
-                case "unresolved": Array(try desk.store.unresolvedIncidents().reversed().prefix(limit))
-                case "all": try desk.store.incidents(limit: limit)
-                default: try desk.store.incidents(status: IncidentStatus(rawValue: wanted)!, limit: limit)
+                case "unresolved": Array(try await desk.store.unresolvedIncidents().reversed().prefix(limit))
+                case "all": try await desk.store.incidents(limit: limit)
+                default: try await desk.store.incidents(status: IncidentStatus(rawValue: wanted)!, limit: limit)
                 }
                 return JSON.response(Incidents(incidents: listed))
             }
@@ -44,19 +45,19 @@ extension RunbookHTTPServer {
         routes.on(.get, "/api/incidents/:id") { _, context in
             try await withDesk { desk in
                 let id = try Self.incidentID(context)
-                guard let incident = try desk.store.incident(id) else { return JSON.error(.notFound, "no incident \(id) in the records") }
-                return JSON.response(IncidentDetail(incident: incident, timeline: try desk.store.events(of: id)))
+                guard let incident = try await desk.store.incident(id) else { return JSON.error(.notFound, "no incident \(id) in the records") }
+                return JSON.response(IncidentDetail(incident: incident, timeline: try await desk.store.events(of: id)))
             }
         }
         routes.on(.post, "/api/incidents/:id/acknowledge") { request, context in
             try await withDesk { desk in
                 let id = try Self.incidentID(context)
                 let body = try await Self.fields(request, allowed: ["by"], example: #"{"by": "YOUR NAME"} (or no body)"#)
-                guard let before = try desk.store.incident(id) else { return JSON.error(.notFound, "no incident \(id) in the records") }
+                guard let before = try await desk.store.incident(id) else { return JSON.error(.notFound, "no incident \(id) in the records") }
                 if before.status == .resolved {
                     return JSON.error(.conflict, "incident \(id) is already resolved; nothing to acknowledge")
                 }
-                let acknowledged = try desk.acknowledge(id, by: body["by"] ?? "api")
+                let acknowledged = try await desk.acknowledge(id, by: body["by"] ?? "api")
                 // Resolved between the read above and the acknowledgement.
                 if acknowledged.status == .resolved {
                     return JSON.error(.conflict, "incident \(id) is already resolved; nothing to acknowledge")
@@ -67,7 +68,7 @@ extension RunbookHTTPServer {
         routes.on(.get, "/api/silences") { _, _ in
             try await withDesk { desk in
                 struct Silences: Encodable { var silences: [Silence] }
-                return JSON.response(Silences(silences: try desk.store.silences(activeAt: Date())))
+                return JSON.response(Silences(silences: try await desk.store.silences(activeAt: Date())))
             }
         }
         routes.on(.post, "/api/silences") { request, _ in
@@ -85,7 +86,7 @@ extension RunbookHTTPServer {
                     return JSON.error(.notFound, "no check named '\(check)'\(Suggestion.hint(for: check, in: names)); GET /api/checks lists them")
                 }
                 let until = Date().addingTimeInterval(duration.seconds)
-                return JSON.response(try desk.silence(check: check, until: until, reason: reason, by: body["by"] ?? "api"), status: .created)
+                return JSON.response(try await desk.silence(check: check, until: until, reason: reason, by: body["by"] ?? "api"), status: .created)
             }
         }
     }

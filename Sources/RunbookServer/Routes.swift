@@ -155,7 +155,9 @@ extension RunbookHTTPServer {
             let (snapshot, _) = await engineSnapshot()
             metrics.refresh(engine: snapshot, checks: backend.checks())
             if let desk = backend.incidents, incidentGauges.due() {
-                metrics.refresh(incidents: (try? desk.store.unresolvedIncidents()) ?? [], outbox: (try? desk.store.outboxDepth()) ?? [], channels: desk.channels)
+                let open = (try? await desk.store.unresolvedIncidents()) ?? []
+                let depth = (try? await desk.store.outboxDepth()) ?? []
+                metrics.refresh(incidents: open, outbox: depth, channels: desk.channels)
             }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -46,187 +46,187 @@ final class DeskHarness: Sendable {
 
     func check(_ name: String) -> Check { Self.checks.first { $0.name == name }! }
 
-    func critical(_ name: String, subject: String? = nil) throws -> Incident {
-        try desk.checkChanged(check(name), to: .critical, text: "no heartbeat for 95s", subject: subject, threshold: "> 60s").first!
+    func critical(_ name: String, subject: String? = nil) async throws -> Incident {
+        try await desk.checkChanged(check(name), to: .critical, text: "no heartbeat for 95s", subject: subject, threshold: "> 60s").first!
     }
 
-    func healthy(_ name: String) throws -> [Incident] {
-        try desk.checkChanged(check(name), to: .healthy, text: "ok", subject: nil, threshold: "> 60s")
+    func healthy(_ name: String) async throws -> [Incident] {
+        try await desk.checkChanged(check(name), to: .healthy, text: "ok", subject: nil, threshold: "> 60s")
     }
 
     /// Every message queued, oldest first.
     var messages: [OutboxEntry] {
-        get throws { try records.incidents.outbox(states: Set(OutboxEntry.State.allCases), limit: 1000) }
+        get async throws { try await records.incidents.outbox(states: Set(OutboxEntry.State.allCases), limit: 1000) }
     }
 
-    func timeline(_ id: Int64) throws -> [String] {
-        try records.incidents.events(of: id).map { "\($0.kind.rawValue): \($0.detail)" }
+    func timeline(_ id: Int64) async throws -> [String] {
+        try await records.incidents.events(of: id).map { "\($0.kind.rawValue): \($0.detail)" }
     }
 }
 
 @Suite struct IncidentDeskTests {
-    @Test func aCheckWithARunbookOpensAtLevelOneAndTellsNobodyYet() throws {
+    @Test func aCheckWithARunbookOpensAtLevelOneAndTellsNobodyYet() async throws {
         let harness = try DeskHarness()
-        let incident = try harness.critical("ea-heartbeat", subject: "ea-01")
+        let incident = try await harness.critical("ea-heartbeat", subject: "ea-01")
         #expect(incident.level == 1)
         #expect(incident.key == "check:ea-heartbeat:ea-01")
-        #expect(try harness.messages.isEmpty)
+        #expect(try await harness.messages.isEmpty)
         // The same state again lands on the same incident.
-        let again = try harness.critical("ea-heartbeat", subject: "ea-01")
+        let again = try await harness.critical("ea-heartbeat", subject: "ea-01")
         #expect(again.id == incident.id)
-        #expect(try harness.records.incidents.unresolvedIncidents().count == 1)
+        #expect(try await harness.records.incidents.unresolvedIncidents().count == 1)
     }
 
-    @Test func aFailedRecoveryRunNotifiesLevelTwoWithTheIncidentIdAndSequence() throws {
+    @Test func aFailedRecoveryRunNotifiesLevelTwoWithTheIncidentIdAndSequence() async throws {
         let harness = try DeskHarness()
-        let incident = try harness.critical("ea-heartbeat", subject: "ea-01")
-        try harness.desk.runEnded(check: "ea-heartbeat", runID: 7, runbook: "ea-lost", status: .failed, escalationLevel: 0, error: "restart refused")
-        let raised = try #require(try harness.records.incidents.incident(incident.id))
+        let incident = try await harness.critical("ea-heartbeat", subject: "ea-01")
+        try await harness.desk.runEnded(check: "ea-heartbeat", runID: 7, runbook: "ea-lost", status: .failed, escalationLevel: 0, error: "restart refused")
+        let raised = try #require(try await harness.records.incidents.incident(incident.id))
         #expect(raised.level == 2)
-        let messages = try harness.messages
+        let messages = try await harness.messages
         #expect(messages.map(\.channel) == ["ops-telegram", "ops-email"])
         #expect(messages.allSatisfy { $0.incidentID == incident.id && $0.sequence == 1 && $0.level == 2 })
         #expect(messages[0].body.contains("Incident \(incident.id):"))
         #expect(messages[0].body.contains("runbook ack \(incident.id)"))
-        #expect(try harness.timeline(incident.id).contains { $0.hasPrefix("run: run 7 (ea-lost) failed: restart refused") })
+        #expect(try await harness.timeline(incident.id).contains { $0.hasPrefix("run: run 7 (ea-lost) failed: restart refused") })
     }
 
-    @Test func aCheckWithoutARunbookNotifiesAtOnceAndTheNewIdIsInTheText() throws {
+    @Test func aCheckWithoutARunbookNotifiesAtOnceAndTheNewIdIsInTheText() async throws {
         let harness = try DeskHarness()
-        let incident = try harness.critical("market-data")
+        let incident = try await harness.critical("market-data")
         #expect(incident.level == 2)
-        let message = try #require(try harness.messages.first)
+        let message = try #require(try await harness.messages.first)
         #expect(message.body.contains("Incident \(incident.id):"))
         #expect(!message.body.contains(Incident.idPlaceholder))
     }
 
-    @Test func unacknowledgedLevelTwoClimbsToThreeAfterTheWaitAndAnAcknowledgementStopsIt() throws {
+    @Test func unacknowledgedLevelTwoClimbsToThreeAfterTheWaitAndAnAcknowledgementStopsIt() async throws {
         var policy = EscalationPolicy()
         policy.levels = [2: .init(channels: ["ops-telegram"], climbAfter: .seconds(900)), 3: .init(channels: ["ops-telegram", "ops-email"])]
         let harness = try DeskHarness(policy: policy)
-        let first = try harness.critical("market-data")
+        let first = try await harness.critical("market-data")
         harness.advance(899)
-        try harness.desk.tick()
-        #expect(try harness.records.incidents.incident(first.id)?.level == 2)
+        try await harness.desk.tick()
+        #expect(try await harness.records.incidents.incident(first.id)?.level == 2)
         harness.advance(1)
-        try harness.desk.tick()
-        #expect(try harness.records.incidents.incident(first.id)?.level == 3)
-        #expect(try harness.messages.map(\.channel) == ["ops-telegram", "ops-telegram", "ops-email"])
+        try await harness.desk.tick()
+        #expect(try await harness.records.incidents.incident(first.id)?.level == 3)
+        #expect(try await harness.messages.map(\.channel) == ["ops-telegram", "ops-telegram", "ops-email"])
         // Never to level 4 by itself.
         harness.advance(86_400)
-        try harness.desk.tick()
-        #expect(try harness.records.incidents.incident(first.id)?.level == 3)
+        try await harness.desk.tick()
+        #expect(try await harness.records.incidents.incident(first.id)?.level == 3)
 
         // Another incident, acknowledged in time: it stays at 2 and says nothing more.
-        let second = try harness.critical("ea-heartbeat", subject: "ea-02")
-        try harness.desk.runEnded(check: "ea-heartbeat", runID: 9, runbook: "ea-lost", status: .failed, escalationLevel: 2, error: nil)
-        try harness.desk.acknowledge(second.id, by: "maria")
-        let before = try harness.messages.count
+        let second = try await harness.critical("ea-heartbeat", subject: "ea-02")
+        try await harness.desk.runEnded(check: "ea-heartbeat", runID: 9, runbook: "ea-lost", status: .failed, escalationLevel: 2, error: nil)
+        try await harness.desk.acknowledge(second.id, by: "maria")
+        let before = try await harness.messages.count
         harness.advance(3600)
-        try harness.desk.tick()
-        #expect(try harness.records.incidents.incident(second.id)?.level == 2)
-        #expect(try harness.records.incidents.incident(second.id)?.status == .acknowledged)
-        #expect(try harness.messages.count == before)
-        #expect(try harness.timeline(second.id).contains("acknowledged: acknowledged by maria"))
+        try await harness.desk.tick()
+        #expect(try await harness.records.incidents.incident(second.id)?.level == 2)
+        #expect(try await harness.records.incidents.incident(second.id)?.status == .acknowledged)
+        #expect(try await harness.messages.count == before)
+        #expect(try await harness.timeline(second.id).contains("acknowledged: acknowledged by maria"))
     }
 
-    @Test func aResolveIsAlwaysSentToWhoeverHeardEvenWhenAcknowledged() throws {
+    @Test func aResolveIsAlwaysSentToWhoeverHeardEvenWhenAcknowledged() async throws {
         let harness = try DeskHarness()
-        let incident = try harness.critical("market-data")
-        try harness.desk.acknowledge(incident.id, by: "maria")
-        let resolved = try harness.healthy("market-data")
+        let incident = try await harness.critical("market-data")
+        try await harness.desk.acknowledge(incident.id, by: "maria")
+        let resolved = try await harness.healthy("market-data")
         #expect(resolved.map(\.id) == [incident.id])
-        let last = try #require(try harness.messages.last)
+        let last = try #require(try await harness.messages.last)
         #expect(last.severity == "resolved")
         #expect(last.subject.hasPrefix("RESOLVED"))
         #expect(last.sequence == 2)
-        #expect(try harness.records.incidents.incident(incident.id)?.status == .resolved)
+        #expect(try await harness.records.incidents.incident(incident.id)?.status == .resolved)
         // It fires again: a new incident, not acknowledged; within the hour the cooldown holds
         // the identical alert back, and says so on the timeline.
         harness.advance(60)
-        let again = try harness.critical("market-data")
+        let again = try await harness.critical("market-data")
         #expect(again.id != incident.id)
         #expect(again.status == .open)
-        #expect(try harness.timeline(again.id).contains { $0.contains("within the cooldown") })
+        #expect(try await harness.timeline(again.id).contains { $0.contains("within the cooldown") })
     }
 
-    @Test func theCooldownHoldsBackTheSameAlertForAnHourButNotAWorseOne() throws {
+    @Test func theCooldownHoldsBackTheSameAlertForAnHourButNotAWorseOne() async throws {
         let harness = try DeskHarness()
-        let first = try harness.desk.checkChanged(harness.check("market-data"), to: .warning, text: "stale", subject: nil, threshold: "> 30s")[0]
-        _ = try harness.healthy("market-data")
-        let sentBefore = try harness.messages.count
+        let first = try await harness.desk.checkChanged(harness.check("market-data"), to: .warning, text: "stale", subject: nil, threshold: "> 30s")[0]
+        _ = try await harness.healthy("market-data")
+        let sentBefore = try await harness.messages.count
         harness.advance(1800)
-        let second = try harness.desk.checkChanged(harness.check("market-data"), to: .warning, text: "stale", subject: nil, threshold: "> 30s")[0]
+        let second = try await harness.desk.checkChanged(harness.check("market-data"), to: .warning, text: "stale", subject: nil, threshold: "> 30s")[0]
         #expect(second.id != first.id)
-        #expect(try harness.messages.count == sentBefore)
+        #expect(try await harness.messages.count == sentBefore)
         // Critical is worse than the last message's warning: it goes out inside the cooldown.
-        _ = try harness.critical("market-data")
-        #expect(try harness.messages.count == sentBefore + 2)
-        _ = try harness.healthy("market-data")
+        _ = try await harness.critical("market-data")
+        #expect(try await harness.messages.count == sentBefore + 2)
+        _ = try await harness.healthy("market-data")
         // After the hour the same warning goes out again.
         harness.advance(3601)
-        _ = try harness.desk.checkChanged(harness.check("market-data"), to: .warning, text: "stale", subject: nil, threshold: "> 30s")
-        #expect(try harness.messages.last?.severity == "warning")
+        _ = try await harness.desk.checkChanged(harness.check("market-data"), to: .warning, text: "stale", subject: nil, threshold: "> 30s")
+        #expect(try await harness.messages.last?.severity == "warning")
     }
 
-    @Test func anOpenIncidentOfADependencyInhibitsTheDependentsNotifications() throws {
+    @Test func anOpenIncidentOfADependencyInhibitsTheDependentsNotifications() async throws {
         let harness = try DeskHarness()
-        _ = try harness.critical("market-data")
-        let count = try harness.messages.count
-        let signals = try harness.critical("signals-per-hour")
-        #expect(try harness.messages.count == count)
-        #expect(try harness.timeline(signals.id).contains { $0.contains("held back by incident") && $0.contains("market-data") })
+        _ = try await harness.critical("market-data")
+        let count = try await harness.messages.count
+        let signals = try await harness.critical("signals-per-hour")
+        #expect(try await harness.messages.count == count)
+        #expect(try await harness.timeline(signals.id).contains { $0.contains("held back by incident") && $0.contains("market-data") })
         // Once market data is back, signal-rate alerts are its own again.
-        _ = try harness.healthy("market-data")
-        _ = try harness.healthy("signals-per-hour")
+        _ = try await harness.healthy("market-data")
+        _ = try await harness.healthy("signals-per-hour")
         harness.advance(7200)
-        _ = try harness.critical("signals-per-hour")
-        #expect(try harness.messages.last?.subject.contains("signals-per-hour") == true)
+        _ = try await harness.critical("signals-per-hour")
+        #expect(try await harness.messages.last?.subject.contains("signals-per-hour") == true)
     }
 
-    @Test func aSilenceHoldsNotificationsUntilItEnds() throws {
+    @Test func aSilenceHoldsNotificationsUntilItEnds() async throws {
         let harness = try DeskHarness()
-        try harness.desk.silence(check: "market-data", until: harness.now.addingTimeInterval(7200), reason: "broker maintenance", by: "maria")
-        let incident = try harness.critical("market-data")
-        #expect(try harness.messages.isEmpty)
-        #expect(try harness.timeline(incident.id).contains { $0.contains("silenced until") && $0.contains("broker maintenance") })
+        try await harness.desk.silence(check: "market-data", until: harness.now.addingTimeInterval(7200), reason: "broker maintenance", by: "maria")
+        let incident = try await harness.critical("market-data")
+        #expect(try await harness.messages.isEmpty)
+        #expect(try await harness.timeline(incident.id).contains { $0.contains("silenced until") && $0.contains("broker maintenance") })
         // Nobody heard of it, so its resolve says nothing either.
-        _ = try harness.healthy("market-data")
-        #expect(try harness.messages.isEmpty)
+        _ = try await harness.healthy("market-data")
+        #expect(try await harness.messages.isEmpty)
         harness.advance(7201)
-        _ = try harness.critical("market-data")
-        #expect(try harness.messages.count == 2)
+        _ = try await harness.critical("market-data")
+        #expect(try await harness.messages.count == 2)
     }
 
-    @Test func aServiceThatGaveUpIsLevelThreeAndRunningAgainResolvesIt() throws {
+    @Test func aServiceThatGaveUpIsLevelThreeAndRunningAgainResolvesIt() async throws {
         let harness = try DeskHarness()
-        try harness.desk.serviceChanged("signal-engine", state: .gaveUp, reason: "3 restarts within 1h")
-        let incident = try #require(try harness.records.incidents.unresolvedIncident(key: "service:signal-engine"))
+        try await harness.desk.serviceChanged("signal-engine", state: .gaveUp, reason: "3 restarts within 1h")
+        let incident = try #require(try await harness.records.incidents.unresolvedIncident(key: "service:signal-engine"))
         #expect(incident.level == 3)
-        #expect(try harness.messages.count == 2)
-        try harness.desk.serviceChanged("signal-engine", state: .running, reason: nil)
-        #expect(try harness.records.incidents.incident(incident.id)?.status == .resolved)
-        #expect(try harness.messages.last?.subject.hasPrefix("RESOLVED") == true)
+        #expect(try await harness.messages.count == 2)
+        try await harness.desk.serviceChanged("signal-engine", state: .running, reason: nil)
+        #expect(try await harness.records.incidents.incident(incident.id)?.status == .resolved)
+        #expect(try await harness.messages.last?.subject.hasPrefix("RESOLVED") == true)
     }
 
-    @Test func levelFourIsNeverReachedByARunOnlyByAPerson() throws {
+    @Test func levelFourIsNeverReachedByARunOnlyByAPerson() async throws {
         let harness = try DeskHarness()
-        let incident = try harness.critical("ea-heartbeat")
-        try harness.desk.runEnded(check: "ea-heartbeat", runID: 3, runbook: "ea-lost", status: .failed, escalationLevel: 4, error: nil)
-        #expect(try harness.records.incidents.incident(incident.id)?.level == 3)
-        #expect(try harness.timeline(incident.id).contains { $0.contains("runbook reset \(incident.id) --confirm") })
-        try harness.desk.reset(incident.id, by: "maria")
-        #expect(try harness.records.incidents.incident(incident.id)?.level == 4)
+        let incident = try await harness.critical("ea-heartbeat")
+        try await harness.desk.runEnded(check: "ea-heartbeat", runID: 3, runbook: "ea-lost", status: .failed, escalationLevel: 4, error: nil)
+        #expect(try await harness.records.incidents.incident(incident.id)?.level == 3)
+        #expect(try await harness.timeline(incident.id).contains { $0.contains("runbook reset \(incident.id) --confirm") })
+        try await harness.desk.reset(incident.id, by: "maria")
+        #expect(try await harness.records.incidents.incident(incident.id)?.level == 4)
     }
 
-    @Test func aChangeFromAnotherProcessIsNotOverwritten() throws {
+    @Test func aChangeFromAnotherProcessIsNotOverwritten() async throws {
         let harness = try DeskHarness()
-        let incident = try harness.critical("market-data")
+        let incident = try await harness.critical("market-data")
         // Another writer (a `runbook ack` elsewhere) changed it after this copy was read.
-        try harness.desk.acknowledge(incident.id, by: "maria")
+        try await harness.desk.acknowledge(incident.id, by: "maria")
         var stale = incident
         stale.level = 3
-        #expect(throws: IncidentConflict.self) { try harness.records.incidents.apply(IncidentChange(incident: stale, events: [IncidentEvent(at: harness.now, kind: .level, actor: "x", detail: "x", level: 3)])) }
-        #expect(try harness.records.incidents.incident(incident.id)?.status == .acknowledged)
+        await #expect(throws: IncidentConflict.self) { try await harness.records.incidents.apply(IncidentChange(incident: stale, events: [IncidentEvent(at: harness.now, kind: .level, actor: "x", detail: "x", level: 3)])) }
+        #expect(try await harness.records.incidents.incident(incident.id)?.status == .acknowledged)
     }
 }

@@ -41,8 +41,8 @@ final class ScriptedChannel: NotificationChannel {
             .retry(after: .seconds(30), reason: "429 Too Many Requests"),
         ])
         let worker = worker(harness, [telegram])
-        _ = try harness.critical("market-data")
-        _ = try harness.healthy("market-data")
+        _ = try await harness.critical("market-data")
+        _ = try await harness.healthy("market-data")
 
         #expect(await worker.attempt(telegram) == .failed)
         // Waits 1 s, then 2 s (doubling), then what the channel asked for.
@@ -62,24 +62,24 @@ final class ScriptedChannel: NotificationChannel {
         // The opening first, then the resolve; each sent once it got through.
         let delivered = telegram.messages.suffix(2)
         #expect(delivered.map(\.sequence) == [1, 2])
-        #expect(try harness.messages.map(\.state) == [.delivered, .delivered])
-        #expect(try harness.messages.first?.attempts == 4)
+        #expect(try await harness.messages.map(\.state) == [.delivered, .delivered])
+        #expect(try await harness.messages.first?.attempts == 4)
     }
 
     @Test func anUncertainMessageIsNotResentAndTheNextOneGoesOn() async throws {
         let harness = try DeskHarness(channels: ["ops-telegram"])
         let telegram = ScriptedChannel("ops-telegram", answers: [.uncertain(reason: "timed out after sending")])
         let worker = worker(harness, [telegram])
-        _ = try harness.critical("market-data")
-        _ = try harness.healthy("market-data")
+        _ = try await harness.critical("market-data")
+        _ = try await harness.healthy("market-data")
         #expect(await worker.attempt(telegram) == .failed)
         #expect(await worker.attempt(telegram) == .sent)
         #expect(await worker.attempt(telegram) == .idle)
         #expect(telegram.messages.map(\.sequence) == [1, 2])
-        #expect(try harness.messages.map(\.state) == [.uncertain, .delivered])
+        #expect(try await harness.messages.map(\.state) == [.uncertain, .delivered])
         // A person can send it again.
-        let first = try #require(try harness.messages.first)
-        _ = try harness.records.incidents.resend(first.id, at: harness.now)
+        let first = try #require(try await harness.messages.first)
+        _ = try await harness.records.incidents.resend(first.id, at: harness.now)
         #expect(await worker.attempt(telegram) == .sent)
         #expect(telegram.messages.map(\.sequence) == [1, 2, 1])
     }
@@ -93,14 +93,14 @@ final class ScriptedChannel: NotificationChannel {
         let telegram = ScriptedChannel("ops-telegram", answers: Array(repeating: .retry(after: nil, reason: "502 Bad Gateway"), count: 10))
         let email = ScriptedChannel("ops-email", answers: [])
         let worker = worker(harness, [telegram, email], policy: policy)
-        let incident = try harness.critical("market-data")
+        let incident = try await harness.critical("market-data")
         for _ in 0..<3 {
             await worker.attempt(telegram)
             harness.advance(60)
         }
         #expect(await worker.attempt(email) == .sent)
         #expect(email.messages.first?.incidentID == incident.id)
-        let rows = try harness.messages
+        let rows = try await harness.messages
         #expect(rows.map(\.state) == [.diverted, .delivered])
         #expect(rows.last?.fallbackOf == rows.first?.id)
         #expect(rows.first?.lastError?.contains("502 Bad Gateway") == true)
@@ -110,19 +110,19 @@ final class ScriptedChannel: NotificationChannel {
         let harness = try DeskHarness(channels: ["ops-telegram"])
         let telegram = ScriptedChannel("ops-telegram", answers: [.rejected(reason: "400 Bad Request: chat not found")])
         let worker = worker(harness, [telegram])
-        _ = try harness.critical("market-data")
+        _ = try await harness.critical("market-data")
         #expect(await worker.attempt(telegram) == .failed)
         #expect(await worker.attempt(telegram) == .idle)
-        #expect(try harness.messages.first?.state == .rejected)
+        #expect(try await harness.messages.first?.state == .rejected)
     }
 
     @Test func aSendCutShortByAStopIsUncertainAfterTheRestart() async throws {
         let harness = try DeskHarness(channels: ["ops-telegram"])
-        _ = try harness.critical("market-data")
-        var row = try #require(try harness.messages.first)
+        _ = try await harness.critical("market-data")
+        var row = try #require(try await harness.messages.first)
         row.state = .sending
-        try harness.records.incidents.updateOutbox(row)
-        #expect(try harness.records.incidents.markInterruptedSends() == 1)
-        #expect(try harness.messages.first?.state == .uncertain)
+        try await harness.records.incidents.updateOutbox(row)
+        #expect(try await harness.records.incidents.markInterruptedSends() == 1)
+        #expect(try await harness.messages.first?.state == .uncertain)
     }
 }

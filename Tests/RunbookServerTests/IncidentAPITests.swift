@@ -15,7 +15,7 @@ import Testing
 
     @Test func incidentsAreListedWithTheirTimelineAndAnAcknowledgementIsRecorded() async throws {
         let fixture = try IncidentFixture()
-        let opened = try fixture.open()
+        let opened = try await fixture.open()
         try await server(fixture).application().test(.router) { client in
             try await client.execute(uri: "/api/incidents", method: .get) { response in
                 let listed = response.json["incidents"] as? [[String: Any]] ?? []
@@ -42,13 +42,13 @@ import Testing
             }
         }
         // In the records, where `runbook incidents` and the engine read it.
-        let stored = try #require(try fixture.records.incidents.incident(opened.id))
+        let stored = try #require(try await fixture.records.incidents.incident(opened.id))
         #expect(stored.status == .acknowledged && stored.acknowledgedBy == "maria")
     }
 
     @Test func acknowledgingWithNoBodyNamesTheAPIAndUnknownOrResolvedIncidentsAreRefused() async throws {
         let fixture = try IncidentFixture()
-        let opened = try fixture.open()
+        let opened = try await fixture.open()
         try await server(fixture).application().test(.router) { client in
             try await client.execute(uri: "/api/incidents/\(opened.id)/acknowledge", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .ok && response.json["acknowledged_by"] as? String == "api")
@@ -64,7 +64,7 @@ import Testing
                 #expect(response.status == .badRequest)
                 #expect((response.json["error"] as? String)?.contains("unknown key 'who'") == true)
             }
-            try fixture.desk.resolve(opened.id, by: "ops")
+            try await fixture.desk.resolve(opened.id, by: "ops")
             try await client.execute(uri: "/api/incidents/\(opened.id)/acknowledge", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .conflict)
             }
@@ -79,7 +79,7 @@ import Testing
 
     @Test func aSilenceIsRecordedOnTheCheckAndItsOpenIncident() async throws {
         let fixture = try IncidentFixture()
-        let opened = try fixture.open()
+        let opened = try await fixture.open()
         try await server(fixture).application().test(.router) { client in
             let body = ByteBuffer(string: #"{"check": "market-data", "for": "2h", "reason": "broker maintenance", "by": "maria"}"#)
             try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: body) { response in
@@ -102,16 +102,16 @@ import Testing
                 }
             }
         }
-        let silences = try fixture.records.incidents.silences(activeAt: Date())
+        let silences = try await fixture.records.incidents.silences(activeAt: Date())
         #expect(silences.count == 1)
         let until = try #require(silences.first?.until)
         #expect(abs(until.timeIntervalSinceNow - 7200) < 60)
-        #expect(try fixture.records.incidents.events(of: opened.id).contains { $0.kind == .silenced })
+        #expect(try await fixture.records.incidents.events(of: opened.id).contains { $0.kind == .silenced })
     }
 
     @Test func theDashboardCarriesTheOpenIncidents() async throws {
         let fixture = try IncidentFixture()
-        let opened = try fixture.open()
+        let opened = try await fixture.open()
         try await server(fixture).application().test(.router) { client in
             try await client.execute(uri: "/api/dashboard", method: .get) { response in
                 let incidents = response.json["incidents"] as? [[String: Any]] ?? []

@@ -50,7 +50,7 @@ import Testing
         }
         // An incident at level 2, its message waiting for Telegram.
         let incidents = try IncidentFixture()
-        try incidents.open()
+        try await incidents.open()
         let script = incidents.script()
         script.setCheck("ea-heartbeat", .critical)
         let server = makeServer(engine: engine, script: script)
@@ -138,16 +138,16 @@ import Testing
 
     @Test func incidentAndOutboxGaugesFollowTheRecords() async throws {
         let incidents = try IncidentFixture(channels: ["ops-telegram", "ops-email"])
-        let opened = try incidents.open()
+        let opened = try await incidents.open()
         let server = makeServer(script: incidents.script())
         var text = try await Self.scrape(server)
         #expect(Self.value(text, #"runbook_incidents_open{level="2",status="open"}"#) == 1)
         #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-email",state="pending"}"#) == 1)
         // Acknowledged: no longer open, still not resolved. Telegram delivered, e-mail unsure.
-        try incidents.desk.acknowledge(opened.id, by: "maria")
-        for var entry in try incidents.records.incidents.outbox(states: [.pending], limit: 10) {
+        try await incidents.desk.acknowledge(opened.id, by: "maria")
+        for var entry in try await incidents.records.incidents.outbox(states: [.pending], limit: 10) {
             entry.state = entry.channel == "ops-telegram" ? .delivered : .uncertain
-            try incidents.records.incidents.updateOutbox(entry)
+            try await incidents.records.incidents.updateOutbox(entry)
         }
         text = try await Self.scrape(server)
         #expect(Self.value(text, #"runbook_incidents_open{level="2",status="open"}"#) == 0)
@@ -155,7 +155,7 @@ import Testing
         #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-telegram",state="pending"}"#) == 0)
         #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-email",state="pending"}"#) == 0)
         #expect(Self.value(text, #"runbook_outbox_messages{channel="ops-email",state="uncertain"}"#) == 1)
-        try incidents.desk.resolve(opened.id, by: "maria")
+        try await incidents.desk.resolve(opened.id, by: "maria")
         text = try await Self.scrape(server)
         #expect(Self.value(text, #"runbook_incidents_open{level="2",status="acknowledged"}"#) == 0)
     }

@@ -124,8 +124,8 @@ final class IncidentFixture: Sendable {
     deinit { try? FileManager.default.removeItem(at: folder) }
 
     @discardableResult
-    func open() throws -> Incident {
-        try desk.checkChanged(Self.check, to: .critical, text: "no tick for 95s", subject: nil, threshold: "> 60s")[0]
+    func open() async throws -> Incident {
+        try await desk.checkChanged(Self.check, to: .critical, text: "no tick for 95s", subject: nil, threshold: "> 60s")[0]
     }
 
     /// A script whose checks include the fixture's check, with the fixture's desk.

@@ -26,40 +26,40 @@ import Testing
         let place = try RecordsPlace(backend)
         defer { place.remove() }
         let store = try place.open().incidents
-        let opened = try store.apply(opening("check:tick-lag", messages: [message("telegram")]))
+        let opened = try await store.apply(opening("check:tick-lag", messages: [message("telegram")]))
         #expect(opened.id > 0)
         #expect(opened.version == 1)
-        #expect(throws: IncidentConflict.self, "a second open incident for the same key") { try store.apply(opening("check:tick-lag", at: 5)) }
-        #expect(try store.unresolvedIncident(key: "check:tick-lag")?.id == opened.id)
+        await #expect(throws: IncidentConflict.self, "a second open incident for the same key") { try await store.apply(opening("check:tick-lag", at: 5)) }
+        #expect(try await store.unresolvedIncident(key: "check:tick-lag")?.id == opened.id)
 
         // Two writers start from version 1; the second one's change is refused.
         var acknowledged = opened
         acknowledged.status = .acknowledged
         acknowledged.acknowledgedBy = "alice"
         acknowledged.acknowledgedAt = At.seconds(10)
-        let stored = try store.apply(IncidentChange(incident: acknowledged, events: [IncidentEvent(at: At.seconds(10), kind: .acknowledged, actor: "alice", detail: "", level: 1)]))
+        let stored = try await store.apply(IncidentChange(incident: acknowledged, events: [IncidentEvent(at: At.seconds(10), kind: .acknowledged, actor: "alice", detail: "", level: 1)]))
         #expect(stored.version == 2)
         var stale = opened
         stale.level = 2
-        #expect(throws: IncidentConflict.self) { try store.apply(IncidentChange(incident: stale)) }
-        let read = try #require(try store.incident(opened.id))
+        await #expect(throws: IncidentConflict.self) { try await store.apply(IncidentChange(incident: stale)) }
+        let read = try #require(try await store.incident(opened.id))
         #expect(read.status == .acknowledged)
         #expect(read.acknowledgedBy == "alice")
         #expect(read.level == 1)
-        #expect(try store.events(of: opened.id).map(\.kind) == [.opened, .acknowledged])
-        #expect(try store.events(of: opened.id).map(\.actor) == ["guardian", "alice"])
+        #expect(try await store.events(of: opened.id).map(\.kind) == [.opened, .acknowledged])
+        #expect(try await store.events(of: opened.id).map(\.actor) == ["guardian", "alice"])
 
         // Once resolved, the key is free for the next incident.
         var resolved = read
         resolved.status = .resolved
         resolved.resolvedAt = At.seconds(20)
-        _ = try store.apply(IncidentChange(incident: resolved))
-        #expect(try store.unresolvedIncident(key: "check:tick-lag") == nil)
-        let next = try store.apply(opening("check:tick-lag", at: 30))
+        _ = try await store.apply(IncidentChange(incident: resolved))
+        #expect(try await store.unresolvedIncident(key: "check:tick-lag") == nil)
+        let next = try await store.apply(opening("check:tick-lag", at: 30))
         #expect(next.id != opened.id)
-        #expect(try store.unresolvedIncidents().map(\.id) == [next.id])
-        #expect(try store.incidents(limit: 10).map(\.id) == [next.id, opened.id])
-        #expect(try store.incidents(status: .resolved, limit: 10).map(\.id) == [opened.id])
+        #expect(try await store.unresolvedIncidents().map(\.id) == [next.id])
+        #expect(try await store.incidents(limit: 10).map(\.id) == [next.id, opened.id])
+        #expect(try await store.incidents(status: .resolved, limit: 10).map(\.id) == [opened.id])
     }
 
     @Test(arguments: RecordsBackend.allCases)
@@ -67,17 +67,17 @@ import Testing
         let place = try RecordsPlace(backend)
         defer { place.remove() }
         let store = try place.open().incidents
-        let incident = try store.apply(opening("check:bridge", check: "bridge", messages: [message("telegram"), message("email", sequence: 2)]))
-        let queued = try store.outbox(incident: incident.id)
+        let incident = try await store.apply(opening("check:bridge", check: "bridge", messages: [message("telegram"), message("email", sequence: 2)]))
+        let queued = try await store.outbox(incident: incident.id)
         #expect(queued.map(\.channel) == ["telegram", "email"])
         #expect(queued.map(\.incidentID) == [incident.id, incident.id])
         #expect(queued.first?.subject == "incident \(incident.id): lag")
         #expect(queued.first?.body == "see incident \(incident.id)")
-        #expect(try store.channelsNotified(incident: incident.id) == ["telegram", "email"])
-        let last = try #require(try store.lastNotification(key: "check:bridge"))
+        #expect(try await store.channelsNotified(incident: incident.id) == ["telegram", "email"])
+        let last = try #require(try await store.lastNotification(key: "check:bridge"))
         #expect(last.severity == .critical)
         #expect(last.at == At.seconds(0))
-        #expect(try store.lastNotification(key: "check:other") == nil)
+        #expect(try await store.lastNotification(key: "check:other") == nil)
     }
 
     @Test(arguments: RecordsBackend.allCases)
@@ -85,38 +85,38 @@ import Testing
         let place = try RecordsPlace(backend)
         defer { place.remove() }
         let store = try place.open().incidents
-        try store.enqueue([message("telegram", at: 1), message("email", at: 2), message("telegram", sequence: 2, at: 3)])
-        var head = try #require(try store.outboxHead(channel: "telegram"))
+        try await store.enqueue([message("telegram", at: 1), message("email", at: 2), message("telegram", sequence: 2, at: 3)])
+        var head = try #require(try await store.outboxHead(channel: "telegram"))
         #expect(head.createdAt == At.seconds(1))
-        #expect(try store.outboxDepth() == [OutboxDepth(channel: "email", state: .pending, count: 1), OutboxDepth(channel: "telegram", state: .pending, count: 2)])
+        #expect(try await store.outboxDepth() == [OutboxDepth(channel: "email", state: .pending, count: 1), OutboxDepth(channel: "telegram", state: .pending, count: 2)])
 
         head.state = .delivered
         head.attempts = 1
         head.deliveredAt = At.seconds(4)
-        try store.updateOutbox(head)
-        #expect(try store.outboxHead(channel: "telegram")?.createdAt == At.seconds(3), "the next message of the channel")
+        try await store.updateOutbox(head)
+        #expect(try await store.outboxHead(channel: "telegram")?.createdAt == At.seconds(3), "the next message of the channel")
 
         // A message left sending by a stopped engine is uncertain, not sent again by itself.
-        var sending = try #require(try store.outboxHead(channel: "telegram"))
+        var sending = try #require(try await store.outboxHead(channel: "telegram"))
         sending.state = .sending
-        try store.updateOutbox(sending)
-        #expect(try store.markInterruptedSends() == 1)
-        #expect(try store.outboxHead(channel: "telegram") == nil)
-        #expect(try store.outbox(states: [.uncertain], limit: 10).map(\.id) == [sending.id])
+        try await store.updateOutbox(sending)
+        #expect(try await store.markInterruptedSends() == 1)
+        #expect(try await store.outboxHead(channel: "telegram") == nil)
+        #expect(try await store.outbox(states: [.uncertain], limit: 10).map(\.id) == [sending.id])
 
         // Diverted to another channel: the copy goes out there, the original is kept as diverted.
-        let email = try #require(try store.outboxHead(channel: "email"))
-        try store.divert(email, to: "telegram", reason: "smtp refused", at: At.seconds(5))
-        #expect(try store.outboxHead(channel: "email") == nil)
-        let copy = try #require(try store.outboxHead(channel: "telegram"))
+        let email = try #require(try await store.outboxHead(channel: "email"))
+        try await store.divert(email, to: "telegram", reason: "smtp refused", at: At.seconds(5))
+        #expect(try await store.outboxHead(channel: "email") == nil)
+        let copy = try #require(try await store.outboxHead(channel: "telegram"))
         #expect(copy.fallbackOf == email.id)
         #expect(copy.subject == email.subject)
-        #expect(try store.outbox(states: [.diverted], limit: 10).map(\.id) == [email.id])
+        #expect(try await store.outbox(states: [.diverted], limit: 10).map(\.id) == [email.id])
 
-        #expect(try store.resend(sending.id, at: At.seconds(6))?.state == .pending)
-        #expect(try store.outbox(states: [.pending], limit: 10).map(\.id) == [sending.id, copy.id])
-        #expect(try store.resend(head.id, at: At.seconds(7))?.state == .delivered, "a delivered message is not sent again")
-        #expect(try store.resend(9999, at: At.seconds(7)) == nil)
+        #expect(try await store.resend(sending.id, at: At.seconds(6))?.state == .pending)
+        #expect(try await store.outbox(states: [.pending], limit: 10).map(\.id) == [sending.id, copy.id])
+        #expect(try await store.resend(head.id, at: At.seconds(7))?.state == .delivered, "a delivered message is not sent again")
+        #expect(try await store.resend(9999, at: At.seconds(7)) == nil)
     }
 
     @Test(arguments: RecordsBackend.allCases)
@@ -124,11 +124,11 @@ import Testing
         let place = try RecordsPlace(backend)
         defer { place.remove() }
         let store = try place.open().incidents
-        let silence = try store.addSilence(Silence(check: "tick-lag", until: At.seconds(3600), reason: "broker maintenance", by: "alice", createdAt: At.seconds(0)))
+        let silence = try await store.addSilence(Silence(check: "tick-lag", until: At.seconds(3600), reason: "broker maintenance", by: "alice", createdAt: At.seconds(0)))
         #expect(silence.id > 0)
-        #expect(try store.silences(activeAt: At.seconds(10)).map(\.check) == ["tick-lag"])
-        #expect(try store.silences(activeAt: At.seconds(10)).first?.reason == "broker maintenance")
-        #expect(try store.silences(activeAt: At.seconds(3600)).isEmpty)
+        #expect(try await store.silences(activeAt: At.seconds(10)).map(\.check) == ["tick-lag"])
+        #expect(try await store.silences(activeAt: At.seconds(10)).first?.reason == "broker maintenance")
+        #expect(try await store.silences(activeAt: At.seconds(3600)).isEmpty)
     }
 
     @Test(arguments: RecordsBackend.allCases)
@@ -141,8 +141,8 @@ import Testing
         ))
         let child = try await records.runs.startRun(RunStart(runbook: "notify", contentHash: "h", trigger: .runbook, params: [:], parentRunID: parent, startedAt: At.seconds(1)))
         let manual = try await records.runs.startRun(RunStart(runbook: "notify", contentHash: "h", trigger: .manual, params: [:], parentRunID: nil, startedAt: At.seconds(2)))
-        #expect(try records.incidents.checkOfRun(child) == "bridge-down")
-        #expect(try records.incidents.checkOfRun(parent) == "bridge-down")
-        #expect(try records.incidents.checkOfRun(manual) == nil)
+        #expect(try await records.incidents.checkOfRun(child) == "bridge-down")
+        #expect(try await records.incidents.checkOfRun(parent) == "bridge-down")
+        #expect(try await records.incidents.checkOfRun(manual) == nil)
     }
 }
