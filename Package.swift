@@ -188,7 +188,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RunbookEscalationTests",
-            dependencies: ["RunbookEscalation", "RunbookModel", "RunbookSQLite", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
+            dependencies: ["RunbookEscalation", "RunbookModel", "RunbookSQLite", "RunbookApp", "RunbookEngine", "RunbookTestSupport", .product(name: "Clocks", package: "swift-clocks")]
         ),
         .testTarget(
             name: "RunbookEngineTests",
