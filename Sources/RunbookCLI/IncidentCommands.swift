@@ -102,7 +102,7 @@ struct IncidentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        guard let records = try await assembly.existingRecords(), let incident = try await records.incidents.incident(id) else {
+        guard let records = try assembly.existingRecords(), let incident = try await records.incidents.incident(id) else {
             Console.error("error: no incident \(id) in \(assembly.config.databasePath): `runbook incidents --all` lists them")
             throw ExitStatus.usage.code
         }

@@ -68,7 +68,7 @@ public struct TelegramChannel: NotificationChannel {
 extension ChannelSettings {
     /// Telegram Bot API `sendMessage` to one chat.
     public struct Telegram: ChannelKind, Equatable {
-        public static let spec = ChannelSpec(type: "telegram", keys: ["chat_id", "token_env", "base_url"])
+        public static let spec = ChannelSpec(type: "telegram", keys: ["chat_id", "token_env", "base_url"], secretKey: "token_env")
         /// The API's base URL; tests point it at a local server.
         public var baseURL = "https://api.telegram.org"
         /// The environment variable holding the bot token.

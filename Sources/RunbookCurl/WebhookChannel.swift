@@ -43,7 +43,7 @@ public struct WebhookChannel: NotificationChannel {
 extension ChannelSettings {
     /// A JSON POST to any URL.
     public struct Webhook: ChannelKind, Equatable {
-        public static let spec = ChannelSpec(type: "webhook", keys: ["url", "token_env"])
+        public static let spec = ChannelSpec(type: "webhook", keys: ["url", "token_env"], secretKey: "token_env")
         public var url: String
         /// The environment variable holding a bearer token to send, if any.
         public var tokenVariable: String?

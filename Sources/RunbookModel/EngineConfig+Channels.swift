@@ -29,7 +29,7 @@ public struct ChannelSpec: Sendable {
     /// The key to write instead of a secret written in the file (`token_env`, `password_env`).
     public var secretKey: String
 
-    public init(type: String, keys: [String], secretKey: String = "token_env") {
+    public init(type: String, keys: [String], secretKey: String) {
         self.type = type
         self.keys = keys
         self.secretKey = secretKey

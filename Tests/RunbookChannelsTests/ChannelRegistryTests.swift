@@ -8,7 +8,7 @@ import Testing
 /// A channel kind defined outside the adapters: one type and one registration, and the
 /// configuration reads it, checks it and builds its channel like the shipped ones.
 struct PagerKind: ChannelKind {
-    static let spec = ChannelSpec(type: "pager", keys: ["team", "token_env"])
+    static let spec = ChannelSpec(type: "pager", keys: ["team", "token_env"], secretKey: "token_env")
     var team: String
     var tokenVariable: String?
 
