@@ -64,11 +64,12 @@ public struct WaitUntilStep: StepPrimitive {
             } catch {
                 lastProblem = "\(error)"
             }
+            // Polls go on every interval; the last one starts at the timeout, however long each took.
             let waited = elapsed()
-            if waited + interval > timeout {
+            if waited >= timeout {
                 throw StepFailure("still not done after \(DurationText.format(waited)) and \(attempts) attempts: \(lastProblem)", outputs: Self.outputs(attempts, waited))
             }
-            try await context.clock.sleep(for: interval)
+            try await context.clock.sleep(for: min(interval, timeout - waited))
         }
     }
 

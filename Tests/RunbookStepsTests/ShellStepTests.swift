@@ -91,6 +91,16 @@ import Testing
         #expect(failure?.message.hasPrefix("still not done after 2m and 5 attempts: command exited with 1") == true)
     }
 
+    @Test func theLastPollStartsAtTheTimeoutHoweverLongThePollsTake() async throws {
+        let harness = try StepHarness()
+        defer { harness.remove() }
+        // Each poll takes 300 ms of the run's clock and never succeeds: polls start at 0, 5.3,
+        // 10.6 and 15.9 s, and the fifth at 20 s, not one interval after the fourth.
+        let step = try harness.primitive("wait_until", "until:\n  wait: 300ms\ncondition: run.trigger == 'never'\ninterval: 5s\ntimeout: 20s")
+        let failure = await #expect(throws: StepFailure.self) { try await step.run(in: harness.context(clock: ImmediateClock(), values: ["run.trigger": .string("manual")])) }
+        #expect(failure?.message.hasPrefix("still not done after 20s300ms and 5 attempts") == true, "\(String(describing: failure?.message))")
+    }
+
     @Test func waitUntilPollsUntilAConditionHoldsOnThePolledOutputs() async throws {
         let harness = try StepHarness()
         defer { harness.remove() }
