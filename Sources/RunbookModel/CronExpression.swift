@@ -38,15 +38,17 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         /// The first value `names` stands for.
         let firstNamed: Int
         let example: String
+        /// A step that fits the field, for the message about one that does not.
+        let step: Int
     }
 
     private static let fields = [
-        Field(name: "minute", range: 0...59, names: [], firstNamed: 0, example: "0, 15, */5 or 0-29"),
-        Field(name: "hour", range: 0...23, names: [], firstNamed: 0, example: "9, 9-17 or */2"),
-        Field(name: "day of month", range: 1...31, names: [], firstNamed: 1, example: "1, 15 or 1-7"),
-        Field(name: "month", range: 1...12, names: monthAbbreviations, firstNamed: 1, example: "1, JAN or JAN-MAR"),
+        Field(name: "minute", range: 0...59, names: [], firstNamed: 0, example: "0, 15, */5 or 0-29", step: 15),
+        Field(name: "hour", range: 0...23, names: [], firstNamed: 0, example: "9, 9-17 or */2", step: 6),
+        Field(name: "day of month", range: 1...31, names: [], firstNamed: 1, example: "1, 15 or 1-7", step: 7),
+        Field(name: "month", range: 1...12, names: monthAbbreviations, firstNamed: 1, example: "1, JAN or JAN-MAR", step: 3),
         // 7 is Sunday too; folded into 0 below.
-        Field(name: "day of week", range: 0...7, names: weekdayAbbreviations, firstNamed: 0, example: "1, MON or MON-FRI"),
+        Field(name: "day of week", range: 0...7, names: weekdayAbbreviations, firstNamed: 0, example: "1, MON or MON-FRI", step: 2),
     ]
 
     /// Parses an expression; the error says which field is wrong and how to write it.
@@ -133,7 +135,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         if pieces.count == 2 {
             let stepOffset = offset + range.count + 1
             guard let number = Int(pieces[1]), number >= 1, number <= field.range.upperBound else {
-                throw ParseError(offset: stepOffset, message: "'\(pieces[1])' is not a step for the \(field.name) field: write a whole number from 1 to \(field.range.upperBound), as in */15")
+                throw ParseError(offset: stepOffset, message: "'\(pieces[1])' is not a step for the \(field.name) field: write a whole number from 1 to \(field.range.upperBound), as in */\(field.step)")
             }
             step = number
         }

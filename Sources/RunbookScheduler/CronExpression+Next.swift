@@ -40,6 +40,9 @@ extension CronExpression {
         return nil
     }
 
+    /// Whether the hour field takes every hour (`*`, `*/1`, `0-23`).
+    var everyHour: Bool { hours & 0xFF_FFFF == 0xFF_FFFF }
+
     /// The smallest value in `set` that is `value` or more.
     private static func first(in set: UInt64, from value: Int) -> Int? {
         guard value < 64 else { return nil }

@@ -70,7 +70,11 @@ public struct FireTimes: Sendable {
         for _ in 0..<1500 {
             guard let match = cron.nextMatch(after: minute) else { return nil }
             let fire = zone.instant(of: match)
-            if fire > instant { return fire }
+            // A minute the clocks skip runs once after the gap for a schedule of fixed hours; one
+            // that runs every hour has the next hour to run in, so the skipped minute is passed
+            // over, as cron does (52 * * * * runs at 01:52 and 03:52, not also at 03:00).
+            let skipped = zone.civilMinute(of: fire) != match
+            if fire > instant, !(skipped && cron.everyHour) { return fire }
             minute = match
         }
         return nil

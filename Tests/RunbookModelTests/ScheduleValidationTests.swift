@@ -11,6 +11,8 @@ import Testing
         ("* * * * MOM", 8, "'MOM' is not a valid day of week (did you mean 'MON'?)"),
         ("* * * FEBR *", 6, "'FEBR' is not a valid month (did you mean 'FEB'?)"),
         ("*/0 * * * *", 2, "'0' is not a step for the minute field"),
+        ("0 0 * */13 *", 8, "'13' is not a step for the month field: write a whole number from 1 to 12, as in */3"),
+        ("0 */24 * * *", 4, "'24' is not a step for the hour field: write a whole number from 1 to 23, as in */6"),
         ("0 17-9 * * *", 2, "the range 17-9 in the hour field runs backwards"),
         ("0 0 1,,2 * *", 6, "empty value in the day of month field"),
         ("0 0 * *", 0, "a cron expression has 5 fields (minute hour day-of-month month day-of-week), this has 4"),

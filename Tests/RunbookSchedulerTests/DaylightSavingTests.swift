@@ -15,9 +15,20 @@ import Testing
         #expect(try fires("*/15 2 * * *", zone: "America/New_York", from: "2026-03-08T01:50:00-05:00", count: 2) == [
             "2026-03-08T03:00:00-04:00", "2026-03-09T02:00:00-04:00",
         ])
-        // An hourly schedule runs at 01:00, then 03:00 (once, for "02:00" and 03:00), then 04:00.
+        // An hourly schedule runs at 01:00, then 03:00 ("02:00" does not happen), then 04:00.
         #expect(try fires("0 * * * *", zone: "America/New_York", from: "2026-03-08T00:30:00-05:00", count: 4) == [
             "2026-03-08T01:00:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-08T04:00:00-04:00", "2026-03-08T05:00:00-04:00",
+        ])
+    }
+
+    @Test func anEveryHourScheduleSkipsAMinuteTheClocksSkip() throws {
+        // 02:52 does not happen on the spring-forward night: an every-hour schedule runs at 01:52
+        // and 03:52, as cron does, not also at 03:00 for the missing minute.
+        #expect(try fires("52 * * * *", zone: "America/New_York", from: "2026-03-08T01:00:00-05:00", count: 3) == [
+            "2026-03-08T01:52:00-05:00", "2026-03-08T03:52:00-04:00", "2026-03-08T04:52:00-04:00",
+        ])
+        #expect(try fires("*/20 * * * *", zone: "Europe/London", from: "2026-03-29T00:30:00Z", count: 4) == [
+            "2026-03-29T00:40:00Z", "2026-03-29T02:00:00+01:00", "2026-03-29T02:20:00+01:00", "2026-03-29T02:40:00+01:00",
         ])
     }
 
