@@ -246,7 +246,7 @@ let package = Package(
         // End to end through the built `runbook` executable.
         .testTarget(
             name: "RunbookCLITests",
-            dependencies: ["runbook", "RunbookCLI", "RunbookSQLite", "RunbookStore", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["runbook", "RunbookCLI", "RunbookModel", "RunbookSimulator", "RunbookSQLite", "RunbookStore", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Peers"]
         ),
     ]

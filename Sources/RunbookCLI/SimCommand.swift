@@ -29,7 +29,7 @@ struct SimCommand: AsyncParsableCommand {
 
         func validate() throws {
             for fault in faults where EASimulator.Fault(fault) == nil {
-                throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, resume-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
+                throw ValidationError("--fault '\(fault)' is not one of \(EASimulator.Fault.forms.joined(separator: ", "))")
             }
             if rate <= 0 { throw ValidationError("--rate must be more than 0") }
         }

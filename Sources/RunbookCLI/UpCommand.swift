@@ -60,7 +60,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         if eas < 1 { throw ValidationError("--eas must be 1 or more") }
         for fault in faults where EASimulator.Fault(fault) == nil {
-            throw ValidationError("--fault '\(fault)' is not one of stop-heartbeats-after=DURATION, resume-heartbeats-after=DURATION, no-ticks, drop-confirmations, disconnect-after=DURATION")
+            throw ValidationError("--fault '\(fault)' is not one of \(EASimulator.Fault.forms.joined(separator: ", "))")
         }
         if !faults.isEmpty && !simulate { throw ValidationError("--fault needs --simulate") }
         if ByteSize.parse(logMaxSize) == nil { throw ValidationError("--log-max-size '\(logMaxSize)' is not a size such as 10MB") }

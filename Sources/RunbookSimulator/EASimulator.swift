@@ -15,6 +15,11 @@ public final class EASimulator {
         case dropConfirmations
         case disconnect(after: Duration)
 
+        /// Every fault as it is written, a duration where it takes one.
+        public static let forms = [
+            "stop-heartbeats-after=DURATION", "resume-heartbeats-after=DURATION", "no-ticks", "drop-confirmations", "disconnect-after=DURATION",
+        ]
+
         /// `stop-heartbeats-after=30s`, `resume-heartbeats-after=2m`, `no-ticks`, `drop-confirmations`, `disconnect-after=1m`.
         public init?(_ text: String) {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
