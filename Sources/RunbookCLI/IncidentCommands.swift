@@ -70,7 +70,11 @@ struct IncidentsCommand: AsyncParsableCommand {
         let assembly = Assembly(config: try global.engineConfig())
         let records = try assembly.existingRecords()
         var incidents: [Incident] = []
-        if let store = records?.incidents { incidents = all ? try await store.incidents(limit: limit) : try await store.unresolvedIncidents().reversed() }
+        var open: [Incident] = []
+        if let store = records?.incidents {
+            open = try await store.unresolvedIncidents()
+            incidents = all ? try await store.incidents(limit: limit) : open.reversed()
+        }
         if json {
             Console.json(["incidents": incidents.map(IncidentJSON.object)])
         } else if incidents.isEmpty {
@@ -84,7 +88,8 @@ struct IncidentsCommand: AsyncParsableCommand {
                 ]
             })
         }
-        if incidents.contains(where: { $0.status != .resolved }) { throw ExitCode(1) }
+        // Any open incident, listed or older than the latest --limit.
+        if !open.isEmpty { throw ExitCode(1) }
     }
 }
 
