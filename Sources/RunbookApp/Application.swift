@@ -113,10 +113,17 @@ public struct Application: Sendable {
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
         // incidents and the outbox (which sends what they queued last), then the control socket.
         let server = try await http?.server(assembly: assembly, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk)
-        try await live.run(alongside: [
-            control, outbox, IncidentClock(desk: desk, clock: ContinuousClock()), guardian,
-            scheduler(assembly, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),
-        ] + (server.map { [$0] } ?? []))
+        do {
+            try await live.run(alongside: [
+                control, outbox, IncidentClock(desk: desk, clock: ContinuousClock()), guardian,
+                scheduler(assembly, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),
+            ] + (server.map { [$0] } ?? []))
+        } catch {
+            await serviceChanges.flush()
+            throw error
+        }
+        // A service that gave up as the engine stopped still has its incident.
+        await serviceChanges.flush()
     }
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.

@@ -37,6 +37,14 @@ final class ServiceChanges: Sendable {
         }
     }
 
+    /// Waits until every change reported so far has been handed to the desk: the engine's last
+    /// changes are recorded before it exits.
+    func flush() async {
+        while state.withLock({ !$0.waiting.isEmpty || $0.draining }) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// The oldest change waiting; nil, and the drain ends, when there is none.
     private func next() -> Status? {
         state.withLock { state in
