@@ -7,9 +7,16 @@ extension IncidentDesk: CheckIncidents {
         try await checkChanged(check, to: status, text: result.text, subject: result.subject, threshold: result.threshold)
     }
 
-    /// Waits for the run in the background; its outcome goes on the check's incident.
+    /// The run's start, and in the background its outcome, go on the check's incident.
     public func runStarted(by check: Check, run: RunLauncher.Launched) {
         Task {
+            if let id = await run.runID {
+                do {
+                    try await self.runBegan(check: check.name, runID: id, runbook: run.runbook)
+                } catch {
+                    logger.error("cannot record the start of run \(id) on the incident of \(check.name): \(error)")
+                }
+            }
             let report = await run.report
             do {
                 try await self.runEnded(

@@ -60,6 +60,16 @@ public final class IncidentDesk: Sendable {
         }
     }
 
+    /// A run a check started has begun: on the timeline of the check's incident, so that it shows
+    /// how long the recovery took as well as how it ended.
+    public func runBegan(check: String, runID: Int64, runbook: String) async throws {
+        for incident in try await store.unresolvedIncidents() where incident.check == check {
+            try await modify(incident.id) { incident, change, at in
+                change.events.append(IncidentEvent(at: at, kind: .run, actor: "run \(runID)", detail: "run \(runID) (\(runbook)) started", level: incident.level, runID: runID))
+            }
+        }
+    }
+
     /// A run a check started has ended: linked to the check's incident, and a failure (or an
     /// escalation the run asked for) raises it to at least level 2.
     public func runEnded(check: String, runID: Int64, runbook: String, status: RunStatus, escalationLevel: Int, error: String?) async throws {

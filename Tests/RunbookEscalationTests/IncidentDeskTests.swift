@@ -1,8 +1,11 @@
 import Foundation
+import RunbookApp
 import RunbookCore
 import RunbookEscalation
+import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
+import RunbookTestSupport
 import Synchronization
 import Testing
 
@@ -89,6 +92,19 @@ final class DeskHarness: Sendable {
         #expect(messages[0].body.contains("Incident \(incident.id):"))
         #expect(messages[0].body.contains("runbook ack \(incident.id)"))
         #expect(try await harness.timeline(incident.id).contains { $0.hasPrefix("run: run 7 (ea-lost) failed: restart refused") })
+    }
+
+    @Test func theRecoveryRunsStartAndEndAreBothOnTheTimeline() async throws {
+        let harness = try DeskHarness()
+        let incident = try await harness.critical("ea-heartbeat", subject: "ea-01")
+        let lost = try RunbookLoader(catalog: Catalog.steps).load(text: "name: ea-lost\nsteps:\n  - id: pause\n    wait: 200ms\n", file: "ea-lost.yaml")
+        let launcher = RunLauncher(executor: Executor(registry: Catalog.steps, recorder: harness.records.runs, lookup: { _ in lost }))
+        let run = try launcher.start("ea-lost", arguments: [:], trigger: .check, key: "check:ea-heartbeat")
+        harness.desk.runStarted(by: harness.check("ea-heartbeat"), run: run)
+        let id = try #require(await run.runID)
+        #expect(await eventually { (try? await harness.timeline(incident.id).contains { $0.hasPrefix("run: run \(id) (ea-lost) succeeded") }) == true })
+        let runs = try await harness.timeline(incident.id).filter { $0.hasPrefix("run: ") }
+        #expect(runs == ["run: run \(id) (ea-lost) started", "run: run \(id) (ea-lost) succeeded"])
     }
 
     @Test func aCheckWithoutARunbookNotifiesAtOnceAndTheNewIdIsInTheText() async throws {
