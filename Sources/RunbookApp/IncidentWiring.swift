@@ -11,20 +11,24 @@ final class ServiceChanges: Sendable {
     typealias Status = Supervisor<ContinuousClock>.Status
 
     private let desk: IncidentDesk
-    private let state = Mutex<(waiting: [Status], draining: Bool)>(([], false))
+    /// The changes waiting, and the task handing them over while there are any.
+    private let state = Mutex<(waiting: [Status], drain: Task<Void, Never>?)>(([], nil))
 
     init(desk: IncidentDesk) {
         self.desk = desk
     }
 
     func add(_ status: Status) {
-        let start = state.withLock { state -> Bool in
+        state.withLock { state in
             state.waiting.append(status)
-            guard !state.draining else { return false }
-            state.draining = true
-            return true
+            if state.drain == nil { state.drain = Task { await self.drain() } }
         }
-        if start { Task { await self.drain() } }
+    }
+
+    /// Waits until every change reported so far has been handed to the desk: the engine's last
+    /// changes are recorded before it exits.
+    func flush() async {
+        while let drain = state.withLock({ $0.drain }) { await drain.value }
     }
 
     private func drain() async {
@@ -37,19 +41,11 @@ final class ServiceChanges: Sendable {
         }
     }
 
-    /// Waits until every change reported so far has been handed to the desk: the engine's last
-    /// changes are recorded before it exits.
-    func flush() async {
-        while state.withLock({ !$0.waiting.isEmpty || $0.draining }) {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
     /// The oldest change waiting; nil, and the drain ends, when there is none.
     private func next() -> Status? {
         state.withLock { state in
             guard !state.waiting.isEmpty else {
-                state.draining = false
+                state.drain = nil
                 return nil
             }
             return state.waiting.removeFirst()

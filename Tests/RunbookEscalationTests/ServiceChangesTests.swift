@@ -30,4 +30,17 @@ import Testing
         #expect(open.first?.id == (try await harness.records.incidents.incidents(limit: 1).first?.id))
         #expect(try await harness.records.incidents.incidents(status: .resolved, limit: 100).count == 20)
     }
+
+    @Test func flushReturnsOnceEveryChangeIsRecorded() async throws {
+        let harness = try DeskHarness()
+        let changes = ServiceChanges(desk: harness.desk)
+        for _ in 0..<5 {
+            changes.add(status(.gaveUp))
+            changes.add(status(.running))
+        }
+        changes.add(status(.gaveUp))
+        await changes.flush()
+        #expect(try await harness.records.incidents.incidents(limit: 100).count == 6)
+        #expect(try await harness.records.incidents.unresolvedIncidents().count == 1)
+    }
 }
