@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The shared vocabulary: service kinds and states, run and step statuses, severities, and
@@ -71,6 +72,15 @@ let package = Package(
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookFlows", "RunbookStore", "RunbookChecks", "RunbookScheduler", "RunbookEscalation",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // PostgreSQL adapter on PostgresNIO's pooled client: the scale-out tick store.
+        .target(
+            name: "RunbookPostgres",
+            dependencies: [
+                "RunbookStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // libcurl through a thin system-library target with typed shims. Its headers are in the
@@ -142,7 +152,7 @@ let package = Package(
             name: "RunbookApp",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookChecks", "RunbookCurl", "RunbookSQLite", "RunbookEngine", "RunbookEscalation",
-                "RunbookStore", "RunbookFlows", "RunbookScheduler", "RunbookServer",
+                "RunbookStore", "RunbookFlows", "RunbookScheduler", "RunbookServer", "RunbookPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -175,7 +185,15 @@ let package = Package(
         .target(name: "RunbookFuzzing", dependencies: ["RunbookModel", "RunbookFlows", "RunbookSteps", "RunbookChecks", "RunbookStore", "RunbookEscalation", "RunbookCurl"]),
         .executableTarget(name: "RunbookFuzz", dependencies: ["RunbookFuzzing"]),
         // Helpers the test targets share.
-        .target(name: "RunbookTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Sources/RunbookTestSupport"),
+        .target(
+            name: "RunbookTestSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/RunbookTestSupport"
+        ),
         .testTarget(name: "RunbookZMQTests", dependencies: ["RunbookZMQ"]),
         .testTarget(name: "RunbookFuzzingTests", dependencies: ["RunbookFuzzing"]),
         .testTarget(
@@ -197,7 +215,10 @@ let package = Package(
         // One suite per storage port, written against the protocol and run on every backend.
         .testTarget(
             name: "RunbookStoreConformanceTests",
-            dependencies: ["RunbookExecutor", "RunbookFlows", "RunbookChecks", "RunbookScheduler", "RunbookEscalation", "RunbookStore", "RunbookSQLite", "RunbookModel", "RunbookCore"]
+            dependencies: [
+                "RunbookExecutor", "RunbookFlows", "RunbookChecks", "RunbookScheduler", "RunbookEscalation", "RunbookStore", "RunbookSQLite", "RunbookPostgres",
+                "RunbookModel", "RunbookCore", "RunbookTestSupport",
+            ]
         ),
         .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(

@@ -56,7 +56,12 @@ public struct Application: Sendable {
             let forwarder = JSONForwarder(url: url, logger: logger)
             forward = { signal in forwarder.send(signal.raw) }
         }
-        let tickStore = try SQLiteTickStore(path: assembly.tickStorePath, alignment: assembly.alignment)
+        let tickStore: any TickStore
+        do {
+            tickStore = try await assembly.openTickStore(waitForServer: true)!
+        } catch {
+            throw StartFailure("\(error)")
+        }
         // With the journal off, one an earlier run left is still recovered (and journaling stays on for this run).
         let journaling = config.ticks.journal || TickJournal.hasSegments(in: assembly.journalDirectory)
         if !journaling {

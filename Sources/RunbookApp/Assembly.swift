@@ -7,6 +7,7 @@ import RunbookEngine
 import RunbookEscalation
 import RunbookExecutor
 import RunbookModel
+import RunbookPostgres
 import RunbookSQLite
 import RunbookSteps
 import RunbookStore
@@ -23,6 +24,42 @@ public struct Assembly: Sendable {
 
     /// The tick store, beside the records.
     public var tickStorePath: String { (config.dataDirectory as NSString).appendingPathComponent("ticks.db") }
+
+    /// The configured tick store, opened (and made or migrated); `nil` when it is the embedded
+    /// one and `mustExist` while its file does not yet.
+    /// For the engine, a PostgreSQL server that cannot be reached is not an error: the store
+    /// connects when the server answers, and ticks wait in the spool until then. One that refuses
+    /// the user, the password or the database is, at start.
+    public func openTickStore(environment: [String: String] = ProcessInfo.processInfo.environment, mustExist: Bool = false, waitForServer: Bool = false) async throws(AssemblyError) -> (any TickStore)? {
+        switch config.store.backend {
+        case .sqlite:
+            if mustExist, !FileManager.default.fileExists(atPath: tickStorePath) { return nil }
+            do {
+                return try SQLiteTickStore(path: tickStorePath, alignment: alignment)
+            } catch {
+                throw .tickStore("\(error)")
+            }
+        case .postgresql:
+            let name = config.store.urlEnvironment
+            guard let text = environment[name], !text.isEmpty else {
+                throw .tickStore("store.backend is postgresql but \(name) is not set: export \(name)=postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+            }
+            let url: PostgresURL
+            do {
+                url = try PostgresURL(text)
+            } catch {
+                throw .tickStore("\(error) (the URL is from \(name))")
+            }
+            do {
+                return try await PostgresTickStore.open(url: url, alignment: alignment)
+            } catch let error as PostgresStoreError where waitForServer && error.sqlState == nil {
+                Logger(label: "runbook.ticks").warning("\(error); ticks go to the spool until it answers")
+                return PostgresTickStore.unprepared(url: url, alignment: alignment)
+            } catch {
+                throw .tickStore("\(error) (the URL is from \(name))")
+            }
+        }
+    }
 
     /// Bars aligned in the configured server time zone.
     public var alignment: BarAlignment { BarAlignment(timeZone: TimeZone(identifier: config.serverTimeZone) ?? TimeZone(identifier: "UTC")!) }
@@ -122,12 +159,15 @@ public enum AssemblyError: Error, Sendable, CustomStringConvertible {
     case invalidChecks([Diagnostic])
     /// The records database cannot be opened: the reason.
     case recordsUnavailable(String)
+    /// The tick store cannot be opened: the reason, with no password in it.
+    case tickStore(String)
 
     public var description: String {
         switch self {
         case .invalidChecks(let diagnostics):
             (diagnostics.map(\.description) + ["\(diagnostics.count) error(s) in the checks: fix them, `runbook validate` lists them all"]).joined(separator: "\n")
         case .recordsUnavailable(let reason): reason
+        case .tickStore(let reason): "cannot open the tick store: \(reason)"
         }
     }
 }

@@ -8,7 +8,7 @@ import RunbookStore
 
 /// The tick store against raw SQLite, on the simulator's data.
 struct StoreBench {
-    func run() throws {
+    func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-bench-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -24,17 +24,17 @@ struct StoreBench {
         }
 
         let store = try SQLiteTickStore(path: folder.appendingPathComponent("ticks.db").path)
-        let stored = try seconds {
+        let stored = try await seconds {
             for (index, batchStart) in stride(from: 0, to: ticks.count, by: 5000).enumerated() {
                 try store.store(TickBatch(id: Int64(index + 1), ticks: Array(ticks[batchStart..<min(batchStart + 5000, ticks.count)])))
             }
         }
         let raw = try DatabaseQueue(path: folder.appendingPathComponent("raw.db").path)
-        try raw.write { db in
+        try await raw.write { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "CREATE TABLE history (symbol TEXT, time_msc INTEGER, bid REAL, ask REAL, volume REAL)")
         }
-        let rawSeconds = try seconds {
+        let rawSeconds = try await seconds {
             try raw.inTransaction { db in
                 let insert = try db.makeStatement(sql: "INSERT INTO history VALUES (?, ?, ?, ?, ?)")
                 for tick in ticks { try insert.execute(arguments: [tick.symbol, tick.timeMsc, tick.bid, tick.ask, tick.volume]) }
@@ -50,23 +50,16 @@ struct StoreBench {
 
         let dayStart = start - start % 86_400_000
         let hour = (start + 3_600_000, start + 7_200_000)
-        let barsUnpacked = try seconds { _ = try store.bars(symbol: "EURUSD", timeframe: .m1, from: dayStart, to: dayStart + 86_400_000) }
-        let ticksUnpacked = try seconds { _ = try store.ticks(symbol: "EURUSD", from: hour.0, to: hour.1, limit: nil) }
-        let report = try store.compress(olderThan: ticks.last!.timeMsc + 1)
-        let ticksPacked = try seconds { _ = try store.ticks(symbol: "EURUSD", from: hour.0, to: hour.1, limit: nil) }
-        let hourCount = try store.ticks(symbol: "EURUSD", from: hour.0, to: hour.1, limit: nil).count
+        let barsUnpacked = try await seconds { _ = try await store.bars(symbol: "EURUSD", timeframe: .m1, from: dayStart, to: dayStart + 86_400_000) }
+        let ticksUnpacked = try await seconds { _ = try await store.ticks(symbol: "EURUSD", from: hour.0, to: hour.1, limit: nil) }
+        let report = try await store.compress(olderThan: ticks.last!.timeMsc + 1, dryRun: false)
+        let ticksPacked = try await seconds { _ = try await store.ticks(symbol: "EURUSD", from: hour.0, to: hour.1, limit: nil) }
+        let hourCount = try await store.ticks(symbol: "EURUSD", from: hour.0, to: hour.1, limit: nil).count
         print("compression of the same ticks")
         print(String(format: "  packed                            %9.2f bytes/tick   goal <= 3   (%d blocks, ratio %.1fx against 40-byte rows)", report.bytesPerTick, report.blocks, report.ratio))
         print("reads (EURUSD)")
         print(String(format: "  one day of M1 bars                %9.2f ms", barsUnpacked * 1000))
         print(String(format: "  one hour of ticks (%d), rows      %9.2f ms", hourCount, ticksUnpacked * 1000))
         print(String(format: "  the same hour, packed             %9.2f ms", ticksPacked * 1000))
-    }
-
-    private func seconds(_ body: () throws -> Void) rethrows -> Double {
-        let start = ContinuousClock.now
-        try body()
-        let elapsed = start.duration(to: .now)
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }

@@ -145,7 +145,7 @@ if FileManager.default.isExecutableFile(atPath: executable) {
 
 
 // 4. The tick store against raw SQLite, on the simulator's data.
-try StoreBench().run()
+try await StoreBench().run()
 
 // 5. The guardian: a cycle of the shipped checks, and from a fault to its runbook.
 try await CheckBench(folder: scratch).run()

@@ -51,8 +51,8 @@ struct TicksCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try openTickStore(global)
-        let ticks = try store.ticks(symbol: symbol, from: from.flatMap(TimeArgument.parse), to: to.flatMap(TimeArgument.parse), limit: limit)
+        let store = try await openTickStore(global)
+        let ticks = try await store.ticks(symbol: symbol, from: from.flatMap(TimeArgument.parse), to: to.flatMap(TimeArgument.parse), limit: limit)
         if format.json {
             Console.json(["symbol": symbol, "ticks": ticks.map { ["time_msc": $0.timeMsc, "bid": $0.bid, "ask": $0.ask, "volume": $0.volume] as [String: Any] }])
         } else if format.csv {
@@ -84,8 +84,8 @@ struct BarsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try openTickStore(global)
-        let bars = try store.bars(symbol: symbol, timeframe: Timeframe(rawValue: timeframe.uppercased())!, from: from.flatMap(TimeArgument.parse), to: to.flatMap(TimeArgument.parse))
+        let store = try await openTickStore(global)
+        let bars = try await store.bars(symbol: symbol, timeframe: Timeframe(rawValue: timeframe.uppercased())!, from: from.flatMap(TimeArgument.parse), to: to.flatMap(TimeArgument.parse))
         if format.json {
             Console.json(["symbol": symbol, "timeframe": timeframe.uppercased(), "bars": bars.map {
                 ["open_time": $0.openTime, "open": $0.open, "high": $0.high, "low": $0.low, "close": $0.close, "ticks": $0.ticks, "spread": $0.spread] as [String: Any]
@@ -112,29 +112,36 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let assembly = Assembly(config: try global.engineConfig())
-            let store = try openTickStore(global)
-            var stats = try store.stats()
+            let store = try await openTickStore(global)
+            var stats = try await store.stats()
             stats["spool_bytes"] = try TickSpool(path: assembly.spoolPath).bytes
             stats["spool_batches"] = try TickSpool(path: assembly.spoolPath).batches().count
-            let rows = stats["history_rows"] ?? 0
+            let rows = (stats["history_rows"] ?? 0) + (stats["packed_ticks"] ?? 0)
+            let bytes = stats["file_bytes"] ?? stats["database_bytes"] ?? 0
             if json {
                 var object: [String: Any] = stats
-                object["bytes_per_tick"] = rows > 0 ? Double(stats["file_bytes"] ?? 0) / Double(rows) : 0
+                object["bytes_per_tick"] = rows > 0 ? Double(bytes) / Double(rows) : 0
                 Console.json(object)
                 return
             }
             for key in stats.keys.sorted() { Console.out("\(key.padding(toLength: 16, withPad: " ", startingAt: 0)) \(stats[key]!)") }
-            if rows > 0 { Console.out(String(format: "bytes_per_tick   %.1f", Double(stats["file_bytes"] ?? 0) / Double(rows))) }
+            if rows > 0 { Console.out(String(format: "bytes_per_tick   %.1f", Double(bytes) / Double(rows))) }
         }
     }
 }
 
-/// The tick store of the configuration; exits 1 when there is none yet.
-func openTickStore(_ global: GlobalOptions) throws -> SQLiteTickStore {
+/// The tick store of the configuration; exits 1 when it cannot be opened, or is the embedded one
+/// and there is none yet.
+func openTickStore(_ global: GlobalOptions) async throws -> any TickStore {
     let assembly = Assembly(config: try global.engineConfig())
-    guard FileManager.default.fileExists(atPath: assembly.tickStorePath) else {
-        Console.error("error: no tick store at \(assembly.tickStorePath): ticks are stored while `runbook up` runs")
+    do {
+        guard let store = try await assembly.openTickStore(mustExist: true) else {
+            Console.error("error: no tick store at \(assembly.tickStorePath): ticks are stored while `runbook up` runs")
+            throw ExitStatus.failed.code
+        }
+        return store
+    } catch let error as AssemblyError {
+        Console.error("error: \(error)")
         throw ExitStatus.failed.code
     }
-    return try SQLiteTickStore(path: assembly.tickStorePath, alignment: assembly.alignment)
 }

@@ -41,6 +41,8 @@ public struct EngineConfig: Sendable {
     public var http = HTTPSettings()
     /// Tick storage (`ticks:`).
     public var ticks = TickSettings()
+    /// Where ticks are stored (`store:`): the embedded SQLite file by default.
+    public var store = StoreSettings()
     /// The file the configuration came from, if any.
     public var file: String?
 
@@ -50,7 +52,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http", "ticks"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http", "ticks", "store"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the
     /// environment; `channels` names the channel types the file may use (`Catalog.channels`).
@@ -108,6 +110,7 @@ public struct EngineConfig: Sendable {
                 case "channels": readChannels(value, kinds: kinds, &source)
                 case "http": readHTTP(value, &source)
                 case "ticks": readTicks(value, &source)
+                case "store": readStore(value, &source)
                 case "escalation": references = readEscalation(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }

@@ -25,7 +25,7 @@ public struct CompressStep: StepPrimitive {
 
     public func describe() -> String {
         let now = FileManager.default.fileExists(atPath: store)
-            ? (try? SQLiteTickStore(path: store).compress(olderThan: Self.cutoff(olderThan), dryRun: true)).map { " (now: \($0.ticks) ticks into \($0.blocks) blocks)" } ?? ""
+            ? (try? SQLiteTickStore(path: store).compressNow(olderThan: Self.cutoff(olderThan), dryRun: true)).map { " (now: \($0.ticks) ticks into \($0.blocks) blocks)" } ?? ""
             : " (no store there yet)"
         return "pack history older than \(DurationText.format(olderThan)) in \(store)\(now)"
     }
@@ -33,7 +33,7 @@ public struct CompressStep: StepPrimitive {
     public func run(in context: StepContext) async throws -> StepResult {
         let path = context.resolvePath(store)
         guard FileManager.default.fileExists(atPath: path) else { throw StepFailure("no tick store at \(path): check the store input") }
-        let report = try SQLiteTickStore(path: path).compress(olderThan: Self.cutoff(olderThan))
+        let report = try await SQLiteTickStore(path: path).compress(olderThan: Self.cutoff(olderThan), dryRun: false)
         return StepResult(
             outputs: [
                 "ticks": .number(Double(report.ticks)), "blocks": .number(Double(report.blocks)),
@@ -67,7 +67,7 @@ public struct RetentionStep: StepPrimitive {
 
     public func describe() -> String {
         let now = FileManager.default.fileExists(atPath: store)
-            ? (try? SQLiteTickStore(path: store).retain(olderThan: CompressStep.cutoff(olderThan), dryRun: true)).map { " (now: \($0.ticks) ticks, \($0.blocks) blocks)" } ?? ""
+            ? (try? SQLiteTickStore(path: store).retainNow(olderThan: CompressStep.cutoff(olderThan), dryRun: true)).map { " (now: \($0.ticks) ticks, \($0.blocks) blocks)" } ?? ""
             : " (no store there yet)"
         return "drop history older than \(DurationText.format(olderThan)) from \(store), keeping bars\(now)"
     }
@@ -75,7 +75,7 @@ public struct RetentionStep: StepPrimitive {
     public func run(in context: StepContext) async throws -> StepResult {
         let path = context.resolvePath(store)
         guard FileManager.default.fileExists(atPath: path) else { throw StepFailure("no tick store at \(path): check the store input") }
-        let report = try SQLiteTickStore(path: path).retain(olderThan: CompressStep.cutoff(olderThan))
+        let report = try await SQLiteTickStore(path: path).retain(olderThan: CompressStep.cutoff(olderThan), dryRun: false)
         return StepResult(
             outputs: ["ticks": .number(Double(report.ticks)), "blocks": .number(Double(report.blocks))],
             output: "dropped \(report.ticks) ticks older than \(DurationText.format(olderThan)) (\(report.blocks) blocks touched); bars kept"

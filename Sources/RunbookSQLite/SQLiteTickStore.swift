@@ -126,16 +126,16 @@ public final class SQLiteTickStore: TickStore, Sendable {
         return id
     }
 
-    public func lastAppliedBatch() throws -> Int64 {
-        try database.read { db in try Int64.fetchOne(db, sql: "SELECT last_batch FROM ingest WHERE id = 1") ?? 0 }
+    public func lastAppliedBatch() async throws -> Int64 {
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT last_batch FROM ingest WHERE id = 1") ?? 0 }
     }
 
     // MARK: Reading
 
     /// Packed and unpacked history alike, oldest first.
-    public func ticks(symbol: String, from: Int64?, to: Int64?, limit: Int?) throws -> [Tick] {
+    public func ticks(symbol: String, from: Int64?, to: Int64?, limit: Int?) async throws -> [Tick] {
         let from = from ?? Int64.min, to = to ?? Int64.max
-        return try database.read { db in
+        return try await database.read { db in
             var packed: [Tick] = []
             let blocks = try Row.fetchAll(db, sql: """
                 SELECT data FROM blocks JOIN symbols ON symbols.id = blocks.symbol_id
@@ -149,47 +149,20 @@ public final class SQLiteTickStore: TickStore, Sendable {
                 WHERE symbols.name = ? AND time_msc >= ? AND time_msc < ? ORDER BY time_msc, history.rowid LIMIT ?
                 """, arguments: [symbol, from, to, limit ?? -1]
             ).map { Tick(symbol: symbol, timeMsc: $0[0], bid: $0[1], ask: $0[2], volume: $0[3]) }
-            let merged = packed.isEmpty ? unpacked : Self.merge(packed.sorted { $0.timeMsc < $1.timeMsc }, unpacked)
+            let merged = packed.isEmpty ? unpacked : Tick.merged(packed.sorted { $0.timeMsc < $1.timeMsc }, unpacked)
             return limit.map { Array(merged.prefix($0)) } ?? merged
         }
     }
 
-    /// Two time-ordered runs as one, the packed tick first where times are equal.
-    private static func merge(_ first: [Tick], _ second: [Tick]) -> [Tick] {
-        var merged: [Tick] = []
-        merged.reserveCapacity(first.count + second.count)
-        var i = 0, j = 0
-        while i < first.count || j < second.count {
-            if j == second.count || (i < first.count && first[i].timeMsc <= second[j].timeMsc) {
-                merged.append(first[i])
-                i += 1
-            } else {
-                merged.append(second[j])
-                j += 1
-            }
-        }
-        return merged
-    }
-
     // MARK: Policies
 
-    /// What a compression or retention did (or, dry, would do).
-    public struct PolicyReport: Sendable, Equatable {
-        public var ticks = 0
-        public var blocks = 0
-        /// Bytes the ticks took as rows of five 8-byte values, and as packed blocks.
-        public var rawBytes = 0
-        public var packedBytes = 0
-
-        public var ratio: Double { packedBytes > 0 ? Double(rawBytes) / Double(packedBytes) : 0 }
-        public var bytesPerTick: Double { ticks > 0 ? Double(packedBytes) / Double(ticks) : 0 }
-    }
+    public typealias PolicyReport = TickPolicyReport
 
     static let day: Int64 = 86_400_000
     static let rowsPerInsert = 64
 
     /// Packs history older than `cutoff` into one block per symbol and UTC day.
-    public func compress(olderThan cutoff: Int64, dryRun: Bool = false) throws -> PolicyReport {
+    public func compressNow(olderThan cutoff: Int64, dryRun: Bool = false) throws -> PolicyReport {
         let groups = try database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT symbol_id, name, time_msc / \(Self.day) - (time_msc < 0 AND time_msc % \(Self.day) != 0) AS day, count(*)
@@ -218,7 +191,7 @@ public final class SQLiteTickStore: TickStore, Sendable {
     }
 
     /// Drops history, packed or not, older than `cutoff`; bars are kept.
-    public func retain(olderThan cutoff: Int64, dryRun: Bool = false) throws -> PolicyReport {
+    public func retainNow(olderThan cutoff: Int64, dryRun: Bool = false) throws -> PolicyReport {
         try database.write { db in
             var report = PolicyReport()
             report.ticks = try Int.fetchOne(db, sql: "SELECT count(*) FROM history WHERE time_msc < ?", arguments: [cutoff]) ?? 0
@@ -242,8 +215,16 @@ public final class SQLiteTickStore: TickStore, Sendable {
         }
     }
 
-    public func bars(symbol: String, timeframe: Timeframe, from: Int64?, to: Int64?) throws -> [Bar] {
-        try database.read { db in
+    public func compress(olderThan cutoff: Int64, dryRun: Bool) async throws -> PolicyReport {
+        try compressNow(olderThan: cutoff, dryRun: dryRun)
+    }
+
+    public func retain(olderThan cutoff: Int64, dryRun: Bool) async throws -> PolicyReport {
+        try retainNow(olderThan: cutoff, dryRun: dryRun)
+    }
+
+    public func bars(symbol: String, timeframe: Timeframe, from: Int64?, to: Int64?) async throws -> [Bar] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT open_time, open, high, low, close, ticks, spread FROM bars JOIN symbols ON symbols.id = bars.symbol_id
                 WHERE symbols.name = ? AND timeframe = ? AND open_time >= ? AND open_time < ? ORDER BY open_time
@@ -252,16 +233,16 @@ public final class SQLiteTickStore: TickStore, Sendable {
         }
     }
 
-    public func current() throws -> [Tick] {
-        try database.read { db in
+    public func current() async throws -> [Tick] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT symbol, time_msc, bid, ask, volume FROM current ORDER BY symbol")
                 .map { Tick(symbol: $0[0], timeMsc: $0[1], bid: $0[2], ask: $0[3], volume: $0[4]) }
         }
     }
 
     /// Rows and size, for `runbook store stats`.
-    public func stats() throws -> [String: Int] {
-        try database.read { db in
+    public func stats() async throws -> [String: Int] {
+        try await database.read { db in
             [
                 "history_rows": try Int.fetchOne(db, sql: "SELECT count(*) FROM history") ?? 0,
                 "bars": try Int.fetchOne(db, sql: "SELECT count(*) FROM bars") ?? 0,

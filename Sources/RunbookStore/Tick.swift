@@ -63,3 +63,23 @@ public struct Bar: Sendable, Equatable {
         spread = tick.ask - tick.bid
     }
 }
+
+extension Tick {
+    /// Two time-ordered runs as one (packed history and rows), the first's tick first where
+    /// times are equal.
+    public static func merged(_ first: [Tick], _ second: [Tick]) -> [Tick] {
+        var merged: [Tick] = []
+        merged.reserveCapacity(first.count + second.count)
+        var i = 0, j = 0
+        while i < first.count || j < second.count {
+            if j == second.count || (i < first.count && first[i].timeMsc <= second[j].timeMsc) {
+                merged.append(first[i])
+                i += 1
+            } else {
+                merged.append(second[j])
+                j += 1
+            }
+        }
+        return merged
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Ticks stored together in one transaction, with what they change in the bars.
 public struct TickBatch: Sendable, Equatable {
     /// Increasing over the life of a store: a batch is applied at most once.
@@ -66,15 +68,57 @@ extension TickBatch.BarChange {
     }
 }
 
-/// Where ticks are kept: SQLite by default; PostgreSQL behind the same protocol.
+/// Where ticks are kept: SQLite by default (`SQLiteTickStore`), or PostgreSQL
+/// (`PostgresTickStore`), behind the same protocol and the same conformance suite.
 public protocol TickStore: Sendable {
     /// Stores a batch in one transaction: history, current, bars, and the batch's id as applied.
     /// A batch whose id is not above the last applied one is skipped (a replay), returning false.
+    /// It blocks until the batch is stored: the ingest calls it on threads of its own, never on
+    /// the async executors (from async code, use `storing(_:)`).
     @discardableResult
     func store(_ batch: TickBatch) throws -> Bool
     /// The id of the last batch applied, 0 when none.
-    func lastAppliedBatch() throws -> Int64
-    func ticks(symbol: String, from: Int64?, to: Int64?, limit: Int?) throws -> [Tick]
-    func bars(symbol: String, timeframe: Timeframe, from: Int64?, to: Int64?) throws -> [Bar]
-    func current() throws -> [Tick]
+    func lastAppliedBatch() async throws -> Int64
+    /// Packed and unpacked history alike, oldest first (ticks at the same instant in the order
+    /// they were stored); `to` is excluded.
+    func ticks(symbol: String, from: Int64?, to: Int64?, limit: Int?) async throws -> [Tick]
+    func bars(symbol: String, timeframe: Timeframe, from: Int64?, to: Int64?) async throws -> [Bar]
+    /// The latest tick of every symbol, by symbol name (byte order).
+    func current() async throws -> [Tick]
+
+    /// Packs history older than `cutoff` into one block per symbol and UTC day (`TickCodec`).
+    func compress(olderThan cutoff: Int64, dryRun: Bool) async throws -> TickPolicyReport
+    /// Drops history, packed or not, older than `cutoff`; bars are kept.
+    func retain(olderThan cutoff: Int64, dryRun: Bool) async throws -> TickPolicyReport
+    /// Rows and sizes, for `runbook store stats`.
+    func stats() async throws -> [String: Int]
+}
+
+extension TickStore {
+    /// `store(_:)` from async code: on a thread of its own, so the blocking write never holds one
+    /// of the async executors' few threads.
+    @discardableResult
+    public func storing(_ batch: TickBatch) async throws -> Bool {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try self.store(batch) }) }
+            thread.name = "tick-store-call"
+            thread.start()
+        }
+    }
+}
+
+/// What a compression or retention did (or, dry, would do).
+public struct TickPolicyReport: Sendable, Equatable {
+    public var ticks = 0
+    public var blocks = 0
+    /// Bytes the ticks took as rows of five 8-byte values, and as packed blocks.
+    public var rawBytes = 0
+    public var packedBytes = 0
+    /// Whole partitions (a day of history each) dropped, where the store partitions history.
+    public var partitionsDropped = 0
+
+    public init() {}
+
+    public var ratio: Double { packedBytes > 0 ? Double(rawBytes) / Double(packedBytes) : 0 }
+    public var bytesPerTick: Double { ticks > 0 ? Double(packedBytes) / Double(ticks) : 0 }
 }

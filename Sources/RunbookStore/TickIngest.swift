@@ -99,12 +99,12 @@ public final class TickIngest: Sendable {
 
     /// Stores batches until cancelled, then stores (or spools) what is left.
     public func run() async {
-        recoverJournal()
+        await recoverJournal()
         let syncing = journal.map { JournalSync(journal: $0, every: settings.syncInterval) }
         defer { syncing?.stop() }
         var nextID: Int64
         do {
-            nextID = max(try store.lastAppliedBatch(), spool.batches().last?.id ?? 0) + 1
+            nextID = max(try await store.lastAppliedBatch(), spool.batches().last?.id ?? 0) + 1
         } catch {
             nextID = (spool.batches().last?.id ?? 0) + 1
             logger.warning("the tick store cannot be read at start (\(error)); ticks go to the spool until it can")
@@ -136,11 +136,11 @@ public final class TickIngest: Sendable {
     /// Spools what an earlier process journaled and did not store or spool, in order, then lets
     /// its segments go. Batches the store has applied or the spool holds are skipped; replay
     /// never applies a batch twice either way.
-    private func recoverJournal() {
+    private func recoverJournal() async {
         guard let journal, !journal.leftover.files.isEmpty else { return }
         let leftover = journal.leftover
         let spooled = spool.batches().map(\.id)
-        let applied = try? store.lastAppliedBatch()
+        let applied = try? await store.lastAppliedBatch()
         var fresh = max(applied ?? 0, spooled.max() ?? 0, leftover.highestID) + 1
         var recovered = 0
         do {

@@ -61,7 +61,7 @@ import Testing
 }
 
 @Suite struct CompressionPolicyRunbookTests {
-    @Test func theShippedPolicyPacksOldHistoryAndDropsWhatIsPastRetention() throws {
+    @Test func theShippedPolicyPacksOldHistoryAndDropsWhatIsPastRetention() async throws {
         let cli = try CLIHarness()
         defer { cli.remove() }
         try FileManager.default.createDirectory(atPath: cli.path("var"), withIntermediateDirectories: true)
@@ -78,7 +78,7 @@ import Testing
                 ticks.append(Tick(symbol: "EURUSD", timeMsc: now - age * day + Int64(n) * 1000, bid: bid, ask: bid + 0.0002))
             }
         }
-        try store.store(TickBatch(id: 1, ticks: ticks))
+        try await store.storing(TickBatch(id: 1, ticks: ticks))
 
         let plan = try cli.run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--dry-run", "--param", "keep_for=30d")
         #expect(plan.status == 0)
@@ -87,11 +87,11 @@ import Testing
 
         let run = try cli.run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--param", "keep_for=30d", "--json")
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        let left = try store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil)
+        let left = try await store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil)
         #expect(left == Array(ticks[1000...]))
         let stats = try cli.run("store", "stats", "--json").json
         #expect(stats["packed_ticks"] as? Int == 1000)
         #expect(stats["history_rows"] as? Int == 1000)
-        #expect(try store.bars(symbol: "EURUSD", timeframe: .mn, from: nil, to: nil).map(\.ticks).reduce(0, +) == 3000)
+        #expect(try await store.bars(symbol: "EURUSD", timeframe: .mn, from: nil, to: nil).map(\.ticks).reduce(0, +) == 3000)
     }
 }

@@ -135,7 +135,7 @@ final class RecordingEscalation: Escalating {
         }
     }
 
-    @Test func aRecordsFileOthersCouldReadIsNarrowedWhenOpened() throws {
+    @Test func aRecordsFileOthersCouldReadIsNarrowedWhenOpened() async throws {
         let harness = try ExecutorHarness()
         defer { harness.remove() }
         let path = harness.path("old.db")

@@ -5,6 +5,7 @@ import RunbookEscalation
 import RunbookExecutor
 import RunbookFlows
 import RunbookScheduler
+import RunbookPostgres
 import RunbookSQLite
 import RunbookStore
 import Testing
@@ -51,15 +52,18 @@ enum RecordsBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
     var testDescription: String { rawValue }
 }
 
-/// The tick stores, as `TickIngest` sees them.
+/// The tick stores, as `TickIngest` sees them: SQLite in a scratch folder, PostgreSQL in a
+/// database of its own on the tests' own server (`PostgresServer`).
 enum TickBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
+    case postgresql
 
     var testDescription: String { rawValue }
 
-    func open(in folder: URL) throws -> any TickStore {
+    func open(in folder: URL, database: String?) async throws -> any TickStore {
         switch self {
         case .sqlite: try SQLiteTickStore(path: folder.appendingPathComponent("ticks.db").path)
+        case .postgresql: try await PostgresTickStore.open(url: PostgresURL(database!))
         }
     }
 }

@@ -51,7 +51,7 @@ import Testing
             }
             let first = append(100)
             journal.mark(batch: 1)
-            try store.store(TickBatch(id: 1, ticks: first))
+            try await store.storing(TickBatch(id: 1, ticks: first))
             let second = append(150)
             journal.mark(batch: 2)
             try spool.append(TickBatch(id: 2, ticks: second))
@@ -67,10 +67,10 @@ import Testing
         #expect(journal.leftover.batches.map(\.id) == [1, 2, 3, nil])
         let running = Task { await second.run() }
         #expect(await eventually { second.counters.recovered == 197 })
-        #expect(await eventually { (try? store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil).count) == 447 })
+        #expect(await eventually { (try? await store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil).count) == 447 })
         running.cancel()
         await running.value
-        let stored = try store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil)
+        let stored = try await store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil)
         #expect(Set(stored.map(\.timeMsc)) == Set((0..<447).map { 1_763_700_000_000 + Int64($0) }))
         #expect(spool.isEmpty)
         // The segments the earlier process left are gone once their ticks are safe.
@@ -97,7 +97,7 @@ import Testing
         #expect(journal.unjournaled == 0)
     }
 
-    @Test func theSpoolGivesBackEveryByte() throws {
+    @Test func theSpoolGivesBackEveryByte() async throws {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("ticks.spool").path
@@ -119,7 +119,7 @@ import Testing
     /// system extended the file with (found by fuzzing: a zero length hid every later batch):
     /// the next open cuts it, so what is spooled after it is not hidden behind it.
     @Test(arguments: [[200, 0, 0, 0, 1, 2, 3], [UInt8](repeating: 0, count: 16), [5, 0, 0, 0, 1, 2, 3, 4, 5], [12, 0, 0, 0] + [UInt8](repeating: 0, count: 8) + [9, 0, 0, 0]])
-    func aHalfWrittenRecordDoesNotHideWhatFollows(tail: [UInt8]) throws {
+    func aHalfWrittenRecordDoesNotHideWhatFollows(tail: [UInt8]) async throws {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("ticks.spool").path
@@ -135,7 +135,7 @@ import Testing
 
     /// A spool written by the first format (one-byte symbol lengths, no header) is read and
     /// rewritten, not misread.
-    @Test func aSpoolOfTheFirstFormatIsRewritten() throws {
+    @Test func aSpoolOfTheFirstFormatIsRewritten() async throws {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("ticks.spool").path

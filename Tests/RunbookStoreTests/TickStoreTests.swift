@@ -56,7 +56,7 @@ func scratch() throws -> URL {
 
 @Suite struct TickStoreTests {
     @Test(arguments: ["UTC", "America/New_York"])
-    func barsFromBatchesInAnyOrderMatchAPlainReference(zone: String) throws {
+    func barsFromBatchesInAnyOrderMatchAPlainReference(zone: String) async throws {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
         let alignment = BarAlignment(timeZone: TimeZone(identifier: zone)!)
@@ -66,27 +66,27 @@ func scratch() throws -> URL {
         var batches = stride(from: 0, to: ticks.count, by: 700).map { Array(ticks[$0..<min($0 + 700, ticks.count)]) }
         batches.swapAt(1, 5)
         batches.swapAt(10, 3)
-        for (index, batch) in batches.enumerated() { try store.store(TickBatch(id: Int64(index + 1), ticks: batch)) }
+        for (index, batch) in batches.enumerated() { try await store.storing(TickBatch(id: Int64(index + 1), ticks: batch)) }
 
         for symbol in ["EURUSD", "XAUUSD"] {
             for timeframe in Timeframe.allCases {
-                #expect(try store.bars(symbol: symbol, timeframe: timeframe, from: nil, to: nil) == referenceBars(ticks, timeframe, alignment, symbol: symbol), "\(symbol) \(timeframe)")
+                #expect(try await store.bars(symbol: symbol, timeframe: timeframe, from: nil, to: nil) == referenceBars(ticks, timeframe, alignment, symbol: symbol), "\(symbol) \(timeframe)")
             }
             let latest = ticks.filter { $0.symbol == symbol }.max { $0.timeMsc < $1.timeMsc }
-            #expect(try store.current().first { $0.symbol == symbol } == latest)
+            #expect(try await store.current().first { $0.symbol == symbol } == latest)
         }
-        #expect(try store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil).count == ticks.filter { $0.symbol == "EURUSD" }.count)
+        #expect(try await store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil).count == ticks.filter { $0.symbol == "EURUSD" }.count)
     }
 
-    @Test func aBatchIsAppliedOnceEvenWhenReplayed() throws {
+    @Test func aBatchIsAppliedOnceEvenWhenReplayed() async throws {
         let folder = try scratch()
         defer { try? FileManager.default.removeItem(at: folder) }
         let store = try SQLiteTickStore(path: folder.appendingPathComponent("ticks.db").path)
         let batch = TickBatch(id: 1, ticks: simulatedTicks(from: instant("2026-03-02 00:00:00"), days: 1))
-        #expect(try store.store(batch))
-        #expect(try store.store(batch) == false)
-        #expect(try store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil).count == batch.ticks.count / 2)
-        #expect(try store.bars(symbol: "EURUSD", timeframe: .d1, from: nil, to: nil).first?.ticks == batch.ticks.count / 2)
+        #expect(try await store.storing(batch))
+        #expect(try await store.storing(batch) == false)
+        #expect(try await store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil).count == batch.ticks.count / 2)
+        #expect(try await store.bars(symbol: "EURUSD", timeframe: .d1, from: nil, to: nil).first?.ticks == batch.ticks.count / 2)
     }
 }
 
@@ -156,10 +156,10 @@ func scratch() throws -> URL {
         await rerunning.value
 
         let store = try SQLiteTickStore(path: path)
-        let stored = try store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil)
+        let stored = try await store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil)
         #expect(stored.count == 2600)
         #expect(Set(stored.map(\.timeMsc)).count == 2600)
-        #expect(try store.bars(symbol: "EURUSD", timeframe: .mn, from: nil, to: nil).first?.ticks == 2600)
+        #expect(try await store.bars(symbol: "EURUSD", timeframe: .mn, from: nil, to: nil).first?.ticks == 2600)
         #expect(try TickSpool(path: spool).isEmpty)
     }
 }

@@ -1,0 +1,148 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// A pooled PostgreSQL client that runs for as long as its owner, with the calls every store of
+/// this module makes: statements with a bound on how long they wait for the server, migrations,
+/// and errors said with the server's reason and the URL without its password.
+public final class PostgresDatabase: Sendable {
+    public let url: PostgresURL
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+    /// How long a call waits for a connection and its answer before it fails (and the caller
+    /// retries or spools): the pool would otherwise wait for the server for as long as it is down.
+    let patience: Duration
+
+    public init(url: PostgresURL, patience: Duration = .seconds(10), logger: Logger = Logger(label: "runbook.postgres")) {
+        self.url = url
+        self.logger = logger
+        self.patience = patience
+        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
+        self.client = client
+        runner = Task.detached { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Stops the pool; calls after it fail.
+    public func close() { runner.cancel() }
+
+    /// Runs `body` with a connection of the pool, failing after `patience`.
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await bounded { [client] in try await client.withConnection { try await body($0) } }
+    }
+
+    /// Runs `body` in a transaction, failing after `patience` (the transaction rolls back).
+    func withTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await bounded { [client, logger] in
+            do {
+                return try await client.withTransaction(logger: logger) { try await body($0) }
+            } catch let error as PostgresTransactionError {
+                throw error.closureError ?? error.commitError ?? error.beginError ?? error
+            }
+        }
+    }
+
+    private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask { try await work() }
+                group.addTask { [patience, url] in
+                    try await Task.sleep(for: patience)
+                    throw PostgresStoreError("PostgreSQL at \(url) did not answer within \(patience)")
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw PostgresStoreError(describe(error), sqlState: Self.sqlState(error))
+        }
+    }
+
+    /// An error of PostgresNIO as an operator reads it: what the server said and its SQLSTATE,
+    /// and where (the URL without its password), with what to do for the usual causes.
+    func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "PostgreSQL at \(url): \(error)" }
+        if let info = error.serverInfo {
+            let state = info[.sqlState] ?? "?"
+            let message = info[.message] ?? "error"
+            let advice = switch state {
+            case "28P01", "28000": "; check the user and password in the URL's environment variable"
+            case "3D000": "; create the database, or name another in the URL"
+            case "42501": "; grant the user the right, or use the database's owner"
+            default: ""
+            }
+            return "PostgreSQL at \(url): \(message) (SQLSTATE \(state))\(advice)"
+        }
+        let reason = error.underlying.map { "\($0)" } ?? "\(error.code)"
+        return "cannot reach PostgreSQL at \(url): \(reason)"
+    }
+
+    /// The SQLSTATE of a server error, if `error` is one.
+    static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    /// Applies the migrations not yet applied, in order, each in its own transaction, under an
+    /// advisory lock so engines starting together do not race; each is recorded by name in
+    /// `runbook_migrations` (`scope` tells the stores apart).
+    func migrate(scope: String, _ migrations: [(name: String, sql: String)]) async throws {
+        try await withConnection { connection in
+            try await connection.sql("SELECT pg_advisory_lock(hashtext('runbook migrations'))")
+            do {
+                try await connection.sql("CREATE TABLE IF NOT EXISTS runbook_migrations (scope text NOT NULL, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, name))")
+                var applied = Set<String>()
+                for try await name in try await connection.sql("SELECT name FROM runbook_migrations WHERE scope = \(scope)").decode(String.self) {
+                    applied.insert(name)
+                }
+                for migration in migrations where !applied.contains(migration.name) {
+                    try await connection.sql("BEGIN")
+                    do {
+                        for statement in migration.sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                            try await connection.sql(PostgresQuery(unsafeSQL: statement))
+                        }
+                        try await connection.sql("INSERT INTO runbook_migrations (scope, name) VALUES (\(scope), \(migration.name))")
+                        try await connection.sql("COMMIT")
+                    } catch {
+                        try? await connection.sql("ROLLBACK")
+                        throw error
+                    }
+                }
+            } catch {
+                _ = try? await connection.sql("SELECT pg_advisory_unlock(hashtext('runbook migrations'))")
+                throw error
+            }
+            try await connection.sql("SELECT pg_advisory_unlock(hashtext('runbook migrations'))")
+        }
+    }
+}
+
+/// Runs async work to its end from a thread that may block (never one of the async executors'),
+/// and returns its result.
+func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let result = Mutex<Result<T, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await work()) } catch { outcome = .failure(error) }
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+    done.wait()
+    return try result.withLock { $0! }.get()
+}
+
+extension PostgresConnection {
+    /// A statement on this connection, logged nowhere (the statements hold no secret, but their
+    /// values are the user's data).
+    @discardableResult
+    func sql(_ query: PostgresQuery, file: String = #fileID, line: Int = #line) async throws -> PostgresRowSequence {
+        try await self.query(query, logger: quietLogger, file: file, line: line)
+    }
+}
+
+let quietLogger = Logger(label: "runbook.postgres.statements", factory: { _ in SwiftLogNoOpLogHandler() })
