@@ -220,7 +220,10 @@ let package = Package(
                 "RunbookModel", "RunbookCore", "RunbookTestSupport",
             ]
         ),
-        .testTarget(name: "RunbookStoreTests", dependencies: ["RunbookStore", "RunbookSQLite", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "RunbookStoreTests",
+            dependencies: ["RunbookStore", "RunbookSQLite", "RunbookPostgres", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "RunbookFlowsTests",
             dependencies: ["RunbookFlows", "RunbookSQLite", "RunbookZMQ", "RunbookTestSupport", .product(name: "Logging", package: "swift-log")],

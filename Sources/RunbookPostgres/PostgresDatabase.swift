@@ -19,7 +19,10 @@ public final class PostgresDatabase: Sendable {
         self.url = url
         self.logger = logger
         self.patience = patience
-        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
+        // The pool logs each failed connection attempt at info: during an outage, once a second.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: background)
         self.client = client
         runner = Task.detached { await client.run() }
     }
@@ -45,12 +48,29 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
+    /// One connection made and closed, outside the pool: the server's own answer (a refused
+    /// password, an unknown database, a refused connection) where the pool would only keep trying.
+    func probe() async throws {
+        do {
+            let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 0, logger: quietLogger)
+            try await connection.close()
+        } catch {
+            throw PostgresStoreError(describe(error), sqlState: Self.sqlState(error))
+        }
+    }
+
     private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
             return try await withThrowingTaskGroup(of: T.self) { group in
                 group.addTask { try await work() }
                 group.addTask { [patience, url] in
-                    try await Task.sleep(for: patience)
+                    // The pool keeps trying to connect for as long as the server refuses; after a
+                    // second, one attempt of our own tells a server that is down or refusing us
+                    // (and fails the call at once) from one that is only slow.
+                    let first = min(patience, .seconds(1))
+                    try await Task.sleep(for: first)
+                    try await self.probe()
+                    try await Task.sleep(for: patience - first)
                     throw PostgresStoreError("PostgreSQL at \(url) did not answer within \(patience)")
                 }
                 defer { group.cancelAll() }

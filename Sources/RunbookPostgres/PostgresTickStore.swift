@@ -50,6 +50,7 @@ public final class PostgresTickStore: TickStore, Sendable {
     public func prepare() async throws {
         guard !prepared.withLock({ $0 }) else { return }
         do {
+            try await database.probe()
             try await database.migrate(scope: "ticks", Self.migrations)
             try await makePartitionsAhead()
         } catch {
@@ -94,7 +95,7 @@ public final class PostgresTickStore: TickStore, Sendable {
     // MARK: Partitions
 
     /// The partition of UTC day `day` (days since 1970-01-01): `tick_history_YYYYMMDD`.
-    static func partitionName(day: Int64) -> String {
+    public static func partitionName(day: Int64) -> String {
         let date = Date(timeIntervalSince1970: TimeInterval(day) * 86_400)
         let parts = Calendar.utc.dateComponents([.year, .month, .day], from: date)
         return String(format: "tick_history_%04d%02d%02d", parts.year!, parts.month!, parts.day!)
@@ -199,6 +200,9 @@ public final class PostgresTickStore: TickStore, Sendable {
         let current = Array(latest.values)
         let logger = database.logger
         return try await database.withTransaction { connection in
+            // Durable before it is acknowledged, whatever the server's default: the ingest lets
+            // the journal go once a batch is stored.
+            try await connection.sql("SET LOCAL synchronous_commit = on")
             let last = try await Self.lockLastBatch(connection)
             guard batch.id > last else { return false }
             try await connection.copyFrom(table: "tick_history", columns: ["symbol_id", "time_msc", "seq", "bid", "ask", "volume"], logger: logger) { writer in

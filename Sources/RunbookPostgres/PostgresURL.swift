@@ -41,7 +41,17 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
 
     /// Any text that may hold a URL, with the password of every `scheme://user:password@` replaced.
     public static func redact(_ text: String) -> String {
-        text.replacingOccurrences(of: #"(://[^:/@\s]*):[^@\s]*@"#, with: "$1:***@", options: .regularExpression)
+        // The placeholder of the advice ("postgresql://USER:PASSWORD@HOST...") stays as it is.
+        text.replacingOccurrences(of: #"(://[^:/@\s]*):(?!PASSWORD@)[^@\s]*@"#, with: "$1:***@", options: .regularExpression)
+    }
+
+    var connectionConfiguration: PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database,
+            tls: requireTLS ? .require(try! .init(configuration: .makeClientConfiguration())) : .disable
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
     }
 
     var clientConfiguration: PostgresClient.Configuration {

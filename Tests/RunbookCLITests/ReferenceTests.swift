@@ -73,7 +73,7 @@ import Testing
         let cli = try Self.text("cli.md")
         let table = cli.components(separatedBy: "## Configuration")[1].components(separatedBy: "\n## ")[0]
         let reference = try ["cli.md", "http.md", "escalation.md", "security.md", "notifications.md", "tick-storage.md"].map(Self.text).joined()
-        let nested = [FlowEndpoints.keys, ProcessSettings.keys, RestartSettings.keys, HTTPSettings.keys, TickSettings.keys, EscalationPolicy.keys, FlowSecurity.keys]
+        let nested = [FlowEndpoints.keys, ProcessSettings.keys, RestartSettings.keys, HTTPSettings.keys, TickSettings.keys, StoreSettings.keys, EscalationPolicy.keys, FlowSecurity.keys]
         for key in EngineConfig.keys { #expect(table.contains("| `\(key)` |"), "\(key) has no row in the configuration table of Docs/cli.md") }
         for key in nested.joined() {
             // The key itself, not a longer word that starts with it (`fallback_after` is not `fallback`).
