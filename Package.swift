@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "RunbookSteps",
             dependencies: [
-                "RunbookModel",
+                "RunbookModel", "RunbookStore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -270,7 +270,10 @@ let package = Package(
         // End to end through the built `runbook` executable.
         .testTarget(
             name: "RunbookCLITests",
-            dependencies: ["runbook", "RunbookCLI", "RunbookModel", "RunbookSimulator", "RunbookSQLite", "RunbookStore", "RunbookTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "runbook", "RunbookCLI", "RunbookModel", "RunbookSimulator", "RunbookSQLite", "RunbookPostgres", "RunbookStore", "RunbookTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             exclude: ["Peers"]
         ),
     ]

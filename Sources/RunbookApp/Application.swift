@@ -102,7 +102,7 @@ public struct Application: Sendable {
             throw StartFailure("cannot open the control socket \(assembly.controlEndpoint): \(error)")
         }
         // The runbooks checks and schedules start, with steps that act on this engine directly.
-        let environment = assembly.checkServices(records: records, engine: live)
+        let environment = assembly.checkServices(records: records, engine: live, ticks: tickStore)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
         let services = assembly.stepServices(records: records, checks: book, desk: desk)
         let launcher = RunLauncher(executor: assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))

@@ -96,11 +96,31 @@ public struct Assembly: Sendable {
 
     /// What checks and steps see of the engine: `engine` when this process runs it, otherwise
     /// the running engine reached through its state file and control socket.
-    public func checkServices(records: RecordsDatabase?, engine live: (any EngineControl)? = nil) -> EngineServices {
-        EngineServices(
+    /// `ticks`: the engine's own tick store, already open; otherwise the configured one is opened
+    /// when a step or probe first needs it.
+    public func checkServices(records: RecordsDatabase?, engine live: (any EngineControl)? = nil, ticks: (any TickStore)? = nil) -> EngineServices {
+        var services = EngineServices(
             engine: live ?? ControlClient(stateFile: stateFile, endpoint: controlEndpoint), records: records?.flows, market: config.market,
             databasePath: config.databasePath
         )
+        services.ticks = ticks.map { TickStoreAccess(tickStoreDescription, store: $0) } ?? TickStoreAccess(tickStoreDescription) { [self] in
+            guard let store = try await openTickStore(mustExist: true) else {
+                throw AssemblyError.tickStore("no tick store at \(tickStorePath) yet: ticks are stored while `runbook up` runs")
+            }
+            return store
+        }
+        return services
+    }
+
+    /// Where the configured tick store is, with no password.
+    public var tickStoreDescription: String {
+        switch config.store.backend {
+        case .sqlite: return "the SQLite tick store \(tickStorePath)"
+        case .postgresql:
+            let name = config.store.urlEnvironment
+            let url = ProcessInfo.processInfo.environment[name].flatMap { try? PostgresURL($0) }
+            return url.map { "the PostgreSQL tick store at \($0)" } ?? "the PostgreSQL tick store of \(name)"
+        }
     }
 
     /// Incidents and the outbox, in the records, under the configured escalation policy.

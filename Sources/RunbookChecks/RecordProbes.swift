@@ -3,6 +3,32 @@ import RunbookCore
 import RunbookModel
 import RunbookSteps
 
+/// The engine's tick store answers and is sound: SQLite's quick_check, or PostgreSQL reachable
+/// with tomorrow's partition made. Value: problems found.
+public struct TickStoreProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "tick_store", summary: "the tick store (SQLite or PostgreSQL) answers and is sound (value: problems)",
+        inputs: [], unit: .count, critical: Threshold(.above, 0)
+    )
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {}
+
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
+        guard let access = environment.ticks else {
+            throw ProbeFailure("tick_store has no tick store to look at here: run it from the engine or with the configuration that names the store")
+        }
+        do {
+            let problems = try await access.store().problems()
+            return ProbeReading(
+                value: Double(problems.count), text: problems.isEmpty ? "\(access): answers, sound" : "\(access): \(problems.prefix(3).joined(separator: "; "))",
+                subject: "ticks"
+            )
+        } catch {
+            return ProbeReading(value: 1, text: "\(access): \(error)", subject: "ticks")
+        }
+    }
+}
+
 /// Seconds since each EA's last heartbeat; the oldest, or one EA's. Value: seconds.
 public struct HeartbeatProbe: Probe {
     public static let spec = ProbeSpec(

@@ -128,7 +128,9 @@ public final class PostgresTickStore: TickStore, Sendable {
         partitions.withLock { $0.formUnion(missing) }
     }
 
-    /// Today's partition and the next `daysAhead`: a tick at midnight never waits for one.
+    /// Today's partition and the next `daysAhead`: a tick at midnight never waits for one. Each
+    /// batch and each `problems()` (the `tick_store` check) calls it; a partition missing all the
+    /// same is made by the batch that needs it.
     public func makePartitionsAhead(now: Date = Date()) async throws {
         let today = Self.day(of: Int64(now.timeIntervalSince1970 * 1000))
         try await ensurePartitions(Set(today...(today + Self.daysAhead)))
@@ -498,6 +500,40 @@ public final class PostgresTickStore: TickStore, Sendable {
             }
             return stats
         }
+    }
+
+    public func tickCounts(from: Int64, to: Int64) async throws -> [String: Int] {
+        try await prepare()
+        return try await database.withConnection { connection in
+            var counts: [String: Int] = [:]
+            let rows = try await connection.sql("""
+                SELECT name, count(*) FROM tick_history JOIN tick_symbols ON tick_symbols.id = tick_history.symbol_id
+                WHERE time_msc >= \(from) AND time_msc < \(to) GROUP BY name
+                """)
+            for try await (name, count) in rows.decode((String, Int64).self) { counts[name, default: 0] += Int(count) }
+            let blocks = try await connection.sql("""
+                SELECT name, count, start_msc, end_msc, data FROM tick_blocks JOIN tick_symbols ON tick_symbols.id = tick_blocks.symbol_id
+                WHERE end_msc >= \(from) AND start_msc < \(to)
+                """)
+            for try await (name, count, start, end, data) in blocks.decode((String, Int32, Int64, Int64, ByteBuffer).self) {
+                if start >= from, end < to {
+                    counts[name, default: 0] += Int(count)
+                } else {
+                    counts[name, default: 0] += try TickCodec.decode(Array(data.readableBytesView), symbol: name).filter { $0.timeMsc >= from && $0.timeMsc < to }.count
+                }
+            }
+            return counts
+        }
+    }
+
+    /// The server answers, the schema is there, and tomorrow's partition exists (it is made two
+    /// days ahead: missing, ticks after midnight would wait for it).
+    public func problems() async throws -> [String] {
+        try await prepare()
+        try await makePartitionsAhead()
+        let tomorrow = Self.day(of: Int64(Date().timeIntervalSince1970 * 1000)) + 1
+        let names = Set(try await existingPartitions().map(\.day))
+        return names.contains(tomorrow) ? [] : ["no partition for tomorrow (\(Self.partitionName(day: tomorrow))): the store makes them as ticks arrive; check the user may create tables"]
     }
 
     private static func binds(_ values: any PostgresNonThrowingEncodable...) -> PostgresBindings {

@@ -240,6 +240,34 @@ public final class SQLiteTickStore: TickStore, Sendable {
         }
     }
 
+    public func tickCounts(from: Int64, to: Int64) async throws -> [String: Int] {
+        try await database.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT name, count(*) FROM history JOIN symbols ON symbols.id = history.symbol_id
+                WHERE time_msc >= ? AND time_msc < ? GROUP BY name
+                """, arguments: [from, to]) {
+                counts[row[0], default: 0] += row[1] as Int
+            }
+            for row in try Row.fetchAll(db, sql: """
+                SELECT name, count, start_msc, end_msc, data FROM blocks JOIN symbols ON symbols.id = blocks.symbol_id
+                WHERE end_msc >= ? AND start_msc < ?
+                """, arguments: [from, to]) {
+                let name: String = row[0]
+                if (row[2] as Int64) >= from, (row[3] as Int64) < to {
+                    counts[name, default: 0] += row[1] as Int
+                } else {
+                    counts[name, default: 0] += try TickCodec.decode([UInt8](row[4] as Data), symbol: name).filter { $0.timeMsc >= from && $0.timeMsc < to }.count
+                }
+            }
+            return counts
+        }
+    }
+
+    public func problems() async throws -> [String] {
+        try await database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }.filter { $0 != "ok" }
+    }
+
     /// Rows and size, for `runbook store stats`.
     public func stats() async throws -> [String: Int] {
         try await database.read { db in

@@ -1,6 +1,8 @@
 import Foundation
 import RunbookCore
 import RunbookModel
+import RunbookStore
+import Synchronization
 
 /// What the engine offers steps and probes alike, by name and type: what a primitive or a probe
 /// can reach is what this struct holds, and the compiler says so. Each is nil where the command
@@ -24,6 +26,9 @@ public struct EngineServices: Sendable {
     public var workingDirectory: String
     /// The records database, the default of probes that read a database.
     public var databasePath: String?
+    /// The configured tick store, SQLite or PostgreSQL (`compress`, `retention`, `tick_counts`,
+    /// the `tick_store` probe).
+    public var ticks: TickStoreAccess?
     /// For a check that counts only while the market is open: when it last opened. Ages are not
     /// counted from before it (the weekend is no silence).
     public var sessionStart: Date?
@@ -50,6 +55,34 @@ public struct EngineServices: Sendable {
 
     public func resolvePath(_ path: String) -> String {
         path.hasPrefix("/") ? path : (workingDirectory as NSString).appendingPathComponent(path)
+    }
+}
+
+/// The engine's tick store as steps and probes reach it: opened on first use and kept, or the
+/// engine's own, already open.
+public final class TickStoreAccess: Sendable, CustomStringConvertible {
+    /// Where it is, with no password: `SQLite file var/ticks.db`, `PostgreSQL at postgresql://user:***@host:5432/ticks`.
+    public let description: String
+    private let opener: @Sendable () async throws -> any TickStore
+    private let opened = Mutex<(any TickStore)?>(nil)
+
+    public init(_ description: String, open: @escaping @Sendable () async throws -> any TickStore) {
+        self.description = description
+        opener = open
+    }
+
+    public convenience init(_ description: String, store: any TickStore) {
+        self.init(description, open: { store })
+    }
+
+    public func store() async throws -> any TickStore {
+        if let store = opened.withLock({ $0 }) { return store }
+        let store = try await opener()
+        return opened.withLock { opened in
+            if let earlier = opened { return earlier }
+            opened = store
+            return store
+        }
     }
 }
 

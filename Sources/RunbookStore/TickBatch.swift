@@ -92,6 +92,10 @@ public protocol TickStore: Sendable {
     func retain(olderThan cutoff: Int64, dryRun: Bool) async throws -> TickPolicyReport
     /// Rows and sizes, for `runbook store stats`.
     func stats() async throws -> [String: Int]
+    /// Ticks per symbol from `from` (included) to `to` (excluded), packed or not.
+    func tickCounts(from: Int64, to: Int64) async throws -> [String: Int]
+    /// What is wrong with the store, empty when nothing is: for the `tick_store` probe.
+    func problems() async throws -> [String]
 }
 
 extension TickStore {

@@ -80,10 +80,14 @@ import Testing
         }
         try await store.storing(TickBatch(id: 1, ticks: ticks))
 
-        let plan = try cli.run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--dry-run", "--param", "keep_for=30d")
+        // The plan of a store named by its file says what it would do now; the configured store is
+        // named as such (it may be a PostgreSQL server the plan does not reach).
+        let plan = try cli.run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--dry-run", "--param", "keep_for=30d", "--param", "store=var/ticks.db")
         #expect(plan.status == 0)
         #expect(plan.stdout.contains("(now: 2000 ticks into 2 blocks)"), "\(plan.stdout)")
         #expect(plan.stdout.contains("(now: 1000 ticks, 0 blocks)"), "\(plan.stdout)")
+        let configured = try cli.run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--dry-run", "--param", "keep_for=30d")
+        #expect(configured.stdout.contains("pack history older than 7d in the engine's tick store"), "\(configured.stdout)")
 
         let run = try cli.run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--param", "keep_for=30d", "--json")
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")

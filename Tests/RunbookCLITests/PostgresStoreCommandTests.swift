@@ -1,0 +1,83 @@
+import Foundation
+import RunbookPostgres
+import RunbookStore
+import RunbookTestSupport
+import Testing
+
+/// The commands and shipped runbooks on a PostgreSQL tick store, as an operator runs them: the
+/// same files as on the embedded store, the URL only in the environment, its password nowhere.
+@Suite struct PostgresStoreCommandTests {
+    @Test func theShippedRunbooksCommandsAndCheckWorkOnPostgreSQLAndNeverShowThePassword() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let server = try await PostgresServer.shared()
+        let url = try await server.makeDatabase()
+        try cli.write("runbook.yaml", "store: {backend: postgresql, url_env: TICKS_URL}\n")
+        try cli.write("Checks/tick-store.yaml", try String(contentsOf: CLIHarness.shippedRunbooks.deletingLastPathComponent().appendingPathComponent("Checks/tick-store.yaml"), encoding: .utf8))
+        try cli.write("Runbooks/count.yaml", """
+            name: count
+            steps:
+              - id: ticks
+                tick_counts: {since: 1h}
+              - id: say
+                log: "${{ steps.ticks.outputs.total }} ticks: ${{ steps.ticks.outputs.value }}"
+            """)
+        let store = try await PostgresTickStore.open(url: PostgresURL(url))
+        defer { store.close() }
+        let day: Int64 = 86_400_000
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        // Ticks 40, 20 and 1 days old (at noon UTC, each day's within one UTC day), and some in the last hour.
+        let noon = now / day * day + day / 2
+        var ticks: [Tick] = []
+        for age: Int64 in [40, 20, 1] {
+            for n in 0..<1000 {
+                let bid = 1.08 + Double(n % 50) / 1e5
+                ticks.append(Tick(symbol: "EURUSD", timeMsc: noon - age * day + Int64(n) * 1000, bid: bid, ask: bid + 0.0002))
+            }
+        }
+        let recent = (0..<30).map { Tick(symbol: "XAUUSD", timeMsc: now - 600_000 + Int64($0) * 1000, bid: 2400, ask: 2400.3) }
+        try await store.apply(TickBatch(id: 1, ticks: ticks + recent))
+
+        let environment = ["TICKS_URL": url]
+        var outputs: [String] = []
+        func run(_ arguments: String...) throws -> CLIHarness.Result {
+            let result = try cli.finish(try cli.start(arguments, environment: environment))
+            outputs += [result.stdout, result.stderr]
+            return result
+        }
+
+        let counted = try run("run", "count")
+        #expect(counted.status == 0, "\(counted.stdout)\(counted.stderr)")
+        let shown = try run("show", "1")
+        #expect(shown.stdout.contains("30 ticks: XAUUSD: 30"), "\(shown.stdout)")
+
+        let policy = try run("run", "compression-policy", "--runbooks", CLIHarness.shippedRunbooks.path, "--param", "keep_for=30d", "--json")
+        #expect(policy.status == 0, "\(policy.stdout)\(policy.stderr)")
+        #expect(try await store.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil) == Array(ticks[1000...]), "the 40-day-old ticks dropped, the rest kept")
+        let stats = try run("store", "stats", "--json").json
+        #expect(stats["packed_ticks"] as? Int == 1000, "the 20-day-old ticks packed: \(stats)")
+        #expect(stats["history_rows"] as? Int == 1030)
+
+        let listed = try run("ticks", "EURUSD", "--json", "--limit", "5000").json
+        #expect((listed["ticks"] as? [Any])?.count == 2000, "packed and unpacked read alike")
+        let bars = try run("bars", "EURUSD", "MN", "--json").json
+        #expect((bars["bars"] as? [[String: Any]])?.compactMap { $0["ticks"] as? Int }.reduce(0, +) == 3000, "bars are kept")
+
+        let check = try run("check", "tick-store")
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("answers, sound"), "\(check.stdout)")
+
+        for output in outputs { #expect(!output.contains(PostgresServer.password)) }
+
+        // A refused password: a clear error naming the URL without it, exit 1.
+        let wrong = url.replacingOccurrences(of: PostgresServer.password, with: "Wrong-Pa55word")
+        let refused = try cli.finish(try cli.start(["ticks", "EURUSD"], environment: ["TICKS_URL": wrong]))
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("password authentication failed"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("TICKS_URL"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("Wrong-Pa55word"))
+        let unset = try cli.finish(try cli.start(["ticks", "EURUSD"], environment: ["TICKS_URL": ""]))
+        #expect(unset.status == 1)
+        #expect(unset.stderr.contains("TICKS_URL is not set"), "\(unset.stderr)")
+    }
+}
