@@ -174,8 +174,9 @@ let package = Package(
             name: "RunbookBench",
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookApp", "RunbookZMQ",
-                "RunbookStore", "RunbookFlows", "RunbookSimulator", "RunbookChecks", "RunbookScheduler",
+                "RunbookStore", "RunbookFlows", "RunbookSimulator", "RunbookChecks", "RunbookScheduler", "RunbookPostgres", "RunbookTestSupport",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

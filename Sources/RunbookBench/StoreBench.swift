@@ -61,5 +61,7 @@ struct StoreBench {
         print(String(format: "  one day of M1 bars                %9.2f ms", barsUnpacked * 1000))
         print(String(format: "  one hour of ticks (%d), rows      %9.2f ms", hourCount, ticksUnpacked * 1000))
         print(String(format: "  the same hour, packed             %9.2f ms", ticksPacked * 1000))
+
+        try await PostgresStoreBench(ticks: ticks, sqlite: (storeRate, rawRate, report.bytesPerTick, barsUnpacked)).run()
     }
 }

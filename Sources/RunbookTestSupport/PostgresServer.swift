@@ -14,6 +14,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     public let folder: URL
     public private(set) var port: Int
+    private var durable = false
     private let data: URL
     private let counter = Mutex(0)
 
@@ -58,9 +59,12 @@ public final class PostgresServer: @unchecked Sendable {
         try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: folder.path)
     }
 
-    /// A new cluster in a scratch folder, started.
-    public static func start() async throws -> PostgresServer {
+    /// A new cluster in a scratch folder, started. `durable`: with the server's own defaults
+    /// (fsync, full page writes, synchronous commit), as a production server runs, for figures;
+    /// otherwise without them, for tests (a crash of the machine would lose the scratch cluster).
+    public static func start(durable: Bool = false) async throws -> PostgresServer {
         let server = try PostgresServer()
+        server.durable = durable
         let passwordFile = server.folder.appendingPathComponent("password")
         try Self.password.write(to: passwordFile, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: passwordFile.path)
@@ -88,7 +92,7 @@ public final class PostgresServer: @unchecked Sendable {
         if port == 0 { port = try Self.freePort() }
         try await run("pg_ctl", [
             "-D", data.path, "-l", folder.appendingPathComponent("server.log").path, "-w", "-t", "60",
-            "-o", "-p \(port) -k \(folder.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "-o", "-p \(port) -k \(folder.path) -c listen_addresses=127.0.0.1 -c max_connections=200" + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"),
             "start",
         ])
     }
