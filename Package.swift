@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "RunbookPostgres",
             dependencies: [
-                "RunbookStore",
+                "RunbookStore", "RunbookModel", "RunbookSteps",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -103,6 +103,7 @@ public struct Assembly: Sendable {
             engine: live ?? ControlClient(stateFile: stateFile, endpoint: controlEndpoint), records: records?.flows, market: config.market,
             databasePath: config.databasePath
         )
+        services.sqlServers = PostgresSQLServers()
         services.ticks = ticks.map { TickStoreAccess(tickStoreDescription, store: $0) } ?? TickStoreAccess(tickStoreDescription) { [self] in
             guard let store = try await openTickStore(mustExist: true) else {
                 throw AssemblyError.tickStore("no tick store at \(tickStorePath) yet: ticks are stored while `runbook up` runs")

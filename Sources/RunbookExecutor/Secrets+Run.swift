@@ -1,11 +1,12 @@
 import RunbookModel
 
 extension Secrets {
-    /// Adds the values of `runbook`'s secret parameters.
+    /// Adds the values of `runbook`'s secret parameters, and the password of any URL a parameter holds.
     func addSecretParams(of runbook: Runbook, _ params: [String: Value]) {
         for param in runbook.params where param.secret {
             if let value = params[param.name] { add(value.text) }
         }
+        for value in params.values { addURLPasswords(in: value.text) }
     }
 
     /// Parameters as they may be recorded: a secret one as `***`, any other with the secrets in it masked.
@@ -15,7 +16,8 @@ extension Secrets {
         }
     }
 
-    /// Adds the result of every expression of `inputs` that reads a value holding a secret:
+    /// Adds the password of every URL the inputs hold, and the result of every expression of
+    /// `inputs` that reads a value holding a secret:
     /// `${{ params.pin + 1 }}` shows nothing of the pin's text, yet is as secret. A true or false
     /// is left out: it tells one bit, and masking every "true" would garble every record.
     func addDerived(from inputs: Inputs, with evaluator: ExpressionEvaluator) {
@@ -25,6 +27,7 @@ extension Secrets {
     private func addDerived(from input: InputValue, with evaluator: ExpressionEvaluator) {
         switch input {
         case .template(let template, _):
+            if let text = try? template.resolve(with: evaluator) { addURLPasswords(in: text.text) }
             for case .expression(let expression, _) in template.parts
             where expression.references.contains(where: { evaluator.resolve($0).map { reveals($0.text) } ?? false }) {
                 guard let value = try? evaluator.evaluate(expression) else { continue }
@@ -37,7 +40,9 @@ extension Secrets {
             for entry in entries { addDerived(from: entry.value, with: evaluator) }
         case .primitive(let nested):
             addDerived(from: nested.inputs, with: evaluator)
-        case .literal, .condition:
+        case .literal(let value, _):
+            addURLPasswords(in: value.text)
+        case .condition:
             break
         }
     }

@@ -43,6 +43,15 @@ public final class Secrets: Sendable {
         if !reveals(value) { add(value) }
     }
 
+    /// Adds the password of every `scheme://user:password@` URL in `text`: a database URL a step
+    /// is given is masked in the run's records, log and plan however it got there.
+    public func addURLPasswords(in text: String) {
+        guard text.contains("://") else { return }
+        for match in text.matches(of: /:\/\/[^:\/@\s]*:([^@\s]+)@/) where match.1 != "PASSWORD" {
+            add(String(match.1))
+        }
+    }
+
     /// Whether `text` holds a secret.
     public func reveals(_ text: String) -> Bool {
         values.withLock { $0.contains { text.contains($0) } }
@@ -53,4 +62,12 @@ public final class Secrets: Sendable {
         values.withLock { $0 }.reduce(text) { $0.replacingOccurrences(of: $1, with: Self.mask) }
     }
 
+}
+
+extension String {
+    /// This text with the password of every `scheme://user:password@` in it shown as `***`; the
+    /// placeholder of advice (`USER:PASSWORD@`) stays as it is.
+    public var maskingURLPasswords: String {
+        replacingOccurrences(of: #"(://[^:/@\s]*):(?!PASSWORD@)[^@\s]*@"#, with: "$1:***@", options: .regularExpression)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RunbookModel
 
 /// A `postgresql://user:password@host:port/database` URL, read from the environment. Its
 /// `redacted` form, with the password replaced, is the only one that is ever shown.
@@ -41,8 +42,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
 
     /// Any text that may hold a URL, with the password of every `scheme://user:password@` replaced.
     public static func redact(_ text: String) -> String {
-        // The placeholder of the advice ("postgresql://USER:PASSWORD@HOST...") stays as it is.
-        text.replacingOccurrences(of: #"(://[^:/@\s]*):(?!PASSWORD@)[^@\s]*@"#, with: "$1:***@", options: .regularExpression)
+        text.maskingURLPasswords
     }
 
     var connectionConfiguration: PostgresConnection.Configuration {

@@ -8,9 +8,10 @@ import RunbookSteps
 public struct SQLStep: StepPrimitive {
     public static let spec = PrimitiveSpec(
         name: "sql",
-        summary: "query a SQLite file with bound parameters and assert on the rows",
+        summary: "query a SQLite file or a PostgreSQL server with bound parameters and assert on the rows",
         inputs: [
-            InputSpec("database", .string, required: true),
+            InputSpec("database", .string),
+            InputSpec("url_env", .string),
             // Values are bound with `bind`, never pasted into the statement.
             InputSpec("query", .string, required: true, allowsTemplates: false, instead: "write ? in the query and give the values in bind: [...]"),
             InputSpec("bind", .stringList),
@@ -23,7 +24,10 @@ public struct SQLStep: StepPrimitive {
         outputs: ["count", "value", "rows"]
     )
 
+    /// A SQLite file, or a PostgreSQL URL.
     public var database: String
+    /// An environment variable holding a PostgreSQL URL, instead of `database`.
+    public var urlEnvironment: String?
     public var query: String
     public var bind: [String]
     public var readonly: Bool
@@ -33,7 +37,11 @@ public struct SQLStep: StepPrimitive {
     public var expectValue: String?
 
     public init(inputs: ResolvedInputs) throws(StepInputError) {
-        database = try inputs.string("database")
+        database = inputs.string("database", default: "")
+        urlEnvironment = inputs.has("url_env") ? try inputs.string("url_env") : nil
+        guard database.isEmpty != (urlEnvironment == nil) else {
+            throw StepInputError("give the database (a SQLite file or a postgresql:// URL) or url_env (a variable holding the URL), one of them")
+        }
         query = try inputs.string("query")
         bind = inputs.strings("bind")
         readonly = try inputs.bool("readonly", default: false)
@@ -44,7 +52,7 @@ public struct SQLStep: StepPrimitive {
     }
 
     public func describe() -> String {
-        var text = "\(readonly ? "query" : "run") `\(query)` on \(database)"
+        var text = "\(readonly ? "query" : "run") `\(query)` on \(urlEnvironment.map { "the PostgreSQL server of $\($0)" } ?? database.maskingURLPasswords)"
         if !bind.isEmpty { text += " with \(bind)" }
         var checks: [String] = []
         if let expectRows { checks.append("\(expectRows) row(s)") }
@@ -55,7 +63,33 @@ public struct SQLStep: StepPrimitive {
     }
 
     public func run(in context: StepContext) async throws -> StepResult {
-        let path = context.resolvePath(database)
+        var target = database
+        if let name = urlEnvironment {
+            guard let url = context.environment[name] ?? ProcessInfo.processInfo.environment[name], !url.isEmpty else {
+                throw StepFailure("url_env names \(name), which is not set: export it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+            }
+            target = url
+        }
+        let columns: [String]
+        let rows: [[String: Value]]
+        if target.contains("://") {
+            guard let servers = context.services.sqlServers, servers.handles(target) else {
+                throw StepFailure("\(target.maskingURLPasswords) is not a database this step reaches: give a SQLite file or a postgresql:// URL")
+            }
+            do {
+                let result = try await servers.query(target, sql: query, binds: bind, readonly: readonly)
+                columns = result.columns
+                rows = result.rows.map { Dictionary(zip(result.columns, $0), uniquingKeysWith: { first, _ in first }) }
+            } catch {
+                throw StepFailure("\(error)".maskingURLPasswords)
+            }
+        } else {
+            (columns, rows) = try await sqlite(context.resolvePath(target))
+        }
+        return try check(columns: columns, rows: rows)
+    }
+
+    private func sqlite(_ path: String) async throws -> ([String], [[String: Value]]) {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StepFailure("database \(path) does not exist: check the path (it is not created by a query)")
         }
@@ -84,7 +118,10 @@ public struct SQLStep: StepPrimitive {
         } catch {
             throw StepFailure("cannot run the query on \(path): give one SQL statement per sql step (\(error))")
         }
+        return (columns, rows)
+    }
 
+    private func check(columns: [String], rows: [[String: Value]]) throws -> StepResult {
         var outputs: [String: Value] = [
             "count": .number(Double(rows.count)),
             "value": rows.first.flatMap { row in columns.first.flatMap { row[$0] } } ?? .null,

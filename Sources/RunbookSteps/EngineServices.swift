@@ -29,6 +29,8 @@ public struct EngineServices: Sendable {
     /// The configured tick store, SQLite or PostgreSQL (`compress`, `retention`, `tick_counts`,
     /// the `tick_store` probe).
     public var ticks: TickStoreAccess?
+    /// Servers the `sql` step and probe reach by URL (PostgreSQL).
+    public var sqlServers: (any SQLServers)?
     /// For a check that counts only while the market is open: when it last opened. Ages are not
     /// counted from before it (the weekend is no silence).
     public var sessionStart: Date?
@@ -92,4 +94,14 @@ public protocol CheckRunning: Sendable {
     func evaluate(_ name: String) async throws -> CheckResult
     /// Evaluates every check now, in parallel.
     func evaluateAll() async -> [CheckResult]
+}
+
+/// Database servers a `sql` step or probe can query by URL, beside SQLite files: PostgreSQL,
+/// from its adapter.
+public protocol SQLServers: Sendable {
+    /// Whether `database` is a URL of a server these reach (`postgresql://...`).
+    func handles(_ database: String) -> Bool
+    /// Runs one statement with `binds` (text, typed by the server), in a read-only transaction
+    /// when `readonly`; the columns and the rows, each cell as a value.
+    func query(_ database: String, sql: String, binds: [String], readonly: Bool) async throws -> (columns: [String], rows: [[Value]])
 }

@@ -80,4 +80,54 @@ import Testing
         #expect(unset.status == 1)
         #expect(unset.stderr.contains("TICKS_URL is not set"), "\(unset.stderr)")
     }
+
+    @Test func theSQLStepAndProbeQueryPostgreSQLByURLFromTheEnvironment() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let server = try await PostgresServer.shared()
+        let url = try await server.makeDatabase()
+        let database = String(url.split(separator: "/").last!)
+        try await server.sql("CREATE TABLE orders (id integer, status text); INSERT INTO orders VALUES (1, 'open'), (2, 'open'), (3, 'filled')", database: database)
+        try cli.write("Runbooks/orders.yaml", """
+            name: orders
+            steps:
+              - id: open
+                sql:
+                  url_env: ORDERS_URL
+                  readonly: true
+                  query: "SELECT count(*) AS open, max(id) AS newest FROM orders WHERE status = $1 AND id > $2"
+                  bind: [open, "0"]
+                  expect_value: "2"
+              - id: write
+                sql: {url_env: ORDERS_URL, readonly: true, query: "INSERT INTO orders VALUES (4, 'open')"}
+                on_failure: continue
+              - id: said
+                log: "open ${{ steps.open.outputs.value }}"
+            """)
+        try cli.write("Checks/orders.yaml", "name: orders\nprobe: {sql: {query: \"SELECT count(*) FROM orders\", url_env: ORDERS_URL}}\ncritical: \"> 5\"\n")
+        let environment = ["ORDERS_URL": url]
+        let ran = try cli.finish(try cli.start(["run", "orders", "--json"], environment: environment))
+        #expect(ran.status == 0, "\(ran.stdout)\(ran.stderr)")
+        let steps = (ran.json["steps"] as? [[String: Any]]) ?? []
+        #expect(steps.first { $0["id"] as? String == "open" }?["status"] as? String == "succeeded", "\(ran.stdout)")
+        let write = steps.first { $0["id"] as? String == "write" }
+        #expect(write?["status"] as? String == "failed", "a read-only query refuses to write: \(ran.stdout)")
+        #expect((write?["error"] as? String)?.contains("read-only transaction") == true, "\(ran.stdout)")
+        #expect(try await server.sql("SELECT count(*) FROM orders", database: database) == "3")
+
+        let check = try cli.finish(try cli.start(["check", "orders"], environment: environment))
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("3"), "\(check.stdout)")
+        let shown = try cli.finish(try cli.start(["show", "1", "--json"], environment: environment))
+        for output in [ran.stdout, ran.stderr, check.stdout, check.stderr, shown.stdout] { #expect(!output.contains(PostgresServer.password)) }
+
+        // A URL with a wrong password, given in the file itself: the error and the plan show it masked.
+        let wrong = url.replacingOccurrences(of: PostgresServer.password, with: "Wrong-Pa55word")
+        try cli.write("Runbooks/literal.yaml", "name: literal\nsteps:\n  - id: q\n    sql: {database: \"\(wrong)\", query: \"SELECT 1\"}\n")
+        let refused = try cli.run("run", "literal", "--json")
+        #expect(refused.status != 0)
+        #expect(refused.stdout.contains("password authentication failed"), "\(refused.stdout)")
+        let plan = try cli.run("run", "literal", "--dry-run")
+        for output in [refused.stdout, refused.stderr, plan.stdout, plan.stderr] { #expect(!output.contains("Wrong-Pa55word"), "\(output)") }
+    }
 }

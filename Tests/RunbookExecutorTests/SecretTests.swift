@@ -144,3 +144,13 @@ final class RecordingEscalation: Escalating {
         #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o600)
     }
 }
+
+@Suite struct URLPasswordTests {
+    @Test func aPasswordInAURLIsMaskedWhereverTheRunWritesIt() {
+        let secrets = Secrets()
+        secrets.addURLPasswords(in: "db: postgresql://trader:s3cret-Pa55@db.example:5432/ticks and http://u:PASSWORD@x")
+        #expect(secrets.mask("connect postgresql://trader:s3cret-Pa55@db.example failed; s3cret-Pa55") == "connect postgresql://trader:***@db.example failed; ***")
+        #expect(secrets.mask("http://u:PASSWORD@x") == "http://u:PASSWORD@x", "the placeholder of advice is no secret")
+        #expect("postgresql://a:b@c/d, postgres://x:y@z".maskingURLPasswords == "postgresql://a:***@c/d, postgres://x:***@z")
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RunbookModel
+import RunbookSteps
+
+/// The `sql` step and probe on PostgreSQL: one connection per query, made and closed, so a
+/// runbook's query never holds a connection of the tick store's pool.
+public struct PostgresSQLServers: SQLServers {
+    public init() {}
+
+    public func handles(_ database: String) -> Bool {
+        database.hasPrefix("postgresql://") || database.hasPrefix("postgres://")
+    }
+
+    public func query(_ database: String, sql: String, binds: [String], readonly: Bool) async throws -> (columns: [String], rows: [[Value]]) {
+        let url = try PostgresURL(database)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 1, logger: quietLogger)
+        } catch {
+            throw PostgresStoreError(Self.describe(error, url: url), sqlState: PostgresDatabase.sqlState(error))
+        }
+        defer { Task { try? await connection.close() } }
+        var bindings = PostgresBindings()
+        for value in binds { bindings.append(UntypedText(text: value)) }
+        do {
+            if readonly { try await connection.sql("BEGIN READ ONLY") }
+            let rows = try await connection.sql(PostgresQuery(unsafeSQL: sql, binds: bindings))
+            var columns: [String] = []
+            var values: [[Value]] = []
+            for try await row in rows {
+                if columns.isEmpty { columns = row.map(\.columnName) }
+                values.append(row.map(Self.value))
+            }
+            if readonly { try await connection.sql("COMMIT") }
+            return (columns, values)
+        } catch {
+            throw PostgresStoreError(Self.describe(error, url: url), sqlState: PostgresDatabase.sqlState(error))
+        }
+    }
+
+    static func describe(_ error: any Error, url: PostgresURL) -> String {
+        guard let error = error as? PSQLError else { return "PostgreSQL at \(url): \(error)" }
+        if let info = error.serverInfo {
+            return "PostgreSQL at \(url): \(info[.message] ?? "error") (SQLSTATE \(info[.sqlState] ?? "?"))"
+        }
+        return "cannot reach PostgreSQL at \(url): \(error.underlying.map { "\($0)" } ?? "\(error.code)")"
+    }
+
+    /// A cell as the step's outputs show it: integers and reals as numbers, text as text, booleans
+    /// as booleans, binary data as `<N bytes>`.
+    static func value(_ cell: PostgresCell) -> Value {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid:
+            return (try? cell.decode(Int64.self)).map { .number(Double($0)) } ?? .null
+        case .float4, .float8:
+            return (try? cell.decode(Double.self)).map { .number($0) } ?? .null
+        case .numeric:
+            return (try? cell.decode(String.self)).flatMap(Double.init).map { .number($0) } ?? .null
+        case .bool:
+            return (try? cell.decode(Bool.self)).map { .bool($0) } ?? .null
+        case .bytea:
+            return .string("<\(cell.bytes?.readableBytes ?? 0) bytes>")
+        default:
+            if let text = try? cell.decode(String.self) { return .string(text) }
+            if let date = try? cell.decode(Date.self) { return .string(ISO8601DateFormatter().string(from: date)) }
+            return .string("<\(cell.dataType)>")
+        }
+    }
+}
+
+/// A bound value as text whose type the server infers from the statement, as `?` values are
+/// bound in SQLite: `WHERE id = $1` takes "42" as a number.
+struct UntypedText: PostgresNonThrowingEncodable {
+    var text: String
+    static var psqlType: PostgresDataType { PostgresDataType(0) }
+    static var psqlFormat: PostgresFormat { .text }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        byteBuffer.writeString(text)
+    }
+}
