@@ -20,8 +20,8 @@ public final class PostgresDatabase: Sendable {
         self.logger = logger
         self.patience = patience
         // The pool logs each failed connection attempt at info: during an outage, once a second.
-        var background = logger
-        background.logLevel = max(logger.logLevel, .warning)
+        // (A logger's level may be the whole program's, so it is filtered here, not lowered.)
+        let background = Logger(label: logger.label) { _ in WarningsOf(logger: logger) }
         let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: background)
         self.client = client
         runner = Task.detached { await client.run() }
@@ -138,6 +138,26 @@ public final class PostgresDatabase: Sendable {
             }
             try await connection.sql("SELECT pg_advisory_unlock(hashtext('runbook migrations'))")
         }
+    }
+}
+
+/// What a logger is given from warning up; the rest is dropped.
+struct WarningsOf: LogHandler {
+    let logger: Logger
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level {
+        get { .warning }
+        set {}
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        guard event.level >= .warning else { return }
+        logger.log(level: event.level, event.message, metadata: metadata.merging(event.metadata ?? [:]) { $1 }, source: event.source, file: event.file, function: event.function, line: event.line)
     }
 }
 

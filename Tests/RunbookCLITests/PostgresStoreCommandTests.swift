@@ -130,4 +130,39 @@ import Testing
         let plan = try cli.run("run", "literal", "--dry-run")
         for output in [refused.stdout, refused.stderr, plan.stdout, plan.stderr] { #expect(!output.contains("Wrong-Pa55word"), "\(output)") }
     }
+
+    @Test func anEngineStartedWhileItsServerIsDownSpoolsThenStoresEveryTickOnce() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let server = try await PostgresServer.start()
+        let url = try await server.makeDatabase()
+        try await server.stop()
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + "\nstore: {backend: postgresql}\n")
+        let environment = ["RUNBOOK_STORE_URL": url]
+        let engine = try cli.start(["up", "--log-format", "text", "--simulate", "--tick-rate", "400"], environment: environment)
+        #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")) })
+        try await Task.sleep(for: .seconds(9))
+        try await server.start()
+        #expect(await eventually(within: .seconds(30)) {
+            let stats = (try? cli.finish(try cli.start(["store", "stats", "--json"], environment: environment)).json) ?? [:]
+            return (stats["history_rows"] as? Int ?? 0) > 0 && stats["spool_batches"] as? Int == 0
+        })
+        kill(engine.0.processIdentifier, SIGTERM)
+        let stopped = try cli.finish(engine)
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("ticks go to the spool until it answers"), "\(stopped.stderr)")
+        #expect(!stopped.stderr.contains(PostgresServer.password))
+        let sentLine = try #require(stopped.stderr.split(separator: "\n").first { $0.contains("simulator stopping: sent ") })
+        let sent = Int(sentLine.split(separator: "sent ")[1].split(separator: " ")[0]) ?? 0
+        #expect(sent > 3000)
+        let stats = try cli.finish(try cli.start(["store", "stats", "--json"], environment: environment)).json
+        #expect(stats["history_rows"] as? Int == sent, "every tick sent stored once: \(stats)")
+        let database = String(url.split(separator: "/").last!)
+        #expect(try await server.sql("SELECT count(*) FROM (SELECT symbol_id, time_msc, bid FROM tick_history GROUP BY 1, 2, 3 HAVING count(*) > 1) d", database: database) == "0", "no tick twice")
+        let bars = try cli.finish(try cli.start(["bars", "EURUSD", "MN", "--json"], environment: environment)).json["bars"] as? [[String: Any]] ?? []
+        let history = try cli.finish(try cli.start(["ticks", "EURUSD", "--limit", "100000", "--json"], environment: environment)).json["ticks"] as? [Any] ?? []
+        #expect(!history.isEmpty)
+        #expect(bars.map { $0["ticks"] as? Int ?? 0 }.reduce(0, +) == history.count)
+    }
 }
