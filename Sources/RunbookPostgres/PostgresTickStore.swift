@@ -90,6 +90,15 @@ public final class PostgresTickStore: TickStore, Sendable {
             CREATE TABLE tick_ingest (id integer PRIMARY KEY CHECK (id = 1), last_batch bigint NOT NULL);
             INSERT INTO tick_ingest VALUES (1, 0)
             """),
+        // How far `runbook store migrate` has copied each part of each symbol, written in the
+        // transaction of what it copied.
+        ("v2: migration marks", """
+            CREATE TABLE tick_migration (
+                symbol text NOT NULL, part text NOT NULL, position_msc bigint NOT NULL, position_order bigint NOT NULL,
+                copied bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (symbol, part)
+            )
+            """),
     ]
 
     // MARK: Partitions
@@ -112,7 +121,7 @@ public final class PostgresTickStore: TickStore, Sendable {
     static func day(of timeMsc: Int64) -> Int64 { timeMsc >= 0 ? timeMsc / day : (timeMsc - day + 1) / day }
 
     /// Makes the partitions of `days` that are not known to exist.
-    private func ensurePartitions(_ days: Set<Int64>) async throws {
+    func ensurePartitions(_ days: Set<Int64>) async throws {
         let missing = partitions.withLock { days.subtracting($0) }
         guard !missing.isEmpty else { return }
         try await database.withConnection { connection in
@@ -207,9 +216,7 @@ public final class PostgresTickStore: TickStore, Sendable {
             try await connection.sql("SET LOCAL synchronous_commit = on")
             let last = try await Self.lockLastBatch(connection)
             guard batch.id > last else { return false }
-            try await connection.copyFrom(table: "tick_history", columns: ["symbol_id", "time_msc", "seq", "bid", "ask", "volume"], logger: logger) { writer in
-                for chunk in history { try await writer.write(chunk) }
-            }
+            try await Self.copyHistory(history, connection, logger: logger)
             try await connection.sql(Self.upsertCurrent(current))
             try await connection.sql(Self.upsertBars(changes, ids: ids))
             try await connection.sql("UPDATE tick_ingest SET last_batch = \(batch.id) WHERE id = 1")
@@ -220,12 +227,17 @@ public final class PostgresTickStore: TickStore, Sendable {
     /// History rows in COPY's text format, in chunks of about 1 MiB. `seq` keeps the order of
     /// ticks at the same millisecond: the batch's id, then the tick's place in it.
     static func copyText(_ batch: TickBatch, ids: [String: Int32]) -> [ByteBuffer] {
+        let base = batch.id << 24
+        return copyText(batch.ticks, ids: ids) { base + Int64($0) }
+    }
+
+    /// `ticks` as history rows in COPY's text format, `seq(i)` the seq of the i-th.
+    static func copyText(_ ticks: [Tick], ids: [String: Int32], seq: (Int) -> Int64) -> [ByteBuffer] {
         var chunks: [ByteBuffer] = []
         var buffer = ByteBuffer()
         buffer.reserveCapacity(1 << 20 + 256)
-        let base = batch.id << 24
-        for (index, tick) in batch.ticks.enumerated() {
-            buffer.writeString("\(ids[tick.symbol]!)\t\(tick.timeMsc)\t\(base + Int64(index))\t\(tick.bid)\t\(tick.ask)\t\(tick.volume)\n")
+        for (index, tick) in ticks.enumerated() {
+            buffer.writeString("\(ids[tick.symbol]!)\t\(tick.timeMsc)\t\(seq(index))\t\(tick.bid)\t\(tick.ask)\t\(tick.volume)\n")
             if buffer.readableBytes >= 1 << 20 {
                 chunks.append(buffer)
                 buffer = ByteBuffer()
@@ -234,6 +246,13 @@ public final class PostgresTickStore: TickStore, Sendable {
         }
         if buffer.readableBytes > 0 { chunks.append(buffer) }
         return chunks
+    }
+
+    /// Writes history rows made by `copyText` in the connection's transaction.
+    static func copyHistory(_ chunks: [ByteBuffer], _ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.copyFrom(table: "tick_history", columns: ["symbol_id", "time_msc", "seq", "bid", "ask", "volume"], logger: logger) { writer in
+            for chunk in chunks { try await writer.write(chunk) }
+        }
     }
 
     static func upsertCurrent(_ ticks: [Tick]) -> PostgresQuery {
@@ -282,7 +301,7 @@ public final class PostgresTickStore: TickStore, Sendable {
     }
 
     /// The ids of `names`, made where new.
-    private func symbolIDs(_ names: Set<String>) async throws -> [String: Int32] {
+    func symbolIDs(_ names: Set<String>) async throws -> [String: Int32] {
         let known = symbolIDs.withLock { $0 }
         let missing = names.filter { known[$0] == nil }
         guard !missing.isEmpty else { return known }
@@ -536,7 +555,7 @@ public final class PostgresTickStore: TickStore, Sendable {
         return names.contains(tomorrow) ? [] : ["no partition for tomorrow (\(Self.partitionName(day: tomorrow))): the store makes them as ticks arrive; check the user may create tables"]
     }
 
-    private static func binds(_ values: any PostgresNonThrowingEncodable...) -> PostgresBindings {
+    static func binds(_ values: any PostgresNonThrowingEncodable...) -> PostgresBindings {
         var binds = PostgresBindings()
         for value in values { binds.append(value) }
         return binds

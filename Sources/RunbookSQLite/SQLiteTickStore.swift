@@ -9,7 +9,7 @@ import Synchronization
 public final class SQLiteTickStore: TickStore, Sendable {
     public let path: String
     public let alignment: BarAlignment
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
     private let symbolIDs = Mutex<[String: Int64]>([:])
 
     /// `busyTimeout`: how long a write waits for a lock another connection holds before it fails

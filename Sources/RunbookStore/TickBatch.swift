@@ -18,6 +18,13 @@ public struct TickBatch: Sendable, Equatable {
         public var bar: Bar
         public var firstMsc: Int64
         public var lastMsc: Int64
+
+        /// Also a bar as a store keeps it, for copying it into another store as it is.
+        public init(bar: Bar, firstMsc: Int64, lastMsc: Int64) {
+            self.bar = bar
+            self.firstMsc = firstMsc
+            self.lastMsc = lastMsc
+        }
     }
 
     /// The bar changes of this batch, aggregated in memory.
