@@ -41,14 +41,11 @@ public struct Assembly: Sendable {
             }
         case .postgresql:
             let name = config.store.urlEnvironment
-            guard let text = environment[name], !text.isEmpty else {
-                throw .tickStore("store.backend is postgresql but \(name) is not set: export \(name)=postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
-            }
             let url: PostgresURL
             do {
-                url = try PostgresURL(text)
+                url = try Self.postgresURL(in: name, environment: environment)
             } catch {
-                throw .tickStore("\(error) (the URL is from \(name))")
+                throw .tickStore(error.unset ? "store.backend is postgresql but \(error)" : "\(error)")
             }
             do {
                 return try await PostgresTickStore.open(url: url, alignment: alignment)
@@ -58,6 +55,52 @@ public struct Assembly: Sendable {
             } catch {
                 throw .tickStore("\(error) (the URL is from \(name))")
             }
+        }
+    }
+
+    /// Why there is no PostgreSQL URL in an environment variable; said without its password.
+    struct URLProblem: Error, CustomStringConvertible {
+        var description: String
+        /// The variable is not set (or empty), rather than holding no valid URL.
+        var unset: Bool
+    }
+
+    /// The PostgreSQL URL in the environment variable `name`.
+    static func postgresURL(in name: String, environment: [String: String]) throws(URLProblem) -> PostgresURL {
+        guard let text = environment[name], !text.isEmpty else {
+            throw URLProblem(description: "\(name) is not set: export \(name)=postgresql://USER:PASSWORD@HOST:PORT/DATABASE", unset: true)
+        }
+        do {
+            return try PostgresURL(text)
+        } catch {
+            throw URLProblem(description: "\(error) (the URL is from \(name))", unset: false)
+        }
+    }
+
+    /// The copy of the SQLite tick store into the PostgreSQL store whose URL is in the variable
+    /// `urlEnvironment` (by default the configuration's `store.url_env`), both opened;
+    /// `batch` ticks or bars per transaction.
+    public func tickStoreMigration(urlEnvironment: String? = nil, batch: Int, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(AssemblyError) -> TickStoreMigration {
+        guard FileManager.default.fileExists(atPath: tickStorePath) else {
+            throw .tickMigration("no SQLite tick store at \(tickStorePath): nothing to migrate (`runbook up` makes it when it stores ticks)")
+        }
+        let name = urlEnvironment ?? config.store.urlEnvironment
+        let url: PostgresURL
+        do {
+            url = try Self.postgresURL(in: name, environment: environment)
+        } catch {
+            throw .tickMigration("\(error)")
+        }
+        let source: SQLiteTickStore
+        do {
+            source = try SQLiteTickStore(path: tickStorePath, alignment: alignment)
+        } catch {
+            throw .tickMigration("\(error)")
+        }
+        do {
+            return TickStoreMigration(source: source, target: try await PostgresTickStore.open(url: url, alignment: alignment), batch: batch)
+        } catch {
+            throw .tickMigration("\(error) (the URL is from \(name))")
         }
     }
 
@@ -182,6 +225,8 @@ public enum AssemblyError: Error, Sendable, CustomStringConvertible {
     case recordsUnavailable(String)
     /// The tick store cannot be opened: the reason, with no password in it.
     case tickStore(String)
+    /// The tick store cannot be migrated: the reason, with no password in it.
+    case tickMigration(String)
 
     public var description: String {
         switch self {
@@ -189,6 +234,7 @@ public enum AssemblyError: Error, Sendable, CustomStringConvertible {
             (diagnostics.map(\.description) + ["\(diagnostics.count) error(s) in the checks: fix them, `runbook validate` lists them all"]).joined(separator: "\n")
         case .recordsUnavailable(let reason): reason
         case .tickStore(let reason): "cannot open the tick store: \(reason)"
+        case .tickMigration(let reason): reason
         }
     }
 }

@@ -102,7 +102,7 @@ struct BarsCommand: AsyncParsableCommand {
 }
 
 struct StoreCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "store", abstract: "The tick store.", subcommands: [Stats.self])
+    static let configuration = CommandConfiguration(commandName: "store", abstract: "The tick store.", subcommands: [Stats.self, Migrate.self])
 
     struct Stats: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "stats", abstract: "Rows, bars, size, bytes per tick and spool depth.")
