@@ -66,7 +66,7 @@ public struct TickStoreMigration: Sendable {
         for mark in marks { recorded[mark.symbol + "\t" + mark.part] = mark }
         func mark(_ symbol: String, _ part: String) -> TickCopyMark { recorded[symbol + "\t" + part] ?? TickCopyMark(symbol: symbol, part: part) }
 
-        let counts = try await source.tickCounts()
+        let counts = try await source.holdings()
         let symbols = counts.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         for (index, symbol) in symbols.enumerated() {
             var state = Progress(symbol: symbol, index: index + 1, symbols: symbols.count, total: counts[symbol]!)
@@ -122,7 +122,7 @@ public struct TickStoreMigration: Sendable {
     /// Refuses a PostgreSQL store that holds ticks, bars or latest ticks of its own: the copy
     /// would add to them.
     private func requireEmptyTarget() async throws {
-        let held = try await target.tickCounts().values.contains { $0.ticks > 0 || $0.bars > 0 }
+        let held = try await target.holdings().values.contains { $0.ticks > 0 || $0.bars > 0 }
         let latest = try await target.current()
         if held || !latest.isEmpty {
             throw TickMigrationError("the PostgreSQL tick store at \(target.database.url) already holds ticks, and no migration into it was started: migrate into an empty database")
@@ -133,7 +133,7 @@ public struct TickStoreMigration: Sendable {
     public func compare() async throws -> [Comparison] {
         let source: [String: TickCounts], target: [String: TickCounts]
         do {
-            (source, target) = (try await self.source.tickCounts(), try await self.target.tickCounts())
+            (source, target) = (try await self.source.holdings(), try await self.target.holdings())
         } catch {
             throw TickMigrationError("\(error)")
         }

@@ -70,7 +70,7 @@ extension PostgresTickStore {
     }
 
     /// History rows, packed ticks and blocks, and bars, by symbol.
-    public func tickCounts() async throws -> [String: TickCounts] {
+    public func holdings() async throws -> [String: TickCounts] {
         try await prepare()
         return try await database.withConnection { connection in
             var counts: [String: TickCounts] = [:]

@@ -60,7 +60,7 @@ extension SQLiteTickStore {
     }
 
     /// History rows, packed ticks and blocks, and bars, by symbol.
-    public func tickCounts() async throws -> [String: TickCounts] {
+    public func holdings() async throws -> [String: TickCounts] {
         try await database.read { db in
             var counts: [String: TickCounts] = [:]
             for row in try Row.fetchAll(db, sql: """

@@ -132,7 +132,7 @@ import Testing
         let place = try await Place.make()
         let (server, url, cli, sqlite, name) = (place.server, place.url, place.cli, place.sqlite, place.name)
         defer { cli.remove() }
-        let total = try await sqlite.tickCounts().values.reduce(0) { $0 + $1.ticks }
+        let total = try await sqlite.holdings().values.reduce(0) { $0 + $1.ticks }
 
         // Killed (SIGKILL) twice once it has stored some ticks, each time further on.
         let storedQuery = "SELECT (SELECT count(*) FROM tick_history) + (SELECT coalesce(sum(count), 0) FROM tick_blocks)"
