@@ -66,6 +66,12 @@ if arguments.contains("--flows-only"), let proxyPath {
     exit(0)
 }
 
+// The tick stores alone, SQLite and PostgreSQL side by side: --store-only.
+if arguments.contains("--store-only") {
+    try await StoreBench().run()
+    exit(0)
+}
+
 // The HTTP endpoints under load; --http-only stops after them.
 if arguments.contains("--http-only") {
     try HTTPBench(runbook: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path).run()
