@@ -48,10 +48,10 @@ public struct Assembly: Sendable {
                 throw .tickStore(error.unset ? "store.backend is postgresql but \(error)" : "\(error)")
             }
             do {
-                return try await PostgresTickStore.open(url: url, alignment: alignment)
-            } catch let error as PostgresStoreError where waitForServer && error.sqlState == nil {
+                return try await PostgresTickStore.open(url: url, alignment: alignment, writer: tickWriter)
+            } catch let error as PostgresStoreError where waitForServer && !(error.sqlState.map(Self.refusesStart) ?? false) {
                 Logger(label: "runbook.ticks").warning("\(error); ticks go to the spool until it answers")
-                return PostgresTickStore.unprepared(url: url, alignment: alignment)
+                return PostgresTickStore.unprepared(url: url, alignment: alignment, writer: tickWriter)
             } catch {
                 throw .tickStore("\(error) (the URL is from \(name))")
             }
@@ -98,10 +98,28 @@ public struct Assembly: Sendable {
             throw .tickMigration("\(error)")
         }
         do {
-            return TickStoreMigration(source: source, target: try await PostgresTickStore.open(url: url, alignment: alignment), batch: batch)
+            return TickStoreMigration(source: source, target: try await PostgresTickStore.open(url: url, alignment: alignment, writer: tickWriter), batch: batch)
         } catch {
             throw .tickMigration("\(error) (the URL is from \(name))")
         }
+    }
+
+    /// A server's answer that no waiting will change: a refused user or password (28xxx), an
+    /// unknown database (3D000). Anything else (a server starting up, out of connections, not
+    /// reachable yet) the engine waits out, spooling.
+    static func refusesStart(_ sqlState: String) -> Bool {
+        sqlState.hasPrefix("28") || sqlState == "3D000"
+    }
+
+    /// This engine's name among the writers of a shared tick store: made once, kept in
+    /// `DATA_DIR/ticks.writer` (so a restart goes on numbering its batches where it stopped).
+    public var tickWriter: String {
+        let path = (config.dataDirectory as NSString).appendingPathComponent("ticks.writer")
+        if let text = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty { return text }
+        let made = "\(ProcessInfo.processInfo.hostName)-\(UUID().uuidString.prefix(8).lowercased())"
+        try? FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        guard (try? made.write(toFile: path, atomically: true, encoding: .utf8)) != nil else { return "default" }
+        return made
     }
 
     /// Bars aligned in the configured server time zone.

@@ -18,7 +18,7 @@ public struct PlannedStep: Sendable {
 extension Executor {
     /// What `run` would do, performing no side effect and recording nothing.
     public func plan(_ runbook: Runbook, params: [String: Value]) -> [PlannedStep] {
-        let secrets = Secrets()
+        let secrets = Secrets.forRun()
         secrets.addSecretParams(of: runbook, params)
         let state = RunState(runID: 0, runbook: runbook.name, trigger: .manual, params: params)
         let evaluator = state.evaluator

@@ -42,7 +42,7 @@ public struct Executor: Sendable {
         _ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin? = nil, parentRunID: Int64? = nil,
         recorded: (@Sendable (Int64) -> Void)? = nil
     ) async -> RunReport {
-        await run(runbook, params: params, trigger: trigger, origin: origin, parentRunID: parentRunID, secrets: Secrets(), recorded: recorded)
+        await run(runbook, params: params, trigger: trigger, origin: origin, parentRunID: parentRunID, secrets: Secrets.forRun(), recorded: recorded)
     }
 
     /// A run whose records, log and messages mask `secrets` (a parent run's, which its child

@@ -47,9 +47,17 @@ public final class Secrets: Sendable {
     /// is given is masked in the run's records, log and plan however it got there.
     public func addURLPasswords(in text: String) {
         guard text.contains("://") else { return }
-        for match in text.matches(of: /:\/\/[^:\/@\s]*:([^@\s]+)@/) where match.1 != "PASSWORD" {
+        for match in text.matches(of: /:\/\/[^:\/@\s]*:([^\s\/]+)@/) where match.1 != "PASSWORD" {
             add(String(match.1))
         }
+    }
+
+    /// A run's secrets to begin with: the password of every URL in the engine's environment (a
+    /// store's `RUNBOOK_STORE_URL`, say), which a shell step inherits and may print.
+    public static func forRun(environment: [String: String] = ProcessInfo.processInfo.environment) -> Secrets {
+        let secrets = Secrets()
+        for value in environment.values { secrets.addURLPasswords(in: value) }
+        return secrets
     }
 
     /// Whether `text` holds a secret.
@@ -68,6 +76,6 @@ extension String {
     /// This text with the password of every `scheme://user:password@` in it shown as `***`; the
     /// placeholder of advice (`USER:PASSWORD@`) stays as it is.
     public var maskingURLPasswords: String {
-        replacingOccurrences(of: #"(://[^:/@\s]*):(?!PASSWORD@)[^@\s]*@"#, with: "$1:***@", options: .regularExpression)
+        replacingOccurrences(of: #"(://[^:/@\s]*):(?!PASSWORD@)[^\s/]*@"#, with: "$1:***@", options: .regularExpression)
     }
 }

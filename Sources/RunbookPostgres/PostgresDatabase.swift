@@ -32,14 +32,16 @@ public final class PostgresDatabase: Sendable {
     /// Stops the pool; calls after it fail.
     public func close() { runner.cancel() }
 
-    /// Runs `body` with a connection of the pool, failing after `patience`.
-    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await bounded { [client] in try await client.withConnection { try await body($0) } }
+    /// Runs `body` with a connection of the pool, failing after `patience` (its default, or the
+    /// one given; `nil`: as long as it takes, for compression and retention).
+    func withConnection<T: Sendable>(patience: Duration?? = .none, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await bounded(patience ?? self.patience) { [client] in try await client.withConnection { try await body($0) } }
     }
 
-    /// Runs `body` in a transaction, failing after `patience` (the transaction rolls back).
-    func withTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await bounded { [client, logger] in
+    /// Runs `body` in a transaction, failing after `patience` as `withConnection` (the
+    /// transaction rolls back).
+    func withTransaction<T: Sendable>(patience: Duration?? = .none, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await bounded(patience ?? self.patience) { [client, logger] in
             do {
                 return try await client.withTransaction(logger: logger) { try await body($0) }
             } catch let error as PostgresTransactionError {
@@ -59,24 +61,42 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
-    private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        do {
-            return try await withThrowingTaskGroup(of: T.self) { group in
-                group.addTask { try await work() }
-                group.addTask { [patience, url] in
-                    // The pool keeps trying to connect for as long as the server refuses; after a
-                    // second, one attempt of our own tells a server that is down or refusing us
-                    // (and fails the call at once) from one that is only slow.
-                    let first = min(patience, .seconds(1))
-                    try await Task.sleep(for: first)
+    /// `work`, given up on after `patience`: the caller gets an error then, even where the work
+    /// itself cannot be cancelled (a statement already sent waits for the server's answer; it is
+    /// cancelled and left to end on its own). After a second, one connection of our own tells a
+    /// server that is down or refusing us (and fails the call at once) from one that is only slow,
+    /// since the pool would keep trying for as long as the server refuses.
+    private func bounded<T: Sendable>(_ patience: Duration?, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let outcome = Once<T>()
+        let worker = Task { await outcome.settle(await Result { try await work() }) }
+        let watchdog = patience.map { patience in
+            Task { [url] in
+                let first = min(patience, .seconds(1))
+                try await Task.sleep(for: first)
+                do {
                     try await self.probe()
-                    try await Task.sleep(for: patience - first)
-                    throw PostgresStoreError("PostgreSQL at \(url) did not answer within \(patience)")
+                } catch {
+                    await outcome.settle(.failure(error))
+                    return
                 }
-                defer { group.cancelAll() }
-                return try await group.next()!
+                try await Task.sleep(for: patience - first)
+                await outcome.settle(.failure(PostgresStoreError("PostgreSQL at \(url) did not answer within \(patience)")))
+            }
+        }
+        defer {
+            worker.cancel()
+            watchdog?.cancel()
+        }
+        do {
+            return try await withTaskCancellationHandler {
+                try await outcome.value()
+            } onCancel: {
+                worker.cancel()
+                Task { await outcome.settle(.failure(CancellationError())) }
             }
         } catch let error as PostgresStoreError {
+            throw error
+        } catch let error as CancellationError {
             throw error
         } catch {
             throw PostgresStoreError(describe(error), sqlState: Self.sqlState(error))
@@ -138,6 +158,30 @@ public final class PostgresDatabase: Sendable {
             }
             try await connection.sql("SELECT pg_advisory_unlock(hashtext('runbook migrations'))")
         }
+    }
+}
+
+/// The first result given, to whoever waits for it.
+actor Once<T: Sendable> {
+    private var result: Result<T, any Error>?
+    private var waiting: CheckedContinuation<T, any Error>?
+
+    func settle(_ outcome: Result<T, any Error>) {
+        guard result == nil else { return }
+        result = outcome
+        waiting?.resume(with: outcome)
+        waiting = nil
+    }
+
+    func value() async throws -> T {
+        if let result { return try result.get() }
+        return try await withCheckedThrowingContinuation { waiting = $0 }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
 

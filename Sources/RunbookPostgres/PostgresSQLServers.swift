@@ -59,14 +59,17 @@ public struct PostgresSQLServers: SQLServers {
         case .float4, .float8:
             return (try? cell.decode(Double.self)).map { .number($0) } ?? .null
         case .numeric:
-            return (try? cell.decode(String.self)).flatMap(Double.init).map { .number($0) } ?? .null
+            return (try? cell.decode(Decimal.self)).map { .number(NSDecimalNumber(decimal: $0).doubleValue) } ?? .null
         case .bool:
             return (try? cell.decode(Bool.self)).map { .bool($0) } ?? .null
         case .bytea:
             return .string("<\(cell.bytes?.readableBytes ?? 0) bytes>")
+        case .timestamp, .timestamptz, .date:
+            return (try? cell.decode(Date.self)).map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null
+        case .text, .varchar, .bpchar, .name, .json, .jsonb, .uuid:
+            if cell.dataType == .uuid { return (try? cell.decode(UUID.self)).map { .string($0.uuidString.lowercased()) } ?? .null }
+            return (try? cell.decode(String.self)).map { .string($0) } ?? .null
         default:
-            if let text = try? cell.decode(String.self) { return .string(text) }
-            if let date = try? cell.decode(Date.self) { return .string(ISO8601DateFormatter().string(from: date)) }
             return .string("<\(cell.dataType)>")
         }
     }

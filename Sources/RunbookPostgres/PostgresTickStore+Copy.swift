@@ -65,7 +65,10 @@ extension PostgresTickStore {
         try await prepare()
         try await database.withTransaction { connection in
             if !ticks.isEmpty { try await connection.sql(Self.upsertCurrent(ticks)) }
-            try await connection.sql("UPDATE tick_ingest SET last_batch = greatest(last_batch, \(lastBatch)) WHERE id = 1")
+            try await connection.sql("""
+                INSERT INTO tick_ingest (writer, last_batch) VALUES (\(self.writer), \(lastBatch))
+                ON CONFLICT (writer) DO UPDATE SET last_batch = greatest(tick_ingest.last_batch, excluded.last_batch)
+                """)
         }
     }
 

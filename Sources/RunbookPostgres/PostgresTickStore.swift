@@ -13,6 +13,9 @@ import Synchronization
 public final class PostgresTickStore: TickStore, Sendable {
     public let database: PostgresDatabase
     public let alignment: BarAlignment
+    /// Whose batches these are: each engine writing to the database numbers its own batches, and
+    /// `tick_ingest` keeps the last applied per writer, so engines never skip each other's.
+    public let writer: String
     private let symbolIDs = Mutex<[String: Int32]>([:])
     /// The UTC days whose partition is known to exist.
     private let partitions = Mutex<Set<Int64>>([])
@@ -20,14 +23,17 @@ public final class PostgresTickStore: TickStore, Sendable {
     static let daysAhead: Int64 = 2
     static let day: Int64 = 86_400_000
 
-    private init(database: PostgresDatabase, alignment: BarAlignment) {
+    private init(database: PostgresDatabase, alignment: BarAlignment, writer: String) {
         self.database = database
         self.alignment = alignment
+        self.writer = writer
     }
 
     /// Connects, makes or migrates the schema, and makes today's partition and the next ones.
-    public static func open(url: PostgresURL, alignment: BarAlignment = BarAlignment(), patience: Duration = .seconds(10), logger: Logger = Logger(label: "runbook.postgres")) async throws -> PostgresTickStore {
-        let store = unprepared(url: url, alignment: alignment, patience: patience, logger: logger)
+    public static func open(
+        url: PostgresURL, alignment: BarAlignment = BarAlignment(), writer: String = "default", patience: Duration = .seconds(10), logger: Logger = Logger(label: "runbook.postgres")
+    ) async throws -> PostgresTickStore {
+        let store = unprepared(url: url, alignment: alignment, writer: writer, patience: patience, logger: logger)
         do {
             try await store.prepare()
         } catch {
@@ -40,8 +46,10 @@ public final class PostgresTickStore: TickStore, Sendable {
     /// A store that connects, migrates and makes its partitions on its first call, and again on
     /// the next call while that fails: for an engine that starts while the server is down (its
     /// ticks go to the spool until the server answers).
-    public static func unprepared(url: PostgresURL, alignment: BarAlignment = BarAlignment(), patience: Duration = .seconds(10), logger: Logger = Logger(label: "runbook.postgres")) -> PostgresTickStore {
-        PostgresTickStore(database: PostgresDatabase(url: url, patience: patience, logger: logger), alignment: alignment)
+    public static func unprepared(
+        url: PostgresURL, alignment: BarAlignment = BarAlignment(), writer: String = "default", patience: Duration = .seconds(10), logger: Logger = Logger(label: "runbook.postgres")
+    ) -> PostgresTickStore {
+        PostgresTickStore(database: PostgresDatabase(url: url, patience: patience, logger: logger), alignment: alignment, writer: writer)
     }
 
     private let prepared = Mutex(false)
@@ -87,8 +95,7 @@ public final class PostgresTickStore: TickStore, Sendable {
             );
             ALTER TABLE tick_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
             CREATE INDEX tick_blocks_by_symbol_time ON tick_blocks (symbol_id, start_msc);
-            CREATE TABLE tick_ingest (id integer PRIMARY KEY CHECK (id = 1), last_batch bigint NOT NULL);
-            INSERT INTO tick_ingest VALUES (1, 0)
+            CREATE TABLE tick_ingest (writer text PRIMARY KEY, last_batch bigint NOT NULL)
             """),
         // How far `runbook store migrate` has copied each part of each symbol, written in the
         // transaction of what it copied.
@@ -174,6 +181,12 @@ public final class PostgresTickStore: TickStore, Sendable {
         guard !batch.ticks.isEmpty else { return try await applyEmpty(batch) }
         do {
             return try await write(batch)
+        } catch let error as PostgresStoreError where error.sqlState == "42P01" {
+            // The schema is gone (a database recreated or restored under the engine): make it again.
+            prepared.withLock { $0 = false }
+            partitions.withLock { $0.removeAll() }
+            symbolIDs.withLock { $0.removeAll() }
+            throw error
         } catch let error as PostgresStoreError where error.sqlState == "23514" {
             // A partition was dropped under the store (no partition for a row): make it again and
             // store the batch once more; the ingest's own retries cover every other failure.
@@ -187,16 +200,18 @@ public final class PostgresTickStore: TickStore, Sendable {
 
     private func applyEmpty(_ batch: TickBatch) async throws -> Bool {
         try await database.withTransaction { connection in
-            let last = try await Self.lockLastBatch(connection)
+            let last = try await self.lockLastBatch(connection)
             guard batch.id > last else { return false }
-            try await connection.sql("UPDATE tick_ingest SET last_batch = \(batch.id) WHERE id = 1")
+            try await connection.sql("UPDATE tick_ingest SET last_batch = \(batch.id) WHERE writer = \(self.writer)")
             return true
         }
     }
 
-    private static func lockLastBatch(_ connection: PostgresConnection) async throws -> Int64 {
+    /// The last batch this writer applied, its row locked until the transaction ends.
+    private func lockLastBatch(_ connection: PostgresConnection) async throws -> Int64 {
+        try await connection.sql("INSERT INTO tick_ingest (writer, last_batch) VALUES (\(writer), 0) ON CONFLICT (writer) DO NOTHING")
         var last: Int64 = 0
-        for try await value in try await connection.sql("SELECT last_batch FROM tick_ingest WHERE id = 1 FOR UPDATE").decode(Int64.self) { last = value }
+        for try await value in try await connection.sql("SELECT last_batch FROM tick_ingest WHERE writer = \(writer) FOR UPDATE").decode(Int64.self) { last = value }
         return last
     }
 
@@ -210,16 +225,18 @@ public final class PostgresTickStore: TickStore, Sendable {
         for tick in batch.ticks where tick.timeMsc >= latest[tick.symbol]?.timeMsc ?? .min { latest[tick.symbol] = tick }
         let current = Array(latest.values)
         let logger = database.logger
-        return try await database.withTransaction { connection in
+        // A large batch (a spool replayed after a long outage) gets the time it needs.
+        let patience = database.patience + .seconds(batch.ticks.count / 10_000)
+        return try await database.withTransaction(patience: .some(patience)) { connection in
             // Durable before it is acknowledged, whatever the server's default: the ingest lets
             // the journal go once a batch is stored.
             try await connection.sql("SET LOCAL synchronous_commit = on")
-            let last = try await Self.lockLastBatch(connection)
+            let last = try await self.lockLastBatch(connection)
             guard batch.id > last else { return false }
             try await Self.copyHistory(history, connection, logger: logger)
             try await connection.sql(Self.upsertCurrent(current))
             try await connection.sql(Self.upsertBars(changes, ids: ids))
-            try await connection.sql("UPDATE tick_ingest SET last_batch = \(batch.id) WHERE id = 1")
+            try await connection.sql("UPDATE tick_ingest SET last_batch = \(batch.id) WHERE writer = \(self.writer)")
             return true
         }
     }
@@ -324,7 +341,7 @@ public final class PostgresTickStore: TickStore, Sendable {
         try await prepare()
         return try await database.withConnection { connection in
             var last: Int64 = 0
-            for try await value in try await connection.sql("SELECT last_batch FROM tick_ingest WHERE id = 1").decode(Int64.self) { last = value }
+            for try await value in try await connection.sql("SELECT last_batch FROM tick_ingest WHERE writer = \(self.writer)").decode(Int64.self) { last = value }
             return last
         }
     }
@@ -397,23 +414,20 @@ public final class PostgresTickStore: TickStore, Sendable {
         for partition in days {
             let end = min((partition.day + 1) * Self.day, cutoff)
             let whole = end == (partition.day + 1) * Self.day
-            let groups = try await database.withConnection { connection in
-                var groups: [(id: Int32, name: String, count: Int64)] = []
-                let rows = try await connection.sql(PostgresQuery(unsafeSQL: """
-                    SELECT symbol_id, name, count(*) FROM \(partition.name) JOIN tick_symbols ON tick_symbols.id = symbol_id
-                    WHERE time_msc < $1 GROUP BY symbol_id, name ORDER BY symbol_id
-                    """, binds: Self.binds(end)))
-                for try await group in rows.decode((Int32, String, Int64).self) { groups.append(group) }
-                return groups
-            }
-            report.ticks += groups.reduce(0) { $0 + Int($1.count) }
-            report.blocks += groups.count
-            report.rawBytes += groups.reduce(0) { $0 + Int($1.count) * 40 }
             guard !dryRun else {
+                let groups = try await database.withConnection(patience: .some(nil)) { try await Self.groups(partition.name, before: end, $0) }
+                report.ticks += groups.reduce(0) { $0 + Int($1.count) }
+                report.blocks += groups.count
+                report.rawBytes += groups.reduce(0) { $0 + Int($1.count) * 40 }
                 if whole { report.partitionsDropped += 1 }
                 continue
             }
-            let packed = try await database.withTransaction { connection in
+            // The day is locked against writes while it is packed (late ticks for it wait), so
+            // what is deleted or dropped is exactly what was read into the blocks.
+            let (groups, packed) = try await database.withTransaction(patience: .some(nil)) { connection in
+                try await connection.sql("SET LOCAL statement_timeout = 0")
+                try await connection.sql(PostgresQuery(unsafeSQL: "LOCK TABLE \(partition.name) IN SHARE ROW EXCLUSIVE MODE"))
+                let groups = try await Self.groups(partition.name, before: end, connection)
                 var bytes = 0
                 for group in groups {
                     var ticks: [Tick] = []
@@ -438,8 +452,11 @@ public final class PostgresTickStore: TickStore, Sendable {
                 } else {
                     try await connection.sql(PostgresQuery(unsafeSQL: "DELETE FROM \(partition.name) WHERE time_msc < $1", binds: Self.binds(end)))
                 }
-                return bytes
+                return (groups, bytes)
             }
+            report.ticks += groups.reduce(0) { $0 + Int($1.count) }
+            report.blocks += groups.count
+            report.rawBytes += groups.reduce(0) { $0 + Int($1.count) * 40 }
             report.packedBytes += packed
             if whole {
                 report.partitionsDropped += 1
@@ -449,12 +466,24 @@ public final class PostgresTickStore: TickStore, Sendable {
         return report
     }
 
+    /// The symbols of a day's partition with rows before `end`, and how many each.
+    private static func groups(_ partition: String, before end: Int64, _ connection: PostgresConnection) async throws -> [(id: Int32, name: String, count: Int64)] {
+        var groups: [(id: Int32, name: String, count: Int64)] = []
+        let rows = try await connection.sql(PostgresQuery(unsafeSQL: """
+            SELECT symbol_id, name, count(*) FROM \(partition) JOIN tick_symbols ON tick_symbols.id = symbol_id
+            WHERE time_msc < $1 GROUP BY symbol_id, name ORDER BY symbol_id
+            """, binds: Self.binds(end)))
+        for try await group in rows.decode((Int32, String, Int64).self) { groups.append(group) }
+        return groups
+    }
+
     /// Drops history, packed or not, older than `cutoff`: whole partitions where a day is wholly
     /// before it, rows in the day it falls in; bars are kept.
     public func retain(olderThan cutoff: Int64, dryRun: Bool = false) async throws -> TickPolicyReport {
         try await prepare()
         let days = try await existingPartitions().filter { $0.day * Self.day < cutoff }
-        let report = try await database.withTransaction { connection in
+        let report = try await database.withTransaction(patience: .some(nil)) { connection in
+            try await connection.sql("SET LOCAL statement_timeout = 0")
             var report = TickPolicyReport()
             for partition in days {
                 for try await count in try await connection.sql(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(partition.name) WHERE time_msc < $1", binds: Self.binds(cutoff))).decode(Int64.self) {
@@ -552,6 +581,7 @@ public final class PostgresTickStore: TickStore, Sendable {
         try await makePartitionsAhead()
         let tomorrow = Self.day(of: Int64(Date().timeIntervalSince1970 * 1000)) + 1
         let names = Set(try await existingPartitions().map(\.day))
+        if !names.contains(tomorrow) { partitions.withLock { $0.removeAll() } }
         return names.contains(tomorrow) ? [] : ["no partition for tomorrow (\(Self.partitionName(day: tomorrow))): the store makes them as ticks arrive; check the user may create tables"]
     }
 

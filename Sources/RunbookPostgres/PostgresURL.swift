@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import PostgresNIO
 import RunbookModel
 
@@ -10,27 +11,35 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     public var username: String
     public var password: String?
     public var database: String
-    /// `sslmode=require` (or `verify-full`): TLS to the server. `disable`, the default here, or `prefer`: none.
-    public var requireTLS: Bool
+    /// `sslmode`, as libpq reads it: `require` encrypts without checking the certificate,
+    /// `verify-ca` checks it against the system's roots, `verify-full` also checks the host name.
+    /// `disable` (the default here), `allow` and `prefer` connect without TLS.
+    public enum TLSMode: Sendable { case none, encrypted, verifiedCertificate, verifiedHost }
+    public var tls: TLSMode
+    public var requireTLS: Bool { tls != .none }
 
     public init(_ text: String) throws {
         guard let components = URLComponents(string: text), let scheme = components.scheme,
               ["postgres", "postgresql"].contains(scheme.lowercased()) else {
-            throw PostgresStoreError("not a PostgreSQL URL: \(Self.redact(text)); write postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+            // Not echoed: a URL that does not parse may hold its password where no mask finds it.
+            throw PostgresStoreError("not a PostgreSQL URL (it is not shown, as it may hold a password): write postgresql://USER:PASSWORD@HOST:PORT/DATABASE, with characters such as @ : / and spaces in the password percent-encoded")
         }
         guard let user = components.user, !user.isEmpty else {
             throw PostgresStoreError("the PostgreSQL URL \(Self.redact(text)) names no user; write postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
         }
-        username = user.removingPercentEncoding ?? user
-        password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        // URLComponents decodes user, password and path already.
+        username = user
+        password = components.password
         host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
         port = components.port ?? 5432
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        database = path.isEmpty ? username : (path.removingPercentEncoding ?? path)
+        database = path.isEmpty ? username : path
         let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
         switch mode {
-        case "disable", "allow", "prefer": requireTLS = false
-        case "require", "verify-ca", "verify-full": requireTLS = true
+        case "disable", "allow", "prefer": tls = .none
+        case "require": tls = .encrypted
+        case "verify-ca": tls = .verifiedCertificate
+        case "verify-full": tls = .verifiedHost
         default: throw PostgresStoreError("sslmode=\(mode) in \(Self.redact(text)) is not known; write disable, prefer, require or verify-full")
         }
     }
@@ -45,10 +54,21 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         text.maskingURLPasswords
     }
 
+    var tlsConfiguration: TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch tls {
+        case .none, .verifiedHost: break
+        case .encrypted: configuration.certificateVerification = .none
+        case .verifiedCertificate: configuration.certificateVerification = .noHostnameVerification
+        }
+        return configuration
+    }
+
     var connectionConfiguration: PostgresConnection.Configuration {
+        let context = requireTLS ? try? NIOSSLContext(configuration: tlsConfiguration) : nil
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database,
-            tls: requireTLS ? .require(try! .init(configuration: .makeClientConfiguration())) : .disable
+            tls: context.map { .require($0) } ?? .disable
         )
         configuration.options.connectTimeout = .seconds(5)
         return configuration
@@ -57,7 +77,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     var clientConfiguration: PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database,
-            tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
+            tls: requireTLS ? .require(tlsConfiguration) : .disable
         )
         configuration.options.minimumConnections = 0
         configuration.options.maximumConnections = 8

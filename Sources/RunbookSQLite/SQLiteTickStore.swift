@@ -264,8 +264,10 @@ public final class SQLiteTickStore: TickStore, Sendable {
         }
     }
 
+    /// `quick_check` on a read-only connection of its own: under WAL it reads beside the
+    /// ingest's writes instead of holding the store's one connection for the whole scan.
     public func problems() async throws -> [String] {
-        try await database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }.filter { $0 != "ok" }
+        try await readOnce(path) { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }.filter { $0 != "ok" }
     }
 
     /// Rows and size, for `runbook store stats`.

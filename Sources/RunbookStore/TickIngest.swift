@@ -45,6 +45,7 @@ public final class TickIngest: Sendable {
 
     private let store: any TickStore
     private let spool: TickSpool
+    private let ids: BatchIDs
     private let journal: TickJournal?
     private let settings: Settings
     private let clock: any Clock<Duration>
@@ -66,6 +67,7 @@ public final class TickIngest: Sendable {
     ) {
         self.store = store
         self.spool = spool
+        ids = BatchIDs(path: spool.path + ".ids")
         self.journal = journal
         self.settings = settings
         self.clock = clock
@@ -102,11 +104,11 @@ public final class TickIngest: Sendable {
         await recoverJournal()
         let syncing = journal.map { JournalSync(journal: $0, every: settings.syncInterval) }
         defer { syncing?.stop() }
-        var nextID: Int64
+        // Above every id the store, the spool or an earlier run may hold: the store may be down.
+        var nextID = max(spool.batches().last?.id ?? 0, ids.highestReserved) + 1
         do {
-            nextID = max(try await store.lastAppliedBatch(), spool.batches().last?.id ?? 0) + 1
+            nextID = max(nextID, try await store.lastAppliedBatch() + 1)
         } catch {
-            nextID = (spool.batches().last?.id ?? 0) + 1
             logger.warning("the tick store cannot be read at start (\(error)); ticks go to the spool until it can")
         }
         // Reading frames into ticks and storing them happen on threads of their own: one that
@@ -141,7 +143,7 @@ public final class TickIngest: Sendable {
         let leftover = journal.leftover
         let spooled = spool.batches().map(\.id)
         let applied = try? await store.lastAppliedBatch()
-        var fresh = max(applied ?? 0, spooled.max() ?? 0, leftover.highestID) + 1
+        var fresh = max(applied ?? 0, spooled.max() ?? 0, leftover.highestID, ids.highestReserved) + 1
         var recovered = 0
         do {
             for (id, frames) in leftover.batches {
@@ -149,6 +151,7 @@ public final class TickIngest: Sendable {
                 let ticks = frames.compactMap { frame in frame.withUnsafeBytes { parse($0) } }
                 guard !ticks.isEmpty else { continue }
                 let batch = TickBatch(id: id ?? fresh, ticks: ticks)
+                try ids.reserve(through: batch.id)
                 if id == nil { fresh += 1 }
                 try spool.append(batch)
                 recovered += ticks.count
@@ -189,6 +192,11 @@ public final class TickIngest: Sendable {
             return spare
         }
         let batchID = id
+        do {
+            try ids.reserve(through: batchID)
+        } catch {
+            logger.error("\(error): batch ids may repeat after a restart while the store is down")
+        }
         let frames = pending.withLock { pending -> Int in
             swap(&pending.bytes, &bytes)
             if pending.frames > 0 { journal?.mark(batch: batchID) }
@@ -237,7 +245,16 @@ public final class TickIngest: Sendable {
             let delays = retry ? settings.retryDelays : []
             for attempt in 0...delays.count {
                 do {
-                    _ = try await worker.run { [store] in try store.store(batch) }
+                    let applied = try await worker.run { [store] in try store.store(batch) }
+                    // On a retry, an earlier attempt given up on may have landed after all.
+                    guard applied || attempt > 0 else {
+                        // A fresh batch the store says it already has: another writer's ids, or
+                        // a store replaced under the engine. Its ticks are not in the store.
+                        state.withLock { $0.dropped += batch.ticks.count }
+                        logger.critical("the tick store says batch \(batch.id) is already applied, so its \(batch.ticks.count) ticks were not stored: is another engine writing to the same tick store?")
+                        journal?.durable(through: batch.id)
+                        return
+                    }
                     state.withLock { $0.stored += batch.ticks.count }
                     journal?.durable(through: batch.id)
                     return

@@ -104,7 +104,7 @@ import Testing
               - id: said
                 log: "open ${{ steps.open.outputs.value }}"
             """)
-        try cli.write("Checks/orders.yaml", "name: orders\nprobe: {sql: {query: \"SELECT count(*) FROM orders\", url_env: ORDERS_URL}}\ncritical: \"> 5\"\n")
+        try cli.write("Checks/orders.yaml", "name: orders\nprobe: {sql: {query: \"SELECT avg(id) * 1.5 FROM orders\", url_env: ORDERS_URL}}\ncritical: \"> 5\"\n")
         let environment = ["ORDERS_URL": url]
         let ran = try cli.finish(try cli.start(["run", "orders", "--json"], environment: environment))
         #expect(ran.status == 0, "\(ran.stdout)\(ran.stderr)")

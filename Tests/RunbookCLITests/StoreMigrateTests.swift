@@ -97,7 +97,8 @@ import Testing
         #expect(run.stdout.contains("EURUSD: copied 1820 ticks (900 of them in 3 packed blocks)"), "\(run.stdout)")
         #expect(run.stdout.contains("migrated:"))
 
-        let postgres = try await PostgresTickStore.open(url: PostgresURL(url))
+        // As the engine of this data folder will: its batches are numbered on from the copied last one.
+        let postgres = try await PostgresTickStore.open(url: PostgresURL(url), writer: try String(contentsOfFile: cli.path("var/ticks.writer"), encoding: .utf8))
         defer { postgres.close() }
         try await Self.expectSameReads(sqlite, postgres)
         // Blocks byte for byte, not repacked; bars with the times of their first and last tick.
@@ -159,7 +160,8 @@ import Testing
         #expect(last.stdout.contains("copied by an earlier run"), "\(last.stdout)")
         #expect(try await server.sql("SELECT (SELECT count(*) FROM tick_history) + (SELECT sum(count) FROM tick_blocks)", database: name) == "\(total)")
         #expect(try await server.sql("SELECT count(*) FROM (SELECT symbol_id, time_msc, seq FROM tick_history GROUP BY 1, 2, 3 HAVING count(*) > 1) AS twice", database: name) == "0")
-        let postgres = try await PostgresTickStore.open(url: PostgresURL(url))
+        // As the engine of this data folder will: its batches are numbered on from the copied last one.
+        let postgres = try await PostgresTickStore.open(url: PostgresURL(url), writer: try String(contentsOfFile: cli.path("var/ticks.writer"), encoding: .utf8))
         defer { postgres.close() }
         try await Self.expectSameReads(sqlite, postgres)
     }

@@ -152,5 +152,8 @@ final class RecordingEscalation: Escalating {
         #expect(secrets.mask("connect postgresql://trader:s3cret-Pa55@db.example failed; s3cret-Pa55") == "connect postgresql://trader:***@db.example failed; ***")
         #expect(secrets.mask("http://u:PASSWORD@x") == "http://u:PASSWORD@x", "the placeholder of advice is no secret")
         #expect("postgresql://a:b@c/d, postgres://x:y@z".maskingURLPasswords == "postgresql://a:***@c/d, postgres://x:***@z")
+        #expect("postgresql://a:p@ss@c/d".maskingURLPasswords == "postgresql://a:***@c/d", "a password with an @ of its own")
+        // What a shell step inherits and may print: the store URL's password is a secret of every run.
+        #expect(Secrets.forRun(environment: ["RUNBOOK_STORE_URL": "postgresql://ticks:Hunter-2@db/ticks"]).mask("env: Hunter-2") == "env: ***")
     }
 }

@@ -201,4 +201,61 @@ import Testing
         #expect(error?.description.contains("hunter2") == false)
         #expect(error?.description.contains("postgresql://USER:PASSWORD@HOST:PORT/DATABASE") == true)
     }
+
+    @Test func aRestartWhileTheServerIsDownNumbersItsBatchesAboveThoseStored() async throws {
+        let folder = try scratch()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try await PostgresServer.start()
+        let url = try await server.makeDatabase()
+        let spool = folder.appendingPathComponent("ticks.spool").path
+        let first = try ingest(try await open(url), spool: spool, retryDelays: [.milliseconds(100)])
+        let running = Task { await first.run() }
+        try await feed(first, count: 500, perSecond: 1_000)
+        #expect(await eventually { first.counters.stored == 500 })
+        running.cancel()
+        await running.value
+
+        // The engine starts again while the server is down: it cannot read the last batch applied.
+        try await server.stop()
+        let second = try ingest(PostgresTickStore.unprepared(url: try PostgresURL(url), patience: .seconds(2)), spool: spool, retryDelays: [.milliseconds(100)])
+        let rerunning = Task { await second.run() }
+        let more = Task {
+            for n in 500..<1_000 {
+                Array("EURUSD,\(Self.origin + Int64(n)),1.1".utf8).withUnsafeBytes { second.accept($0) }
+                if n % 50 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+        }
+        try await more.value
+        #expect(await eventually { second.counters.spooled == 500 })
+        try await server.start()
+        #expect(await eventually(within: .seconds(30)) { second.counters.stored == 500 })
+        rerunning.cancel()
+        await rerunning.value
+        #expect(second.counters.dropped == 0)
+        let stored = try await storedInOrder(server, String(url.split(separator: "/").last!))
+        #expect(stored.count == 1_000, "the batches spooled while the server was down are stored, not taken for replays")
+        #expect(stored.elementsEqual((0..<1_000).map { Self.origin + Int64($0) }))
+    }
+
+    @Test func enginesSharingATickStoreNumberTheirOwnBatches() async throws {
+        let url = try await PostgresServer.shared().makeDatabase()
+        let one = try await PostgresTickStore.open(url: PostgresURL(url), writer: "engine-one")
+        let two = try await PostgresTickStore.open(url: PostgresURL(url), writer: "engine-two")
+        defer { one.close(); two.close() }
+        #expect(try await one.apply(TickBatch(id: 50, ticks: [Tick(symbol: "EURUSD", timeMsc: Self.origin, bid: 1.1, ask: 1.1002)])))
+        #expect(try await two.apply(TickBatch(id: 1, ticks: [Tick(symbol: "EURUSD", timeMsc: Self.origin + 1, bid: 1.2, ask: 1.2002)])), "another engine's batch 1 is its own")
+        #expect(try await two.apply(TickBatch(id: 1, ticks: [Tick(symbol: "EURUSD", timeMsc: Self.origin + 1, bid: 1.2, ask: 1.2002)])) == false)
+        #expect(try await one.lastAppliedBatch() == 50)
+        #expect(try await two.lastAppliedBatch() == 1)
+        #expect(try await one.ticks(symbol: "EURUSD", from: nil, to: nil, limit: nil).map(\.bid) == [1.1, 1.2])
+    }
+
+    @Test func aPasswordIsReadAsWrittenAndSSLModesAreLibpqs() throws {
+        #expect(try PostgresURL("postgresql://u:p%2541x%40y@h/d").password == "p%41x@y", "decoded once")
+        #expect(try PostgresURL("postgresql://u:p@h/d?sslmode=require").tls == .encrypted)
+        #expect(try PostgresURL("postgresql://u:p@h/d?sslmode=verify-full").tls == .verifiedHost)
+        #expect(try PostgresURL("postgresql://u:p@h/d?sslmode=prefer").tls == PostgresURL.TLSMode.none)
+        let error = #expect(throws: PostgresStoreError.self) { try PostgresURL("postgresql://u:Se cret@h:port/d") }
+        #expect(error?.description.contains("Se cret") == false)
+    }
 }
