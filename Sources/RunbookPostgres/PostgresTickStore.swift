@@ -77,7 +77,6 @@ public final class PostgresTickStore: TickStore, Sendable {
                 symbol_id integer NOT NULL, time_msc bigint NOT NULL, seq bigint NOT NULL,
                 bid double precision NOT NULL, ask double precision NOT NULL, volume double precision NOT NULL
             ) PARTITION BY RANGE (time_msc);
-            CREATE INDEX tick_history_by_symbol_time ON tick_history (symbol_id, time_msc);
             CREATE TABLE tick_current (
                 symbol text PRIMARY KEY, time_msc bigint NOT NULL,
                 bid double precision NOT NULL, ask double precision NOT NULL, volume double precision NOT NULL
@@ -152,6 +151,58 @@ public final class PostgresTickStore: TickStore, Sendable {
         try await ensurePartitions(Set(today...(today + Self.daysAhead)))
     }
 
+    /// The days whose partition has its index by symbol and time.
+    private let indexed = Mutex<Set<Int64>>([])
+    /// The day `indexClosedDays` last ran for.
+    private let indexedThrough = Mutex<Int64>(.min)
+
+    /// The index by symbol and time of each day that is over, made where missing. A day's
+    /// partition takes its ticks without one (an index maintained tick by tick costs more than
+    /// half the ingest's speed); the day after, it is made once (`CONCURRENTLY`: late ticks for
+    /// that day still go in meanwhile), and reads of a symbol's history use it from then on.
+    /// Reads of today scan today's partition. The first batch of each day and each `problems()`
+    /// call it.
+    public func indexClosedDays(now: Date = Date()) async throws {
+        let today = Self.day(of: Int64(now.timeIntervalSince1970 * 1000))
+        let closed = try await existingPartitions().filter { $0.day < today }
+        let missing = indexed.withLock { done in closed.filter { !done.contains($0.day) } }
+        guard !missing.isEmpty else { return }
+        try await database.withConnection(patience: .some(nil)) { connection in
+            for partition in missing {
+                let index = "\(partition.name)_by_symbol_time"
+                var valid: Bool?
+                for try await flag in try await connection.sql("SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = \(index)").decode(Bool.self) {
+                    valid = flag
+                }
+                // One left invalid by a build that was interrupted is made again.
+                if valid == false { try await connection.sql(PostgresQuery(unsafeSQL: "DROP INDEX CONCURRENTLY IF EXISTS \(index)")) }
+                if valid != true {
+                    try await connection.sql(PostgresQuery(unsafeSQL: "CREATE INDEX CONCURRENTLY IF NOT EXISTS \(index) ON \(partition.name) (symbol_id, time_msc)"))
+                }
+                self.indexed.withLock { _ = $0.insert(partition.day) }
+            }
+        }
+    }
+
+    /// Starts `indexClosedDays` in the background once a day, from the ingest's batches.
+    private func indexClosedDaysOnceADay() {
+        let today = Self.day(of: Int64(Date().timeIntervalSince1970 * 1000))
+        let due = indexedThrough.withLock { through in
+            guard through < today else { return false }
+            through = today
+            return true
+        }
+        guard due else { return }
+        Task.detached { [self] in
+            do {
+                try await indexClosedDays()
+            } catch {
+                indexedThrough.withLock { $0 = .min }
+                database.logger.warning("cannot index the tick history of past days yet (\(error)); trying again with the next batch")
+            }
+        }
+    }
+
     /// The partitions of history and the day each holds, oldest first.
     func existingPartitions() async throws -> [(name: String, day: Int64)] {
         try await database.withConnection { connection in
@@ -219,6 +270,7 @@ public final class PostgresTickStore: TickStore, Sendable {
         let ids = try await symbolIDs(Set(batch.ticks.map(\.symbol)))
         try await ensurePartitions(Set(batch.ticks.map { Self.day(of: $0.timeMsc) }))
         try await makePartitionsAhead()
+        indexClosedDaysOnceADay()
         let history = Self.copyText(batch, ids: ids)
         let changes = batch.barChanges(alignment: alignment)
         var latest: [String: Tick] = [:]
@@ -579,6 +631,7 @@ public final class PostgresTickStore: TickStore, Sendable {
     public func problems() async throws -> [String] {
         try await prepare()
         try await makePartitionsAhead()
+        try await indexClosedDays()
         let tomorrow = Self.day(of: Int64(Date().timeIntervalSince1970 * 1000)) + 1
         let names = Set(try await existingPartitions().map(\.day))
         if !names.contains(tomorrow) { partitions.withLock { $0.removeAll() } }

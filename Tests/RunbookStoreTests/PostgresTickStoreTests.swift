@@ -74,6 +74,10 @@ import Testing
         // A tick of a day long past gets its partition too.
         #expect(try await store.apply(TickBatch(id: 3, ticks: [Tick(symbol: "EURUSD", timeMsc: 86_400_000 * 20_000 + 5, bid: 1.3, ask: 1.3002)])))
         #expect(try await store.ticks(symbol: "EURUSD", from: nil, to: 86_400_000 * 20_001, limit: nil).map(\.bid) == [1.3])
+        // Days that are over get their index by symbol and time; today's partition takes ticks without one.
+        #expect(try await store.problems().isEmpty)
+        let indexes = try await server.sql("SELECT indexname FROM pg_indexes WHERE tablename LIKE 'tick_history_%' ORDER BY 1", database: database)
+        #expect(indexes.split(separator: "\n").map(String.init) == ["\(PostgresTickStore.partitionName(day: 20_000))_by_symbol_time"], "\(indexes)")
     }
 
     @Test func compressionDropsTheEmptiedPartitionsAndRetentionWholeDays() async throws {
