@@ -260,9 +260,13 @@ public final class PostgresTickStore: TickStore, Sendable {
 
     /// The last batch this writer applied, its row locked until the transaction ends.
     private func lockLastBatch(_ connection: PostgresConnection) async throws -> Int64 {
-        try await connection.sql("INSERT INTO tick_ingest (writer, last_batch) VALUES (\(writer), 0) ON CONFLICT (writer) DO NOTHING")
+        // The no-op update locks the row (made if new) as FOR UPDATE would, in one statement.
         var last: Int64 = 0
-        for try await value in try await connection.sql("SELECT last_batch FROM tick_ingest WHERE writer = \(writer) FOR UPDATE").decode(Int64.self) { last = value }
+        let rows = try await connection.sql("""
+            INSERT INTO tick_ingest (writer, last_batch) VALUES (\(writer), 0)
+            ON CONFLICT (writer) DO UPDATE SET last_batch = tick_ingest.last_batch RETURNING last_batch
+            """)
+        for try await value in rows.decode(Int64.self) { last = value }
         return last
     }
 
@@ -280,15 +284,11 @@ public final class PostgresTickStore: TickStore, Sendable {
         // A large batch (a spool replayed after a long outage) gets the time it needs.
         let patience = database.patience + .seconds(batch.ticks.count / 10_000)
         return try await database.withTransaction(patience: .some(patience)) { connection in
-            // Durable before it is acknowledged, whatever the server's default: the ingest lets
-            // the journal go once a batch is stored.
-            try await connection.sql("SET LOCAL synchronous_commit = on")
+            // Four round trips: begin, lock (and read) the writer's last batch, history, the rest.
             let last = try await self.lockLastBatch(connection)
             guard batch.id > last else { return false }
             try await Self.copyHistory(history, connection, logger: logger)
-            try await connection.sql(Self.upsertCurrent(current))
-            try await connection.sql(Self.upsertBars(changes, ids: ids))
-            try await connection.sql("UPDATE tick_ingest SET last_batch = \(batch.id) WHERE writer = \(self.writer)")
+            try await connection.sql(Self.finishBatch(batch.id, writer: self.writer, current: current, changes: changes, ids: ids))
             return true
         }
     }
@@ -326,22 +326,37 @@ public final class PostgresTickStore: TickStore, Sendable {
 
     static func upsertCurrent(_ ticks: [Tick]) -> PostgresQuery {
         var binds = PostgresBindings()
+        let sql = currentSQL(ticks, into: &binds)
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// The upsert of the latest ticks, its arrays appended to `binds`.
+    private static func currentSQL(_ ticks: [Tick], into binds: inout PostgresBindings) -> String {
+        let first = binds.count + 1
         binds.append(ticks.map(\.symbol))
         binds.append(ticks.map(\.timeMsc))
         binds.append(ticks.map(\.bid))
         binds.append(ticks.map(\.ask))
         binds.append(ticks.map(\.volume))
-        return PostgresQuery(unsafeSQL: """
+        let p = (first..<first + 5).map { "$\($0)" }
+        return """
             INSERT INTO tick_current (symbol, time_msc, bid, ask, volume)
-            SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[])
+            SELECT * FROM unnest(\(p[0])::text[], \(p[1])::bigint[], \(p[2])::float8[], \(p[3])::float8[], \(p[4])::float8[])
             ON CONFLICT (symbol) DO UPDATE SET time_msc = excluded.time_msc, bid = excluded.bid, ask = excluded.ask, volume = excluded.volume
             WHERE excluded.time_msc >= tick_current.time_msc
-            """, binds: binds)
+            """
     }
 
-    /// One statement for all the bars a batch touches, merged as the SQLite store merges them.
     static func upsertBars(_ changes: [TickBatch.BarChange], ids: [String: Int32]) -> PostgresQuery {
         var binds = PostgresBindings()
+        let sql = barsSQL(changes, ids: ids, into: &binds)
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// The upsert of the bars a batch touches, merged as the SQLite store merges them, its arrays
+    /// appended to `binds`.
+    private static func barsSQL(_ changes: [TickBatch.BarChange], ids: [String: Int32], into binds: inout PostgresBindings) -> String {
+        let first = binds.count + 1
         binds.append(changes.map { ids[$0.bar.symbol]! })
         binds.append(changes.map(\.bar.timeframe.rawValue))
         binds.append(changes.map(\.bar.openTime))
@@ -353,10 +368,11 @@ public final class PostgresTickStore: TickStore, Sendable {
         binds.append(changes.map(\.bar.spread))
         binds.append(changes.map(\.firstMsc))
         binds.append(changes.map(\.lastMsc))
-        return PostgresQuery(unsafeSQL: """
+        let types = ["integer", "text", "bigint", "float8", "float8", "float8", "float8", "bigint", "float8", "bigint", "bigint"]
+        let arrays = types.enumerated().map { "$\(first + $0.offset)::\($0.element)[]" }.joined(separator: ", ")
+        return """
             INSERT INTO tick_bars AS bars (symbol_id, timeframe, open_time, open, high, low, close, ticks, spread, first_msc, last_msc)
-            SELECT * FROM unnest($1::integer[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[],
-                                 $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[])
+            SELECT * FROM unnest(\(arrays))
             ON CONFLICT (symbol_id, timeframe, open_time) DO UPDATE SET
                 open = CASE WHEN excluded.first_msc < bars.first_msc THEN excluded.open ELSE bars.open END,
                 high = greatest(bars.high, excluded.high),
@@ -366,6 +382,21 @@ public final class PostgresTickStore: TickStore, Sendable {
                 ticks = bars.ticks + excluded.ticks,
                 first_msc = least(bars.first_msc, excluded.first_msc),
                 last_msc = greatest(bars.last_msc, excluded.last_msc)
+            """
+    }
+
+    /// What a batch changes after its history: the latest prices, the bars and the batch's id as
+    /// applied, in one statement (one round trip to the server).
+    static func finishBatch(_ batchID: Int64, writer: String, current: [Tick], changes: [TickBatch.BarChange], ids: [String: Int32]) -> PostgresQuery {
+        var binds = PostgresBindings()
+        let currentSQL = currentSQL(current, into: &binds)
+        let barsSQL = barsSQL(changes, ids: ids, into: &binds)
+        binds.append(batchID)
+        binds.append(writer)
+        return PostgresQuery(unsafeSQL: """
+            WITH latest AS (\(currentSQL)),
+                 applied AS (UPDATE tick_ingest SET last_batch = $\(binds.count - 1) WHERE writer = $\(binds.count))
+            \(barsSQL)
             """, binds: binds)
     }
 

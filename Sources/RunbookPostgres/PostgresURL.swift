@@ -81,6 +81,9 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         )
         configuration.options.minimumConnections = 0
         configuration.options.maximumConnections = 8
+        // Durable before acknowledged, whatever the server's default: the ingest lets the journal
+        // go once a batch is stored.
+        configuration.options.additionalStartupParameters = [("synchronous_commit", "on")]
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }
