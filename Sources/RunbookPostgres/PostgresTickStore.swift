@@ -275,8 +275,11 @@ public final class PostgresTickStore: TickStore, Sendable {
         try await ensurePartitions(Set(batch.ticks.map { Self.day(of: $0.timeMsc) }))
         try await makePartitionsAhead()
         indexClosedDaysOnceADay()
+        // The bars are aggregated while the history streams to the server: on a machine of few
+        // cores, the client's work and the server's overlap instead of taking turns.
+        let alignment = alignment
+        let aggregating = Task.detached { batch.barChanges(alignment: alignment) }
         let history = Self.copyText(batch, ids: ids)
-        let changes = batch.barChanges(alignment: alignment)
         var latest: [String: Tick] = [:]
         for tick in batch.ticks where tick.timeMsc >= latest[tick.symbol]?.timeMsc ?? .min { latest[tick.symbol] = tick }
         let current = Array(latest.values)
@@ -288,6 +291,7 @@ public final class PostgresTickStore: TickStore, Sendable {
             let last = try await self.lockLastBatch(connection)
             guard batch.id > last else { return false }
             try await Self.copyHistory(history, connection, logger: logger)
+            let changes = await aggregating.value
             try await connection.sql(Self.finishBatch(batch.id, writer: self.writer, current: current, changes: changes, ids: ids))
             return true
         }
@@ -460,13 +464,9 @@ public final class PostgresTickStore: TickStore, Sendable {
     public func bars(symbol: String, timeframe: Timeframe, from: Int64?, to: Int64?) async throws -> [Bar] {
         try await prepare()
         return try await database.withConnection { connection in
-            let rows = try await connection.sql("""
-                SELECT open_time, open, high, low, close, ticks, spread FROM tick_bars JOIN tick_symbols ON tick_symbols.id = tick_bars.symbol_id
-                WHERE tick_symbols.name = \(symbol) AND timeframe = \(timeframe.rawValue) AND open_time >= \(from ?? Int64.min) AND open_time < \(to ?? Int64.max)
-                ORDER BY open_time
-                """)
+            let statement = BarsStatement(symbol: symbol, timeframe: timeframe.rawValue, from: from ?? Int64.min, to: to ?? Int64.max)
             var bars: [Bar] = []
-            for try await (openTime, open, high, low, close, ticks, spread) in rows.decode((Int64, Double, Double, Double, Double, Int64, Double).self) {
+            for try await (openTime, open, high, low, close, ticks, spread) in try await connection.execute(statement, logger: quietLogger) {
                 bars.append(Bar(symbol: symbol, timeframe: timeframe, openTime: openTime, open: open, high: high, low: low, close: close, ticks: Int(ticks), spread: spread))
             }
             return bars
@@ -674,6 +674,33 @@ public final class PostgresTickStore: TickStore, Sendable {
         for value in values { binds.append(value) }
         return binds
     }
+}
+
+/// The bars of a symbol and timeframe over a time range: prepared once per connection (charts
+/// and checks read bars often; planning the join each time was a good part of a read).
+struct BarsStatement: PostgresPreparedStatement {
+    static let name = "runbook_tick_bars"
+    static let sql = """
+        SELECT open_time, open, high, low, close, ticks, spread FROM tick_bars JOIN tick_symbols ON tick_symbols.id = tick_bars.symbol_id
+        WHERE tick_symbols.name = $1 AND timeframe = $2 AND open_time >= $3 AND open_time < $4 ORDER BY open_time
+        """
+    typealias Row = (Int64, Double, Double, Double, Double, Int64, Double)
+
+    var symbol: String
+    var timeframe: String
+    var from: Int64
+    var to: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(symbol)
+        binds.append(timeframe)
+        binds.append(from)
+        binds.append(to)
+        return binds
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
 extension Calendar {
