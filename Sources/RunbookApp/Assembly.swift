@@ -47,11 +47,12 @@ public struct Assembly: Sendable {
             } catch {
                 throw .tickStore(error.unset ? "store.backend is postgresql but \(error)" : "\(error)")
             }
+            let writer = tickWriter
             do {
-                return try await PostgresTickStore.open(url: url, alignment: alignment, writer: tickWriter)
+                return try await PostgresTickStore.open(url: url, alignment: alignment, writer: writer)
             } catch let error as PostgresStoreError where waitForServer && !(error.sqlState.map(Self.refusesStart) ?? false) {
                 Logger(label: "runbook.ticks").warning("\(error); ticks go to the spool until it answers")
-                return PostgresTickStore.unprepared(url: url, alignment: alignment, writer: tickWriter)
+                return PostgresTickStore.unprepared(url: url, alignment: alignment, writer: writer)
             } catch {
                 throw .tickStore("\(error) (the URL is from \(name))")
             }

@@ -105,13 +105,16 @@ public final class PostgresDatabase: Sendable {
 
     /// An error of PostgresNIO as an operator reads it: what the server said and its SQLSTATE,
     /// and where (the URL without its password), with what to do for the usual causes.
-    func describe(_ error: any Error) -> String {
+    func describe(_ error: any Error) -> String { Self.describe(error, url: url) }
+
+    /// `describe` for a connection of its own (the `sql` step and probe).
+    static func describe(_ error: any Error, url: PostgresURL) -> String {
         guard let error = error as? PSQLError else { return "PostgreSQL at \(url): \(error)" }
         if let info = error.serverInfo {
             let state = info[.sqlState] ?? "?"
             let message = info[.message] ?? "error"
             let advice = switch state {
-            case "28P01", "28000": "; check the user and password in the URL's environment variable"
+            case "28P01", "28000": "; check the user and password in the URL"
             case "3D000": "; create the database, or name another in the URL"
             case "42501": "; grant the user the right, or use the database's owner"
             default: ""

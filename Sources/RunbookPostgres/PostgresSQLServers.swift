@@ -20,7 +20,7 @@ public struct PostgresSQLServers: SQLServers {
         do {
             connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration, id: 1, logger: quietLogger)
         } catch {
-            throw PostgresStoreError(Self.describe(error, url: url), sqlState: PostgresDatabase.sqlState(error))
+            throw PostgresStoreError(PostgresDatabase.describe(error, url: url), sqlState: PostgresDatabase.sqlState(error))
         }
         defer { Task { try? await connection.close() } }
         var bindings = PostgresBindings()
@@ -37,16 +37,8 @@ public struct PostgresSQLServers: SQLServers {
             if readonly { try await connection.sql("COMMIT") }
             return (columns, values)
         } catch {
-            throw PostgresStoreError(Self.describe(error, url: url), sqlState: PostgresDatabase.sqlState(error))
+            throw PostgresStoreError(PostgresDatabase.describe(error, url: url), sqlState: PostgresDatabase.sqlState(error))
         }
-    }
-
-    static func describe(_ error: any Error, url: PostgresURL) -> String {
-        guard let error = error as? PSQLError else { return "PostgreSQL at \(url): \(error)" }
-        if let info = error.serverInfo {
-            return "PostgreSQL at \(url): \(info[.message] ?? "error") (SQLSTATE \(info[.sqlState] ?? "?"))"
-        }
-        return "cannot reach PostgreSQL at \(url): \(error.underlying.map { "\($0)" } ?? "\(error.code)")"
     }
 
     /// A cell as the step's outputs show it: integers and reals as numbers, text as text, booleans
