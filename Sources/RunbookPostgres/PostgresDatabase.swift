@@ -94,13 +94,17 @@ public final class PostgresDatabase: Sendable {
                 worker.cancel()
                 Task { await outcome.settle(.failure(CancellationError())) }
             }
-        } catch let error as PostgresStoreError {
-            throw error
-        } catch let error as CancellationError {
-            throw error
-        } catch {
+        } catch where Self.isFromTheDriver(error) {
             throw PostgresStoreError(describe(error), sqlState: Self.sqlState(error))
         }
+    }
+
+    /// Whether `error` came from PostgresNIO or the network under it (and so is said with the
+    /// server's reason and the URL), rather than from the caller's own work (`IncidentConflict`,
+    /// a `PostgresStoreError` already said), which passes through as it is.
+    static func isFromTheDriver(_ error: any Error) -> Bool {
+        let type = String(reflecting: Swift.type(of: error))
+        return ["PostgresNIO.", "_ConnectionPoolModule.", "NIOCore.", "NIOPosix.", "NIOSSL."].contains { type.hasPrefix($0) }
     }
 
     /// An error of PostgresNIO as an operator reads it: what the server said and its SQLSTATE,
@@ -161,6 +165,21 @@ public final class PostgresDatabase: Sendable {
             }
             try await connection.sql("SELECT pg_advisory_unlock(hashtext('runbook migrations'))")
         }
+    }
+}
+
+/// Work run one piece at a time, in the order it was asked for.
+actor OneAtATime {
+    private var last: Task<Void, Never>?
+
+    func run<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let previous = last
+        let task = Task {
+            await previous?.value
+            return try await work()
+        }
+        last = Task { _ = await task.result }
+        return try await task.value
     }
 }
 

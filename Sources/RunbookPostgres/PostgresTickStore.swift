@@ -163,6 +163,15 @@ public final class PostgresTickStore: TickStore, Sendable {
     /// Reads of today scan today's partition. The first batch of each day and each `problems()`
     /// call it.
     public func indexClosedDays(now: Date = Date()) async throws {
+        try await maintenance.run { try await self.indexDaysBefore(now) }
+    }
+
+    /// Index builds, compression and retention, one at a time: a build (`CONCURRENTLY`) waits
+    /// for every transaction older than itself while holding its partition, and compression's
+    /// transaction waits for that partition to detach it, a deadlock the server ends by failing one.
+    private let maintenance = OneAtATime()
+
+    private func indexDaysBefore(_ now: Date) async throws {
         let today = Self.day(of: Int64(now.timeIntervalSince1970 * 1000))
         let closed = try await existingPartitions().filter { $0.day < today }
         let missing = indexed.withLock { done in closed.filter { !done.contains($0.day) } }
@@ -492,6 +501,10 @@ public final class PostgresTickStore: TickStore, Sendable {
     /// dropped, and the day the cutoff falls in has its packed rows deleted.
     public func compress(olderThan cutoff: Int64, dryRun: Bool = false) async throws -> TickPolicyReport {
         try await prepare()
+        return try await maintenance.run { try await self.pack(olderThan: cutoff, dryRun: dryRun) }
+    }
+
+    private func pack(olderThan cutoff: Int64, dryRun: Bool) async throws -> TickPolicyReport {
         var report = TickPolicyReport()
         let days = try await existingPartitions().filter { $0.day * Self.day < cutoff }
         for partition in days {
@@ -564,6 +577,10 @@ public final class PostgresTickStore: TickStore, Sendable {
     /// before it, rows in the day it falls in; bars are kept.
     public func retain(olderThan cutoff: Int64, dryRun: Bool = false) async throws -> TickPolicyReport {
         try await prepare()
+        return try await maintenance.run { try await self.drop(olderThan: cutoff, dryRun: dryRun) }
+    }
+
+    private func drop(olderThan cutoff: Int64, dryRun: Bool) async throws -> TickPolicyReport {
         let days = try await existingPartitions().filter { $0.day * Self.day < cutoff }
         let report = try await database.withTransaction(patience: .some(nil)) { connection in
             try await connection.sql("SET LOCAL statement_timeout = 0")
