@@ -74,11 +74,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        // PostgreSQL adapter on PostgresNIO's pooled client: the scale-out tick store.
+        // PostgreSQL adapter on PostgresNIO's pooled client: the scale-out tick store, and records
+        // several engines share.
         .target(
             name: "RunbookPostgres",
             dependencies: [
-                "RunbookStore", "RunbookModel", "RunbookSteps",
+                "RunbookStore", "RunbookModel", "RunbookSteps", "RunbookCore", "RunbookExecutor", "RunbookFlows", "RunbookChecks", "RunbookScheduler",
+                "RunbookEscalation",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -170,6 +170,19 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
         self.fallbackOf = fallbackOf
     }
 
+    /// The copy queued on `channel` when this message is diverted there at `at`.
+    public func fallbackCopy(to channel: String, at: Date) -> OutboxEntry {
+        var copy = self
+        copy.channel = channel
+        copy.state = .pending
+        copy.attempts = 0
+        copy.createdAt = at
+        copy.nextAttemptAt = at
+        copy.lastError = nil
+        copy.fallbackOf = id
+        return copy
+    }
+
     public var outgoing: OutgoingMessage {
         OutgoingMessage(id: id, incidentID: incidentID, sequence: sequence, level: level, severity: severity, subject: subject, body: body)
     }

@@ -33,6 +33,28 @@ public struct RunRecord: Codable, Sendable {
     public var status: String
     public var escalationLevel: Int
     public var error: String?
+    /// The engine that ran it, where several share the records.
+    public var engine: String?
+
+    public init(
+        id: Int64, runbook: String, contentHash: String, trigger: String, triggerSource: String?, dueAt: Date?, params: String, parentRunId: Int64?,
+        startedAt: Date, finishedAt: Date?, status: String, escalationLevel: Int, error: String?, engine: String? = nil
+    ) {
+        self.id = id
+        self.runbook = runbook
+        self.contentHash = contentHash
+        self.trigger = trigger
+        self.triggerSource = triggerSource
+        self.dueAt = dueAt
+        self.params = params
+        self.parentRunId = parentRunId
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.status = status
+        self.escalationLevel = escalationLevel
+        self.error = error
+        self.engine = engine
+    }
 
     /// The recorded parameters (secrets already masked).
     public var parameters: [String: String] {
@@ -55,6 +77,25 @@ public struct AttemptRecord: Codable, Sendable {
     public var exitCode: Int?
     public var output: String
     public var error: String?
+
+    public init(
+        id: Int64, runId: Int64, stepIndex: Int, stepId: String, primitive: String, attempt: Int, startedAt: Date, finishedAt: Date?,
+        durationMs: Double?, status: String, exitCode: Int?, output: String, error: String?
+    ) {
+        self.id = id
+        self.runId = runId
+        self.stepIndex = stepIndex
+        self.stepId = stepId
+        self.primitive = primitive
+        self.attempt = attempt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationMs = durationMs
+        self.status = status
+        self.exitCode = exitCode
+        self.output = output
+        self.error = error
+    }
 }
 
 public struct RunFilter: Sendable {

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Tick storage (`ticks:` in runbook.yaml).
@@ -14,9 +15,9 @@ public struct TickSettings: Sendable, Equatable {
     static let keys = ["sync_interval", "journal"]
 }
 
-/// The tick store (`store:` in runbook.yaml): `sqlite` (a file in the data folder, the default)
-/// or `postgresql`, whose URL, password included, is read from the environment variable
-/// `url_env` names and never from the file.
+/// A store's backend: the tick store (`store:` in runbook.yaml) or the records (`records:`).
+/// `sqlite` (a file in the data folder, the default) or `postgresql`, whose URL, password
+/// included, is read from the environment variable `url_env` names and never from the file.
 public struct StoreSettings: Sendable, Equatable {
     public enum Backend: String, Sendable, CaseIterable {
         case sqlite, postgresql
@@ -33,29 +34,65 @@ public struct StoreSettings: Sendable, Equatable {
     static let keys = ["backend", "url_env"]
 }
 
+/// This engine among those sharing one records database (`engine:` in runbook.yaml).
+public struct EngineIdentity: Sendable, Equatable {
+    /// What its records are kept under, and what the fleet shows: the host name by default.
+    public var name: String = EngineIdentity.hostName
+
+    public init() {}
+
+    public init(name: String) {
+        self.name = name
+    }
+
+    /// The machine's host name, up to its first dot.
+    public static var hostName: String {
+        let host = ProcessInfo.processInfo.hostName
+        return String(host.split(separator: ".").first ?? Substring(host.isEmpty ? "engine" : host))
+    }
+
+    static let keys = ["name"]
+}
+
 extension EngineConfig {
-    /// `store:`: `backend`, `url_env`.
-    mutating func readStore(_ node: Node, _ source: inout YAMLSource) {
-        guard let entries = source.entries(node, what: "store") else { return }
-        source.rejectUnknownKeys(entries, allowed: StoreSettings.keys, in: "store")
-        for (key, _, value) in entries {
-            switch key {
+    /// `store:` or `records:`: `backend`, `url_env`.
+    mutating func readStore(_ node: Node, key: String, into keyPath: WritableKeyPath<EngineConfig, StoreSettings>, _ source: inout YAMLSource) {
+        guard let entries = source.entries(node, what: key) else { return }
+        source.rejectUnknownKeys(entries, allowed: StoreSettings.keys, in: key)
+        for (name, _, value) in entries {
+            switch name {
             case "backend":
-                guard let text = source.string(value, what: "store.backend") else { continue }
+                guard let text = source.string(value, what: "\(key).backend") else { continue }
                 guard let backend = StoreSettings.Backend(rawValue: text) else {
-                    source.error(value, "store.backend '\(text)' is not known: write sqlite (the default) or postgresql")
+                    source.error(value, "\(key).backend '\(text)' is not known: write sqlite (the default) or postgresql")
                     continue
                 }
-                store.backend = backend
+                self[keyPath: keyPath].backend = backend
             case "url_env":
-                guard let name = source.string(value, what: "store.url_env") else { continue }
-                guard name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
-                    source.error(value, "store.url_env must name an environment variable (such as RUNBOOK_STORE_URL), not hold the URL: the password stays out of the file")
+                guard let variable = source.string(value, what: "\(key).url_env") else { continue }
+                guard variable.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+                    source.error(
+                        value, "\(key).url_env must name an environment variable (such as \(self[keyPath: keyPath].urlEnvironment)), not hold the URL: the password stays out of the file"
+                    )
                     continue
                 }
-                store.urlEnvironment = name
+                self[keyPath: keyPath].urlEnvironment = variable
             default: break
             }
+        }
+    }
+
+    /// `engine:`: `name`.
+    mutating func readEngine(_ node: Node, _ source: inout YAMLSource) {
+        guard let entries = source.entries(node, what: "engine") else { return }
+        source.rejectUnknownKeys(entries, allowed: EngineIdentity.keys, in: "engine")
+        for (_, _, value) in entries {
+            guard let name = source.string(value, what: "engine.name") else { continue }
+            guard name.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", options: .regularExpression) != nil else {
+                source.error(value, "engine.name '\(name.prefix(64))' must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit, such as trade-01")
+                continue
+            }
+            engine.name = name
         }
     }
 

@@ -17,6 +17,8 @@ import Yams
 /// - `escalation`: `cooldown`, `levels` (2-4: `channels`, `climb_after`), `fallback`, `fallback_after`, `retry`
 /// - `http`: the HTTP server: `enabled`, `listen` (default `127.0.0.1:8080`), `token_env`, `allowed_hosts`, `idle_timeout`; see `HTTPSettings`
 /// - `ticks`: tick storage: `sync_interval` (default 200ms); see `TickSettings`
+/// - `store`, `records`: where ticks and records are kept: `backend` (`sqlite` or `postgresql`), `url_env`
+/// - `engine`: `name`, this engine's among those sharing the records (default the host name)
 ///
 /// Environment variables override the file: `RUNBOOK_DATA_DIR`, `RUNBOOK_DATABASE`, `RUNBOOK_RUNBOOKS`,
 /// `RUNBOOK_CHECKS`, `RUNBOOK_SCHEDULES`.
@@ -43,6 +45,12 @@ public struct EngineConfig: Sendable {
     public var ticks = TickSettings()
     /// Where ticks are stored (`store:`): the embedded SQLite file by default.
     public var store = StoreSettings()
+    /// Where runs, flows' records, checks' journal, schedule marks, incidents and the outbox are
+    /// kept (`records:`): the embedded SQLite file (`database`) by default; on PostgreSQL,
+    /// several engines can share them.
+    public var records = StoreSettings(urlEnvironment: "RUNBOOK_RECORDS_URL")
+    /// This engine's name among those sharing the records (`engine:`).
+    public var engine = EngineIdentity()
     /// The file the configuration came from, if any.
     public var file: String?
 
@@ -52,7 +60,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http", "ticks", "store"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http", "ticks", "store", "records", "engine"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the
     /// environment; `channels` names the channel types the file may use (`Catalog.channels`).
@@ -110,7 +118,9 @@ public struct EngineConfig: Sendable {
                 case "channels": readChannels(value, kinds: kinds, &source)
                 case "http": readHTTP(value, &source)
                 case "ticks": readTicks(value, &source)
-                case "store": readStore(value, &source)
+                case "store": readStore(value, key: "store", into: \.store, &source)
+                case "records": readStore(value, key: "records", into: \.records, &source)
+                case "engine": readEngine(value, &source)
                 case "escalation": references = readEscalation(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }

@@ -231,15 +231,7 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         try await database.record { db in
             try db.inTransaction {
                 try db.execute(sql: "UPDATE outbox SET state = 'diverted', attempts = ?, last_error = ? WHERE id = ?", arguments: [entry.attempts, reason, entry.id])
-                var copy = entry
-                copy.channel = channel
-                copy.state = .pending
-                copy.attempts = 0
-                copy.createdAt = at
-                copy.nextAttemptAt = at
-                copy.lastError = nil
-                copy.fallbackOf = entry.id
-                try Self.insert(copy, in: db)
+                try Self.insert(entry.fallbackCopy(to: channel, at: at), in: db)
                 return .commit
             }
         }

@@ -8,6 +8,7 @@ import RunbookScheduler
 import RunbookPostgres
 import RunbookSQLite
 import RunbookStore
+import RunbookTestSupport
 import Testing
 
 /// The records of one backend, port by port, as the engine sees them. Every conformance suite
@@ -26,17 +27,23 @@ struct Records: Sendable {
 struct RecordsPlace: Sendable {
     let backend: RecordsBackend
     let folder: URL
+    /// The database of its own on the tests' server, for PostgreSQL.
+    let url: String?
 
-    init(_ backend: RecordsBackend) throws {
+    init(_ backend: RecordsBackend) async throws {
         self.backend = backend
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("runbook-conformance-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        url = backend == .postgresql ? try await PostgresServer.shared().makeDatabase() : nil
     }
 
-    func open() throws -> Records {
+    func open() async throws -> Records {
         switch backend {
         case .sqlite:
             let database = try RecordsDatabase(path: folder.appendingPathComponent("records.db").path)
+            return Records(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents)
+        case .postgresql:
+            let database = try await PostgresRecords.open(url: PostgresURL(url!), engine: "conformance")
             return Records(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents)
         }
     }
@@ -48,6 +55,7 @@ struct RecordsPlace: Sendable {
 
 enum RecordsBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
+    case postgresql
 
     var testDescription: String { rawValue }
 }
@@ -73,4 +81,12 @@ enum At {
     static let origin = Date(timeIntervalSince1970: 1_780_000_000)
 
     static func seconds(_ offset: Double) -> Date { origin.addingTimeInterval(offset) }
+}
+
+/// A FlowStore call made as the flows make it: on a thread of their own, never one of the async
+/// executors' (a store may wait there for its server).
+func onFlowThread<T: Sendable>(_ call: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try call() }) }
+    }
 }

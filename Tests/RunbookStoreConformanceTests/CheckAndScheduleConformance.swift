@@ -13,9 +13,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func aBadCheckOpensOneAlertThatItsRecoveryClears(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let checks = try place.open().checks
+        let checks = try await place.open().checks
         try await checks.recordChange(check: "tick-lag", from: .healthy, to: .warning, result: result("tick-lag", .warning, at: 0), flapping: false)
         try await checks.recordChange(check: "tick-lag", from: .warning, to: .critical, result: result("tick-lag", .critical, at: 10), flapping: false)
         try await checks.recordChange(check: "bridge", from: .healthy, to: .critical, result: result("bridge", .critical, at: 20), flapping: true)
@@ -31,9 +31,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func aPersonClearsTheAlertsOfOneCheck(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let checks = try place.open().checks
+        let checks = try await place.open().checks
         try await checks.recordChange(check: "disk", from: .healthy, to: .warning, result: result("disk", .warning, at: 0), flapping: false)
         try await checks.recordChange(check: "queue", from: .healthy, to: .critical, result: result("queue", .critical, at: 0), flapping: false)
         #expect(try await checks.clearAlerts(check: "disk", by: "alice") == 1)
@@ -49,14 +49,14 @@ import Testing
 @Suite struct SchedulerStateConformance {
     @Test(arguments: RecordsBackend.allCases)
     func eachScheduleKeepsItsOwnMarkAcrossRestarts(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let state = try place.open().schedule
+        let state = try await place.open().schedule
         #expect(try await state.handledThrough().isEmpty)
         try await state.setHandled("nightly-backup", through: At.seconds(0))
         try await state.setHandled("hourly-report", through: At.seconds(3600))
         try await state.setHandled("nightly-backup", through: At.seconds(86_400))
-        let reopened = try place.open().schedule
+        let reopened = try await place.open().schedule
         #expect(try await reopened.handledThrough() == ["nightly-backup": At.seconds(86_400), "hourly-report": At.seconds(3600)])
         // Marks keep milliseconds: a fire at .250 is not taken for the one at .000.
         try await reopened.setHandled("tick", through: At.seconds(0.25))

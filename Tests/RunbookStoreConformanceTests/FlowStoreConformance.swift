@@ -34,13 +34,13 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func heartbeatsKeepEachEAsLatestTime(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let flows = try place.open().flows
-        try flows.recordHeartbeats(target: "ea-02", account: "7001", at: At.seconds(10), count: 3)
-        try flows.recordHeartbeats(target: "ea-01", account: nil, at: At.seconds(20), count: 1)
+        let flows = try await place.open().flows
+        try await onFlowThread { try flows.recordHeartbeats(target: "ea-02", account: "7001", at: At.seconds(10), count: 3) }
+        try await onFlowThread { try flows.recordHeartbeats(target: "ea-01", account: nil, at: At.seconds(20), count: 1) }
         // A late batch does not move an EA's last heartbeat back.
-        try flows.recordHeartbeats(target: "ea-02", account: nil, at: At.seconds(5), count: 1)
+        try await onFlowThread { try flows.recordHeartbeats(target: "ea-02", account: nil, at: At.seconds(5), count: 1) }
         let beats = try await flows.heartbeats()
         #expect(beats.map(\.ea) == ["ea-01", "ea-02"])
         #expect(beats.map(\.lastSeen) == [At.seconds(20), At.seconds(10)])
@@ -48,46 +48,46 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func aFireIsQueuedOnceSentAndConfirmedOnce(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let flows = try place.open().flows
-        #expect(try flows.recordFireQueued(fire("F1"), at: At.seconds(1)))
-        #expect(try !flows.recordFireQueued(fire("F1"), at: At.seconds(2)), "a fire id is queued once")
-        #expect(try flows.recordFireQueued(fire("F2", to: "ea-02"), at: At.seconds(3)))
-        #expect(try flows.fireTarget(id: "F2") == "ea-02")
-        #expect(try flows.fireTarget(id: "F9") == nil)
+        let flows = try await place.open().flows
+        #expect(try await onFlowThread { try flows.recordFireQueued(fire("F1"), at: At.seconds(1)) })
+        #expect(!(try await onFlowThread { try flows.recordFireQueued(fire("F1"), at: At.seconds(2)) }), "a fire id is queued once")
+        #expect(try await onFlowThread { try flows.recordFireQueued(fire("F2", to: "ea-02"), at: At.seconds(3)) })
+        #expect(try await onFlowThread { try flows.fireTarget(id: "F2") } == "ea-02")
+        #expect(try await onFlowThread { try flows.fireTarget(id: "F9") } == nil)
         var queued = try await flows.queuedFires()
         #expect(queued.count == 2)
         #expect(queued.oldest == At.seconds(1))
 
-        try flows.recordFireSent(id: "F1", at: At.seconds(4))
+        try await onFlowThread { try flows.recordFireSent(id: "F1", at: At.seconds(4)) }
         queued = try await flows.queuedFires()
         #expect(queued.count == 1)
         #expect(queued.oldest == At.seconds(3))
 
         let filled = try confirmation(#"{"type":"confirmation","fire_id":"F1","status":"filled","ticket":123,"price":1.0852}"#)
-        #expect(try flows.recordConfirmation(filled, at: At.seconds(5)) == .applied)
-        #expect(try flows.recordConfirmation(filled, at: At.seconds(6)) == .alreadyFinal, "a repeated confirmation changes nothing")
+        #expect(try await onFlowThread { try flows.recordConfirmation(filled, at: At.seconds(5)) } == .applied)
+        #expect(try await onFlowThread { try flows.recordConfirmation(filled, at: At.seconds(6)) } == .alreadyFinal, "a repeated confirmation changes nothing")
         let unknown = try confirmation(#"{"type":"confirmation","fire_id":"F7","status":"filled"}"#)
-        #expect(try flows.recordConfirmation(unknown, at: At.seconds(6)) == .unknownFire)
+        #expect(try await onFlowThread { try flows.recordConfirmation(unknown, at: At.seconds(6)) } == .unknownFire)
         #expect(try await flows.lastArrival(of: .confirmation) == At.seconds(5))
 
-        try flows.recordFireFailed(id: "F2", reason: "gate closed", at: At.seconds(7))
+        try await onFlowThread { try flows.recordFireFailed(id: "F2", reason: "gate closed", at: At.seconds(7)) }
         let late = try confirmation(#"{"type":"confirmation","fire_id":"F2","status":"filled"}"#)
-        #expect(try flows.recordConfirmation(late, at: At.seconds(8)) == .alreadyFinal, "a failed fire stays failed")
+        #expect(try await onFlowThread { try flows.recordConfirmation(late, at: At.seconds(8)) } == .alreadyFinal, "a failed fire stays failed")
         #expect(try await flows.queuedFires().count == 0)
     }
 
     @Test(arguments: RecordsBackend.allCases)
     func aCloseCountsOnlyForAKnownFireAndShowsInRecentTrades(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let flows = try place.open().flows
-        #expect(try !flows.recordClose(close(#"{"type":"close","fire_id":"F404","pnl":5}"#), at: At.seconds(1)))
-        _ = try flows.recordFireQueued(fire("F1", symbol: "XAUUSD"), at: At.seconds(1))
-        _ = try flows.recordFireQueued(fire("F2", symbol: "EURUSD"), at: At.seconds(2))
-        #expect(try flows.recordClose(close(#"{"type":"close","fire_id":"F1","pnl":-3.5,"ticket":9}"#), at: At.seconds(10)))
-        #expect(try flows.recordClose(close(#"{"type":"close","fire_id":"F2","pnl":12}"#), at: At.seconds(20)))
+        let flows = try await place.open().flows
+        #expect(!(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"F404","pnl":5}"#), at: At.seconds(1)) }))
+        _ = try await onFlowThread { try flows.recordFireQueued(fire("F1", symbol: "XAUUSD"), at: At.seconds(1)) }
+        _ = try await onFlowThread { try flows.recordFireQueued(fire("F2", symbol: "EURUSD"), at: At.seconds(2)) }
+        #expect(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"F1","pnl":-3.5,"ticket":9}"#), at: At.seconds(10)) })
+        #expect(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"F2","pnl":12}"#), at: At.seconds(20)) })
         let trades = try await flows.recentTrades(limit: 10)
         #expect(trades == [ClosedTrade(symbol: "EURUSD", pnl: 12, closedAt: At.seconds(20)), ClosedTrade(symbol: "XAUUSD", pnl: -3.5, closedAt: At.seconds(10))])
         #expect(try await flows.recentTrades(limit: 1).count == 1)
@@ -96,11 +96,11 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func arrivalsAreCountedInAnIntervalWithBothEndsIn(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let flows = try place.open().flows
+        let flows = try await place.open().flows
         #expect(try await flows.lastArrival(of: .signal) == nil)
-        for (index, offset) in [0.0, 60, 120, 180].enumerated() { try flows.recordSignal(try signal("S\(index)"), at: At.seconds(offset)) }
+        for (index, offset) in [0.0, 60, 120, 180].enumerated() { try await onFlowThread { try flows.recordSignal(signal("S\(index)"), at: At.seconds(offset)) } }
         #expect(try await flows.count(of: .signal, in: DateInterval(start: At.seconds(60), end: At.seconds(120))) == 2)
         #expect(try await flows.count(of: .signal, in: DateInterval(start: At.seconds(61), end: At.seconds(179))) == 1)
         #expect(try await flows.count(of: .fire, in: DateInterval(start: At.seconds(0), end: At.seconds(180))) == 0)
@@ -109,12 +109,12 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func aTestProbeIsSeenWhenTheRouterRecordsIt(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let flows = try place.open().flows
+        let flows = try await place.open().flows
         #expect(try await flows.probeArrival(id: "probe-1") == nil)
-        try flows.recordProbe(id: "probe-1", at: At.seconds(3))
-        try flows.recordProbe(id: "probe-1", at: At.seconds(9))
+        try await onFlowThread { try flows.recordProbe(id: "probe-1", at: At.seconds(3)) }
+        try await onFlowThread { try flows.recordProbe(id: "probe-1", at: At.seconds(9)) }
         #expect(try await flows.probeArrival(id: "probe-1") == At.seconds(3), "the first arrival counts")
         // Another process (the engine) wrote it; a new reader sees it.
         #expect(try await place.open().flows.probeArrival(id: "probe-1") == At.seconds(3))

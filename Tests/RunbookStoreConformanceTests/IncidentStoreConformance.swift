@@ -23,9 +23,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func oneUnresolvedIncidentPerKeyAndChangesNeverPassEachOther(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let store = try place.open().incidents
+        let store = try await place.open().incidents
         let opened = try await store.apply(opening("check:tick-lag", messages: [message("telegram")]))
         #expect(opened.id > 0)
         #expect(opened.version == 1)
@@ -64,9 +64,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func anIncidentsFirstMessagesCarryItsIdAndSayWhichChannelsWereTold(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let store = try place.open().incidents
+        let store = try await place.open().incidents
         let incident = try await store.apply(opening("check:bridge", check: "bridge", messages: [message("telegram"), message("email", sequence: 2)]))
         let queued = try await store.outbox(incident: incident.id)
         #expect(queued.map(\.channel) == ["telegram", "email"])
@@ -82,9 +82,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func eachChannelSendsInOrderAndAMessageCanBeDivertedOrResent(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let store = try place.open().incidents
+        let store = try await place.open().incidents
         try await store.enqueue([message("telegram", at: 1), message("email", at: 2), message("telegram", sequence: 2, at: 3)])
         var head = try #require(try await store.outboxHead(channel: "telegram"))
         #expect(head.createdAt == At.seconds(1))
@@ -121,9 +121,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func silencesLastUntilTheirEnd(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let store = try place.open().incidents
+        let store = try await place.open().incidents
         let silence = try await store.addSilence(Silence(check: "tick-lag", until: At.seconds(3600), reason: "broker maintenance", by: "alice", createdAt: At.seconds(0)))
         #expect(silence.id > 0)
         #expect(try await store.silences(activeAt: At.seconds(10)).map(\.check) == ["tick-lag"])
@@ -133,9 +133,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func aRunStartedByACheckIsTracedToItThroughItsParents(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let records = try place.open()
+        let records = try await place.open()
         let parent = try await records.runs.startRun(RunStart(
             runbook: "restart-bridge", contentHash: "h", trigger: .check, origin: RunOrigin(source: "bridge-down"), params: [:], parentRunID: nil, startedAt: At.seconds(0)
         ))

@@ -14,9 +14,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func aRunReadsBackWithItsStepsInOrderAndHowEachEnded(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let runs = try place.open().runs
+        let runs = try await place.open().runs
         let id = try await start(runs, "restart-bridge", trigger: .check, origin: RunOrigin(source: "bridge-down"))
         let first = try await runs.startAttempt(AttemptStart(runID: id, stepIndex: 0, stepID: "stop", primitive: "shell", attempt: 1, startedAt: At.seconds(1)), completing: nil)
         // The end of one attempt travels with the start of the next.
@@ -53,9 +53,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func runsAreFoundByRunbookStatusTriggerAndSourceNewestFirst(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let runs = try place.open().runs
+        let runs = try await place.open().runs
         let nightly = try await start(runs, "backup", trigger: .schedule, origin: RunOrigin(source: "nightly", dueAt: At.seconds(0)), at: 0)
         let manual = try await start(runs, "backup", at: 10)
         let other = try await start(runs, "report", trigger: .schedule, origin: RunOrigin(source: "hourly"), at: 20)
@@ -75,9 +75,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func aChildRunIsFoundFromItsParent(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let runs = try place.open().runs
+        let runs = try await place.open().runs
         let parent = try await start(runs, "emergency-recovery")
         let first = try await start(runs, "restart-bridge", trigger: .runbook, parent: parent, at: 1)
         let second = try await start(runs, "restart-router", trigger: .runbook, parent: parent, at: 2)
@@ -88,10 +88,10 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func whatWasRecordedIsThereForTheNextProcess(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let id = try await start(try place.open().runs, "backup")
-        let reopened = try place.open().runs
+        let id = try await start(try await place.open().runs, "backup")
+        let reopened = try await place.open().runs
         // This process is alive: its running run is not taken for interrupted.
         #expect(try await reopened.run(id: id)?.status == "running")
         try await reopened.finishRun(id, RunOutcome(status: .cancelled, finishedAt: At.seconds(3), escalationLevel: 0, error: "cancelled"), completing: nil)
@@ -100,9 +100,9 @@ import Testing
 
     @Test(arguments: RecordsBackend.allCases)
     func aCancelledCallerStillRecordsTheEndOfItsRun(_ backend: RecordsBackend) async throws {
-        let place = try RecordsPlace(backend)
+        let place = try await RecordsPlace(backend)
         defer { place.remove() }
-        let runs = try place.open().runs
+        let runs = try await place.open().runs
         let id = try await start(runs, "long")
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }

@@ -2,12 +2,12 @@ import Foundation
 
 /// Names a running process so that a later process can tell whether it still runs, even after
 /// its pid has been reused: boot id, pid and the process's start time in clock ticks.
-enum ProcessIdentity {
-    static var current: String {
+public enum ProcessIdentity {
+    public static var current: String {
         identity(of: getpid()) ?? "unknown:\(getpid())"
     }
 
-    static func identity(of pid: Int32) -> String? {
+    public static func identity(of pid: Int32) -> String? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")")
         else { return nil }
@@ -17,7 +17,7 @@ enum ProcessIdentity {
         return "\(bootID):\(pid):\(fields[19])"
     }
 
-    static func isAlive(_ identity: String) -> Bool {
+    public static func isAlive(_ identity: String) -> Bool {
         let parts = identity.split(separator: ":")
         guard parts.count == 3, let pid = Int32(parts[1]) else { return false }
         return self.identity(of: pid) == identity

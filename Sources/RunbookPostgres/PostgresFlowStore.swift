@@ -1,0 +1,186 @@
+import Foundation
+import PostgresNIO
+import RunbookCore
+import RunbookFlows
+
+/// The flows' records in PostgreSQL, under the engine whose flows they crossed: each engine's
+/// probes read back its own EAs, signals, fires and trades. The flows call from their own
+/// threads, which wait for each write as they do for SQLite's.
+public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
+    private let database: PostgresDatabase
+    private let engine: String
+
+    init(_ database: PostgresDatabase, engine: String) {
+        self.database = database
+        self.engine = engine
+    }
+
+    /// `body` on a connection, waited for on the calling thread (a flow's own).
+    private func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, String) async throws -> T) throws -> T {
+        let (database, engine) = (database, engine)
+        return try blocking { try await database.record { try await body($0, engine) } }
+    }
+
+    public func recordHeartbeats(target: String, account: String?, at date: Date, count: Int) throws {
+        try write { connection, engine in
+            try await connection.sql("""
+                INSERT INTO ea_instances (engine, target_uuid, account, first_seen, last_seen, heartbeats)
+                VALUES (\(engine), \(target), \(account), \(Stamp(date)), \(Stamp(date)), \(count))
+                ON CONFLICT (engine, target_uuid) DO UPDATE SET last_seen = greatest(ea_instances.last_seen, excluded.last_seen),
+                    heartbeats = ea_instances.heartbeats + excluded.heartbeats, account = coalesce(excluded.account, ea_instances.account)
+                """)
+        }
+    }
+
+    public func recordSignal(_ signal: FlowMessage.Signal, at date: Date) throws {
+        try write { connection, engine in
+            try await connection.sql("""
+                INSERT INTO signals (engine, signal_id, symbol, direction, entry, sl, tp, confidence, time_msc, received_at, raw)
+                VALUES (\(engine), \(signal.id), \(signal.symbol), \(signal.direction), \(signal.entry), \(signal.stopLoss), \(signal.takeProfit),
+                    \(signal.confidence), \(signal.timeMsc), \(Stamp(date)), \(signal.raw))
+                """)
+        }
+    }
+
+    public func recordFireQueued(_ fire: FlowMessage.Fire, at date: Date) throws -> Bool {
+        try write { connection, engine in
+            try await connection.count("""
+                INSERT INTO fires (engine, fire_id, target_uuid, symbol, direction, lot, sl, tp, status, queued_at)
+                VALUES (\(engine), \(fire.id), \(fire.target), \(fire.symbol), \(fire.direction), \(fire.lot), \(fire.stopLoss), \(fire.takeProfit),
+                    'QUEUED', \(Stamp(date)))
+                ON CONFLICT (engine, fire_id) DO NOTHING RETURNING 1
+                """) > 0
+        }
+    }
+
+    public func recordFireSent(id: String, at date: Date) throws {
+        try write { connection, engine in
+            try await connection.sql("UPDATE fires SET status = 'SENT', sent_at = \(Stamp(date)) WHERE engine = \(engine) AND fire_id = \(id) AND status = 'QUEUED'")
+        }
+    }
+
+    public func recordFireFailed(id: String, reason: String, at date: Date) throws {
+        try write { connection, engine in
+            try await connection.sql("UPDATE fires SET status = 'FAILED', finished_at = \(Stamp(date)), error = \(reason) WHERE engine = \(engine) AND fire_id = \(id)")
+        }
+    }
+
+    public func recordConfirmation(_ confirmation: FlowMessage.Confirmation, at date: Date) throws -> ConfirmationOutcome {
+        try write { connection, engine in
+            let error = confirmation.filled ? nil : (confirmation.error ?? "the EA reported a failure without a reason")
+            let applied = try await connection.count("""
+                UPDATE fires SET status = \(confirmation.filled ? "FILLED" : "FAILED"), finished_at = \(Stamp(date)),
+                    ticket = coalesce(\(confirmation.ticket), ticket), price = coalesce(\(confirmation.price), price), error = \(error)
+                WHERE engine = \(engine) AND fire_id = \(confirmation.fireID) AND status IN ('QUEUED', 'SENT') RETURNING 1
+                """)
+            if applied > 0 { return .applied }
+            let known = try await connection.count("SELECT 1 FROM fires WHERE engine = \(engine) AND fire_id = \(confirmation.fireID)") > 0
+            return known ? .alreadyFinal : .unknownFire
+        }
+    }
+
+    public func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool {
+        try write { connection, engine in
+            try await connection.count("""
+                INSERT INTO trades (engine, fire_id, symbol, ticket, exit_price, pnl, time_msc, closed_at)
+                SELECT \(engine), fire_id, symbol, \(close.ticket), \(close.exitPrice), \(close.pnl), \(close.timeMsc), \(Stamp(date))
+                FROM fires WHERE engine = \(engine) AND fire_id = \(close.fireID) RETURNING 1
+                """) > 0
+        }
+    }
+
+    public func recordProbe(id: String, at date: Date) throws {
+        try write { connection, engine in
+            try await connection.sql("INSERT INTO probes (engine, probe_id, received_at) VALUES (\(engine), \(id), \(Stamp(date)))")
+        }
+    }
+
+    public func fireTarget(id: String) throws -> String? {
+        try write { connection, engine in
+            try await connection.row("SELECT target_uuid FROM fires WHERE engine = \(engine) AND fire_id = \(id)") { try $0("target_uuid", as: String.self) }
+        }
+    }
+
+    // MARK: HealthRecords
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, String) async throws -> T) async throws -> T {
+        let engine = engine
+        return try await database.record { try await body($0, engine) }
+    }
+
+    public func heartbeats() async throws -> [(ea: String, lastSeen: Date)] {
+        let rows = try await read { connection, engine in
+            try await connection.rows("SELECT target_uuid, last_seen FROM ea_instances WHERE engine = \(engine) ORDER BY target_uuid") {
+                Heartbeat(ea: try $0("target_uuid"), lastSeen: try $0.date("last_seen"))
+            }
+        }
+        return rows.map { ($0.ea, $0.lastSeen) }
+    }
+
+    private struct Heartbeat: Sendable {
+        var ea: String
+        var lastSeen: Date
+    }
+
+    /// The table and time column each kind of record arrives in.
+    private static func source(of kind: RecordKind) -> (table: String, column: String, condition: String) {
+        switch kind {
+        case .signal: ("signals", "received_at", "true")
+        case .fire: ("fires", "queued_at", "true")
+        case .confirmation: ("fires", "finished_at", "finished_at IS NOT NULL")
+        case .trade: ("trades", "closed_at", "true")
+        }
+    }
+
+    public func lastArrival(of kind: RecordKind) async throws -> Date? {
+        let (table, column, condition) = Self.source(of: kind)
+        return try await read { connection, engine in
+            var binds = PostgresBindings()
+            binds.append(engine)
+            let query = PostgresQuery(unsafeSQL: "SELECT max(\(column)) AS last FROM \(table) WHERE engine = $1 AND \(condition)", binds: binds)
+            return try await connection.row(query) { try $0.date(optional: "last") } ?? nil
+        }
+    }
+
+    public func count(of kind: RecordKind, in interval: DateInterval) async throws -> Int {
+        let (table, column, condition) = Self.source(of: kind)
+        return try await read { connection, engine in
+            var binds = PostgresBindings()
+            binds.append(engine)
+            binds.append(Stamp(interval.start))
+            binds.append(Stamp(interval.end))
+            let query = PostgresQuery(
+                unsafeSQL: "SELECT count(*) AS n FROM \(table) WHERE engine = $1 AND \(condition) AND \(column) >= $2 AND \(column) <= $3", binds: binds
+            )
+            return try await connection.row(query) { try $0("n", as: Int.self) } ?? 0
+        }
+    }
+
+    public func recentTrades(limit: Int) async throws -> [ClosedTrade] {
+        try await read { connection, engine in
+            try await connection.rows("SELECT symbol, pnl, closed_at FROM trades WHERE engine = \(engine) ORDER BY closed_at DESC, id DESC LIMIT \(limit)") {
+                ClosedTrade(symbol: try $0("symbol", as: String?.self) ?? "?", pnl: try $0("pnl"), closedAt: try $0.date("closed_at"))
+            }
+        }
+    }
+
+    public func probeArrival(id: String) async throws -> Date? {
+        try await read { connection, engine in
+            try await connection.row("SELECT min(received_at) AS first FROM probes WHERE engine = \(engine) AND probe_id = \(id)") { try $0.date(optional: "first") } ?? nil
+        }
+    }
+
+    public func queuedFires() async throws -> (count: Int, oldest: Date?) {
+        let queued = try await read { connection, engine in
+            try await connection.row("SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE engine = \(engine) AND status = 'QUEUED'") {
+                Queued(count: try $0("n"), oldest: try $0.date(optional: "oldest"))
+            }
+        }
+        return (queued?.count ?? 0, queued?.oldest)
+    }
+
+    private struct Queued: Sendable {
+        var count: Int
+        var oldest: Date?
+    }
+}
