@@ -38,7 +38,7 @@ public struct Application: Sendable {
         for problem in CheckLoader.problems(of: checks, against: library) {
             warn("warning: \(problem.location): \(problem.message); that check will not start its runbook (`runbook validate` lists every problem)")
         }
-        let records = try assembly.records()
+        let records = try await assembly.records()
         let http = try HTTPWiring.prepare(config)
         let logger = Logger(label: "runbook.engine")
         let flows = config.flows
@@ -133,7 +133,7 @@ public struct Application: Sendable {
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.
     /// Problems are logged, not fatal: the flows matter more than a mistyped schedule.
-    func scheduler(_ assembly: Assembly, records: RecordsDatabase, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
+    func scheduler(_ assembly: Assembly, records: Records, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
         let logger = Logger(label: "runbook.scheduler")
         let schedules = assembly.schedules()
         let mismatched = schedules.problems(against: library)

@@ -43,9 +43,9 @@ public struct Assembly: Sendable {
             let name = config.store.urlEnvironment
             let url: PostgresURL
             do {
-                url = try Self.postgresURL(in: name, environment: environment)
+                url = try Self.postgresURL(of: config.store, key: "store", environment: environment)
             } catch {
-                throw .tickStore(error.unset ? "store.backend is postgresql but \(error)" : "\(error)")
+                throw .tickStore(error.description)
             }
             let writer = tickWriter
             do {
@@ -64,6 +64,15 @@ public struct Assembly: Sendable {
         var description: String
         /// The variable is not set (or empty), rather than holding no valid URL.
         var unset: Bool
+    }
+
+    /// The URL of a store configured under `key` (`store`, `records`) on PostgreSQL.
+    static func postgresURL(of settings: StoreSettings, key: String, environment: [String: String]) throws(URLProblem) -> PostgresURL {
+        do {
+            return try postgresURL(in: settings.urlEnvironment, environment: environment)
+        } catch where error.unset {
+            throw URLProblem(description: "\(key).backend is postgresql but \(error)", unset: true)
+        }
     }
 
     /// The PostgreSQL URL in the environment variable `name`.
@@ -160,7 +169,7 @@ public struct Assembly: Sendable {
     /// the running engine reached through its state file and control socket.
     /// `ticks`: the engine's own tick store, already open; otherwise the configured one is opened
     /// when a step or probe first needs it.
-    public func checkServices(records: RecordsDatabase?, engine live: (any EngineControl)? = nil, ticks: (any TickStore)? = nil) -> EngineServices {
+    public func checkServices(records: Records?, engine live: (any EngineControl)? = nil, ticks: (any TickStore)? = nil) -> EngineServices {
         var services = EngineServices(
             engine: live ?? ControlClient(stateFile: stateFile, endpoint: controlEndpoint), records: records?.flows, market: config.market,
             databasePath: config.databasePath
@@ -186,14 +195,25 @@ public struct Assembly: Sendable {
         }
     }
 
+    /// Where the configured records are, with no password.
+    public var recordsDescription: String {
+        switch config.records.backend {
+        case .sqlite: return config.databasePath
+        case .postgresql:
+            let name = config.records.urlEnvironment
+            let url = ProcessInfo.processInfo.environment[name].flatMap { try? PostgresURL($0) }
+            return url.map { "the PostgreSQL records at \($0)" } ?? "the PostgreSQL records of \(name)"
+        }
+    }
+
     /// Incidents and the outbox, in the records, under the configured escalation policy.
-    public func incidentDesk(records: RecordsDatabase, checks: @escaping @Sendable () -> [Check]) -> IncidentDesk {
+    public func incidentDesk(records: Records, checks: @escaping @Sendable () -> [Check]) -> IncidentDesk {
         IncidentDesk(store: records.incidents, policy: config.escalation, channels: config.channels.map(\.name), checks: checks)
     }
 
     /// What steps see of the engine: what checks see, with the checks themselves, the alerts,
     /// the incidents and outbox, and the flows' endpoints.
-    public func stepServices(records: RecordsDatabase, checks: CheckBook, desk: IncidentDesk? = nil) -> EngineServices {
+    public func stepServices(records: Records, checks: CheckBook, desk: IncidentDesk? = nil) -> EngineServices {
         var services = checks.evaluator.environment
         services.escalation = desk ?? incidentDesk(records: records, checks: { checks.checks })
         services.checks = checks
@@ -212,17 +232,34 @@ public struct Assembly: Sendable {
     }
 
     /// Opens the records for review; nil when none have been written yet, so that reading
-    /// never creates a database.
-    public func existingRecords() throws(AssemblyError) -> RecordsDatabase? {
-        FileManager.default.fileExists(atPath: config.databasePath) ? try records() : nil
+    /// never creates a SQLite file.
+    public func existingRecords(environment: [String: String] = ProcessInfo.processInfo.environment) async throws(AssemblyError) -> Records? {
+        if config.records.backend == .sqlite, !FileManager.default.fileExists(atPath: config.databasePath) { return nil }
+        return try await records(environment: environment)
     }
 
-    /// Opens the records, saying why when they cannot be opened.
-    public func records() throws(AssemblyError) -> RecordsDatabase {
-        do {
-            return try RecordsDatabase(path: config.databasePath)
-        } catch {
-            throw .recordsUnavailable("\(error)")
+    /// Opens the configured records (made or migrated), saying why when they cannot be opened.
+    public func records(environment: [String: String] = ProcessInfo.processInfo.environment) async throws(AssemblyError) -> Records {
+        switch config.records.backend {
+        case .sqlite:
+            do {
+                return Records(try RecordsDatabase(path: config.databasePath))
+            } catch {
+                throw .recordsUnavailable("\(error)")
+            }
+        case .postgresql:
+            let name = config.records.urlEnvironment
+            let url: PostgresURL
+            do {
+                url = try Self.postgresURL(of: config.records, key: "records", environment: environment)
+            } catch {
+                throw .recordsUnavailable(error.description)
+            }
+            do {
+                return Records(try await PostgresRecords.open(url: url, engine: config.engine.name))
+            } catch {
+                throw .recordsUnavailable("\(error) (the URL is from \(name))")
+            }
         }
     }
 

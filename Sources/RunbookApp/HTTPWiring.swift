@@ -42,7 +42,7 @@ struct HTTPWiring {
     /// The server, once the flows are up. A port that is taken stops the engine just started
     /// and fails the start, naming the port.
     func server(
-        assembly: Assembly, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: RecordsDatabase, library: RunbookLibrary, launcher: RunLauncher,
+        assembly: Assembly, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: Records, library: RunbookLibrary, launcher: RunLauncher,
         desk: IncidentDesk
     ) async throws -> RunbookHTTPServer {
         do {

@@ -46,7 +46,7 @@ struct CheckCommand: AsyncParsableCommand {
                 throw ExitCode(3)
             }
         }
-        let records = try? assembly.existingRecords()
+        let records = try? await assembly.existingRecords()
         let evaluator = CheckEvaluator(probes: Catalog.probes, environment: assembly.checkServices(records: records))
         let results = await evaluator.evaluate(all: checks)
         let since = Self.since(from: assembly.healthFile, results: results)

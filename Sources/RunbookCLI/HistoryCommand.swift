@@ -46,16 +46,18 @@ struct HistoryCommand: AsyncParsableCommand {
             return
         }
         if runs.isEmpty {
-            Console.out("no runs recorded in \(assembly.config.databasePath) that match")
+            Console.out("no runs recorded in \(assembly.recordsDescription) that match")
             return
         }
+        // Records several engines share say which engine ran each run.
+        let shared = runs.contains { $0.engine != nil }
         let rows = runs.map { run in
-            [
-                String(run.id), run.runbook, run.trigger, run.status, run.escalationLevel > 0 ? "L\(run.escalationLevel)" : "-",
+            [String(run.id)] + (shared ? [run.engine ?? "-"] : []) + [
+                run.runbook, run.trigger, run.status, run.escalationLevel > 0 ? "L\(run.escalationLevel)" : "-",
                 Timestamp.text(run.startedAt), run.finishedAt.map { Elapsed.text(milliseconds: $0.timeIntervalSince(run.startedAt) * 1000) } ?? "-",
             ]
         }
-        Table.print(header: ["RUN", "RUNBOOK", "TRIGGER", "STATUS", "LEVEL", "STARTED (UTC)", "TOOK"], rows: rows)
+        Table.print(header: ["RUN"] + (shared ? ["ENGINE"] : []) + ["RUNBOOK", "TRIGGER", "STATUS", "LEVEL", "STARTED (UTC)", "TOOK"], rows: rows)
     }
 }
 
@@ -87,6 +89,7 @@ enum RunJSON {
             "params": run.parameters, "parent_run_id": run.parentRunId as Any? ?? NSNull(),
             "started_at": Timestamp.text(run.startedAt), "finished_at": run.finishedAt.map(Timestamp.text) as Any? ?? NSNull(),
             "status": run.status, "escalation_level": run.escalationLevel, "error": run.error as Any? ?? NSNull(),
+            "engine": run.engine as Any? ?? NSNull(),
         ]
     }
 

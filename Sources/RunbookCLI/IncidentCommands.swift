@@ -36,8 +36,8 @@ enum IncidentJSON {
 
 extension Assembly {
     /// The incident desk over the records, for commands run by a person.
-    func desk() throws -> (IncidentDesk, RecordsDatabase) {
-        let records = try records()
+    func desk() async throws -> (IncidentDesk, Records) {
+        let records = try await records()
         let folder = config.checksDirectory
         return (incidentDesk(records: records, checks: { (try? CheckLoader(probes: Catalog.probes).loadAll(paths: [folder])) ?? [] }), records)
     }
@@ -68,7 +68,7 @@ struct IncidentsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        let records = try assembly.existingRecords()
+        let records = try await assembly.existingRecords()
         var incidents: [Incident] = []
         var open: [Incident] = []
         if let store = records?.incidents {
@@ -107,8 +107,8 @@ struct IncidentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        guard let records = try assembly.existingRecords(), let incident = try await records.incidents.incident(id) else {
-            Console.error("error: no incident \(id) in \(assembly.config.databasePath): `runbook incidents --all` lists them")
+        guard let records = try await assembly.existingRecords(), let incident = try await records.incidents.incident(id) else {
+            Console.error("error: no incident \(id) in \(assembly.recordsDescription): `runbook incidents --all` lists them")
             throw ExitStatus.usage.code
         }
         let events = try await records.incidents.events(of: id)
@@ -151,7 +151,7 @@ struct AckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        let (desk, records) = try assembly.desk()
+        let (desk, records) = try await assembly.desk()
         guard let before = try await records.incidents.incident(id) else {
             Console.error("error: no incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
@@ -181,7 +181,7 @@ struct ResolveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        let (desk, _) = try assembly.desk()
+        let (desk, _) = try await assembly.desk()
         guard let incident = try await desk.resolve(id, by: Assembly.person(by)) else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
@@ -223,7 +223,7 @@ struct SilenceCommand: AsyncParsableCommand {
             Console.error("error: no check named '\(check)'\(Suggestion.hint(for: check, in: checks.map(\.name))); `runbook check` lists them")
             throw ExitStatus.usage.code
         }
-        let (desk, _) = try assembly.desk()
+        let (desk, _) = try await assembly.desk()
         let until = Date().addingTimeInterval(DurationText.parse(duration)!.seconds)
         let silence = try await desk.silence(check: check, until: until, reason: reason, by: Assembly.person(by))
         Console.out("\(check) silenced until \(Timestamp.text(silence.until)) by \(silence.by): \(reason)")
@@ -305,7 +305,7 @@ struct ResetCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        let (desk, records) = try assembly.desk()
+        let (desk, records) = try await assembly.desk()
         guard let incident = try await records.incidents.incident(id), incident.status != .resolved else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code

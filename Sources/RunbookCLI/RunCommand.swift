@@ -60,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
 
-        let report = await Self.execute(runbook, params: values, assembly: assembly, library: library, records: try assembly.records(), progress: !json)
+        let report = await Self.execute(runbook, params: values, assembly: assembly, library: library, records: try await assembly.records(), progress: !json)
         if json { Console.json(Self.json(report)) }
         switch report.status {
         case .succeeded: return
@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs `runbook` in this process, printing its progress, with steps that reach the running
     /// `runbook up` (restart, check, probe) and the records' incidents and outbox (escalate,
     /// notify). Ctrl-C cancels it.
-    static func execute(_ runbook: Runbook, params: [String: Value], assembly: Assembly, library: RunbookLibrary, records: RecordsDatabase, progress: Bool) async -> RunReport {
+    static func execute(_ runbook: Runbook, params: [String: Value], assembly: Assembly, library: RunbookLibrary, records: Records, progress: Bool) async -> RunReport {
         let observer: ProgressPrinter? = progress ? ProgressPrinter(live: Console.isTerminal) : nil
         let folder = assembly.config.checksDirectory
         let checks = CheckBook(

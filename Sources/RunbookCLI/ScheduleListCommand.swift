@@ -23,7 +23,7 @@ struct ScheduleListCommand: AsyncParsableCommand {
         let assembly = Assembly(config: try global.engineConfig())
         let schedules = assembly.schedules()
         let library = assembly.library()
-        let records = try assembly.existingRecords()
+        let records = try await assembly.existingRecords()
         let now = Date()
         var rows: [Row] = []
         for schedule in schedules.sorted {

@@ -18,8 +18,8 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        guard let records = try assembly.existingRecords(), let record = try await records.runs.run(id: run) else {
-            Console.error("error: no run \(run) in \(assembly.config.databasePath); `runbook history` lists the runs")
+        guard let records = try await assembly.existingRecords(), let record = try await records.runs.run(id: run) else {
+            Console.error("error: no run \(run) in \(assembly.recordsDescription); `runbook history` lists the runs")
             throw ExitStatus.usage.code
         }
         let attempts = try await records.runs.attempts(runID: run)

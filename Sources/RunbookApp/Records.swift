@@ -1,0 +1,45 @@
+import Foundation
+import RunbookChecks
+import RunbookCore
+import RunbookEscalation
+import RunbookExecutor
+import RunbookFlows
+import RunbookPostgres
+import RunbookScheduler
+import RunbookSQLite
+
+/// The records, port by port, whichever backend keeps them: the SQLite file of one engine, or a
+/// PostgreSQL database several engines share (each writing what is local under its name).
+public struct Records: Sendable {
+    public let runs: any RunRecorder & RunHistory
+    public let flows: any FlowStore & HealthRecords
+    public let checks: any CheckJournal & AlertBook
+    public let schedule: any SchedulerStateStore
+    public let incidents: any IncidentStore
+    private let closing: @Sendable () -> Void
+
+    public init(_ database: RecordsDatabase) {
+        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents) {}
+    }
+
+    public init(_ database: PostgresRecords) {
+        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents) {
+            database.close()
+        }
+    }
+
+    private init(
+        runs: any RunRecorder & RunHistory, flows: any FlowStore & HealthRecords, checks: any CheckJournal & AlertBook, schedule: any SchedulerStateStore,
+        incidents: any IncidentStore, closing: @escaping @Sendable () -> Void
+    ) {
+        self.runs = runs
+        self.flows = flows
+        self.checks = checks
+        self.schedule = schedule
+        self.incidents = incidents
+        self.closing = closing
+    }
+
+    /// Lets the records' connections go (PostgreSQL); nothing for SQLite.
+    public func close() { closing() }
+}
