@@ -88,6 +88,7 @@ struct ScheduleListCommand: AsyncParsableCommand {
             ]
             switch schedule.timing {
             case .cron(let cron, _): object["cron"] = cron.text
+            case .every(let interval): object["every"] = DurationText.format(interval)
             case .market(let time): object["market"] = ["market": "forex", "anchor": time.anchor.rawValue, "offset": DurationText.format(time.offset)]
             }
             return object

@@ -9,6 +9,9 @@ public struct Schedule: Sendable {
         case cron(CronExpression, TimeZone)
         /// A time relative to the forex market's weekly open or close.
         case market(MarketTime)
+        /// Every so long, at whole multiples of it since 1970-01-01 00:00 UTC (`every: 15s` fires
+        /// at :00, :15, :30 and :45 of each minute, whichever engine computes it).
+        case every(Duration)
     }
 
     /// Which fires missed while the engine was down (or while the clock jumped) still run.
@@ -74,6 +77,7 @@ public struct Schedule: Sendable {
         switch timing {
         case .cron(_, let zone): return zone
         case .market: return MarketCalendar.zone
+        case .every: return TimeZone(identifier: "UTC")!
         }
     }
 
@@ -82,6 +86,7 @@ public struct Schedule: Sendable {
         switch timing {
         case .cron(let cron, let zone): return "\(cron.text) (\(zone.name))" + (duringMarket ? " while the market is open" : "")
         case .market(let time): return time.description
+        case .every(let interval): return "every \(DurationText.format(interval))" + (duringMarket ? " while the market is open" : "")
         }
     }
 }

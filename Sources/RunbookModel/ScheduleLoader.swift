@@ -20,7 +20,7 @@ import Yams
 /// is not written yet.
 public enum ScheduleLoader {
     static let keys = [
-        "name", "description", "runbook", "params", "cron", "time_zone", "market", "before_open", "after_open", "before_close",
+        "name", "description", "runbook", "params", "cron", "every", "time_zone", "market", "before_open", "after_open", "before_close",
         "after_close", "during", "catch_up", "catch_up_window", "overlap", "jitter",
     ]
 
@@ -109,9 +109,20 @@ public enum ScheduleLoader {
         root: Node, value: (String) -> Node?, keyNode: (String) -> Node?, _ source: inout YAMLSource
     ) -> Schedule.Timing? {
         let offsets = MarketTime.keys.filter { value($0.key) != nil }
+        if let every = value("every") {
+            for other in ["cron", "market", "time_zone"] + offsets.map(\.key) where keyNode(other) != nil {
+                source.error(keyNode(other)!, "a schedule with every has no \(other): keep every, or write cron or market instead")
+            }
+            guard let interval = source.duration(every, what: "every") else { return nil }
+            guard interval >= .seconds(1), interval <= .seconds(86_400), interval.milliseconds % 1000 == 0 else {
+                source.error(every, "every must be whole seconds from 1s to 24h, such as 15s or 5m")
+                return nil
+            }
+            return .every(interval)
+        }
         switch (value("cron"), value("market")) {
         case (nil, nil):
-            source.error(root, "the schedule does not say when: add `cron: \"0 * * * *\"` (with time_zone), or `market: forex` with before_open: 15m")
+            source.error(root, "the schedule does not say when: add `cron: \"0 * * * *\"` (with time_zone), `every: 30s`, or `market: forex` with before_open: 15m")
             return nil
         case (.some, .some):
             source.error(keyNode("market")!, "a schedule has cron or market, not both: keep one")

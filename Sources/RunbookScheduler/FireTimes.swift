@@ -32,6 +32,16 @@ public struct FireTimes: Sendable {
                 from = open.addingTimeInterval(-0.001)
             }
             return nil
+        case .every(let interval):
+            let step = interval.milliseconds
+            var from = instant
+            for _ in 0..<400 {
+                let fire = Date(timeIntervalSince1970: Double((Int64((from.timeIntervalSince1970 * 1000).rounded(.down)) / step + 1) * step) / 1000)
+                guard duringMarket, !market.isOpen(at: fire) else { return fire }
+                guard let open = market.nextOpen(after: fire) else { return nil }
+                from = open.addingTimeInterval(-0.001)
+            }
+            return nil
         case .market(let time):
             let offset = time.offset.seconds
             let anchor: Date?

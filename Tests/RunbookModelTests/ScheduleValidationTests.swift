@@ -96,7 +96,7 @@ import Testing
         #expect(found == [
             "1:1: the schedule has no runbook: add `runbook: NAME, the runbook it starts`",
             "1:7: name 'Nightly' may use lower-case letters, digits, '-' and '_' only",
-            "2:1: unknown key 'runbok' in the schedule (did you mean 'runbook'?); allowed: name, description, runbook, params, cron, time_zone, market, before_open, after_open, before_close, after_close, during, catch_up, catch_up_window, overlap, jitter",
+            "2:1: unknown key 'runbok' in the schedule (did you mean 'runbook'?); allowed: name, description, runbook, params, cron, every, time_zone, market, before_open, after_open, before_close, after_close, during, catch_up, catch_up_window, overlap, jitter",
             "3:10: '25' is not a valid hour: write a number from 0 to 23, as in 9, 9-17 or */2",
             "4:12: unknown time zone 'Europe/Lodnon': write an IANA name such as UTC, Europe/London or America/New_York",
             "5:11: unknown catch_up 'lastest' (did you mean 'latest'?); use one of none, latest, all",
@@ -108,7 +108,7 @@ import Testing
 
     @Test func whenMustBeSaidOnceAndInOneWay() {
         #expect(diagnostics("name: a\nrunbook: b\n") == [
-            "1:1: the schedule does not say when: add `cron: \"0 * * * *\"` (with time_zone), or `market: forex` with before_open: 15m",
+            "1:1: the schedule does not say when: add `cron: \"0 * * * *\"` (with time_zone), `every: 30s`, or `market: forex` with before_open: 15m",
         ])
         #expect(diagnostics("name: a\nrunbook: b\ncron: '0 * * * *'\nmarket: forex\n") == ["4:1: a schedule has cron or market, not both: keep one"])
         #expect(diagnostics("name: a\nrunbook: b\nmarket: nyse\nbefore_open: 5m\nafter_close: 5m\ntime_zone: UTC\n") == [
