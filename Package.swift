@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "RunbookEngine",
             dependencies: [
-                "RunbookModel", "RunbookChecks", "RunbookFlows", "RunbookZMQ", "RunbookStore", "CSystemd",
+                "RunbookModel", "RunbookCore", "RunbookChecks", "RunbookFlows", "RunbookZMQ", "RunbookStore", "CSystemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RunbookChecks
+import RunbookCore
 import RunbookCurl
 import RunbookEngine
 import RunbookEscalation
@@ -11,6 +12,7 @@ import RunbookScheduler
 import RunbookSQLite
 import RunbookStore
 import ServiceLifecycle
+import Synchronization
 
 /// `runbook up`: the engine's parts built from the configuration and run as one service group
 /// (the live flows, the supervised programs, the guardian, the scheduler, incidents and their
@@ -106,29 +108,63 @@ public struct Application: Sendable {
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
         let services = assembly.stepServices(records: records, checks: book, desk: desk)
         let launcher = RunLauncher(executor: assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
+        // Engines sharing the records lead by a lease; the one engine of SQLite records always leads.
+        let lease = await fleetLease(records: records, live: live)
+        let leadership: any Leadership = lease ?? SoleEngine()
         let guardian = Guardian(
             book: book, launcher: launcher,
-            journal: records.checks, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: assembly.healthFile
+            journal: records.checks, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: assembly.healthFile,
+            leadership: leadership
         )
-        let outbox = OutboxWorker(
-            store: records.incidents, channels: Catalog.channels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
-            logger: Logger(label: "runbook.outbox")
-        )
-        desk.onQueued { outbox.wake() }
+        let outboxes = Mutex<OutboxWorker<ContinuousClock>?>(nil)
+        let makeOutbox: @Sendable () -> OutboxWorker<ContinuousClock> = {
+            let outbox = OutboxWorker(
+                store: records.incidents, channels: Catalog.channels.make(config.channels), policy: config.escalation, clock: ContinuousClock(),
+                logger: Logger(label: "runbook.outbox"), takingOver: lease != nil
+            )
+            outboxes.withLock { $0 = outbox }
+            return outbox
+        }
+        desk.onQueued { outboxes.withLock { $0 }?.wake() }
+        let scheduler: @Sendable () -> Scheduler<ContinuousClock> = { self.scheduler(assembly, records: records, library: library, launcher: launcher) }
+        // The duties only a fleet's leader does, made anew each time this engine leads.
+        let duties: [any Service] = if let lease {
+            [
+                lease, LeaderOnly(lease) { makeOutbox() }, LeaderOnly(lease) { IncidentClock(desk: desk, clock: ContinuousClock()) }, guardian,
+                LeaderOnly(lease) { scheduler() },
+            ]
+        } else {
+            [makeOutbox(), IncidentClock(desk: desk, clock: ContinuousClock()), guardian, scheduler()]
+        }
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
         // incidents and the outbox (which sends what they queued last), then the control socket.
         let server = try await http?.server(assembly: assembly, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk)
         do {
-            try await live.run(alongside: [
-                control, outbox, IncidentClock(desk: desk, clock: ContinuousClock()), guardian,
-                scheduler(assembly, records: records, library: library, launcher: launcher), LaunchedRunsService(launcher: launcher),
-            ] + (server.map { [$0] } ?? []))
+            try await live.run(alongside: [control] + duties + [LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
         } catch {
             await serviceChanges.flush()
             throw error
         }
         // A service that gave up as the engine stopped still has its incident.
         await serviceChanges.flush()
+    }
+
+    /// The lease of engines sharing the records, with a first round done (an engine alone in
+    /// its fleet leads before its duties start); nil for records no other engine can share.
+    func fleetLease(records: Records, live: LiveEngine) async -> LeaseKeeper<ContinuousClock>? {
+        guard let fleet = records.fleet else { return nil }
+        let config = assembly.config
+        let started = Date()
+        let host = ProcessInfo.processInfo.hostName
+        let lease = LeaseKeeper(store: fleet, engine: config.engine.name, ttl: config.engine.leaseTTL, clock: ContinuousClock()) {
+            let flows = ((try? await live.snapshot())?.services ?? []).filter { $0.kind == .flow }
+            return EngineBeat(
+                name: config.engine.name, host: host, pid: getpid(), version: Release.version, startedAt: started,
+                flowsUp: flows.filter { $0.state == .running }.count, flowsTotal: flows.count
+            )
+        }
+        await lease.round()
+        return lease
     }
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.

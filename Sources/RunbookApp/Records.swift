@@ -16,27 +16,30 @@ public struct Records: Sendable {
     public let checks: any CheckJournal & AlertBook
     public let schedule: any SchedulerStateStore
     public let incidents: any IncidentStore
+    /// The lease and heartbeats of engines sharing the records; nil where no engine can (SQLite).
+    public let fleet: (any FleetStore)?
     private let closing: @Sendable () -> Void
 
     public init(_ database: RecordsDatabase) {
-        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents) {}
+        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents, fleet: nil) {}
     }
 
     public init(_ database: PostgresRecords) {
-        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents) {
+        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents, fleet: database.fleet) {
             database.close()
         }
     }
 
     private init(
         runs: any RunRecorder & RunHistory, flows: any FlowStore & HealthRecords, checks: any CheckJournal & AlertBook, schedule: any SchedulerStateStore,
-        incidents: any IncidentStore, closing: @escaping @Sendable () -> Void
+        incidents: any IncidentStore, fleet: (any FleetStore)?, closing: @escaping @Sendable () -> Void
     ) {
         self.runs = runs
         self.flows = flows
         self.checks = checks
         self.schedule = schedule
         self.incidents = incidents
+        self.fleet = fleet
         self.closing = closing
     }
 

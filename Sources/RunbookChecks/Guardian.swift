@@ -102,6 +102,7 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
     private let healthFile: String?
     private let healthInterval: Duration
     private let now: @Sendable () -> Date
+    private let leadership: any Leadership
     /// Per check: its state, when it last started its runbook, and the bad states of the
     /// current episode whose runbook has started (an episode ends when the check is healthy or
     /// idle again; `unknown` does not end it).
@@ -113,7 +114,7 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
 
     public init(
         book: CheckBook, launcher: RunLauncher?, journal: (any CheckJournal)?, incidents: (any CheckIncidents)? = nil, clock: C, logger: Logger, healthFile: String? = nil,
-        healthInterval: Duration = .seconds(30), now: @escaping @Sendable () -> Date = { Date() },
+        healthInterval: Duration = .seconds(30), now: @escaping @Sendable () -> Date = { Date() }, leadership: any Leadership = SoleEngine(),
         onDecision: @escaping @Sendable (String, Decision) -> Void = { _, _ in }
     ) {
         self.book = book
@@ -125,6 +126,7 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
         self.healthFile = healthFile
         self.healthInterval = healthInterval
         self.now = now
+        self.leadership = leadership
         self.onDecision = onDecision
         entries = Mutex(Dictionary(uniqueKeysWithValues: book.checks.map { ($0.name, (CheckTracker(check: $0), nil, [])) }))
     }
@@ -152,7 +154,8 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
     private func watch(_ check: Check) async {
         while !Task.isCancelled {
             let due = clock.now.advanced(by: check.interval)
-            await evaluateOnce(check)
+            // A shared check is the leader's: a standby waits, and evaluates it afresh once it leads.
+            if !check.shared || leadership.isLeading { await evaluateOnce(check) }
             do { try await clock.sleep(until: due, tolerance: nil) } catch { return }
         }
     }

@@ -171,6 +171,9 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
     }
 
     /// The copy queued on `channel` when this message is diverted there at `at`.
+    /// What a message sent again after its sender died mid-send starts with.
+    public static let possibleDuplicate = "possible duplicate: "
+
     public func fallbackCopy(to channel: String, at: Date) -> OutboxEntry {
         var copy = self
         copy.channel = channel
@@ -250,6 +253,10 @@ public protocol IncidentStore: Sendable {
     func resend(_ id: Int64, at: Date) async throws -> OutboxEntry?
     /// Marks the messages left `sending` by an engine that stopped mid-send as uncertain.
     func markInterruptedSends() async throws -> Int
+    /// Queues the messages left `sending` by an engine that stopped mid-send again, their
+    /// subject starting with `Incident.possibleDuplicate`: for a leader taking over from one
+    /// that died, which cannot ask whether they arrived.
+    func resendInterruptedSends() async throws -> Int
     /// How many messages each channel holds in each state other than delivered and diverted.
     func outboxDepth() async throws -> [OutboxDepth]
 }

@@ -18,11 +18,17 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
     private let poll: Duration
     /// Bumped when a message is queued; the channel loops look at it while they wait.
     private let wakes = Atomic<Int>(0)
+    /// Whether it delivers for a fleet's leader, taking over from another engine that may have
+    /// died mid-send (nobody is there to ask whether the message arrived): such a message is sent
+    /// again, marked as a possible duplicate, rather than left uncertain.
+    private let takingOver: Bool
 
     public init(
         store: any IncidentStore, channels: [any NotificationChannel], policy: EscalationPolicy, clock: C,
-        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "runbook.outbox"), poll: Duration = .seconds(1)
+        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "runbook.outbox"), poll: Duration = .seconds(1),
+        takingOver: Bool = false
     ) {
+        self.takingOver = takingOver
         self.store = store
         self.channels = channels
         self.policy = policy
@@ -39,9 +45,16 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
 
     public func run() async throws {
         do {
-            let interrupted = try await store.markInterruptedSends()
-            if interrupted > 0 {
-                logger.warning("\(interrupted) message(s) were being sent when the engine stopped: marked uncertain, not resent (`runbook outbox` shows them; --resend ID sends one again)")
+            if takingOver {
+                let interrupted = try await store.resendInterruptedSends()
+                if interrupted > 0 {
+                    logger.warning("\(interrupted) message(s) were being sent when the last leader stopped: sent again, marked as possible duplicates")
+                }
+            } else {
+                let interrupted = try await store.markInterruptedSends()
+                if interrupted > 0 {
+                    logger.warning("\(interrupted) message(s) were being sent when the engine stopped: marked uncertain, not resent (`runbook outbox` shows them; --resend ID sends one again)")
+                }
             }
         } catch {
             logger.error("cannot read the outbox: \(error)")

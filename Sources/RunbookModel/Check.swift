@@ -28,6 +28,9 @@ public struct Check: Sendable {
     /// Checks whose open incidents hold back this check's notifications (no market data
     /// explains a low signal rate).
     public var dependsOn: [CheckDependency] = []
+    /// `scope: shared`: a check of what every engine of a fleet shares (a database, a web app),
+    /// evaluated by the leader only; `local` (the default): each engine evaluates its own.
+    public var shared = false
     public var file: String
     public var location: SourceLocation
 

@@ -79,7 +79,7 @@ public struct CheckLoader: Sendable {
 
     static let topKeys = [
         "name", "description", "probe", "warning", "critical", "interval", "timeout", "hysteresis", "during", "on_critical", "on_warning",
-        "cooldown", "flapping", "depends_on",
+        "cooldown", "flapping", "depends_on", "scope",
     ]
 
     public init(probes: any ProbeCatalog) {
@@ -148,6 +148,13 @@ public struct CheckLoader: Sendable {
         }
         if let node = value("timeout"), let timeout = source.duration(node, what: "timeout") { check.timeout = timeout }
         if let node = value("cooldown"), let cooldown = source.duration(node, what: "cooldown") { check.cooldown = cooldown }
+        if let node = value("scope"), let scope = source.string(node, what: "scope") {
+            switch scope {
+            case "local": check.shared = false
+            case "shared": check.shared = true
+            default: source.error(node, "scope '\(scope.prefix(40))' is not known: write local (each engine checks its own, the default) or shared (the leader checks it for the fleet)")
+            }
+        }
         if let node = value("depends_on") {
             for item in node.sequence ?? [node] {
                 guard let name = source.string(item, what: "a check name in depends_on") else { continue }

@@ -38,6 +38,9 @@ public struct StoreSettings: Sendable, Equatable {
 public struct EngineIdentity: Sendable, Equatable {
     /// What its records are kept under, and what the fleet shows: the host name by default.
     public var name: String = EngineIdentity.hostName
+    /// How long the leader's lease lasts without a renewal (every third of it): how long a fleet
+    /// can be without a leader when its leader dies.
+    public var leaseTTL: Duration = .seconds(10)
 
     public init() {}
 
@@ -51,7 +54,7 @@ public struct EngineIdentity: Sendable, Equatable {
         return String(host.split(separator: ".").first ?? Substring(host.isEmpty ? "engine" : host))
     }
 
-    static let keys = ["name"]
+    static let keys = ["name", "lease_ttl"]
 }
 
 extension EngineConfig {
@@ -82,11 +85,19 @@ extension EngineConfig {
         }
     }
 
-    /// `engine:`: `name`.
+    /// `engine:`: `name`, `lease_ttl`.
     mutating func readEngine(_ node: Node, _ source: inout YAMLSource) {
         guard let entries = source.entries(node, what: "engine") else { return }
         source.rejectUnknownKeys(entries, allowed: EngineIdentity.keys, in: "engine")
-        for (_, _, value) in entries {
+        for (key, _, value) in entries where key == "lease_ttl" {
+            guard let ttl = source.duration(value, what: "engine.lease_ttl") else { continue }
+            guard ttl >= .seconds(1), ttl <= .seconds(300) else {
+                source.error(value, "engine.lease_ttl must be from 1s to 5m: it is how long a fleet waits for a dead leader's lease to expire")
+                continue
+            }
+            engine.leaseTTL = ttl
+        }
+        for (key, _, value) in entries where key == "name" {
             guard let name = source.string(value, what: "engine.name") else { continue }
             guard name.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", options: .regularExpression) != nil else {
                 source.error(value, "engine.name '\(name.prefix(64))' must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit, such as trade-01")

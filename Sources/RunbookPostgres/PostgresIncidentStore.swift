@@ -200,6 +200,16 @@ public final class PostgresIncidentStore: IncidentStore, Sendable {
         }
     }
 
+    public func resendInterruptedSends() async throws -> Int {
+        try await database.record { connection in
+            try await connection.count("""
+                UPDATE outbox SET state = 'pending', subject = \(OutboxEntry.possibleDuplicate) || subject,
+                    last_error = 'the engine sending it stopped mid-send: sent again, marked as a possible duplicate'
+                WHERE state = 'sending' RETURNING 1
+                """)
+        }
+    }
+
     public func outboxDepth() async throws -> [OutboxDepth] {
         try await database.record { connection in
             try await connection.rows("""

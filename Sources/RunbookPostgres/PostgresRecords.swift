@@ -18,6 +18,8 @@ public final class PostgresRecords: Sendable {
     public let checks: PostgresCheckJournal
     public let schedule: PostgresSchedulerState
     public let incidents: PostgresIncidentStore
+    /// The lease and the engines' heartbeats.
+    public let fleet: PostgresFleet
 
     private init(database: PostgresDatabase, engine: String) {
         self.database = database
@@ -27,6 +29,7 @@ public final class PostgresRecords: Sendable {
         checks = PostgresCheckJournal(database, engine: engine)
         schedule = PostgresSchedulerState(database)
         incidents = PostgresIncidentStore(database)
+        fleet = PostgresFleet(database)
     }
 
     /// Connects, makes or migrates the schema, and marks the runs this engine left `running` when
@@ -129,6 +132,14 @@ public final class PostgresRecords: Sendable {
             );
             CREATE INDEX outbox_channel_state ON outbox (channel, state, id);
             CREATE INDEX outbox_by_incident ON outbox (incident_id)
+            """),
+        // The lease one engine leads by, and each engine's last heartbeat.
+        ("v2: fleet", """
+            CREATE TABLE engine_lease (lease text PRIMARY KEY, holder text NOT NULL, term bigint NOT NULL, expires_at timestamptz NOT NULL);
+            CREATE TABLE engines (
+                name text PRIMARY KEY, host text NOT NULL, pid integer NOT NULL, version text NOT NULL, started_at timestamptz NOT NULL,
+                last_beat timestamptz NOT NULL, flows_up integer NOT NULL, flows_total integer NOT NULL
+            )
             """),
     ]
 }

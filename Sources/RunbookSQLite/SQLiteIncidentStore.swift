@@ -257,6 +257,17 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
+    public func resendInterruptedSends() async throws -> Int {
+        try await database.record { db in
+            try db.execute(sql: """
+                UPDATE outbox SET state = 'pending', subject = ? || subject,
+                    last_error = 'the engine sending it stopped mid-send: sent again, marked as a possible duplicate'
+                WHERE state = 'sending'
+                """, arguments: [OutboxEntry.possibleDuplicate])
+            return db.changesCount
+        }
+    }
+
     public func outboxDepth() async throws -> [OutboxDepth] {
         try await database.fetch { db in
             try Row.fetchAll(db, sql: """

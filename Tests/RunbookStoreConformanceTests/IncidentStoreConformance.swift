@@ -81,6 +81,25 @@ import Testing
     }
 
     @Test(arguments: RecordsBackend.allCases)
+    func aLeaderTakingOverSendsAgainWhatItsDeadPredecessorWasSendingMarkedAsAPossibleDuplicate(_ backend: RecordsBackend) async throws {
+        let place = try await RecordsPlace(backend)
+        defer { place.remove() }
+        let store = try await place.open().incidents
+        try await store.enqueue([message("telegram", at: 1), message("telegram", sequence: 2, at: 2)])
+        var sending = try #require(try await store.outboxHead(channel: "telegram"))
+        sending.state = .sending
+        sending.attempts = 1
+        try await store.updateOutbox(sending)
+        #expect(try await store.resendInterruptedSends() == 1)
+        let again = try #require(try await store.outboxHead(channel: "telegram"))
+        #expect(again.id == sending.id, "first in its channel still")
+        #expect(again.state == .pending)
+        #expect(again.subject == "possible duplicate: " + sending.subject)
+        #expect(try await store.resendInterruptedSends() == 0, "only what was being sent")
+        #expect(try await store.outbox(states: [.pending], limit: 10).count == 2)
+    }
+
+    @Test(arguments: RecordsBackend.allCases)
     func eachChannelSendsInOrderAndAMessageCanBeDivertedOrResent(_ backend: RecordsBackend) async throws {
         let place = try await RecordsPlace(backend)
         defer { place.remove() }

@@ -1,0 +1,69 @@
+import Foundation
+import PostgresNIO
+import RunbookCore
+import RunbookModel
+
+/// The lease and the engines' heartbeats, in the records database several engines share. The
+/// lease is one row, taken or renewed by one statement whose expiry is the server's clock plus
+/// the lease's time to live: engines' clocks never have to agree. Its calls give up within a
+/// fraction of the lease (`patience`), so that a leader cut off from the server notices in time
+/// to stop its duties before the lease can pass to another engine.
+public final class PostgresFleet: FleetStore, Sendable {
+    private let database: PostgresDatabase
+    private let patience: Duration
+
+    init(_ database: PostgresDatabase, patience: Duration = .seconds(2)) {
+        self.database = database
+        self.patience = patience
+    }
+
+    public func lead(engine: String, ttl: Duration) async throws -> Int64? {
+        let milliseconds = ttl.milliseconds
+        return try await database.withConnection(patience: .some(patience)) { connection in
+            try await connection.row("""
+                INSERT INTO engine_lease (lease, holder, term, expires_at) VALUES ('leader', \(engine), 1, now() + \(milliseconds) * interval '1 millisecond')
+                ON CONFLICT (lease) DO UPDATE SET
+                    term = CASE WHEN engine_lease.holder = excluded.holder AND engine_lease.expires_at > now() THEN engine_lease.term ELSE engine_lease.term + 1 END,
+                    holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE engine_lease.holder = excluded.holder OR engine_lease.expires_at <= now()
+                RETURNING term
+                """) { try $0("term", as: Int64.self) }
+        }
+    }
+
+    public func release(engine: String) async throws {
+        try await database.withConnection(patience: .some(patience)) { connection in
+            try await connection.sql("UPDATE engine_lease SET expires_at = now() WHERE holder = \(engine) AND expires_at > now()")
+        }
+    }
+
+    public func beat(_ beat: EngineBeat) async throws {
+        try await database.withConnection(patience: .some(patience)) { connection in
+            try await connection.sql("""
+                INSERT INTO engines (name, host, pid, version, started_at, last_beat, flows_up, flows_total)
+                VALUES (\(beat.name), \(beat.host), \(Int(beat.pid)), \(beat.version), \(Stamp(beat.startedAt)), now(), \(beat.flowsUp), \(beat.flowsTotal))
+                ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version, started_at = excluded.started_at,
+                    last_beat = excluded.last_beat, flows_up = excluded.flows_up, flows_total = excluded.flows_total
+                """)
+        }
+    }
+
+    public func members() async throws -> [FleetMember] {
+        try await database.withConnection { connection in
+            try await connection.rows("""
+                SELECT e.*, extract(epoch FROM now() - e.last_beat)::double precision AS silent_for,
+                    (l.holder IS NOT NULL) AS leading, l.term AS term
+                FROM engines e LEFT JOIN engine_lease l ON l.holder = e.name AND l.expires_at > now()
+                ORDER BY e.name
+                """) { row in
+                FleetMember(
+                    beat: EngineBeat(
+                        name: try row("name"), host: try row("host"), pid: Int32(try row("pid", as: Int.self)), version: try row("version"),
+                        startedAt: try row.date("started_at"), flowsUp: try row("flows_up"), flowsTotal: try row("flows_total")
+                    ),
+                    lastBeat: try row.date("last_beat"), silentFor: try row("silent_for"), leading: try row("leading"), term: try row("term")
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import RunbookTestSupport
+import Testing
+
+/// Engines sharing PostgreSQL records: one leads by a lease, the others stand by; when the leader
+/// is killed, a standby takes the schedule over from the marks the records hold.
+@Suite struct FleetTests {
+    /// One engine of a fleet: its own folder and ports, the shared records.
+    struct Member {
+        let name: String
+        let cli: CLIHarness
+        let ports = EnginePorts()
+        var process: (Process, URL, URL)?
+
+        init(_ name: String, ttl: String, files: [String: String]) throws {
+            self.name = name
+            cli = try CLIHarness()
+            try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + "\nrecords: {backend: postgresql}\nengine: {name: \(name), lease_ttl: \(ttl)}\n")
+            for (file, text) in files { try cli.write(file, text) }
+        }
+
+        mutating func start(_ environment: [String: String]) throws {
+            process = try cli.start(["up", "--log-format", "text"], environment: environment)
+        }
+    }
+
+    static let files = [
+        "Runbooks/note.yaml": "name: note\nsteps:\n  - id: say\n    log: noted\n",
+        "Schedules/beat.yaml": "name: beat\nrunbook: note\nevery: 2s\ncatch_up: all\n",
+    ]
+
+    func fleet(_ cli: CLIHarness, _ environment: [String: String]) -> [[String: Any]] {
+        (try? cli.finish(try cli.start(["fleet", "--json"], environment: environment)).json["engines"] as? [[String: Any]]) ?? []
+    }
+
+    func leader(_ cli: CLIHarness, _ environment: [String: String]) -> String? {
+        fleet(cli, environment).first { $0["role"] as? String == "leader" }?["name"] as? String
+    }
+
+    /// The scheduled runs of `beat`, oldest first: (engine, due time, started).
+    func beats(_ server: PostgresServer, _ database: String) async throws -> [(engine: String, due: Double, started: Double)] {
+        let rows = try await server.sql(
+            "SELECT engine, extract(epoch FROM due_at), extract(epoch FROM started_at) FROM runs WHERE trigger_source = 'beat' ORDER BY due_at, id", database: database
+        )
+        return rows.split(separator: "\n").map { line in
+            let fields = line.split(separator: "|")
+            return (String(fields[0]), Double(fields[1])!, Double(fields[2])!)
+        }
+    }
+
+    @Test func aStandbyTakesTheScheduleOverWhenTheLeaderIsKilledAndEveryFireRunsOnce() async throws {
+        let server = try await PostgresServer.shared()
+        let url = try await server.makeDatabase()
+        let database = String(url.split(separator: "/").last!)
+        let environment = ["RUNBOOK_RECORDS_URL": url]
+        var a = try Member("engine-a", ttl: "3s", files: Self.files)
+        var b = try Member("engine-b", ttl: "3s", files: Self.files)
+        defer {
+            for member in [a, b] {
+                if let process = member.process?.0, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                member.cli.remove()
+            }
+        }
+        try a.start(environment)
+        #expect(await eventually(within: .seconds(20)) { leader(a.cli, environment) == "engine-a" }, "the first engine leads")
+        try b.start(environment)
+        #expect(await eventually(within: .seconds(20)) { fleet(a.cli, environment).count == 2 })
+        #expect(fleet(a.cli, environment).map { "\($0["name"]!):\($0["role"]!)" } == ["engine-a:leader", "engine-b:standby"])
+        #expect(await eventually(within: .seconds(20)) { (try? await beats(server, database).count) ?? 0 >= 3 }, "the leader runs the schedule")
+
+        // Killed at a moment of the 2-second cycle the test does not choose.
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0..<2000)))
+        kill(a.process!.0.processIdentifier, SIGKILL)
+        let killedAt = Date().timeIntervalSince1970
+        #expect(await eventually(within: .seconds(15)) { (try? await beats(server, database).contains { $0.engine == "engine-b" }) == true }, "the standby runs the schedule")
+        #expect(await eventually(within: .seconds(10)) { (try? await beats(server, database).filter { $0.engine == "engine-b" }.count) ?? 0 >= 3 })
+        let runs = try await beats(server, database)
+        let takeover = try #require(runs.filter { $0.engine == "engine-b" }.map(\.started).min()) - killedAt
+        // The lease (3s) runs out at most 3s after the kill; the standby tries every second.
+        #expect(takeover < 3 + 1 + 1, "took over \(takeover)s after the kill")
+        // Every 2-second fire from the first to the last ran, and ran once.
+        let due = runs.map(\.due)
+        #expect(Set(due).count == due.count, "no fire ran twice: \(due)")
+        let expected = Array(stride(from: due.first!, through: due.last!, by: 2))
+        #expect(due == expected, "no fire missed: \(due)")
+        #expect(leader(b.cli, environment) == "engine-b")
+        let dead = fleet(b.cli, environment).first { $0["name"] as? String == "engine-a" }
+        #expect(dead?["alive"] as? Bool == false)
+        print("fleet failover: took over \(String(format: "%.2f", takeover)) s after kill -9 (lease_ttl 3s)")
+        kill(b.process!.0.processIdentifier, SIGTERM)
+        #expect(try b.cli.finish(b.process!).status == 0)
+    }
+}
