@@ -19,6 +19,9 @@ public final class IncidentDesk: Sendable {
     public let logger: Logger
     /// Told when a message is queued, so that the outbox worker sends it without waiting.
     private let queued: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
+    /// Each check's latest reading, unknown ones aside: a message says what its check measures
+    /// when the message is queued, not what it measured when the incident opened.
+    private let readings: Mutex<[String: CheckResult]> = Mutex([:])
 
     public init(
         store: any IncidentStore, policy: EscalationPolicy, channels: [String], checks: @escaping @Sendable () -> [Check] = { [] },
@@ -39,16 +42,25 @@ public final class IncidentDesk: Sendable {
 
     // MARK: - What happens
 
+    /// A check was evaluated, whether or not its state changed: the reading its incident's next
+    /// message gives.
+    public func checkEvaluated(_ result: CheckResult) {
+        guard result.status != .unknown else { return }
+        readings.withLock { $0[result.check] = result }
+    }
+
     /// A check changed state: a bad state opens (or worsens) the incident of the check and its
     /// subject; a good one resolves the check's incidents.
     @discardableResult
     public func checkChanged(_ check: Check, to status: CheckStatus, text: String, subject: String?, threshold: String) async throws -> [Incident] {
+        let reading = CheckResult(check: check.name, status: status, value: nil, text: text, subject: subject, threshold: threshold, at: now())
+        checkEvaluated(reading)
         switch status {
         case .warning, .critical:
             let severity: Severity = status == .critical ? .critical : .warning
             let key = "check:\(check.name)" + (subject.map { ":\($0)" } ?? "")
             let action = status == .critical ? check.onCritical : check.onWarning
-            let title = "\(check.name)\(subject.map { " [\($0)]" } ?? ""): \(text) (\(threshold))"
+            let title = Self.title(of: reading)
             // Level 1 when the check has a runbook to recover by itself; people hear of it
             // only if that does not work.
             let level = action == nil ? 2 : 1
@@ -226,7 +238,8 @@ public final class IncidentDesk: Sendable {
                 var incident = Incident(key: key, check: check, subject: subject, title: title, severity: severity, level: level, openedAt: at)
                 var change = IncidentChange(incident: incident)
                 change.events.append(IncidentEvent(at: at, kind: .opened, actor: actor, detail: "\(detail); level \(level) (\(Incident.levelName(level)))", level: level, runID: runID))
-                if level >= 2 { await notify(&incident, &change, at: at, why: "opened", bypassCooldown: false) }
+                // A run's reason is said in the body: the title gives the check's reading.
+                if level >= 2 { await notify(&incident, &change, at: at, why: "opened", headline: runID == nil ? nil : detail, bypassCooldown: false) }
                 change.incident = incident
                 let stored = try await commit(change)
                 logger.warning("incident \(stored.id) opened at level \(level): \(title)", metadata: ["incident": "\(stored.id)"])
@@ -245,6 +258,7 @@ public final class IncidentDesk: Sendable {
                 guard incident.status != .resolved else { return }
                 incident.status = .resolved
                 incident.resolvedAt = at
+                self.refreshTitle(&incident)
                 change.events.append(IncidentEvent(at: at, kind: .resolved, actor: actor, detail: detail, level: incident.level))
                 // Whoever heard of it hears it is over, acknowledged, silenced or not.
                 let told = (try? await self.store.channelsNotified(incident: incident.id)) ?? []
@@ -264,13 +278,13 @@ public final class IncidentDesk: Sendable {
         incident.levelAt = at
         change.events.append(IncidentEvent(at: at, kind: .level, actor: actor, detail: "level \(level) (\(Incident.levelName(level))): \(why)", level: level))
         logger.warning("incident \(incident.id) at level \(level): \(why)", metadata: ["incident": "\(incident.id)"])
-        await notify(&incident, &change, at: at, why: "level \(level)", bypassCooldown: level >= 3)
+        await notify(&incident, &change, at: at, why: "level \(level)", headline: "level \(level) (\(Incident.levelName(level))): \(why)", bypassCooldown: level >= 3)
     }
 
     /// Queues the incident's notification for its level's channels, unless it is acknowledged,
     /// silenced, held back by an incident of a check it depends on, or within the cooldown of
-    /// the same key; each of those is recorded instead.
-    private func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, bypassCooldown: Bool) async {
+    /// the same key; each of those is recorded instead. The body says `headline`, or `why`.
+    private func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, headline: String? = nil, bypassCooldown: Bool) async {
         let targets = policy.channels(for: incident.level, configured: channels)
         func suppressed(_ reason: String) {
             change.events.append(IncidentEvent(at: at, kind: .suppressed, actor: "engine", detail: "\(why): not sent: \(reason)", level: incident.level))
@@ -290,8 +304,20 @@ public final class IncidentDesk: Sendable {
            at.timeIntervalSince(last.at) < policy.cooldown.seconds {
             return suppressed("within the cooldown of \(DurationText.format(policy.cooldown)) (the last message of \(incident.key) was at \(Self.stamp(last.at)))")
         }
+        refreshTitle(&incident)
         let label = incident.severity.rawValue.uppercased()
-        queue(&incident, &change, subject: "\(label) L\(incident.level) \(incident.title)", body: body(incident, headline: why, at: at), severity: incident.severity.rawValue, to: targets, at: at, why: why)
+        queue(&incident, &change, subject: "\(label) L\(incident.level) \(incident.title)", body: body(incident, headline: headline ?? why, at: at), severity: incident.severity.rawValue, to: targets, at: at, why: why)
+    }
+
+    /// What an incident of a check is about: the check, its subject, its reading and the limit.
+    static func title(of reading: CheckResult) -> String {
+        "\(reading.check)\(reading.subject.map { " [\($0)]" } ?? ""): \(reading.text) (\(reading.threshold))"
+    }
+
+    /// Puts the latest reading of the incident's check in its title, for the message about to go.
+    private func refreshTitle(_ incident: inout Incident) {
+        guard let check = incident.check, let reading = readings.withLock({ $0[check] }) else { return }
+        incident.title = Self.title(of: reading)
     }
 
     private func queue(_ incident: inout Incident, _ change: inout IncidentChange, subject: String, body: String, severity: String, to targets: [String], at: Date, why: String) {
