@@ -61,9 +61,9 @@ public final class IncidentDesk: Sendable {
             let key = "check:\(check.name)" + (subject.map { ":\($0)" } ?? "")
             let action = status == .critical ? check.onCritical : check.onWarning
             let title = Self.title(of: reading)
-            // Level 1 when the check has a runbook to recover by itself; people hear of it
-            // only if that does not work.
-            let level = action == nil ? 2 : 1
+            // Level 1 when the check has a runbook to recover by itself, or a warning that has
+            // none waits for its critical's runbook: people hear of it only if that does not work.
+            let level = action != nil || (status == .warning && check.onCritical != nil) ? 1 : 2
             return [try await raise(key: key, check: check.name, subject: subject, title: title, severity: severity, level: level, actor: "check \(check.name)", detail: title)]
         case .healthy, .idle:
             return try await resolve(where: { $0.check == check.name }, actor: "check \(check.name)", detail: "\(check.name) is \(status.rawValue) again")
@@ -178,20 +178,37 @@ public final class IncidentDesk: Sendable {
         }
     }
 
-    /// Climbs every open (unacknowledged) incident that has stayed at its level longer than the
-    /// policy's `climb_after`; never to level 4. Called each second by the engine; tests call it
-    /// with their own time.
+    /// Climbs every open (unacknowledged) incident that has stayed at its level longer than it
+    /// may (`climbWait`); never to level 4. Called each second by the engine; tests call it with
+    /// their own time.
     public func tick() async throws {
         let at = now()
         for incident in try await store.unresolvedIncidents() where incident.status == .open && incident.level < 3 {
-            guard let after = policy.levels[max(incident.level, 2)]?.climbAfter, incident.level >= 2,
-                  at.timeIntervalSince(incident.levelAt) >= after.seconds
-            else { continue }
+            guard let wait = climbWait(incident), at.timeIntervalSince(incident.levelAt) >= wait.seconds else { continue }
+            let (level, since) = (incident.level, incident.levelAt)
+            let why = level == 1
+                ? "still \(incident.severity.rawValue) after \(DurationText.format(wait)) of automatic recovery"
+                : "unacknowledged for \(DurationText.format(wait)) at level 2"
             try await modify(incident.id) { incident, change, at in
-                guard incident.status == .open, incident.level == 2 else { return }
-                await self.climb(&incident, &change, to: 3, at: at, actor: "engine", why: "unacknowledged for \(DurationText.format(after)) at level 2")
+                guard incident.status == .open, incident.level == level, incident.levelAt == since else { return }
+                await self.climb(&incident, &change, to: level + 1, at: at, actor: "engine", why: why)
             }
         }
+    }
+
+    /// How long `incident` stays at its level before it climbs by itself; nil when it waits for
+    /// something else. At level 2 that is `climb_after`. At level 1 it is the grace the recovery
+    /// has while its check still reads bad, never shorter than the check takes to see a
+    /// recovery; a warning whose check has a runbook for critical only waits for that critical,
+    /// and an incident no check opened waits for a run to raise it.
+    private func climbWait(_ incident: Incident) -> Duration? {
+        guard incident.level == 1 else { return policy.levels[incident.level]?.climbAfter }
+        guard let name = incident.check, let grace = policy.levels[1]?.climbAfter,
+              readings.withLock({ $0[name] })?.status.isBad == true
+        else { return nil }
+        guard let check = checks().first(where: { $0.name == name }) else { return grace }
+        if incident.severity == .warning, check.onWarning == nil, check.onCritical != nil { return nil }
+        return max(grace, check.interval * check.recoverAfter)
     }
 
     /// Queues a message that is not about an incident (a report, a summary).
@@ -228,7 +245,12 @@ public final class IncidentDesk: Sendable {
                         incident.severity = severity
                         incident.title = title
                         change.events.append(IncidentEvent(at: at, kind: .severity, actor: actor, detail: "now \(severity.rawValue): \(title)", level: incident.level))
-                        if incident.level >= 2 { await notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true) }
+                        if incident.level >= 2 {
+                            await notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true)
+                        } else {
+                            // The recovery's grace counts from the state its runbook is for.
+                            incident.levelAt = at
+                        }
                     }
                     if level > incident.level { await climb(&incident, &change, to: level, at: at, actor: actor, why: detail) }
                     if change.events.isEmpty { return incident }

@@ -47,7 +47,21 @@ final class DeskHarness: Sendable {
         ]
     }
 
+    /// The checks the project ships, as `runbook up` reads them.
+    static var shipped: [Check] {
+        get throws {
+            let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Checks").standardized.path
+            return try CheckLoader(probes: Catalog.probes).loadAll(paths: [folder])
+        }
+    }
+
     func check(_ name: String) -> Check { Self.checks.first { $0.name == name }! }
+
+    /// A check changed state, as the guardian reports it.
+    @discardableResult
+    func change(_ check: Check, to status: CheckStatus, _ text: String, subject: String? = nil, threshold: String = "") async throws -> [Incident] {
+        try await desk.checkChanged(check, to: status, text: text, subject: subject, threshold: threshold)
+    }
 
     func critical(_ name: String, subject: String? = nil) async throws -> Incident {
         try await desk.checkChanged(check(name), to: .critical, text: "no heartbeat for 95s", subject: subject, threshold: "> 60s").first!
