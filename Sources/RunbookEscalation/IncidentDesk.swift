@@ -95,7 +95,7 @@ public final class IncidentDesk: Sendable {
             }
             try await modify(incident.id) { incident, change, at in
                 change.events.append(IncidentEvent(at: at, kind: .run, actor: "run \(runID)", detail: detail, level: incident.level, runID: runID))
-                if target > incident.level { await self.climb(&incident, &change, to: target, at: at, actor: "run \(runID)", why: detail) }
+                if target > incident.level { await self.climbUnlessHeld(&incident, &change, to: target, at: at, actor: "run \(runID)", why: detail) }
             }
         }
     }
@@ -179,15 +179,18 @@ public final class IncidentDesk: Sendable {
     }
 
     /// Climbs every open (unacknowledged) incident that has stayed at its level longer than it
-    /// may (`climbWait`); never to level 4. Called each second by the engine; tests call it with
-    /// their own time.
+    /// may (`climbWait`), unless it is held back; never to level 4. Called each second by the
+    /// engine; tests call it with their own time.
     public func tick() async throws {
         let at = now()
-        for incident in try await store.unresolvedIncidents() where incident.status == .open && incident.level < 3 {
-            guard let wait = climbWait(incident), at.timeIntervalSince(incident.levelAt) >= wait.seconds else { continue }
+        let unresolved = try await store.unresolvedIncidents()
+        for incident in unresolved where incident.status == .open && incident.level < 3 {
+            guard let wait = climbWait(incident), at.timeIntervalSince(incident.levelAt) >= wait.seconds,
+                  await holder(of: incident.check, besides: incident.id, among: unresolved) == nil
+            else { continue }
             let (level, since) = (incident.level, incident.levelAt)
             let why = level == 1
-                ? "still \(incident.severity.rawValue) after \(DurationText.format(wait)) of automatic recovery"
+                ? "still \(incident.severity.rawValue) after \(DurationText.format(wait)) at level 1"
                 : "unacknowledged for \(DurationText.format(wait)) at level 2"
             try await modify(incident.id) { incident, change, at in
                 guard incident.status == .open, incident.level == level, incident.levelAt == since else { return }
@@ -252,14 +255,19 @@ public final class IncidentDesk: Sendable {
                             incident.levelAt = at
                         }
                     }
-                    if level > incident.level { await climb(&incident, &change, to: level, at: at, actor: actor, why: detail) }
+                    if level > incident.level { await climbUnlessHeld(&incident, &change, to: level, at: at, actor: actor, why: detail) }
                     if change.events.isEmpty { return incident }
                     change.incident = incident
                     return try await commit(change)
                 }
+                // Held back, it waits at level 1 while the incident that explains it is open.
+                let cause = await holder(of: check, besides: 0)
+                let requested = level
+                let level = cause == nil ? requested : 1
                 var incident = Incident(key: key, check: check, subject: subject, title: title, severity: severity, level: level, openedAt: at)
                 var change = IncidentChange(incident: incident)
                 change.events.append(IncidentEvent(at: at, kind: .opened, actor: actor, detail: "\(detail); level \(level) (\(Incident.levelName(level)))", level: level, runID: runID))
+                if let cause, requested > level { change.events.append(held(incident, by: cause, level: requested, at: at)) }
                 // A run's reason is said in the body: the title gives the check's reading.
                 if level >= 2 { await notify(&incident, &change, at: at, why: "opened", headline: runID == nil ? nil : detail, bypassCooldown: false) }
                 change.incident = incident
@@ -292,7 +300,72 @@ public final class IncidentDesk: Sendable {
             })
             logger.notice("incident \(incident.id) resolved: \(detail)", metadata: ["incident": "\(incident.id)"])
         }
+        try await release(after: resolved)
         return resolved
+    }
+
+    /// Climbs to `level`, unless an incident of a check this one depends on is open: then it
+    /// stays where it is, and starts over once that incident resolves (`release`).
+    private func climbUnlessHeld(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) async {
+        if let cause = await holder(of: incident.check, besides: incident.id) {
+            change.events.append(held(incident, by: cause, level: level, at: at, why: why))
+            return
+        }
+        await climb(&incident, &change, to: level, at: at, actor: actor, why: why)
+    }
+
+    /// The unresolved incident of a check that `check` depends on (other than `id`), which
+    /// explains this one: while it is open this one tells nobody and does not climb.
+    private func holder(of check: String?, besides id: Int64, among unresolved: [Incident]? = nil) async -> Incident? {
+        let dependencies = dependencies(of: check)
+        guard !dependencies.isEmpty else { return nil }
+        let open: [Incident]
+        if let unresolved { open = unresolved } else { open = (try? await store.unresolvedIncidents()) ?? [] }
+        return open.first { $0.id != id && $0.check.map(dependencies.contains) ?? false }
+    }
+
+    /// The checks `check` names in `depends_on`.
+    private func dependencies(of check: String?) -> [String] {
+        checks().first { $0.name == check }?.dependsOn.map(\.check) ?? []
+    }
+
+    private static func heldBack(_ check: String?, by cause: Incident) -> String {
+        "held back by incident \(cause.id) of \(cause.check ?? cause.key), which \(check ?? "it") depends on"
+    }
+
+    /// The timeline's note of a level an incident did not take because it is held back.
+    private func held(_ incident: Incident, by cause: Incident, level: Int, at: Date, why: String? = nil) -> IncidentEvent {
+        IncidentEvent(
+            at: at, kind: .suppressed, actor: "engine",
+            detail: "level \(level) waits\(why.map { " (\($0))" } ?? ""): \(Self.heldBack(incident.check, by: cause))", level: incident.level
+        )
+    }
+
+    /// The incidents that `resolved` held back, and nothing else holds back now, start over: from
+    /// level 1 when nobody has heard of them, with a fresh climb clock, so that what their check
+    /// still reads once the cause is gone gets its own recovery and hysteresis before anyone is
+    /// told.
+    private func release(after resolved: [Incident]) async throws {
+        let causes = resolved.filter { $0.check != nil }
+        guard !causes.isEmpty else { return }
+        let unresolved = try await store.unresolvedIncidents()
+        for dependent in unresolved {
+            let dependencies = dependencies(of: dependent.check)
+            guard let cause = causes.first(where: { $0.check.map(dependencies.contains) ?? false }),
+                  await holder(of: dependent.check, besides: dependent.id, among: unresolved) == nil
+            else { continue }
+            let told = !(try await store.channelsNotified(incident: dependent.id)).isEmpty
+            try await modify(dependent.id) { incident, change, at in
+                guard incident.status != .resolved else { return }
+                if !told { incident.level = 1 }
+                incident.levelAt = at
+                change.events.append(IncidentEvent(
+                    at: at, kind: .level, actor: "engine",
+                    detail: "level \(incident.level) (\(Incident.levelName(incident.level))) from now, its climb counted afresh: incident \(cause.id) of \(cause.check ?? cause.key), which held it back, is resolved",
+                    level: incident.level
+                ))
+            }
+        }
     }
 
     private func climb(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) async {
@@ -317,9 +390,8 @@ public final class IncidentDesk: Sendable {
             if let silence = (try? await store.silences(activeAt: at))?.first(where: { $0.check == check }) {
                 return suppressed("\(check) silenced until \(Self.stamp(silence.until)) by \(silence.by): \(silence.reason)")
             }
-            let dependencies = checks().first { $0.name == check }?.dependsOn.map(\.check) ?? []
-            if !dependencies.isEmpty, let cause = (try? await store.unresolvedIncidents())?.first(where: { $0.check.map(dependencies.contains) ?? false && $0.id != incident.id }) {
-                return suppressed("held back by incident \(cause.id) of \(cause.check ?? cause.key), which \(check) depends on")
+            if let cause = await holder(of: check, besides: incident.id) {
+                return suppressed(Self.heldBack(check, by: cause))
             }
         }
         if !bypassCooldown, let last = try? await store.lastNotification(key: incident.key), last.severity >= incident.severity,

@@ -36,6 +36,12 @@ final class DeskHarness: Sendable {
     var now: Date { time.now }
     func advance(_ seconds: TimeInterval) { time.advance(seconds) }
 
+    /// Time passes, and the engine's incident clock ticks.
+    func pass(_ seconds: TimeInterval) async throws {
+        advance(seconds)
+        try await desk.tick()
+    }
+
     static let location = SourceLocation(file: "Checks/x.yaml", line: 1, column: 1)
     static var checks: [Check] {
         var signals = Check(name: "signals-per-hour", probe: ProbeConfig(kind: "rate"))
@@ -61,6 +67,11 @@ final class DeskHarness: Sendable {
     @discardableResult
     func change(_ check: Check, to status: CheckStatus, _ text: String, subject: String? = nil, threshold: String = "") async throws -> [Incident] {
         try await desk.checkChanged(check, to: status, text: text, subject: subject, threshold: threshold)
+    }
+
+    /// The messages queued for one incident, oldest first.
+    func messages(of id: Int64) async throws -> [OutboxEntry] {
+        try await records.incidents.outbox(incident: id)
     }
 
     func critical(_ name: String, subject: String? = nil) async throws -> Incident {
