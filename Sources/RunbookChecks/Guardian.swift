@@ -14,8 +14,10 @@ public protocol CheckJournal: Sendable {
 }
 
 /// Where the guardian reports what the escalation policy acts on: state changes, and the runs
-/// it started (whose outcome may raise an incident).
+/// it started (whose outcome may raise an incident); and every reading, which the messages of an
+/// incident give.
 public protocol CheckIncidents: Sendable {
+    func checkEvaluated(_ result: CheckResult)
     func checkChanged(_ check: Check, to status: CheckStatus, result: CheckResult) async throws
     func runStarted(by check: Check, run: RunLauncher.Launched)
 }
@@ -165,6 +167,7 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
     /// cooldown or flapping, it is tried again at every evaluation).
     public func evaluateOnce(_ check: Check) async {
         let result = await book.evaluator.evaluate(check)
+        incidents?.checkEvaluated(result)
         let (change, status, flapping, handled) = entries.withLock { entries -> (CheckTracker.Change?, CheckStatus, Bool, Bool) in
             let change = entries[check.name]!.tracker.record(result)
             let status = entries[check.name]!.tracker.status

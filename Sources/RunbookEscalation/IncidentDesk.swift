@@ -19,6 +19,9 @@ public final class IncidentDesk: Sendable {
     public let logger: Logger
     /// Told when a message is queued, so that the outbox worker sends it without waiting.
     private let queued: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
+    /// Each check's latest reading, unknown ones aside: a message says what its check measures
+    /// when the message is queued, not what it measured when the incident opened.
+    private let readings: Mutex<[String: CheckResult]> = Mutex([:])
 
     public init(
         store: any IncidentStore, policy: EscalationPolicy, channels: [String], checks: @escaping @Sendable () -> [Check] = { [] },
@@ -39,19 +42,28 @@ public final class IncidentDesk: Sendable {
 
     // MARK: - What happens
 
+    /// A check was evaluated, whether or not its state changed: the reading its incident's next
+    /// message gives.
+    public func checkEvaluated(_ result: CheckResult) {
+        guard result.status != .unknown else { return }
+        readings.withLock { $0[result.check] = result }
+    }
+
     /// A check changed state: a bad state opens (or worsens) the incident of the check and its
     /// subject; a good one resolves the check's incidents.
     @discardableResult
     public func checkChanged(_ check: Check, to status: CheckStatus, text: String, subject: String?, threshold: String) async throws -> [Incident] {
+        let reading = CheckResult(check: check.name, status: status, value: nil, text: text, subject: subject, threshold: threshold, at: now())
+        checkEvaluated(reading)
         switch status {
         case .warning, .critical:
             let severity: Severity = status == .critical ? .critical : .warning
             let key = "check:\(check.name)" + (subject.map { ":\($0)" } ?? "")
             let action = status == .critical ? check.onCritical : check.onWarning
-            let title = "\(check.name)\(subject.map { " [\($0)]" } ?? ""): \(text) (\(threshold))"
-            // Level 1 when the check has a runbook to recover by itself; people hear of it
-            // only if that does not work.
-            let level = action == nil ? 2 : 1
+            let title = Self.title(of: reading)
+            // Level 1 when the check has a runbook to recover by itself, or a warning that has
+            // none waits for its critical's runbook: people hear of it only if that does not work.
+            let level = action != nil || (status == .warning && check.onCritical != nil) ? 1 : 2
             return [try await raise(key: key, check: check.name, subject: subject, title: title, severity: severity, level: level, actor: "check \(check.name)", detail: title)]
         case .healthy, .idle:
             return try await resolve(where: { $0.check == check.name }, actor: "check \(check.name)", detail: "\(check.name) is \(status.rawValue) again")
@@ -83,7 +95,7 @@ public final class IncidentDesk: Sendable {
             }
             try await modify(incident.id) { incident, change, at in
                 change.events.append(IncidentEvent(at: at, kind: .run, actor: "run \(runID)", detail: detail, level: incident.level, runID: runID))
-                if target > incident.level { await self.climb(&incident, &change, to: target, at: at, actor: "run \(runID)", why: detail) }
+                if target > incident.level { await self.climbUnlessHeld(&incident, &change, to: target, at: at, actor: "run \(runID)", why: detail) }
             }
         }
     }
@@ -166,20 +178,40 @@ public final class IncidentDesk: Sendable {
         }
     }
 
-    /// Climbs every open (unacknowledged) incident that has stayed at its level longer than the
-    /// policy's `climb_after`; never to level 4. Called each second by the engine; tests call it
-    /// with their own time.
+    /// Climbs every open (unacknowledged) incident that has stayed at its level longer than it
+    /// may (`climbWait`), unless it is held back; never to level 4. Called each second by the
+    /// engine; tests call it with their own time.
     public func tick() async throws {
         let at = now()
-        for incident in try await store.unresolvedIncidents() where incident.status == .open && incident.level < 3 {
-            guard let after = policy.levels[max(incident.level, 2)]?.climbAfter, incident.level >= 2,
-                  at.timeIntervalSince(incident.levelAt) >= after.seconds
+        let unresolved = try await store.unresolvedIncidents()
+        for incident in unresolved where incident.status == .open && incident.level < 3 {
+            guard let wait = climbWait(incident), at.timeIntervalSince(incident.levelAt) >= wait.seconds,
+                  await holder(of: incident.check, besides: incident.id, among: unresolved) == nil
             else { continue }
+            let (level, since) = (incident.level, incident.levelAt)
+            let why = level == 1
+                ? "still \(incident.severity.rawValue) after \(DurationText.format(wait)) at level 1"
+                : "unacknowledged for \(DurationText.format(wait)) at level 2"
             try await modify(incident.id) { incident, change, at in
-                guard incident.status == .open, incident.level == 2 else { return }
-                await self.climb(&incident, &change, to: 3, at: at, actor: "engine", why: "unacknowledged for \(DurationText.format(after)) at level 2")
+                guard incident.status == .open, incident.level == level, incident.levelAt == since else { return }
+                await self.climb(&incident, &change, to: level + 1, at: at, actor: "engine", why: why)
             }
         }
+    }
+
+    /// How long `incident` stays at its level before it climbs by itself; nil when it waits for
+    /// something else. At level 2 that is `climb_after`. At level 1 it is the grace the recovery
+    /// has while its check still reads bad, never shorter than the check takes to see a
+    /// recovery; a warning whose check has a runbook for critical only waits for that critical,
+    /// and an incident no check opened waits for a run to raise it.
+    private func climbWait(_ incident: Incident) -> Duration? {
+        guard incident.level == 1 else { return policy.levels[incident.level]?.climbAfter }
+        guard let name = incident.check, let grace = policy.levels[1]?.climbAfter,
+              readings.withLock({ $0[name] })?.status.isBad == true
+        else { return nil }
+        guard let check = checks().first(where: { $0.name == name }) else { return grace }
+        if incident.severity == .warning, check.onWarning == nil, check.onCritical != nil { return nil }
+        return max(grace, check.interval * check.recoverAfter)
     }
 
     /// Queues a message that is not about an incident (a report, a summary).
@@ -216,17 +248,28 @@ public final class IncidentDesk: Sendable {
                         incident.severity = severity
                         incident.title = title
                         change.events.append(IncidentEvent(at: at, kind: .severity, actor: actor, detail: "now \(severity.rawValue): \(title)", level: incident.level))
-                        if incident.level >= 2 { await notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true) }
+                        if incident.level >= 2 {
+                            await notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true)
+                        } else {
+                            // The recovery's grace counts from the state its runbook is for.
+                            incident.levelAt = at
+                        }
                     }
-                    if level > incident.level { await climb(&incident, &change, to: level, at: at, actor: actor, why: detail) }
+                    if level > incident.level { await climbUnlessHeld(&incident, &change, to: level, at: at, actor: actor, why: detail) }
                     if change.events.isEmpty { return incident }
                     change.incident = incident
                     return try await commit(change)
                 }
+                // Held back, it waits at level 1 while the incident that explains it is open.
+                let cause = await holder(of: check, besides: 0)
+                let requested = level
+                let level = cause == nil ? requested : 1
                 var incident = Incident(key: key, check: check, subject: subject, title: title, severity: severity, level: level, openedAt: at)
                 var change = IncidentChange(incident: incident)
                 change.events.append(IncidentEvent(at: at, kind: .opened, actor: actor, detail: "\(detail); level \(level) (\(Incident.levelName(level)))", level: level, runID: runID))
-                if level >= 2 { await notify(&incident, &change, at: at, why: "opened", bypassCooldown: false) }
+                if let cause, requested > level { change.events.append(held(incident, by: cause, level: requested, at: at)) }
+                // A run's reason is said in the body: the title gives the check's reading.
+                if level >= 2 { await notify(&incident, &change, at: at, why: "opened", headline: runID == nil ? nil : detail, bypassCooldown: false) }
                 change.incident = incident
                 let stored = try await commit(change)
                 logger.warning("incident \(stored.id) opened at level \(level): \(title)", metadata: ["incident": "\(stored.id)"])
@@ -245,6 +288,7 @@ public final class IncidentDesk: Sendable {
                 guard incident.status != .resolved else { return }
                 incident.status = .resolved
                 incident.resolvedAt = at
+                self.refreshTitle(&incident)
                 change.events.append(IncidentEvent(at: at, kind: .resolved, actor: actor, detail: detail, level: incident.level))
                 // Whoever heard of it hears it is over, acknowledged, silenced or not.
                 let told = (try? await self.store.channelsNotified(incident: incident.id)) ?? []
@@ -256,7 +300,72 @@ public final class IncidentDesk: Sendable {
             })
             logger.notice("incident \(incident.id) resolved: \(detail)", metadata: ["incident": "\(incident.id)"])
         }
+        try await release(after: resolved)
         return resolved
+    }
+
+    /// Climbs to `level`, unless an incident of a check this one depends on is open: then it
+    /// stays where it is, and starts over once that incident resolves (`release`).
+    private func climbUnlessHeld(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) async {
+        if let cause = await holder(of: incident.check, besides: incident.id) {
+            change.events.append(held(incident, by: cause, level: level, at: at, why: why))
+            return
+        }
+        await climb(&incident, &change, to: level, at: at, actor: actor, why: why)
+    }
+
+    /// The unresolved incident of a check that `check` depends on (other than `id`), which
+    /// explains this one: while it is open this one tells nobody and does not climb.
+    private func holder(of check: String?, besides id: Int64, among unresolved: [Incident]? = nil) async -> Incident? {
+        let dependencies = dependencies(of: check)
+        guard !dependencies.isEmpty else { return nil }
+        let open: [Incident]
+        if let unresolved { open = unresolved } else { open = (try? await store.unresolvedIncidents()) ?? [] }
+        return open.first { $0.id != id && $0.check.map(dependencies.contains) ?? false }
+    }
+
+    /// The checks `check` names in `depends_on`.
+    private func dependencies(of check: String?) -> [String] {
+        checks().first { $0.name == check }?.dependsOn.map(\.check) ?? []
+    }
+
+    private static func heldBack(_ check: String?, by cause: Incident) -> String {
+        "held back by incident \(cause.id) of \(cause.check ?? cause.key), which \(check ?? "it") depends on"
+    }
+
+    /// The timeline's note of a level an incident did not take because it is held back.
+    private func held(_ incident: Incident, by cause: Incident, level: Int, at: Date, why: String? = nil) -> IncidentEvent {
+        IncidentEvent(
+            at: at, kind: .suppressed, actor: "engine",
+            detail: "level \(level) waits\(why.map { " (\($0))" } ?? ""): \(Self.heldBack(incident.check, by: cause))", level: incident.level
+        )
+    }
+
+    /// The incidents that `resolved` held back, and nothing else holds back now, start over: from
+    /// level 1 when nobody has heard of them, with a fresh climb clock, so that what their check
+    /// still reads once the cause is gone gets its own recovery and hysteresis before anyone is
+    /// told.
+    private func release(after resolved: [Incident]) async throws {
+        let causes = resolved.filter { $0.check != nil }
+        guard !causes.isEmpty else { return }
+        let unresolved = try await store.unresolvedIncidents()
+        for dependent in unresolved {
+            let dependencies = dependencies(of: dependent.check)
+            guard let cause = causes.first(where: { $0.check.map(dependencies.contains) ?? false }),
+                  await holder(of: dependent.check, besides: dependent.id, among: unresolved) == nil
+            else { continue }
+            let told = !(try await store.channelsNotified(incident: dependent.id)).isEmpty
+            try await modify(dependent.id) { incident, change, at in
+                guard incident.status != .resolved else { return }
+                if !told { incident.level = 1 }
+                incident.levelAt = at
+                change.events.append(IncidentEvent(
+                    at: at, kind: .level, actor: "engine",
+                    detail: "level \(incident.level) (\(Incident.levelName(incident.level))) from now, its climb counted afresh: incident \(cause.id) of \(cause.check ?? cause.key), which held it back, is resolved",
+                    level: incident.level
+                ))
+            }
+        }
     }
 
     private func climb(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) async {
@@ -264,13 +373,13 @@ public final class IncidentDesk: Sendable {
         incident.levelAt = at
         change.events.append(IncidentEvent(at: at, kind: .level, actor: actor, detail: "level \(level) (\(Incident.levelName(level))): \(why)", level: level))
         logger.warning("incident \(incident.id) at level \(level): \(why)", metadata: ["incident": "\(incident.id)"])
-        await notify(&incident, &change, at: at, why: "level \(level)", bypassCooldown: level >= 3)
+        await notify(&incident, &change, at: at, why: "level \(level)", headline: "level \(level) (\(Incident.levelName(level))): \(why)", bypassCooldown: level >= 3)
     }
 
     /// Queues the incident's notification for its level's channels, unless it is acknowledged,
     /// silenced, held back by an incident of a check it depends on, or within the cooldown of
-    /// the same key; each of those is recorded instead.
-    private func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, bypassCooldown: Bool) async {
+    /// the same key; each of those is recorded instead. The body says `headline`, or `why`.
+    private func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, headline: String? = nil, bypassCooldown: Bool) async {
         let targets = policy.channels(for: incident.level, configured: channels)
         func suppressed(_ reason: String) {
             change.events.append(IncidentEvent(at: at, kind: .suppressed, actor: "engine", detail: "\(why): not sent: \(reason)", level: incident.level))
@@ -281,17 +390,28 @@ public final class IncidentDesk: Sendable {
             if let silence = (try? await store.silences(activeAt: at))?.first(where: { $0.check == check }) {
                 return suppressed("\(check) silenced until \(Self.stamp(silence.until)) by \(silence.by): \(silence.reason)")
             }
-            let dependencies = checks().first { $0.name == check }?.dependsOn.map(\.check) ?? []
-            if !dependencies.isEmpty, let cause = (try? await store.unresolvedIncidents())?.first(where: { $0.check.map(dependencies.contains) ?? false && $0.id != incident.id }) {
-                return suppressed("held back by incident \(cause.id) of \(cause.check ?? cause.key), which \(check) depends on")
+            if let cause = await holder(of: check, besides: incident.id) {
+                return suppressed(Self.heldBack(check, by: cause))
             }
         }
         if !bypassCooldown, let last = try? await store.lastNotification(key: incident.key), last.severity >= incident.severity,
            at.timeIntervalSince(last.at) < policy.cooldown.seconds {
             return suppressed("within the cooldown of \(DurationText.format(policy.cooldown)) (the last message of \(incident.key) was at \(Self.stamp(last.at)))")
         }
+        refreshTitle(&incident)
         let label = incident.severity.rawValue.uppercased()
-        queue(&incident, &change, subject: "\(label) L\(incident.level) \(incident.title)", body: body(incident, headline: why, at: at), severity: incident.severity.rawValue, to: targets, at: at, why: why)
+        queue(&incident, &change, subject: "\(label) L\(incident.level) \(incident.title)", body: body(incident, headline: headline ?? why, at: at), severity: incident.severity.rawValue, to: targets, at: at, why: why)
+    }
+
+    /// What an incident of a check is about: the check, its subject, its reading and the limit.
+    static func title(of reading: CheckResult) -> String {
+        "\(reading.check)\(reading.subject.map { " [\($0)]" } ?? ""): \(reading.text) (\(reading.threshold))"
+    }
+
+    /// Puts the latest reading of the incident's check in its title, for the message about to go.
+    private func refreshTitle(_ incident: inout Incident) {
+        guard let check = incident.check, let reading = readings.withLock({ $0[check] }) else { return }
+        incident.title = Self.title(of: reading)
     }
 
     private func queue(_ incident: inout Incident, _ change: inout IncidentChange, subject: String, body: String, severity: String, to targets: [String], at: Date, why: String) {

@@ -4,13 +4,15 @@ import Yams
 ///
 /// Levels: 1 automatic recovery (the check's runbook), 2 alert notification, 3 manual
 /// intervention (more channels), 4 system reset (`emergency-recovery`, only with a person's
-/// confirmation). Without the section every level notifies every configured channel, level 2
-/// climbs to 3 after 15 minutes unacknowledged, and the cooldown is an hour.
+/// confirmation). Without the section every level notifies every configured channel, an
+/// incident still bad 5 minutes into its recovery climbs to 2, level 2 climbs to 3 after 15
+/// minutes unacknowledged, and the cooldown is an hour.
 public struct EscalationPolicy: Sendable, Equatable {
     public struct Level: Sendable, Equatable {
         /// Channels by name; nil for every configured channel.
         public var channels: [String]?
         /// Unacknowledged this long, the incident climbs one level (never to 4); nil: it stays.
+        /// At level 1, the grace its recovery has before people hear of it.
         public var climbAfter: Duration?
 
         public init(channels: [String]? = nil, climbAfter: Duration? = nil) {
@@ -22,8 +24,8 @@ public struct EscalationPolicy: Sendable, Equatable {
     /// Least time between two notifications of the same incident key at the same severity; a
     /// higher severity, a climb and a resolve go out regardless.
     public var cooldown: Duration = .seconds(3600)
-    /// Levels 2, 3 and 4.
-    public var levels: [Int: Level] = [2: Level(climbAfter: .seconds(900)), 3: Level(), 4: Level()]
+    /// Levels 1 (its climb only: it tells nobody), 2, 3 and 4.
+    public var levels: [Int: Level] = [1: Level(climbAfter: .seconds(300)), 2: Level(climbAfter: .seconds(900)), 3: Level(), 4: Level()]
     /// Per channel, the channel a message goes to once it has failed `fallbackAfter` times there
     /// (or was rejected).
     public var fallback: [String: String] = [:]
@@ -44,7 +46,8 @@ public struct EscalationPolicy: Sendable, Equatable {
 }
 
 extension EngineConfig {
-    /// `escalation:`: cooldown, levels (2-4, each with `channels` and `climb_after`), fallback.
+    /// `escalation:`: cooldown, levels (1 with `climb_after`, 2-4 with `channels` and
+    /// `climb_after`), fallback.
     /// Returns the channel names it uses, with where, for `checkChannelReferences`.
     mutating func readEscalation(_ node: Node, _ source: inout YAMLSource) -> [(String, Node)] {
         var escalationReferences: [(String, Node)] = []
@@ -74,8 +77,8 @@ extension EngineConfig {
             case "levels":
                 guard let levels = source.entries(value, what: "escalation.levels") else { break }
                 for (number, keyNode, levelNode) in levels {
-                    guard let level = Int(number), (2...4).contains(level) else {
-                        source.error(keyNode, "escalation level '\(number)' is not 2, 3 or 4 (level 1 is the check's own runbook)")
+                    guard let level = Int(number), (1...4).contains(level) else {
+                        source.error(keyNode, "escalation level '\(number)' is not 1, 2, 3 or 4")
                         continue
                     }
                     guard let fields = source.entries(levelNode, what: "escalation.levels.\(level)") else { continue }
@@ -86,6 +89,8 @@ extension EngineConfig {
                             if level == 4 { source.error(node, "level 4 has nowhere to climb: remove climb_after"); continue }
                             if level == 3 { source.error(node, "level 3 does not climb by itself: level 4 (emergency-recovery) needs a person's confirmation (`runbook reset ID --confirm`)"); continue }
                             settings.climbAfter = source.duration(node, what: "climb_after")
+                        } else if level == 1 {
+                            source.error(node, "level 1 tells nobody (it is the check's own runbook at work): name channels under level 2")
                         } else {
                             let items = node.sequence ?? [node]
                             settings.channels = items.compactMap { item in

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RunbookApp
 import RunbookChecks
+import RunbookEscalation
 import RunbookExecutor
 import RunbookModel
 import RunbookSQLite
@@ -47,8 +48,10 @@ struct GuardianHarness {
     let launcher: RunLauncher
     let decisions = Decisions()
     let checks: [Check]
+    /// Incidents under `escalation`, when the test gives one, for two channels.
+    let desk: IncidentDesk?
 
-    init(_ checkYAML: [String], runbooks: [String] = []) throws {
+    init(_ checkYAML: [String], runbooks: [String] = [], escalation: EscalationPolicy? = nil) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
@@ -67,14 +70,19 @@ struct GuardianHarness {
         }))
         let decisions = self.decisions
         let environment = EngineServices(engine: nil, records: records.flows)
-        let base = Date()
+        // A whole second, as the records keep times to the millisecond.
+        let base = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         let origin = clock.now
+        // Wall time moves with the test clock, for cooldowns and climbs.
+        let clock = self.clock
+        let now: @Sendable () -> Date = { base.addingTimeInterval(origin.duration(to: clock.now).seconds) }
+        let checks = self.checks, incidents = records.incidents
+        desk = escalation.map { IncidentDesk(store: incidents, policy: $0, channels: ["ops-telegram", "ops-email"], checks: { checks }, now: now) }
         guardian = Guardian(
             book: CheckBook(checks: checks, evaluator: CheckEvaluator(probes: probes, environment: environment, clock: clock)),
-            launcher: launcher, journal: records.checks, clock: clock, logger: Logger(label: "test"),
+            launcher: launcher, journal: records.checks, incidents: desk, clock: clock, logger: Logger(label: "test"),
             healthFile: folder.appendingPathComponent("health.json").path,
-            // Wall time moves with the test clock, for cooldowns.
-            now: { [clock] in base.addingTimeInterval(origin.duration(to: clock.now).seconds) },
+            now: now,
             onDecision: { _, decision in decisions.append(decision) }
         )
     }
@@ -201,6 +209,47 @@ struct GuardianHarness {
         #expect(try await harness.records.checks.openAlerts() == ["dial-check"])
         task.cancel()
         _ = try? await task.value
+    }
+
+    @Test func everyMessageOfAnIncidentSaysWhatTheCheckMeasuresWhenItIsSent() async throws {
+        let dial = "messages-\(UUID().uuidString)"
+        let check = """
+            name: dial-check
+            probe: {dial: \(dial)}
+            warning: "> 120"
+            critical: "> 300"
+            interval: 10s
+            hysteresis: {fail: 1, recover: 1}
+            """
+        let harness = try GuardianHarness([check], escalation: EscalationPolicy())
+        defer { harness.remove() }
+        let desk = try #require(harness.desk)
+        let evaluate = { await harness.guardian.evaluateOnce(harness.checks[0]) }
+        func texts() async throws -> [String] {
+            try await harness.records.incidents.outbox(states: Set(OutboxEntry.State.allCases), limit: 100).filter { $0.channel == "ops-telegram" }.map(\.subject)
+        }
+        DialProbe.set(dial, 10)
+        await evaluate()
+        DialProbe.set(dial, 310)
+        await evaluate()
+        #expect(try await texts() == ["CRITICAL L2 dial-check: dial at 310.0 (critical > 300)"])
+
+        // Still critical 15 minutes on, and worse: the level-3 message says how bad it is now.
+        for _ in 0..<90 {
+            await harness.clock.advance(by: .seconds(10))
+            DialProbe.set(dial, DialProbe.dials.withLock { $0[dial]!.value } + 10)
+            await evaluate()
+            try await desk.tick()
+        }
+        let climbed = try await texts()
+        #expect(climbed.last == "CRITICAL L3 dial-check: dial at 1210.0 (critical > 300)", "\(climbed)")
+
+        // Back to healthy: the resolve says the value that resolved it.
+        await harness.clock.advance(by: .seconds(10))
+        DialProbe.set(dial, 12)
+        await evaluate()
+        let resolved = try await texts()
+        #expect(resolved.last == "RESOLVED dial-check: dial at 12.0 (warning > 120, critical > 300)", "\(resolved)")
     }
 
     @Test func aRunbookStartedByACheckGetsItsDefaultsAndStartsWhenTheCooldownEnds() async throws {

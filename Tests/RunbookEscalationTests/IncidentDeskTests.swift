@@ -36,6 +36,12 @@ final class DeskHarness: Sendable {
     var now: Date { time.now }
     func advance(_ seconds: TimeInterval) { time.advance(seconds) }
 
+    /// Time passes, and the engine's incident clock ticks.
+    func pass(_ seconds: TimeInterval) async throws {
+        advance(seconds)
+        try await desk.tick()
+    }
+
     static let location = SourceLocation(file: "Checks/x.yaml", line: 1, column: 1)
     static var checks: [Check] {
         var signals = Check(name: "signals-per-hour", probe: ProbeConfig(kind: "rate"))
@@ -47,7 +53,26 @@ final class DeskHarness: Sendable {
         ]
     }
 
+    /// The checks the project ships, as `runbook up` reads them.
+    static var shipped: [Check] {
+        get throws {
+            let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Checks").standardized.path
+            return try CheckLoader(probes: Catalog.probes).loadAll(paths: [folder])
+        }
+    }
+
     func check(_ name: String) -> Check { Self.checks.first { $0.name == name }! }
+
+    /// A check changed state, as the guardian reports it.
+    @discardableResult
+    func change(_ check: Check, to status: CheckStatus, _ text: String, subject: String? = nil, threshold: String = "") async throws -> [Incident] {
+        try await desk.checkChanged(check, to: status, text: text, subject: subject, threshold: threshold)
+    }
+
+    /// The messages queued for one incident, oldest first.
+    func messages(of id: Int64) async throws -> [OutboxEntry] {
+        try await records.incidents.outbox(incident: id)
+    }
 
     func critical(_ name: String, subject: String? = nil) async throws -> Incident {
         try await desk.checkChanged(check(name), to: .critical, text: "no heartbeat for 95s", subject: subject, threshold: "> 60s").first!
