@@ -78,7 +78,8 @@ public struct Application: Sendable {
         )
         // Incidents need only the records and the checks, so the supervisor can tell them of a
         // service that gave up from the first start on.
-        let desk = assembly.incidentDesk(records: records, checks: { checks })
+        let leading = LeadershipOnceKnown()
+        let desk = assembly.incidentDesk(records: records, checks: { checks }, leadership: leading)
         let serviceChanges = ServiceChanges(desk: desk)
         let live: LiveEngine
         do {
@@ -111,6 +112,7 @@ public struct Application: Sendable {
         // Engines sharing the records lead by a lease; the one engine of SQLite records always leads.
         let lease = await fleetLease(records: records, live: live)
         let leadership: any Leadership = lease ?? SoleEngine()
+        leading.know(leadership)
         let guardian = Guardian(
             book: book, launcher: launcher,
             journal: records.checks, incidents: desk, clock: ContinuousClock(), logger: Logger(label: "runbook.guardian"), healthFile: assembly.healthFile,
@@ -128,11 +130,10 @@ public struct Application: Sendable {
         desk.onQueued { outboxes.withLock { $0 }?.wake() }
         let scheduler: @Sendable () -> Scheduler<ContinuousClock> = { self.scheduler(assembly, records: records, library: library, launcher: launcher) }
         // The duties only a fleet's leader does, made anew each time this engine leads.
+        // Incident climbs run on every engine: each climbs its own incidents (it reads their
+        // checks), the leader those of no engine (shared checks, runbooks).
         let duties: [any Service] = if let lease {
-            [
-                lease, LeaderOnly(lease) { makeOutbox() }, LeaderOnly(lease) { IncidentClock(desk: desk, clock: ContinuousClock()) }, guardian,
-                LeaderOnly(lease) { scheduler() },
-            ]
+            [lease, LeaderOnly(lease) { makeOutbox() }, IncidentClock(desk: desk, clock: ContinuousClock()), guardian, LeaderOnly(lease) { scheduler() }]
         } else {
             [makeOutbox(), IncidentClock(desk: desk, clock: ContinuousClock()), guardian, scheduler()]
         }
@@ -217,4 +218,13 @@ public enum ZMQPort {
         guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
         return Int(endpoint[endpoint.index(after: colon)...])
     }
+}
+
+/// Leadership known once the engine has started: nobody leads until then.
+final class LeadershipOnceKnown: Leadership {
+    private let known = Mutex<(any Leadership)?>(nil)
+
+    func know(_ leadership: any Leadership) { known.withLock { $0 = leadership } }
+
+    var isLeading: Bool { known.withLock { $0 }?.isLeading ?? false }
 }

@@ -207,8 +207,12 @@ public struct Assembly: Sendable {
     }
 
     /// Incidents and the outbox, in the records, under the configured escalation policy.
-    public func incidentDesk(records: Records, checks: @escaping @Sendable () -> [Check]) -> IncidentDesk {
-        IncidentDesk(store: records.incidents, policy: config.escalation, channels: config.channels.map(\.name), checks: checks)
+    /// `leadership`: whether this engine leads its fleet (it climbs the incidents of no engine).
+    public func incidentDesk(records: Records, checks: @escaping @Sendable () -> [Check], leadership: any Leadership = SoleEngine()) -> IncidentDesk {
+        IncidentDesk(
+            store: records.incidents, policy: config.escalation, channels: config.channels.map(\.name), checks: checks,
+            engine: records.fleet == nil ? nil : config.engine.name, leadership: leadership
+        )
     }
 
     /// What steps see of the engine: what checks see, with the checks themselves, the alerts,

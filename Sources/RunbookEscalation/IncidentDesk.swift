@@ -22,11 +22,20 @@ public final class IncidentDesk: Sendable {
     /// Each check's latest reading, unknown ones aside: a message says what its check measures
     /// when the message is queued, not what it measured when the incident opened.
     private let readings: Mutex<[String: CheckResult]> = Mutex([:])
+    /// This engine's name where engines share the incidents (a fleet); nil for the sole engine.
+    /// A local check's incidents and a service's are keyed with it (`check:NAME@ENGINE`), so that
+    /// each engine's stay its own; a shared check's are the fleet's, one per key.
+    private let engine: String?
+    /// Whether this engine leads its fleet: the leader climbs the incidents of no engine.
+    private let leadership: any Leadership
 
     public init(
         store: any IncidentStore, policy: EscalationPolicy, channels: [String], checks: @escaping @Sendable () -> [Check] = { [] },
-        logger: Logger = Logger(label: "runbook.incidents"), now: @escaping @Sendable () -> Date = { Date() }
+        logger: Logger = Logger(label: "runbook.incidents"), now: @escaping @Sendable () -> Date = { Date() }, engine: String? = nil,
+        leadership: any Leadership = SoleEngine()
     ) {
+        self.engine = engine
+        self.leadership = leadership
         self.store = store
         self.policy = policy
         self.channels = channels
@@ -58,15 +67,15 @@ public final class IncidentDesk: Sendable {
         switch status {
         case .warning, .critical:
             let severity: Severity = status == .critical ? .critical : .warning
-            let key = "check:\(check.name)" + (subject.map { ":\($0)" } ?? "")
+            let key = checkKey(check.name) + (subject.map { ":\($0)" } ?? "")
             let action = status == .critical ? check.onCritical : check.onWarning
-            let title = Self.title(of: reading)
+            let title = title(of: reading)
             // Level 1 when the check has a runbook to recover by itself, or a warning that has
             // none waits for its critical's runbook: people hear of it only if that does not work.
             let level = action != nil || (status == .warning && check.onCritical != nil) ? 1 : 2
             return [try await raise(key: key, check: check.name, subject: subject, title: title, severity: severity, level: level, actor: "check \(check.name)", detail: title)]
         case .healthy, .idle:
-            return try await resolve(where: { $0.check == check.name }, actor: "check \(check.name)", detail: "\(check.name) is \(status.rawValue) again")
+            return try await resolve(where: { self.isOf($0, check: check.name) }, actor: "check \(check.name)", detail: "\(check.name) is \(status.rawValue) again")
         case .unknown:
             return []
         }
@@ -75,7 +84,7 @@ public final class IncidentDesk: Sendable {
     /// A run a check started has begun: on the timeline of the check's incident, so that it shows
     /// how long the recovery took as well as how it ended.
     public func runBegan(check: String, runID: Int64, runbook: String) async throws {
-        for incident in try await store.unresolvedIncidents() where incident.check == check {
+        for incident in try await store.unresolvedIncidents() where isOf(incident, check: check) {
             try await modify(incident.id) { incident, change, at in
                 change.events.append(IncidentEvent(at: at, kind: .run, actor: "run \(runID)", detail: "run \(runID) (\(runbook)) started", level: incident.level, runID: runID))
             }
@@ -85,7 +94,7 @@ public final class IncidentDesk: Sendable {
     /// A run a check started has ended: linked to the check's incident, and a failure (or an
     /// escalation the run asked for) raises it to at least level 2.
     public func runEnded(check: String, runID: Int64, runbook: String, status: RunStatus, escalationLevel: Int, error: String?) async throws {
-        for incident in try await store.unresolvedIncidents() where incident.check == check {
+        for incident in try await store.unresolvedIncidents() where isOf(incident, check: check) {
             let failed = status != .succeeded
             var detail = "run \(runID) (\(runbook)) \(status.rawValue)" + (error.map { ": \($0)" } ?? "")
             var target = failed ? max(2, escalationLevel) : escalationLevel
@@ -107,7 +116,7 @@ public final class IncidentDesk: Sendable {
         let key: String
         if let name = check {
             // The check's open incident, whatever its subject; a new one keyed by the check when none is open.
-            key = (try? await store.unresolvedIncidents().first { $0.check == name }?.key) ?? "check:\(name)"
+            key = (try? await store.unresolvedIncidents().first { self.isOf($0, check: name) }?.key) ?? checkKey(name)
         } else {
             key = "runbook:\(runbook)"
         }
@@ -121,7 +130,7 @@ public final class IncidentDesk: Sendable {
     /// A supervised service changed state: `gave-up` (its restart budget spent) is level 3;
     /// running again resolves it.
     public func serviceChanged(_ service: String, state: ServiceState, reason: String?) async throws {
-        let key = "service:\(service)"
+        let key = "service:\(service)" + (engine.map { "@\($0)" } ?? "")
         if state == .gaveUp {
             let title = "service \(service) gave up: \(reason ?? "its restart budget is spent")"
             try await raise(key: key, check: nil, subject: service, title: title, severity: .critical, level: 3, actor: "supervisor", detail: title)
@@ -184,9 +193,9 @@ public final class IncidentDesk: Sendable {
     public func tick() async throws {
         let at = now()
         let unresolved = try await store.unresolvedIncidents()
-        for incident in unresolved where incident.status == .open && incident.level < 3 {
+        for incident in unresolved where incident.status == .open && incident.level < 3 && climbsHere(incident) {
             guard let wait = climbWait(incident), at.timeIntervalSince(incident.levelAt) >= wait.seconds,
-                  await holder(of: incident.check, besides: incident.id, among: unresolved) == nil
+                  await holder(of: incident.check, key: incident.key, besides: incident.id, among: unresolved) == nil
             else { continue }
             let (level, since) = (incident.level, incident.levelAt)
             let why = level == 1
@@ -261,7 +270,7 @@ public final class IncidentDesk: Sendable {
                     return try await commit(change)
                 }
                 // Held back, it waits at level 1 while the incident that explains it is open.
-                let cause = await holder(of: check, besides: 0)
+                let cause = await holder(of: check, key: key, besides: 0)
                 let requested = level
                 let level = cause == nil ? requested : 1
                 var incident = Incident(key: key, check: check, subject: subject, title: title, severity: severity, level: level, openedAt: at)
@@ -307,7 +316,7 @@ public final class IncidentDesk: Sendable {
     /// Climbs to `level`, unless an incident of a check this one depends on is open: then it
     /// stays where it is, and starts over once that incident resolves (`release`).
     private func climbUnlessHeld(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) async {
-        if let cause = await holder(of: incident.check, besides: incident.id) {
+        if let cause = await holder(of: incident.check, key: incident.key, besides: incident.id) {
             change.events.append(held(incident, by: cause, level: level, at: at, why: why))
             return
         }
@@ -316,12 +325,46 @@ public final class IncidentDesk: Sendable {
 
     /// The unresolved incident of a check that `check` depends on (other than `id`), which
     /// explains this one: while it is open this one tells nobody and does not climb.
-    private func holder(of check: String?, besides id: Int64, among unresolved: [Incident]? = nil) async -> Incident? {
+    private func holder(of check: String?, key: String, besides id: Int64, among unresolved: [Incident]? = nil) async -> Incident? {
         let dependencies = dependencies(of: check)
         guard !dependencies.isEmpty else { return nil }
         let open: [Incident]
         if let unresolved { open = unresolved } else { open = (try? await store.unresolvedIncidents()) ?? [] }
-        return open.first { $0.id != id && $0.check.map(dependencies.contains) ?? false }
+        return open.first { $0.id != id && ($0.check.map(dependencies.contains) ?? false) && Self.explains($0, key) }
+    }
+
+    /// Whether an incident can explain the incident keyed `key`: one of the same engine, or of none.
+    private static func explains(_ cause: Incident, _ key: String) -> Bool {
+        guard let owner = owner(of: cause.key) else { return true }
+        return owner == Self.owner(of: key)
+    }
+
+    /// The key of `check`'s incidents here: `check:NAME`, with `@ENGINE` for a local check of an
+    /// engine of a fleet.
+    func checkKey(_ check: String) -> String {
+        guard let engine, !(checks().first { $0.name == check }?.shared ?? false) else { return "check:\(check)" }
+        return "check:\(check)@\(engine)"
+    }
+
+    /// Whether `incident` is `check`'s here (of this engine, or of the fleet for a shared check).
+    func isOf(_ incident: Incident, check: String) -> Bool {
+        let key = checkKey(check)
+        return incident.check == check && (incident.key == key || incident.key.hasPrefix(key + ":"))
+    }
+
+    /// The engine an incident's key names (`check:NAME@ENGINE:subject`, `service:NAME@ENGINE`).
+    static func owner(of key: String) -> String? {
+        let parts = key.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, let at = parts[1].firstIndex(of: "@") else { return nil }
+        return String(parts[1][parts[1].index(after: at)...])
+    }
+
+    /// Whether this engine climbs `incident`: its own, and on the leader those of no engine.
+    /// Each is climbed by one engine, which reads its check.
+    private func climbsHere(_ incident: Incident) -> Bool {
+        guard let engine else { return true }
+        guard let owner = Self.owner(of: incident.key) else { return leadership.isLeading }
+        return owner == engine
     }
 
     /// The checks `check` names in `depends_on`.
@@ -351,8 +394,8 @@ public final class IncidentDesk: Sendable {
         let unresolved = try await store.unresolvedIncidents()
         for dependent in unresolved {
             let dependencies = dependencies(of: dependent.check)
-            guard let cause = causes.first(where: { $0.check.map(dependencies.contains) ?? false }),
-                  await holder(of: dependent.check, besides: dependent.id, among: unresolved) == nil
+            guard let cause = causes.first(where: { ($0.check.map(dependencies.contains) ?? false) && Self.explains($0, dependent.key) }),
+                  await holder(of: dependent.check, key: dependent.key, besides: dependent.id, among: unresolved) == nil
             else { continue }
             let told = !(try await store.channelsNotified(incident: dependent.id)).isEmpty
             try await modify(dependent.id) { incident, change, at in
@@ -390,7 +433,7 @@ public final class IncidentDesk: Sendable {
             if let silence = (try? await store.silences(activeAt: at))?.first(where: { $0.check == check }) {
                 return suppressed("\(check) silenced until \(Self.stamp(silence.until)) by \(silence.by): \(silence.reason)")
             }
-            if let cause = await holder(of: check, besides: incident.id) {
+            if let cause = await holder(of: check, key: incident.key, besides: incident.id) {
                 return suppressed(Self.heldBack(check, by: cause))
             }
         }
@@ -404,14 +447,17 @@ public final class IncidentDesk: Sendable {
     }
 
     /// What an incident of a check is about: the check, its subject, its reading and the limit.
-    static func title(of reading: CheckResult) -> String {
-        "\(reading.check)\(reading.subject.map { " [\($0)]" } ?? ""): \(reading.text) (\(reading.threshold))"
+    /// In a fleet, a local check's says which engine read it.
+    func title(of reading: CheckResult) -> String {
+        let engine = checkKey(reading.check).contains("@") ? engine.map { " on \($0)" } ?? "" : ""
+        return "\(reading.check)\(reading.subject.map { " [\($0)]" } ?? "")\(engine): \(reading.text) (\(reading.threshold))"
     }
 
-    /// Puts the latest reading of the incident's check in its title, for the message about to go.
+    /// Puts the latest reading of the incident's check in its title, for the message about to go
+    /// (this engine's reading, of this engine's incident).
     private func refreshTitle(_ incident: inout Incident) {
-        guard let check = incident.check, let reading = readings.withLock({ $0[check] }) else { return }
-        incident.title = Self.title(of: reading)
+        guard let check = incident.check, isOf(incident, check: check), let reading = readings.withLock({ $0[check] }) else { return }
+        incident.title = title(of: reading)
     }
 
     private func queue(_ incident: inout Incident, _ change: inout IncidentChange, subject: String, body: String, severity: String, to targets: [String], at: Date, why: String) {
