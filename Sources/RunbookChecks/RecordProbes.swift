@@ -29,6 +29,34 @@ public struct TickStoreProbe: Probe {
     }
 }
 
+/// Seconds since each engine of the fleet last beat, by the records server's clock; the
+/// silentest's. An engine stopped on purpose, or silent for longer than `seen_within`, is left
+/// out. Records no other engine shares have no fleet: idle. Value: seconds.
+public struct EngineHeartbeatProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "engine_heartbeat", summary: "seconds since the silentest engine of the fleet last beat (value: seconds)",
+        inputs: [InputSpec("seen_within", .duration)], unit: .seconds, warning: Threshold(.above, 20), critical: Threshold(.above, 30)
+    )
+
+    public var seenWithin: Duration
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {
+        seenWithin = inputs.duration("seen_within") ?? .seconds(86_400)
+    }
+
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
+        guard let fleet = environment.fleet else {
+            return ProbeReading(value: nil, text: "one engine keeps these records alone: there is no fleet to watch", status: .idle)
+        }
+        let members = try await fleet.members().filter { !$0.stopped && $0.silentFor < seenWithin.seconds }
+        guard let silentest = members.max(by: { $0.silentFor < $1.silentFor }) else {
+            return ProbeReading(value: nil, text: "no engine of the fleet is beating", status: .unknown)
+        }
+        let others = members.count > 1 ? " (silentest of \(members.count) engines; \(members.first(where: \.leading)?.beat.name ?? "none") leads)" : ""
+        return ProbeReading(value: silentest.silentFor, text: "\(silentest.beat.name): last heartbeat \(Age.text(silentest.silentFor)) ago\(others)", subject: silentest.beat.name)
+    }
+}
+
 /// Seconds since each EA's last heartbeat; the oldest, or one EA's. Value: seconds.
 public struct HeartbeatProbe: Probe {
     public static let spec = ProbeSpec(

@@ -23,6 +23,11 @@ public protocol FleetStore: Sendable {
     func release(engine: String) async throws
     /// Writes `beat` as the engine's row, the time being the server's.
     func beat(_ beat: EngineBeat) async throws
+    /// Marks `engine` stopped on purpose: it beats no more, and nobody is paged for it.
+    func leave(engine: String) async throws
+    /// Marks as `interrupted` the runs left `running` by engines other than `besides` that have
+    /// not beaten for `silentFor` (dead, or stopped without ending them); their ids.
+    func interruptRuns(ofEnginesSilentFor silentFor: Duration, besides: String) async throws -> [Int64]
     /// Every engine that has beaten, by name, with the lease's holder marked.
     func members() async throws -> [FleetMember]
 }
@@ -59,8 +64,11 @@ public struct FleetMember: Sendable, Equatable {
     public var leading: Bool
     /// The lease's term when it leads.
     public var term: Int64?
+    /// It stopped on purpose (`leave`), and has not beaten since.
+    public var stopped: Bool
 
-    public init(beat: EngineBeat, lastBeat: Date, silentFor: Double, leading: Bool, term: Int64?) {
+    public init(beat: EngineBeat, lastBeat: Date, silentFor: Double, leading: Bool, term: Int64?, stopped: Bool = false) {
+        self.stopped = stopped
         self.beat = beat
         self.lastBeat = lastBeat
         self.silentFor = silentFor
@@ -68,7 +76,7 @@ public struct FleetMember: Sendable, Equatable {
         self.term = term
     }
 
-    public var role: String { leading ? "leader" : "standby" }
+    public var role: String { leading ? "leader" : stopped ? "stopped" : "standby" }
 }
 
 /// This build's version, as the fleet shows it.

@@ -49,6 +49,12 @@ public final class LeaseKeeper<C: Clock>: Service, Leadership, Sendable where C.
             } else if term == nil, was {
                 logger.warning("\(engine) lost the lease to another engine: its duties stop here")
             }
+            if term != nil {
+                let interrupted = try await store.interruptRuns(ofEnginesSilentFor: ttl, besides: engine)
+                if !interrupted.isEmpty {
+                    logger.warning("runs \(interrupted.map(String.init).joined(separator: ", ")) of engines that stopped beating marked interrupted")
+                }
+            }
             if problem.withLock({ $0 }) != nil {
                 problem.withLock { $0 = nil }
                 logger.notice("the fleet's records answer again")
@@ -73,6 +79,7 @@ public final class LeaseKeeper<C: Clock>: Service, Leadership, Sendable where C.
                 do { try await clock.sleep(until: started.advanced(by: ttl / 3), tolerance: nil) } catch { break }
             }
         }
+        do { try await store.leave(engine: engine) } catch { logger.warning("cannot say the engine stops on purpose (the fleet will see it silent): \(error)") }
         guard isLeading else { return }
         state.withLock { $0 = (nil, nil) }
         do {

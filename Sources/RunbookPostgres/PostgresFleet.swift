@@ -43,8 +43,34 @@ public final class PostgresFleet: FleetStore, Sendable {
                 INSERT INTO engines (name, host, pid, version, started_at, last_beat, flows_up, flows_total)
                 VALUES (\(beat.name), \(beat.host), \(Int(beat.pid)), \(beat.version), \(Stamp(beat.startedAt)), now(), \(beat.flowsUp), \(beat.flowsTotal))
                 ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version, started_at = excluded.started_at,
-                    last_beat = excluded.last_beat, flows_up = excluded.flows_up, flows_total = excluded.flows_total
+                    last_beat = excluded.last_beat, flows_up = excluded.flows_up, flows_total = excluded.flows_total, stopped_at = NULL
                 """)
+        }
+    }
+
+    public func leave(engine: String) async throws {
+        try await database.withConnection(patience: .some(patience)) { connection in
+            try await connection.sql("UPDATE engines SET stopped_at = now() WHERE name = \(engine)")
+        }
+    }
+
+    public func interruptRuns(ofEnginesSilentFor silentFor: Duration, besides: String) async throws -> [Int64] {
+        let milliseconds = silentFor.milliseconds
+        return try await database.withTransaction(patience: .some(patience)) { connection in
+            let runs = try await connection.rows("""
+                SELECT r.id, r.engine FROM runs r JOIN engines e ON e.name = r.engine
+                WHERE r.status = 'running' AND r.engine != \(besides) AND e.last_beat < now() - \(milliseconds) * interval '1 millisecond'
+                FOR UPDATE OF r
+                """) { (id: try $0("id", as: Int64.self), engine: try $0("engine", as: String.self)) }
+            for run in runs {
+                let inFlight = try await connection.row(
+                    "SELECT step_id FROM step_attempts WHERE run_id = \(run.id) AND status = 'running' ORDER BY id DESC LIMIT 1"
+                ) { try $0("step_id", as: String.self) }
+                let reason = "interrupted: engine \(run.engine) stopped beating" + (inFlight.map { " while step '\($0)' was in flight" } ?? " between steps")
+                try await connection.sql("UPDATE step_attempts SET status = 'interrupted', finished_at = now(), error = 'interrupted' WHERE run_id = \(run.id) AND status = 'running'")
+                try await connection.sql("UPDATE runs SET status = 'interrupted', finished_at = now(), error = \(reason) WHERE id = \(run.id)")
+            }
+            return runs.map(\.id)
         }
     }
 
@@ -52,7 +78,7 @@ public final class PostgresFleet: FleetStore, Sendable {
         try await database.withConnection { connection in
             try await connection.rows("""
                 SELECT e.*, extract(epoch FROM now() - e.last_beat)::double precision AS silent_for,
-                    (l.holder IS NOT NULL) AS leading, l.term AS term
+                    (l.holder IS NOT NULL) AS leading, l.term AS term, (e.stopped_at IS NOT NULL) AS stopped
                 FROM engines e LEFT JOIN engine_lease l ON l.holder = e.name AND l.expires_at > now()
                 ORDER BY e.name
                 """) { row in
@@ -61,7 +87,8 @@ public final class PostgresFleet: FleetStore, Sendable {
                         name: try row("name"), host: try row("host"), pid: Int32(try row("pid", as: Int.self)), version: try row("version"),
                         startedAt: try row.date("started_at"), flowsUp: try row("flows_up"), flowsTotal: try row("flows_total")
                     ),
-                    lastBeat: try row.date("last_beat"), silentFor: try row("silent_for"), leading: try row("leading"), term: try row("term")
+                    lastBeat: try row.date("last_beat"), silentFor: try row("silent_for"), leading: try row("leading"), term: try row("term"),
+                    stopped: try row("stopped")
                 )
             }
         }

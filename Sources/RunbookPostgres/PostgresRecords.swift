@@ -138,7 +138,7 @@ public final class PostgresRecords: Sendable {
             CREATE TABLE engine_lease (lease text PRIMARY KEY, holder text NOT NULL, term bigint NOT NULL, expires_at timestamptz NOT NULL);
             CREATE TABLE engines (
                 name text PRIMARY KEY, host text NOT NULL, pid integer NOT NULL, version text NOT NULL, started_at timestamptz NOT NULL,
-                last_beat timestamptz NOT NULL, flows_up integer NOT NULL, flows_total integer NOT NULL
+                last_beat timestamptz NOT NULL, flows_up integer NOT NULL, flows_total integer NOT NULL, stopped_at timestamptz
             )
             """),
     ]

@@ -29,6 +29,8 @@ public struct EngineServices: Sendable {
     /// The configured tick store, SQLite or PostgreSQL (`compress`, `retention`, `tick_counts`,
     /// the `tick_store` probe).
     public var ticks: TickStoreAccess?
+    /// The engines sharing the records, where they do (`engine_heartbeat`).
+    public var fleet: (any FleetStore)?
     /// Servers the `sql` step and probe reach by URL (PostgreSQL).
     public var sqlServers: (any SQLServers)?
     /// For a check that counts only while the market is open: when it last opened. Ages are not

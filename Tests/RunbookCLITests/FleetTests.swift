@@ -27,6 +27,9 @@ import Testing
     static let files = [
         "Runbooks/note.yaml": "name: note\nsteps:\n  - id: say\n    log: noted\n",
         "Schedules/beat.yaml": "name: beat\nrunbook: note\nevery: 2s\ncatch_up: all\n",
+        "Runbooks/long.yaml": "name: long\nsteps:\n  - id: settle\n    shell: sleep 60\n",
+        "Schedules/long.yaml": "name: long\nrunbook: long\nevery: 2s\ncatch_up: none\n",
+        "Checks/engine-heartbeat.yaml": "name: engine-heartbeat\nprobe: {engine_heartbeat: {}}\ncritical: \"> 5s\"\ninterval: 1s\nscope: shared\n",
     ]
 
     func fleet(_ cli: CLIHarness, _ environment: [String: String]) -> [[String: Any]] {
@@ -86,6 +89,17 @@ import Testing
         #expect(leader(b.cli, environment) == "engine-b")
         let dead = fleet(b.cli, environment).first { $0["name"] as? String == "engine-a" }
         #expect(dead?["alive"] as? Bool == false)
+        // The survivor raises the dead engine as an incident of the fleet...
+        #expect(await eventually(within: .seconds(20)) {
+            let incidents = (try? b.cli.finish(try b.cli.start(["incidents", "--json"], environment: environment)).json["incidents"] as? [[String: Any]]) ?? []
+            return incidents.contains { $0["key"] as? String == "check:engine-heartbeat:engine-a" }
+        }, "engine-a's silence is an incident")
+        // ...and marks what the dead engine left running as interrupted.
+        #expect(await eventually(within: .seconds(10)) {
+            (try? await server.sql("SELECT count(*) FROM runs WHERE engine = 'engine-a' AND status = 'running'", database: database)) == "0"
+        })
+        let interrupted = try await server.sql("SELECT error FROM runs WHERE engine = 'engine-a' AND status = 'interrupted'", database: database)
+        #expect(interrupted.contains("interrupted: engine engine-a stopped beating while step 'settle' was in flight"), "\(interrupted)")
         print("fleet failover: took over \(String(format: "%.2f", takeover)) s after kill -9 (lease_ttl 3s)")
         kill(b.process!.0.processIdentifier, SIGTERM)
         #expect(try b.cli.finish(b.process!).status == 0)
