@@ -177,7 +177,9 @@ let package = Package(
             dependencies: [
                 "RunbookModel", "RunbookSteps", "RunbookExecutor", "RunbookSQLite", "RunbookApp", "RunbookZMQ",
                 "RunbookStore", "RunbookFlows", "RunbookSimulator", "RunbookChecks", "RunbookScheduler", "RunbookPostgres", "RunbookTestSupport",
+                "RunbookCore", "RunbookEngine", "RunbookEscalation",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

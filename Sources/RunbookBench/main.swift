@@ -72,6 +72,13 @@ if arguments.contains("--store-only") {
     exit(0)
 }
 
+// The records, SQLite and PostgreSQL side by side: --records-only.
+if arguments.contains("--records-only") {
+    try await RecordsBench(scratch: scratch, rounds: rounds).run()
+    try? FileManager.default.removeItem(at: scratch)
+    exit(0)
+}
+
 // The HTTP endpoints under load; --http-only stops after them.
 if arguments.contains("--http-only") {
     try HTTPBench(runbook: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runbook").path).run()

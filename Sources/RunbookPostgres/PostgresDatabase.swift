@@ -15,14 +15,15 @@ public final class PostgresDatabase: Sendable {
     /// retries or spools): the pool would otherwise wait for the server for as long as it is down.
     let patience: Duration
 
-    public init(url: PostgresURL, patience: Duration = .seconds(10), logger: Logger = Logger(label: "runbook.postgres")) {
+    /// `durable`: see `PostgresURL.clientConfiguration(durable:)`.
+    public init(url: PostgresURL, patience: Duration = .seconds(10), durable: Bool = true, logger: Logger = Logger(label: "runbook.postgres")) {
         self.url = url
         self.logger = logger
         self.patience = patience
         // The pool logs each failed connection attempt at info: during an outage, once a second.
         // (A logger's level may be the whole program's, so it is filtered here, not lowered.)
         let background = Logger(label: logger.label) { _ in WarningsOf(logger: logger) }
-        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: background)
+        let client = PostgresClient(configuration: url.clientConfiguration(durable: durable), backgroundLogger: background)
         self.client = client
         runner = Task.detached { await client.run() }
     }

@@ -11,6 +11,11 @@ import Synchronization
 /// of `runbook_migrations`) and marks this engine's runs whose process is gone as `interrupted`.
 public final class PostgresRecords: Sendable {
     public let database: PostgresDatabase
+    /// Runs and step attempts: committed without waiting for the server's disk, as the SQLite
+    /// records commit without waiting for theirs (`synchronous=NORMAL`): a crash of the engine
+    /// loses none, a crash of the server's machine the last fraction of a second. A step costs
+    /// one round trip instead of a disk flush. Everything else waits for the disk.
+    let journal: PostgresDatabase
     /// The engine these records are written for.
     public let engine: String
     public let runs: PostgresRunRecorder
@@ -21,10 +26,11 @@ public final class PostgresRecords: Sendable {
     /// The lease and the engines' heartbeats.
     public let fleet: PostgresFleet
 
-    private init(database: PostgresDatabase, engine: String) {
+    private init(database: PostgresDatabase, journal: PostgresDatabase, engine: String) {
         self.database = database
+        self.journal = journal
         self.engine = engine
-        runs = PostgresRunRecorder(database, engine: engine)
+        runs = PostgresRunRecorder(journal, engine: engine)
         flows = PostgresFlowStore(database, engine: engine)
         checks = PostgresCheckJournal(database, engine: engine)
         schedule = PostgresSchedulerState(database)
@@ -35,7 +41,10 @@ public final class PostgresRecords: Sendable {
     /// Connects, makes or migrates the schema, and marks the runs this engine left `running` when
     /// its process died.
     public static func open(url: PostgresURL, engine: String, patience: Duration = .seconds(10), logger: Logger = Logger(label: "runbook.records")) async throws -> PostgresRecords {
-        let records = PostgresRecords(database: PostgresDatabase(url: url, patience: patience, logger: logger), engine: engine)
+        let records = PostgresRecords(
+            database: PostgresDatabase(url: url, patience: patience, logger: logger),
+            journal: PostgresDatabase(url: url, patience: patience, durable: false, logger: logger), engine: engine
+        )
         do {
             try await records.database.probe()
             try await records.database.migrate(scope: "records", migrations)
@@ -48,7 +57,10 @@ public final class PostgresRecords: Sendable {
     }
 
     /// Stops the records' connections.
-    public func close() { database.close() }
+    public func close() {
+        database.close()
+        journal.close()
+    }
 
     static let migrations: [(name: String, sql: String)] = [
         ("v1: runs, flows, checks, schedule, incidents, outbox", """

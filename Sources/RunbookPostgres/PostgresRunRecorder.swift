@@ -32,10 +32,17 @@ public final class PostgresRunRecorder: RunRecorder, RunHistory, Sendable {
     }
 
     public func startAttempt(_ attempt: AttemptStart, completing previous: FinishedAttempt?) async throws -> Int64 {
-        try await database.record { connection in
-            if let previous { try await Self.finish(previous, on: connection) }
-            let status = attempt.skipped ? StepStatus.skipped.rawValue : StepStatus.running.rawValue
-            return try await connection.row("""
+        let done = previous ?? Self.nothing
+        let ended = done.outcome
+        let status = attempt.skipped ? StepStatus.skipped.rawValue : StepStatus.running.rawValue
+        return try await database.record { connection in
+            // The previous attempt's end and this one's start in one statement: one round trip.
+            try await connection.row("""
+                WITH finished AS (
+                    UPDATE step_attempts SET finished_at = \(Stamp(ended.finishedAt)), duration_ms = \(Double(ended.duration.milliseconds)),
+                        status = \(ended.status.rawValue), exit_code = \(ended.exitCode.map { Int($0) }), output = \(ended.output), error = \(ended.error)
+                    WHERE id = \(done.id)
+                )
                 INSERT INTO step_attempts (run_id, step_index, step_id, primitive, attempt, started_at, finished_at, duration_ms, status)
                 VALUES (\(attempt.runID), \(attempt.stepIndex), \(attempt.stepID), \(attempt.primitive), \(attempt.attempt), \(Stamp(attempt.startedAt)),
                     \(attempt.skipped ? Stamp(attempt.startedAt) : nil), \(attempt.skipped ? 0.0 : nil), \(status))
@@ -44,28 +51,33 @@ public final class PostgresRunRecorder: RunRecorder, RunHistory, Sendable {
         }
     }
 
+    /// No attempt to end: the statements that end one and do something else end none (no
+    /// attempt has id 0), so that each has one shape whether or not an attempt ends with it.
+    private static let nothing = FinishedAttempt(id: 0, outcome: AttemptOutcome(status: .succeeded, finishedAt: Date(timeIntervalSince1970: 0), duration: .zero))
+
     public func finishAttempt(_ finished: FinishedAttempt) async throws {
-        try await database.record { try await Self.finish(finished, on: $0) }
+        try await end(run: nil, nil, completing: finished)
     }
 
     public func finishRun(_ id: Int64, _ outcome: RunOutcome, completing previous: FinishedAttempt?) async throws {
-        try await database.record { connection in
-            if let previous { try await Self.finish(previous, on: connection) }
-            try await connection.sql("""
-                UPDATE runs SET finished_at = \(Stamp(outcome.finishedAt)), status = \(outcome.status.rawValue), escalation_level = \(outcome.escalationLevel),
-                    error = \(outcome.error)
-                WHERE id = \(id)
-                """)
-        }
+        try await end(run: id, outcome, completing: previous ?? Self.nothing)
     }
 
-    private static func finish(_ finished: FinishedAttempt, on connection: PostgresConnection) async throws {
-        let outcome = finished.outcome
-        try await connection.sql("""
-            UPDATE step_attempts SET finished_at = \(Stamp(outcome.finishedAt)), duration_ms = \(Double(outcome.duration.milliseconds)),
-                status = \(outcome.status.rawValue), exit_code = \(outcome.exitCode.map { Int($0) }), output = \(outcome.output), error = \(outcome.error)
-            WHERE id = \(finished.id)
-            """)
+    /// The attempt's end, then the run's when there is one (run 0 is none), in one statement.
+    private func end(run id: Int64?, _ outcome: RunOutcome?, completing done: FinishedAttempt) async throws {
+        let ended = done.outcome
+        let run = outcome ?? RunOutcome(status: .succeeded, finishedAt: Date(timeIntervalSince1970: 0), escalationLevel: 0, error: nil)
+        try await database.record { connection in
+            try await connection.sql("""
+                WITH finished AS (
+                    UPDATE step_attempts SET finished_at = \(Stamp(ended.finishedAt)), duration_ms = \(Double(ended.duration.milliseconds)),
+                        status = \(ended.status.rawValue), exit_code = \(ended.exitCode.map { Int($0) }), output = \(ended.output), error = \(ended.error)
+                    WHERE id = \(done.id)
+                )
+                UPDATE runs SET finished_at = \(Stamp(run.finishedAt)), status = \(run.status.rawValue), escalation_level = \(run.escalationLevel), error = \(run.error)
+                WHERE id = \(id ?? 0)
+                """)
+        }
     }
 
     // MARK: Crash recovery

@@ -74,7 +74,12 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         return configuration
     }
 
-    var clientConfiguration: PostgresClient.Configuration {
+    var clientConfiguration: PostgresClient.Configuration { clientConfiguration(durable: true) }
+
+    /// `durable`: each commit waits for the server's disk (`synchronous_commit = on`), whatever
+    /// the server's default; otherwise it is acknowledged once in the server's memory, and only a
+    /// crash of the server's machine can lose the last fraction of a second of commits.
+    func clientConfiguration(durable: Bool) -> PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database,
             tls: requireTLS ? .require(tlsConfiguration) : .disable
@@ -83,7 +88,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         configuration.options.maximumConnections = 8
         // Durable before acknowledged, whatever the server's default: the ingest lets the journal
         // go once a batch is stored.
-        configuration.options.additionalStartupParameters = [("synchronous_commit", "on")]
+        configuration.options.additionalStartupParameters = [("synchronous_commit", durable ? "on" : "off")]
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }
