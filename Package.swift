@@ -277,6 +277,7 @@ let package = Package(
             name: "RunbookCLITests",
             dependencies: [
                 "runbook", "RunbookCLI", "RunbookModel", "RunbookSimulator", "RunbookSQLite", "RunbookPostgres", "RunbookStore", "RunbookTestSupport",
+                "RunbookCore", "RunbookEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["Peers"]

@@ -54,7 +54,7 @@ struct HTTPWiring {
         let logger = Logger(label: "runbook.http")
         let schedules = assembly.schedules().sorted
         let market = assembly.config.market
-        let backend = ServerBackend(
+        var backend = ServerBackend(
             engine: live,
             checks: { HealthReport(updatedAt: Date(), entries: guardian.states) },
             storeProblem: {
@@ -114,6 +114,7 @@ struct HTTPWiring {
             },
             incidents: desk
         )
+        if let fleet = records.fleet { backend.fleet = (fleet, assembly.config.engine.leaseTTL) }
         let access = token == nil ? "changes through the API refused until \(settings.tokenVariable) is set" : "changes need the token in \(settings.tokenVariable)"
         logger.info("http: dashboard, health and metrics on http://\(settings.listen)/; \(access)")
         return RunbookHTTPServer(settings: settings, token: token, backend: backend, metrics: metrics, logger: logger)

@@ -74,12 +74,12 @@ public final class PostgresDatabase: Sendable {
             Task { [url] in
                 let first = min(patience, .seconds(1))
                 try await Task.sleep(for: first)
-                do {
-                    try await self.probe()
-                } catch {
-                    await outcome.settle(.failure(error))
-                    return
+                // Beside the deadline, not before it: a server cut off by the network does not
+                // answer the probe either, and the call still ends at its patience.
+                let prober = Task {
+                    do { try await self.probe() } catch { await outcome.settle(.failure(error)) }
                 }
+                defer { prober.cancel() }
                 try await Task.sleep(for: patience - first)
                 await outcome.settle(.failure(PostgresStoreError("PostgreSQL at \(url) did not answer within \(patience)")))
             }

@@ -61,6 +61,7 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 <div id="exposure" role="alert" hidden></div>
 <main>
   <section class="wide" data-section="incidents"><h2>Open incidents</h2><table><thead><tr><th>incident</th><th>severity</th><th>level</th><th>status</th><th>opened</th><th></th></tr></thead><tbody id="incidents"></tbody></table><div id="incident-error" class="error"></div></section>
+  <section class="wide" data-section="fleet" hidden><h2>Fleet</h2><table><thead><tr><th>engine</th><th>role</th><th>host</th><th>last heartbeat</th><th>flows up</th><th>version</th></tr></thead><tbody id="fleet"></tbody></table></section>
   <section class="wide" data-section="flows"><h2>Flows</h2><div id="flows"></div></section>
   <section data-section="ticks-chart"><h2>Ticks per second (last 5 min)</h2><svg id="ticks-chart" viewBox="0 0 460 140" preserveAspectRatio="none"></svg></section>
   <section data-section="signals-chart"><h2>Signals per hour (last 24 h)</h2><svg id="signals-chart" viewBox="0 0 460 140" preserveAspectRatio="none"></svg></section>
@@ -142,6 +143,19 @@ function renderIncidents(data) {
   }).join("") || `<tr><td colspan="6">none open</td></tr>`;
 }
 
+function renderFleet(data) {
+  const section = document.querySelector('[data-section="fleet"]');
+  section.hidden = !data.fleet;
+  if (!data.fleet) return;
+  $("fleet").innerHTML = data.fleet.map((e) => {
+    const status = e.role === "stopped" ? "idle" : e.alive ? "healthy" : "critical";
+    const silent = status === "critical";
+    return `<tr data-engine="${esc(e.name)}" data-role="${esc(e.role)}" data-status="${status}"><td><span class="dot bg-${status}"></span>${esc(e.name)}</td>
+      <td>${esc(e.role)}</td><td>${esc(e.host)}</td><td class="${silent ? "critical" : ""}">${e.silent_for_seconds}s ago${silent ? " (silent)" : ""}</td>
+      <td>${e.flows_up}/${e.flows_total}</td><td>${esc(e.version)}</td></tr>`;
+  }).join("") || `<tr><td colspan="6">no engine has beaten yet</td></tr>`;
+}
+
 function renderChecks(data) {
   $("checks").innerHTML = data.checks.map((c) => `<tr data-check="${esc(c.name)}">
     <td><span class="dot bg-${c.status}"></span>${esc(c.name)}${c.flapping ? " (flapping)" : ""}</td>
@@ -212,7 +226,7 @@ function renderOverview(data) {
 let lastData = {incidents: []};
 
 // Each renderer draws its section from the poll's answer; sections of other parts add theirs.
-const renderers = [renderOverview, renderIncidents, renderFlows, renderCharts, renderChecks, renderServices, renderRuns];
+const renderers = [renderOverview, renderIncidents, renderFleet, renderFlows, renderCharts, renderChecks, renderServices, renderRuns];
 
 document.addEventListener("click", async (event) => {
   const data = event.target.dataset || {};

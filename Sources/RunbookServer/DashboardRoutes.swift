@@ -23,6 +23,34 @@ extension RunbookHTTPServer {
         var ticks: TickSnapshot?
         /// Incidents not resolved, newest first.
         var incidents: [Incident]
+        /// The engines of the fleet; nil for an engine alone.
+        var fleet: [FleetView]?
+    }
+
+    /// One engine of the fleet, for the dashboard and `/api/fleet`.
+    struct FleetView: Encodable {
+        var name: String
+        var role: String
+        var host: String
+        var version: String
+        var lastBeat: Date
+        var silentForSeconds: Double
+        var flowsUp: Int
+        var flowsTotal: Int
+        var alive: Bool
+    }
+
+    /// The fleet's engines; nil without a fleet, empty when the records cannot say.
+    func fleetViews() async -> [FleetView]? {
+        guard let fleet = backend.fleet else { return nil }
+        let members = (try? await fleet.store.members()) ?? []
+        return members.map { member in
+            FleetView(
+                name: member.beat.name, role: member.role, host: member.beat.host, version: member.beat.version, lastBeat: member.lastBeat,
+                silentForSeconds: Self.rounded(member.silentFor), flowsUp: member.beat.flowsUp, flowsTotal: member.beat.flowsTotal,
+                alive: !member.stopped && member.silentFor <= Double(fleet.ttl.components.seconds)
+            )
+        }
     }
 
     func addDashboardRoutes(to routes: RouteRegistrar) {
@@ -44,9 +72,15 @@ extension RunbookHTTPServer {
                 services: snapshot?.services ?? [], runs: runs,
                 ticksPerSecond: rates.tickHistory().map { DashboardData.TickPoint(at: $0.at, perSecond: Self.rounded($0.perSecond)) },
                 signalsPerHour: (try? await backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks,
-                incidents: await openIncidents()
+                incidents: await openIncidents(), fleet: await fleetViews()
             )
             return JSON.response(data)
+        }
+        routes.on(.get, "/api/fleet") { _, _ in
+            guard let fleet = await fleetViews() else {
+                return JSON.error(.notFound, "one engine keeps these records alone (SQLite): there is no fleet")
+            }
+            return JSON.response(["engines": fleet])
         }
     }
 }

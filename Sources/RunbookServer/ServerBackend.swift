@@ -27,6 +27,9 @@ public struct ServerBackend: Sendable {
     /// Incidents, silences and the outbox: listed, acknowledged, silenced through the API,
     /// counted on `/metrics`, shown on the dashboard. Nil: the incident routes answer 503.
     public var incidents: IncidentDesk?
+    /// The engines sharing the records, and the lease's time to live (past which an engine's
+    /// silence counts as dead); nil without a fleet.
+    public var fleet: (store: any FleetStore, ttl: Duration)?
 
     public init(
         engine: any EngineControl,

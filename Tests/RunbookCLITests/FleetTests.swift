@@ -100,6 +100,10 @@ import Testing
         })
         let interrupted = try await server.sql("SELECT error FROM runs WHERE engine = 'engine-a' AND status = 'interrupted'", database: database)
         #expect(interrupted.contains("interrupted: engine engine-a stopped beating while step 'settle' was in flight"), "\(interrupted)")
+        // The survivor's dashboard, in headless Chromium, shows who leads and who is silent.
+        let dom = try DashboardBrowserTests.dom("http://127.0.0.1:\(b.ports.http)/", profile: b.cli.folder.appendingPathComponent("chromium"))
+        #expect(dom.contains(#"data-engine="engine-b" data-role="leader" data-status="healthy""#), "\(dom.prefix(3000))")
+        #expect(dom.contains(#"data-engine="engine-a" data-role="standby" data-status="critical""#))
         print("fleet failover: took over \(String(format: "%.2f", takeover)) s after kill -9 (lease_ttl 3s)")
         kill(b.process!.0.processIdentifier, SIGTERM)
         #expect(try b.cli.finish(b.process!).status == 0)

@@ -8,10 +8,15 @@ import Testing
     static let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Docs/deploy/runbook.service")
 
-    @Test func systemdAcceptsTheShippedUnit() throws {
+    /// The unit, and the unit with the fleet's drop-in (its sections merged in, as systemd does).
+    @Test(arguments: [false, true])
+    func systemdAcceptsTheShippedUnit(withFleetDropIn: Bool) throws {
         // The unit names /usr/local/bin/runbook; verified with the program just built in its place.
-        let text = try String(contentsOf: Self.unit, encoding: .utf8)
+        var text = try String(contentsOf: Self.unit, encoding: .utf8)
             .replacingOccurrences(of: "ExecStart=/usr/local/bin/runbook", with: "ExecStart=\(CLIHarness.executable.path)")
+        if withFleetDropIn {
+            text += "\n" + (try String(contentsOf: Self.unit.deletingLastPathComponent().appendingPathComponent("fleet.conf"), encoding: .utf8))
+        }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import RunbookCore
+import RunbookEngine
+import RunbookPostgres
+import RunbookTestSupport
+import Synchronization
+import Testing
+
+/// The lease when the network between the leader and the database is cut: the leader stops
+/// counting itself leader before another engine can take the lease, so that two engines never do
+/// a leader's duties at once.
+@Suite struct FleetLeaseTests {
+    static let proxy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/tcp_proxy.py").path
+
+    static func beat(_ name: String) -> EngineBeat {
+        EngineBeat(name: name, host: "test", pid: getpid(), version: Release.version, startedAt: Date(), flowsUp: 0, flowsTotal: 0)
+    }
+
+    @Test func aLeaderCutOffFromTheDatabaseStopsLeadingBeforeTheStandbyTakesOver() async throws {
+        let server = try await PostgresServer.shared()
+        let url = try await server.makeDatabase()
+        // engine-a reaches the database through a proxy the test can stop; engine-b directly.
+        let port = try PostgresServer.freePort()
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        proxy.arguments = [Self.proxy, "\(port)", "127.0.0.1", "\(server.port)"]
+        let ready = Pipe()
+        proxy.standardOutput = ready
+        proxy.standardError = FileHandle.nullDevice
+        try proxy.run()
+        defer {
+            kill(proxy.processIdentifier, SIGKILL)
+            proxy.waitUntilExit()
+        }
+        _ = ready.fileHandleForReading.availableData
+        let proxied = url.replacingOccurrences(of: ":\(server.port)/", with: ":\(port)/")
+        let a = try await PostgresRecords.open(url: PostgresURL(proxied), engine: "engine-a")
+        let b = try await PostgresRecords.open(url: PostgresURL(url), engine: "engine-b")
+        defer {
+            a.close()
+            b.close()
+        }
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let ttl = Duration.seconds(3)
+        let leaderA = LeaseKeeper(store: a.fleet, engine: "engine-a", ttl: ttl, clock: ContinuousClock(), logger: quiet) { Self.beat("engine-a") }
+        let leaderB = LeaseKeeper(store: b.fleet, engine: "engine-b", ttl: ttl, clock: ContinuousClock(), logger: quiet) { Self.beat("engine-b") }
+        await leaderA.round()
+        await leaderB.round()
+        #expect(leaderA.isLeading)
+        #expect(!leaderB.isLeading)
+
+        // Each keeps its place as `runbook up` does; the test watches both every 10 ms.
+        let rounds = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for keeper in [leaderA, leaderB] {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            await keeper.round()
+                            try? await Task.sleep(for: ttl / 3)
+                        }
+                    }
+                }
+            }
+        }
+        defer { rounds.cancel() }
+        try await Task.sleep(for: .seconds(2))
+        #expect(leaderA.isLeading, "renewed while the network is up")
+        kill(proxy.processIdentifier, SIGSTOP)
+        let cut = ContinuousClock.now
+        var aStopped: ContinuousClock.Instant?
+        var bLeads: ContinuousClock.Instant?
+        while bLeads == nil, ContinuousClock.now - cut < .seconds(15) {
+            if aStopped == nil, !leaderA.isLeading { aStopped = ContinuousClock.now }
+            if leaderB.isLeading { bLeads = ContinuousClock.now }
+            #expect(!(leaderA.isLeading && leaderB.isLeading), "never two leaders at once")
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let stopped = try #require(aStopped, "the leader cut off stopped leading")
+        let took = try #require(bLeads, "the standby took over")
+        #expect(stopped < took)
+        #expect(took - cut < ttl + ttl / 3 + .seconds(1), "the standby leads within the lease and one try: \(took - cut)")
+        print("network cut: leader stopped \(stopped - cut) after the cut, standby led \(took - cut) after it (lease_ttl 3s)")
+
+        // The network back, the engine that was cut off stands by.
+        kill(proxy.processIdentifier, SIGCONT)
+        try await Task.sleep(for: .seconds(3))
+        #expect(!leaderA.isLeading)
+        #expect(leaderB.isLeading)
+    }
+}
