@@ -108,4 +108,62 @@ import Testing
         kill(b.process!.0.processIdentifier, SIGTERM)
         #expect(try b.cli.finish(b.process!).status == 0)
     }
+
+    @Test func theLeaderKilledAtTwentyRandomMomentsHandsTheScheduleOverEveryTime() async throws {
+        let server = try await PostgresServer.shared()
+        let url = try await server.makeDatabase()
+        let database = String(url.split(separator: "/").last!)
+        let environment = ["RUNBOOK_RECORDS_URL": url]
+        let files = ["Runbooks/note.yaml": Self.files["Runbooks/note.yaml"]!, "Schedules/beat.yaml": Self.files["Schedules/beat.yaml"]!]
+        var members = try ["engine-a", "engine-b", "engine-c"].map { try Member($0, ttl: "3s", files: files) }
+        defer {
+            for member in members {
+                if let process = member.process?.0, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                member.cli.remove()
+            }
+        }
+        for index in members.indices { try members[index].start(environment) }
+        let cli = members[0].cli
+        #expect(await eventually(within: .seconds(20)) { fleet(cli, environment).filter { $0["alive"] as? Bool == true }.count == 3 && leader(cli, environment) != nil })
+        var takeovers: [Double] = []
+        for _ in 0..<20 {
+            guard let name = await leaderNow(cli, environment), let index = members.firstIndex(where: { $0.name == name }) else {
+                Issue.record("no leader to kill")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0..<2000)))
+            kill(members[index].process!.0.processIdentifier, SIGKILL)
+            members[index].process!.0.waitUntilExit()
+            let killedAt = Date().timeIntervalSince1970
+            // The first fire another engine runs after the kill.
+            var took: Double?
+            _ = await eventually(within: .seconds(15)) {
+                took = (try? await beats(server, database))?.filter { $0.engine != name && $0.started > killedAt }.map(\.started).min().map { $0 - killedAt }
+                return took != nil
+            }
+            guard let took else {
+                Issue.record("nobody took over from \(name)")
+                break
+            }
+            takeovers.append(took)
+            try members[index].start(environment)
+        }
+        #expect(takeovers.count == 20)
+        #expect(takeovers.allSatisfy { $0 < 3 + 1 + 1 }, "each within the lease, a try and the fire's own wait: \(takeovers)")
+        let due = try await beats(server, database).map(\.due)
+        #expect(Set(due).count == due.count, "no fire ran twice")
+        #expect(due == Array(stride(from: due.first!, through: due.last!, by: 2)), "no fire missed")
+        let sorted = takeovers.sorted()
+        print(String(format: "fleet failover, 20 kills: median %.2f s, max %.2f s (lease_ttl 3s): %@", sorted[sorted.count / 2], sorted.last ?? 0, sorted.map { String(format: "%.2f", $0) }.joined(separator: " ")))
+    }
+
+    /// The leader, once one leads.
+    func leaderNow(_ cli: CLIHarness, _ environment: [String: String]) async -> String? {
+        var found: String?
+        _ = await eventually(within: .seconds(15)) {
+            found = leader(cli, environment)
+            return found != nil
+        }
+        return found
+    }
 }
