@@ -128,7 +128,9 @@ public struct Application: Sendable {
             return outbox
         }
         desk.onQueued { outboxes.withLock { $0 }?.wake() }
-        let scheduler: @Sendable () -> Scheduler<ContinuousClock> = { self.scheduler(assembly, records: records, library: library, launcher: launcher) }
+        let scheduler: @Sendable () -> Scheduler<ContinuousClock> = {
+            self.scheduler(assembly, records: records, library: library, launcher: launcher, inFleet: lease != nil)
+        }
         // The duties only a fleet's leader does, made anew each time this engine leads.
         // Incident climbs run on every engine: each climbs its own incidents (it reads their
         // checks), the leader those of no engine (shared checks, runbooks).
@@ -170,7 +172,8 @@ public struct Application: Sendable {
 
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.
     /// Problems are logged, not fatal: the flows matter more than a mistyped schedule.
-    func scheduler(_ assembly: Assembly, records: Records, library: RunbookLibrary, launcher: RunLauncher) -> Scheduler<ContinuousClock> {
+    /// `inFleet`: it stops when its engine stops leading, and leaves its runs to finish then.
+    func scheduler(_ assembly: Assembly, records: Records, library: RunbookLibrary, launcher: RunLauncher, inFleet: Bool = false) -> Scheduler<ContinuousClock> {
         let logger = Logger(label: "runbook.scheduler")
         let schedules = assembly.schedules()
         let mismatched = schedules.problems(against: library)
@@ -182,7 +185,10 @@ public struct Application: Sendable {
             logger.warning("runbook '\(schedule.runbook)' is not in \(assembly.config.runbooksDirectory) or has errors: the schedule's fires will not run", metadata: ["schedule": "\(schedule.name)"])
         }
         logger.info("\(usable.count) schedule(s) from \(assembly.config.schedulesDirectory)")
-        return Scheduler(schedules: usable, market: assembly.config.market, state: records.schedule, starter: launcher, clock: ContinuousClock(), logger: logger)
+        return Scheduler(
+            schedules: usable, market: assembly.config.market, state: records.schedule, starter: launcher, clock: ContinuousClock(),
+            leavesRunsWhenCancelled: inFleet, logger: logger
+        )
     }
 
     /// The restart policy of a `restart:` block.

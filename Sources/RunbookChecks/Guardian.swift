@@ -154,10 +154,15 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
 
     /// Evaluates one check on its interval until cancelled; a slow probe delays only its own check.
     private func watch(_ check: Check) async {
+        var led = true
         while !Task.isCancelled {
             let due = clock.now.advanced(by: check.interval)
-            // A shared check is the leader's: a standby waits, and evaluates it afresh once it leads.
-            if !check.shared || leadership.isLeading { await evaluateOnce(check) }
+            // A shared check is the leader's: a standby waits, and evaluates it afresh once it
+            // leads (what it read when it last led may be long past; another engine has led since).
+            let leads = !check.shared || leadership.isLeading
+            if leads, !led { entries.withLock { $0[check.name] = (CheckTracker(check: check), nil, []) } }
+            led = leads
+            if leads { await evaluateOnce(check) }
             do { try await clock.sleep(until: due, tolerance: nil) } catch { return }
         }
     }

@@ -17,6 +17,12 @@ public enum ProcessIdentity {
         return "\(bootID):\(pid):\(fields[19])"
     }
 
+    /// Whether `identity` names a process of this machine since its last boot: only then can
+    /// `isAlive` tell a dead process from one on another host.
+    public static func isOfThisBoot(_ identity: String) -> Bool {
+        identity.split(separator: ":").first.map(String.init) == bootID
+    }
+
     public static func isAlive(_ identity: String) -> Bool {
         let parts = identity.split(separator: ":")
         guard parts.count == 3, let pid = Int32(parts[1]) else { return false }

@@ -50,7 +50,8 @@ public final class LeaseKeeper<C: Clock>: Service, Leadership, Sendable where C.
                 logger.warning("\(engine) lost the lease to another engine: its duties stop here")
             }
             if term != nil {
-                let interrupted = try await store.interruptRuns(ofEnginesSilentFor: ttl, besides: engine)
+                // Three leases of silence: a database blip of one lease is not a death.
+                let interrupted = try await store.interruptRuns(ofEnginesSilentFor: ttl * 3, besides: engine)
                 if !interrupted.isEmpty {
                     logger.warning("runs \(interrupted.map(String.init).joined(separator: ", ")) of engines that stopped beating marked interrupted")
                 }
@@ -118,7 +119,7 @@ public struct LeaderOnly: Service {
                 try await service.run()
             }
             await withTaskCancellationHandler {
-                while !ended.load(ordering: .relaxed) {
+                while !ended.load(ordering: .relaxed), !Task.isCancelled {
                     if !leadership.isLeading { duty.cancel() }
                     try? await Task.sleep(for: poll)
                 }

@@ -76,7 +76,9 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
     private func serve(_ channel: any NotificationChannel) async {
         var lastSent: C.Instant?
         while !Task.isCancelled {
-            if let lastSent { try? await clock.sleep(until: lastSent.advanced(by: channel.minimumInterval), tolerance: nil) }
+            if let lastSent {
+                do { try await clock.sleep(until: lastSent.advanced(by: channel.minimumInterval), tolerance: nil) } catch { return }
+            }
             let outcome = await attempt(channel)
             if case .sent = outcome { lastSent = clock.now; continue }
             let wait: Duration

@@ -85,12 +85,20 @@ public final class PostgresSchedulerState: SchedulerStateStore, Sendable {
         var through: Date
     }
 
-    public func setHandled(_ schedule: String, through instant: Date) async throws {
+    public func runRecorded(_ schedule: String, dueAt: Date) async throws -> Bool {
         try await database.record { connection in
-            try await connection.sql("""
+            try await connection.count("SELECT 1 FROM runs WHERE trigger = 'schedule' AND trigger_source = \(schedule) AND due_at = \(Stamp(dueAt)) LIMIT 1") > 0
+        }
+    }
+
+    public func setHandled(_ schedule: String, through instant: Date) async throws -> Bool {
+        try await database.record { connection in
+            try await connection.count("""
                 INSERT INTO schedule_state (schedule, handled_through, updated_at) VALUES (\(schedule), \(Stamp(instant)), \(Stamp(Date())))
                 ON CONFLICT (schedule) DO UPDATE SET handled_through = excluded.handled_through, updated_at = excluded.updated_at
-                """)
+                WHERE schedule_state.handled_through < excluded.handled_through
+                RETURNING 1
+                """) > 0
         }
     }
 }

@@ -177,10 +177,12 @@ actor OneAtATime {
         let previous = last
         let task = Task {
             await previous?.value
+            try Task.checkCancellation()
             return try await work()
         }
         last = Task { _ = await task.result }
-        return try await task.value
+        // A caller cancelled (a step's timeout, Ctrl-C) cancels its work, waiting or running.
+        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 }
 

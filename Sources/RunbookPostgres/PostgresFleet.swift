@@ -17,8 +17,13 @@ public final class PostgresFleet: FleetStore, Sendable {
         self.patience = patience
     }
 
+    /// The lease's holder: the engine's name and this process, so that two engines given the same
+    /// name (a configuration copied without changing it) never both count as its holder.
+    static func holder(_ engine: String) -> String { "\(engine)#\(ProcessIdentity.current)" }
+
     public func lead(engine: String, ttl: Duration) async throws -> Int64? {
         let milliseconds = ttl.milliseconds
+        let engine = Self.holder(engine)
         return try await database.withConnection(patience: .some(patience)) { connection in
             try await connection.row("""
                 INSERT INTO engine_lease (lease, holder, term, expires_at) VALUES ('leader', \(engine), 1, now() + \(milliseconds) * interval '1 millisecond')
@@ -32,6 +37,7 @@ public final class PostgresFleet: FleetStore, Sendable {
     }
 
     public func release(engine: String) async throws {
+        let engine = Self.holder(engine)
         try await database.withConnection(patience: .some(patience)) { connection in
             try await connection.sql("UPDATE engine_lease SET expires_at = now() WHERE holder = \(engine) AND expires_at > now()")
         }
@@ -59,7 +65,8 @@ public final class PostgresFleet: FleetStore, Sendable {
         return try await database.withTransaction(patience: .some(patience)) { connection in
             let runs = try await connection.rows("""
                 SELECT r.id, r.engine FROM runs r JOIN engines e ON e.name = r.engine
-                WHERE r.status = 'running' AND r.engine != \(besides) AND e.last_beat < now() - \(milliseconds) * interval '1 millisecond'
+                WHERE r.status = 'running' AND r.engine != \(besides) AND e.stopped_at IS NULL
+                    AND e.last_beat < now() - \(milliseconds) * interval '1 millisecond'
                 FOR UPDATE OF r
                 """) { (id: try $0("id", as: Int64.self), engine: try $0("engine", as: String.self)) }
             for run in runs {
@@ -79,7 +86,7 @@ public final class PostgresFleet: FleetStore, Sendable {
             try await connection.rows("""
                 SELECT e.*, extract(epoch FROM now() - e.last_beat)::double precision AS silent_for,
                     (l.holder IS NOT NULL) AS leading, l.term AS term, (e.stopped_at IS NOT NULL) AS stopped
-                FROM engines e LEFT JOIN engine_lease l ON l.holder = e.name AND l.expires_at > now()
+                FROM engines e LEFT JOIN engine_lease l ON split_part(l.holder, '#', 1) = e.name AND l.expires_at > now()
                 ORDER BY e.name
                 """) { row in
                 FleetMember(

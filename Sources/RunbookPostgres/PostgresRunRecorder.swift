@@ -91,7 +91,9 @@ public final class PostgresRunRecorder: RunRecorder, RunHistory, Sendable {
                 (id: try $0("id", as: Int64.self), owner: try $0("owner", as: String.self))
             }
             var marked: [Int64] = []
-            for run in running where !ProcessIdentity.isAlive(run.owner) {
+            // Only a process of this machine can be told dead from here; the leader marks the rest
+            // once their engine stops beating.
+            for run in running where ProcessIdentity.isOfThisBoot(run.owner) && !ProcessIdentity.isAlive(run.owner) {
                 let inFlight = try await connection.row(
                     "SELECT step_id FROM step_attempts WHERE run_id = \(run.id) AND status = 'running' ORDER BY id DESC LIMIT 1"
                 ) { try $0("step_id", as: String.self) }

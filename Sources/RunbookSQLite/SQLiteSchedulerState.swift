@@ -30,12 +30,22 @@ public final class SQLiteSchedulerState: SchedulerStateStore, RecordsMigrations,
         }
     }
 
-    public func setHandled(_ schedule: String, through instant: Date) async throws {
+    public func runRecorded(_ schedule: String, dueAt: Date) async throws -> Bool {
+        try await database.fetch { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM runs WHERE trigger = 'schedule' AND trigger_source = ? AND due_at = ? LIMIT 1", arguments: [schedule, RecordTime.text(dueAt)]
+            ) ?? false
+        }
+    }
+
+    public func setHandled(_ schedule: String, through instant: Date) async throws -> Bool {
         try await database.record { db in
             try db.cachedStatement(sql: """
                 INSERT INTO schedule_state (schedule, handled_through, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT(schedule) DO UPDATE SET handled_through = excluded.handled_through, updated_at = excluded.updated_at
+                WHERE schedule_state.handled_through < excluded.handled_through
                 """).execute(arguments: [schedule, RecordTime.text(instant), RecordTime.text(Date())])
+            return db.changesCount > 0
         }
     }
 }

@@ -44,13 +44,15 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
     private let logger: Logger
     private var lanes: [String: Lane] = [:]
     private var stopping = false
+    private let leavesRunsWhenCancelled: Bool
 
     /// `jitter` picks a fire's delay up to the schedule's `jitter`; random by default.
     public init(
         schedules: [Schedule], market: MarketCalendar, state: any SchedulerStateStore, starter: any ScheduledRunStarter, clock: C,
         now: @escaping @Sendable () -> Date = Date.init, jitter: @escaping @Sendable (Duration) -> Duration = Scheduler.randomJitter,
-        settings: Settings = Settings(), logger: Logger
+        settings: Settings = Settings(), leavesRunsWhenCancelled: Bool = false, logger: Logger
     ) {
+        self.leavesRunsWhenCancelled = leavesRunsWhenCancelled
         self.state = state
         self.starter = starter
         self.clock = clock
@@ -70,10 +72,13 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
 
     /// Fires schedules until the service group shuts down, then cancels the runs still going and
     /// waits for them to record their end.
+    /// With `leavesRunsWhenCancelled`, cancelled without a shutdown (its engine stopped leading
+    /// its fleet), it stops firing and leaves the runs it started to finish: their fires are
+    /// marked dealt with, and no other engine would run them again.
     public func run() async throws {
         let loop: @Sendable () async -> Void = { await self.fireUntilCancelled() }
         await cancelWhenGracefulShutdown(loop)
-        await stopRuns()
+        if !leavesRunsWhenCancelled || Task.isShuttingDownGracefully { await stopRuns() }
     }
 
     private func fireUntilCancelled() async {
@@ -120,8 +125,26 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
                 if readable { await persist(name, through: current) }
             }
             planNext(name)
+            if let mark = stored[name] { await runUnstarted(name, markedThrough: mark, now: current) }
             if let next = lanes[name]?.next { logger.info("next fire at \(Self.text(next))", metadata: ["schedule": "\(name)"]) }
         }
+    }
+
+    /// The fire a mark stands for, run now when its run was never recorded: the engine that
+    /// marked it stopped (a crash, a kill, a fleet's leader dying) before it could start it. Only
+    /// for a schedule that catches up, within its window.
+    private func runUnstarted(_ name: String, markedThrough mark: Date, now current: Date) async {
+        guard let lane = lanes[name], lane.schedule.catchUp != .none, current.timeIntervalSince(mark) <= lane.schedule.catchUpWindow.seconds,
+              lane.times.next(after: mark.addingTimeInterval(-0.001)) == mark
+        else { return }
+        do {
+            guard try await !state.runRecorded(name, dueAt: mark) else { return }
+        } catch {
+            logger.error("cannot tell whether the last fire marked, \(Self.text(mark)), ran: \(error)", metadata: ["schedule": "\(name)"])
+            return
+        }
+        logger.warning("the fire at \(Self.text(mark)) was marked but its run never started (the engine stopped in between): it runs now", metadata: ["schedule": "\(name)"])
+        submit(name, [mark])
     }
 
     private func planNext(_ name: String) {
@@ -132,10 +155,15 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         lanes[name] = lane
     }
 
+    /// Whether the mark moved to `instant` here; false when it could not be written, or when
+    /// another engine of a fleet had already dealt with that fire.
     @discardableResult
     private func persist(_ name: String, through instant: Date) async -> Bool {
         do {
-            try await state.setHandled(name, through: instant)
+            guard try await state.setHandled(name, through: instant) else {
+                logger.notice("the fire at \(Self.text(instant)) was already dealt with elsewhere: its run does not start here", metadata: ["schedule": "\(name)"])
+                return false
+            }
             return true
         } catch {
             logger.error("cannot record the fire in the scheduler's state, so its run does not start: \(error)", metadata: ["schedule": "\(name)"])
@@ -170,7 +198,8 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
             let times = decision.passedOver.map(Self.text).joined(separator: ", ")
             logger.warning("missed fire(s) at \(times) do not run (catch_up: \(schedule.catchUp.rawValue))", metadata: metadata)
         }
-        guard await persist(name, through: last), !decision.run.isEmpty else { return }
+        // Stopped meanwhile (this engine no longer leads its fleet): the run is the next leader's.
+        guard await persist(name, through: last), !decision.run.isEmpty, !Task.isCancelled else { return }
         submit(name, decision.run)
     }
 

@@ -7,6 +7,12 @@ import Foundation
 public protocol SchedulerStateStore: Sendable {
     /// Each schedule's mark.
     func handledThrough() async throws -> [String: Date]
-    /// Moves a schedule's mark; written before the run it stands for starts.
-    func setHandled(_ schedule: String, through instant: Date) async throws
+    /// Moves a schedule's mark forward; written before the run it stands for starts. False when
+    /// the stored mark is already at or past `instant`: another engine of a fleet (or an earlier
+    /// leader whose write came late) dealt with that fire, and its run must not start here.
+    @discardableResult
+    func setHandled(_ schedule: String, through instant: Date) async throws -> Bool
+    /// Whether a run of `schedule` for its fire at `dueAt` was recorded: a mark whose run was
+    /// never recorded belongs to an engine that stopped between the two.
+    func runRecorded(_ schedule: String, dueAt: Date) async throws -> Bool
 }

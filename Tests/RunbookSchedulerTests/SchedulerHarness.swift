@@ -24,8 +24,15 @@ final class MemoryState: SchedulerStateStore {
         return marks.withLock { $0 }
     }
 
-    func setHandled(_ schedule: String, through instant: Date) throws {
-        marks.withLock { $0[schedule] = instant }
+    /// The tests' runs are fakes the store does not see: every marked fire counts as started.
+    func runRecorded(_ schedule: String, dueAt: Date) throws -> Bool { true }
+
+    func setHandled(_ schedule: String, through instant: Date) throws -> Bool {
+        marks.withLock { marks in
+            guard (marks[schedule] ?? .distantPast) < instant else { return false }
+            marks[schedule] = instant
+            return true
+        }
     }
 }
 

@@ -6,6 +6,7 @@ import RunbookModel
 import RunbookScheduler
 import RunbookSQLite
 import RunbookTestSupport
+import Synchronization
 import Testing
 
 /// The scheduler with the engine's own parts: marks in the records database, runs started by the
@@ -18,13 +19,18 @@ import Testing
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("Runbooks"), withIntermediateDirectories: true)
     }
 
+    /// The fires the fake runs of every life started (they are not recorded in the database).
+    let started = StartedFires()
+
     /// One life of the engine: from `start` until `stop`, against the same database each time.
     func engineLife(from start: String, until stop: String, _ schedules: [Schedule]) async throws -> [String] {
         let harness = SchedulerHarness(at: start)
         let runs = FakeRuns()
-        let task = await harness.start(harness.scheduler(schedules, state: try RecordsDatabase(path: database).schedule, runs: runs))
+        let state = MarksBesideFakeRuns(marks: try RecordsDatabase(path: database).schedule, started: started)
+        let task = await harness.start(harness.scheduler(schedules, state: state, runs: runs))
         await harness.pass(until: stop)
         await harness.stop(task)
+        started.add(runs.starts)
         return runs.starts
     }
 
@@ -69,4 +75,21 @@ import Testing
         #expect(recorded.first?.parameters == ["keep": "3"])
         #expect(log.messages.contains { $0.contains("scheduled run not started: cannot start runbook 'hourly-report': no runbook named 'hourly-report'") })
     }
+}
+
+/// Fires started by fake runs, by their time as `FakeRuns.starts` says it.
+final class StartedFires: Sendable {
+    private let fires = Mutex<Set<String>>([])
+    func add(_ starts: [String]) { fires.withLock { $0.formUnion(starts) } }
+    func contains(_ fire: String) -> Bool { fires.withLock { $0.contains(fire) } }
+}
+
+/// The records' marks, with whether a fire's run was recorded answered from the fake runs.
+struct MarksBesideFakeRuns: SchedulerStateStore {
+    let marks: any SchedulerStateStore
+    let started: StartedFires
+
+    func handledThrough() async throws -> [String: Date] { try await marks.handledThrough() }
+    func setHandled(_ schedule: String, through instant: Date) async throws -> Bool { try await marks.setHandled(schedule, through: instant) }
+    func runRecorded(_ schedule: String, dueAt: Date) async throws -> Bool { started.contains(Instant.text(dueAt, in: "UTC")) }
 }

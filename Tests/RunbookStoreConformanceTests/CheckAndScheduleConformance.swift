@@ -2,6 +2,7 @@ import Foundation
 import RunbookChecks
 import RunbookModel
 import RunbookScheduler
+import RunbookExecutor
 import Testing
 
 /// What every CheckJournal and AlertBook must do: a bad check opens one alert, its recovery or a
@@ -61,5 +62,27 @@ import Testing
         // Marks keep milliseconds: a fire at .250 is not taken for the one at .000.
         try await reopened.setHandled("tick", through: At.seconds(0.25))
         #expect(try await reopened.handledThrough()["tick"] == At.seconds(0.25))
+        // A mark only moves forward: a late write for a fire already dealt with changes nothing
+        // and says so, so that its run does not start a second time.
+        #expect(try await reopened.setHandled("nightly-backup", through: At.seconds(86_400)) == false)
+        #expect(try await reopened.setHandled("nightly-backup", through: At.seconds(3600)) == false)
+        #expect(try await reopened.handledThrough()["nightly-backup"] == At.seconds(86_400))
+        #expect(try await reopened.setHandled("nightly-backup", through: At.seconds(86_402)))
+    }
+
+    @Test(arguments: RecordsBackend.allCases)
+    func aMarkedFireIsKnownToHaveRunOnlyWhenItsRunWasRecorded(_ backend: RecordsBackend) async throws {
+        let place = try await RecordsPlace(backend)
+        defer { place.remove() }
+        let records = try await place.open()
+        try await records.schedule.setHandled("beat", through: At.seconds(10))
+        #expect(try await records.schedule.runRecorded("beat", dueAt: At.seconds(10)) == false, "marked, never started")
+        _ = try await records.runs.startRun(RunStart(
+            runbook: "note", contentHash: "h", trigger: .schedule, origin: RunOrigin(source: "beat", dueAt: At.seconds(10)), params: [:], parentRunID: nil,
+            startedAt: At.seconds(10.2)
+        ))
+        #expect(try await records.schedule.runRecorded("beat", dueAt: At.seconds(10)))
+        #expect(try await records.schedule.runRecorded("beat", dueAt: At.seconds(12)) == false)
+        #expect(try await records.schedule.runRecorded("other", dueAt: At.seconds(10)) == false)
     }
 }
