@@ -130,21 +130,31 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    /// The fire a mark stands for, run now when its run was never recorded: the engine that
-    /// marked it stopped (a crash, a kill, a fleet's leader dying) before it could start it. Only
-    /// for a schedule that catches up, within its window.
+    /// The fires a mark stands for, run now when their runs were never recorded: the engine that
+    /// marked them stopped (a crash, a kill, a fleet's leader dying) before it could start them.
+    /// With `catch_up: latest`, the marked fire; with `all`, every fire back to the last one that
+    /// ran, within the window. Not for `catch_up: none`.
     private func runUnstarted(_ name: String, markedThrough mark: Date, now current: Date) async {
-        guard let lane = lanes[name], lane.schedule.catchUp != .none, current.timeIntervalSince(mark) <= lane.schedule.catchUpWindow.seconds,
-              lane.times.next(after: mark.addingTimeInterval(-0.001)) == mark
-        else { return }
+        guard let lane = lanes[name], lane.schedule.catchUp != .none else { return }
+        let window = lane.schedule.catchUpWindow.seconds
+        let fires = lane.times.fires(after: max(mark.addingTimeInterval(-window), current.addingTimeInterval(-window)), through: mark)
+        guard fires.last == mark else { return }
+        var unstarted: [Date] = []
         do {
-            guard try await !state.runRecorded(name, dueAt: mark) else { return }
+            for fire in fires.suffix(lane.schedule.catchUp == .all ? 100 : 1).reversed() {
+                if try await state.runRecorded(name, dueAt: fire) { break }
+                unstarted.insert(fire, at: 0)
+            }
         } catch {
             logger.error("cannot tell whether the last fire marked, \(Self.text(mark)), ran: \(error)", metadata: ["schedule": "\(name)"])
             return
         }
-        logger.warning("the fire at \(Self.text(mark)) was marked but its run never started (the engine stopped in between): it runs now", metadata: ["schedule": "\(name)"])
-        submit(name, [mark])
+        guard !unstarted.isEmpty else { return }
+        logger.warning(
+            "fire(s) at \(unstarted.map(Self.text).joined(separator: ", ")) were marked but their runs never started (the engine stopped in between): they run now",
+            metadata: ["schedule": "\(name)"]
+        )
+        submit(name, unstarted)
     }
 
     private func planNext(_ name: String) {
