@@ -81,11 +81,22 @@ public struct Application: Sendable {
         let leading = LeadershipOnceKnown()
         let desk = assembly.incidentDesk(records: records, checks: { checks }, leadership: leading)
         let serviceChanges = ServiceChanges(desk: desk)
+        // The flows keep moving while the records cannot be reached: what they record waits in a
+        // spool, and is written once the records answer (or when the engine starts again).
+        let flowRecords: SpoolingFlowStore
+        do {
+            flowRecords = try SpoolingFlowStore(
+                records.flows, spoolPath: assembly.flowSpoolPath, logger: Logger(label: "runbook.records"), isOutage: records.isUnreachable
+            )
+        } catch {
+            throw StartFailure("\(error)")
+        }
+        defer { flowRecords.close() }
         let live: LiveEngine
         do {
             live = try LiveEngine(
                 settings: settings, logger: logger, ingest: ingest,
-                flows: Flows.standard(flows, store: http?.flowStore(records.flows) ?? records.flows, ingest: ingest, onSignal: forward, logger: logger)
+                flows: Flows.standard(flows, store: http?.flowStore(flowRecords) ?? flowRecords, ingest: ingest, onSignal: forward, logger: logger)
             ) { status in
                 serviceChanges.add(status)
             }

@@ -137,6 +137,9 @@ public struct Assembly: Sendable {
 
     /// Where ticks wait while the tick store is down.
     public var spoolPath: String { (config.dataDirectory as NSString).appendingPathComponent("ticks.spool") }
+
+    /// Where the flows' records wait while the records cannot be reached.
+    public var flowSpoolPath: String { (config.dataDirectory as NSString).appendingPathComponent("flow-records.spool") }
     /// Where the frames relayed and not yet stored are journaled.
     public var journalDirectory: String { (config.dataDirectory as NSString).appendingPathComponent("journal") }
 

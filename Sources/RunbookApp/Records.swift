@@ -18,22 +18,27 @@ public struct Records: Sendable {
     public let incidents: any IncidentStore
     /// The lease and heartbeats of engines sharing the records; nil where no engine can (SQLite).
     public let fleet: (any FleetStore)?
+    /// Whether an error of `flows` means the records cannot be reached now (see `SpoolingFlowStore`).
+    public let isUnreachable: @Sendable (any Error) -> Bool
     private let closing: @Sendable () -> Void
 
     public init(_ database: RecordsDatabase) {
-        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents, fleet: nil) {}
+        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents, fleet: nil, isUnreachable: SQLiteFlowStore.isUnreachable) {}
     }
 
     public init(_ database: PostgresRecords) {
-        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents, fleet: database.fleet) {
+        self.init(runs: database.runs, flows: database.flows, checks: database.checks, schedule: database.schedule, incidents: database.incidents, fleet: database.fleet,
+            isUnreachable: PostgresFlowStore.isUnreachable
+        ) {
             database.close()
         }
     }
 
     private init(
         runs: any RunRecorder & RunHistory, flows: any FlowStore & HealthRecords, checks: any CheckJournal & AlertBook, schedule: any SchedulerStateStore,
-        incidents: any IncidentStore, fleet: (any FleetStore)?, closing: @escaping @Sendable () -> Void
+        incidents: any IncidentStore, fleet: (any FleetStore)?, isUnreachable: @escaping @Sendable (any Error) -> Bool, closing: @escaping @Sendable () -> Void
     ) {
+        self.isUnreachable = isUnreachable
         self.runs = runs
         self.flows = flows
         self.checks = checks

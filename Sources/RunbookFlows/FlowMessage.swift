@@ -34,7 +34,7 @@ public enum FlowMessage: Sendable, Equatable {
     case confirmation(Confirmation)
     case close(Close)
 
-    public struct Signal: Sendable, Equatable {
+    public struct Signal: Sendable, Equatable, Codable {
         public var id: String
         public var symbol: String
         public var direction: String
@@ -46,7 +46,7 @@ public enum FlowMessage: Sendable, Equatable {
         public var raw: String
     }
 
-    public struct Fire: Sendable, Equatable {
+    public struct Fire: Sendable, Equatable, Codable {
         public var id: String
         public var target: String
         public var symbol: String
@@ -74,7 +74,7 @@ public enum FlowMessage: Sendable, Equatable {
         }
     }
 
-    public struct Confirmation: Sendable, Equatable {
+    public struct Confirmation: Sendable, Equatable, Codable {
         public var fireID: String
         public var filled: Bool
         public var ticket: Int64?
@@ -83,7 +83,7 @@ public enum FlowMessage: Sendable, Equatable {
         public var timeMsc: Int64?
     }
 
-    public struct Close: Sendable, Equatable {
+    public struct Close: Sendable, Equatable, Codable {
         public var fireID: String
         public var ticket: Int64?
         public var exitPrice: Double?

@@ -15,10 +15,19 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
         self.engine = engine
     }
 
+    /// How long a flow waits for a write before it counts the server unreachable (and spools,
+    /// where a `SpoolingFlowStore` is in front): a flow waiting stops relaying.
+    static let patience = Duration.seconds(2)
+
+    /// Whether a write failed because the server cannot be reached now (see `SpoolingFlowStore`).
+    public static func isUnreachable(_ error: any Error) -> Bool {
+        (error as? PostgresStoreError)?.isUnreachable ?? false
+    }
+
     /// `body` on a connection, waited for on the calling thread (a flow's own).
     private func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, String) async throws -> T) throws -> T {
         let (database, engine) = (database, engine)
-        return try blocking { try await database.record { try await body($0, engine) } }
+        return try blocking { try await database.record(patience: .some(Self.patience)) { try await body($0, engine) } }
     }
 
     public func recordHeartbeats(target: String, account: String?, at date: Date, count: Int) throws {
@@ -32,12 +41,16 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
         }
     }
 
+    /// A write that timed out may still land, and is then written again from the spool: a signal
+    /// received at the same instant with the same id, or a close of the same fire at the same
+    /// instant, is that one record and is not written twice.
     public func recordSignal(_ signal: FlowMessage.Signal, at date: Date) throws {
         try write { connection, engine in
             try await connection.sql("""
                 INSERT INTO signals (engine, signal_id, symbol, direction, entry, sl, tp, confidence, time_msc, received_at, raw)
-                VALUES (\(engine), \(signal.id), \(signal.symbol), \(signal.direction), \(signal.entry), \(signal.stopLoss), \(signal.takeProfit),
-                    \(signal.confidence), \(signal.timeMsc), \(Stamp(date)), \(signal.raw))
+                SELECT \(engine), \(signal.id), \(signal.symbol), \(signal.direction), \(signal.entry), \(signal.stopLoss), \(signal.takeProfit),
+                    \(signal.confidence), \(signal.timeMsc), \(Stamp(date)), \(signal.raw)
+                WHERE NOT EXISTS (SELECT 1 FROM signals WHERE engine = \(engine) AND received_at = \(Stamp(date)) AND signal_id = \(signal.id))
                 """)
         }
     }
@@ -82,9 +95,13 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
     public func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool {
         try write { connection, engine in
             try await connection.count("""
-                INSERT INTO trades (engine, fire_id, symbol, ticket, exit_price, pnl, time_msc, closed_at)
-                SELECT \(engine), fire_id, symbol, \(close.ticket), \(close.exitPrice), \(close.pnl), \(close.timeMsc), \(Stamp(date))
-                FROM fires WHERE engine = \(engine) AND fire_id = \(close.fireID) RETURNING 1
+                WITH fire AS (SELECT fire_id, symbol FROM fires WHERE engine = \(engine) AND fire_id = \(close.fireID)),
+                written AS (
+                    INSERT INTO trades (engine, fire_id, symbol, ticket, exit_price, pnl, time_msc, closed_at)
+                    SELECT \(engine), fire_id, symbol, \(close.ticket), \(close.exitPrice), \(close.pnl), \(close.timeMsc), \(Stamp(date)) FROM fire
+                    WHERE NOT EXISTS (SELECT 1 FROM trades WHERE engine = \(engine) AND fire_id = \(close.fireID) AND closed_at = \(Stamp(date)))
+                )
+                SELECT 1 FROM fire
                 """) > 0
         }
     }

@@ -228,8 +228,8 @@ extension PostgresDatabase {
     /// `body` on a connection, carried to its end even when the caller is cancelled: the end of a
     /// cancelled run, the mark of a fire, the change of a check are records that must land, and
     /// the incident desk and the outbox finish what they started while the engine shuts down.
-    func record<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await Task { try await withConnection(body) }.value
+    func record<T: Sendable>(patience: Duration?? = .none, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await Task { try await withConnection(patience: patience, body) }.value
     }
 
     /// `record` in a transaction.

@@ -104,4 +104,12 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         self.description = PostgresURL.redact(description)
         self.sqlState = sqlState
     }
+
+    /// Whether the server could not be reached or could not take the work now (down, cut off,
+    /// starting, out of connections), rather than refusing what was asked (a value out of range,
+    /// a constraint): work that failed so may be tried again later as it is.
+    public var isUnreachable: Bool {
+        guard let sqlState else { return true }
+        return !["22", "23"].contains(String(sqlState.prefix(2)))
+    }
 }

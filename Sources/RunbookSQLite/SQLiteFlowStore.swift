@@ -13,6 +13,14 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
         self.database = database
     }
 
+    /// Whether a write failed because the file cannot take it now (locked by another process past
+    /// the busy timeout, a full or failing disk) rather than refusing the record: see
+    /// `SpoolingFlowStore`.
+    public static func isUnreachable(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL, .SQLITE_CANTOPEN, .SQLITE_PROTOCOL].contains(error.resultCode.primaryResultCode)
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v2: EAs, signals, fires, trades, probes") { db in

@@ -11,8 +11,6 @@ import Testing
 /// counting itself leader before another engine can take the lease, so that two engines never do
 /// a leader's duties at once.
 @Suite struct FleetLeaseTests {
-    static let proxy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/tcp_proxy.py").path
-
     static func beat(_ name: String) -> EngineBeat {
         EngineBeat(name: name, host: "test", pid: getpid(), version: Release.version, startedAt: Date(), flowsUp: 0, flowsTotal: 0)
     }
@@ -21,20 +19,8 @@ import Testing
         let server = try await PostgresServer.shared()
         let url = try await server.makeDatabase()
         // engine-a reaches the database through a proxy the test can stop; engine-b directly.
-        let port = try PostgresServer.freePort()
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        proxy.arguments = [Self.proxy, "\(port)", "127.0.0.1", "\(server.port)"]
-        let ready = Pipe()
-        proxy.standardOutput = ready
-        proxy.standardError = FileHandle.nullDevice
-        try proxy.run()
-        defer {
-            kill(proxy.processIdentifier, SIGKILL)
-            proxy.waitUntilExit()
-        }
-        _ = ready.fileHandleForReading.availableData
-        let proxied = url.replacingOccurrences(of: ":\(server.port)/", with: ":\(port)/")
+        let proxy = try CuttableProxy(to: server.port)
+        let proxied = proxy.through(url)
         let a = try await PostgresRecords.open(url: PostgresURL(proxied), engine: "engine-a")
         let b = try await PostgresRecords.open(url: PostgresURL(url), engine: "engine-b")
         defer {
@@ -67,7 +53,7 @@ import Testing
         defer { rounds.cancel() }
         try await Task.sleep(for: .seconds(2))
         #expect(leaderA.isLeading, "renewed while the network is up")
-        kill(proxy.processIdentifier, SIGSTOP)
+        proxy.cut()
         let cut = ContinuousClock.now
         var aStopped: ContinuousClock.Instant?
         var bLeads: ContinuousClock.Instant?
@@ -84,7 +70,7 @@ import Testing
         print("network cut: leader stopped \(stopped - cut) after the cut, standby led \(took - cut) after it (lease_ttl 6s)")
 
         // The network back, the engine that was cut off stands by.
-        kill(proxy.processIdentifier, SIGCONT)
+        proxy.restore()
         try await Task.sleep(for: .seconds(3))
         #expect(await eventually(within: .seconds(10)) { !leaderA.isLeading && leaderB.isLeading }, "the standby keeps the lead")
     }

@@ -1,0 +1,155 @@
+import Foundation
+import RunbookTestSupport
+import Testing
+
+/// The network between a test's engine and its PostgreSQL server: a proxy the test stops
+/// (SIGSTOP) to cut it as a partition does, connections hanging and nothing answering.
+final class CuttableProxy {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/tcp_proxy.py").path
+    let process = Process()
+    let port: Int
+    private let serverPort: Int
+
+    init(to serverPort: Int) throws {
+        self.serverPort = serverPort
+        port = try PostgresServer.freePort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [Self.script, "\(port)", "127.0.0.1", "\(serverPort)"]
+        let ready = Pipe()
+        process.standardOutput = ready
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        _ = ready.fileHandleForReading.availableData
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// `url` (of the server) through the proxy.
+    func through(_ url: String) -> String {
+        url.replacingOccurrences(of: ":\(serverPort)/", with: ":\(port)/")
+    }
+
+    func cut() { kill(process.processIdentifier, SIGSTOP) }
+
+    func restore() { kill(process.processIdentifier, SIGCONT) }
+}
+
+/// An engine whose PostgreSQL records cannot be reached for a while: the flows go on relaying,
+/// their records wait in a spool, and are written once the records answer, even when the engine
+/// was killed in between.
+@Suite struct RecordsOutageTests {
+    static let traffic = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/flow_traffic.py").path
+
+    /// pyzmq traffic through every order flow of the engine at `ports`, for `seconds`.
+    func startTraffic(_ cli: CLIHarness, _ ports: EnginePorts, prefix: String, seconds: Int) throws -> (Process, URL) {
+        let peer = Process()
+        peer.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        peer.arguments = [
+            Self.traffic, "tcp://127.0.0.1:\(ports.signals)", "ipc://\(cli.path("queue.ipc"))", "tcp://127.0.0.1:\(ports.router)",
+            "tcp://127.0.0.1:\(ports.confirmations)", "ea-07", prefix, "\(seconds)",
+        ]
+        let output = cli.folder.appendingPathComponent("\(prefix).out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        peer.standardOutput = try FileHandle(forWritingTo: output)
+        try peer.run()
+        return (peer, output)
+    }
+
+    func events(_ output: URL) -> [[String: Any]] {
+        ((try? String(contentsOf: output, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// Counts in the records of what the traffic with `prefix` left: distinct signals and their
+    /// rows, filled fires, trades and their distinct fires.
+    func recorded(_ server: PostgresServer, _ database: String, prefix: String) async throws -> [Int] {
+        let row = try await server.sql("""
+            SELECT (SELECT count(DISTINCT signal_id) FROM signals WHERE signal_id LIKE '\(prefix)-%'),
+                   (SELECT count(*) FROM signals WHERE signal_id LIKE '\(prefix)-%'),
+                   (SELECT count(*) FROM fires WHERE fire_id LIKE '\(prefix)-%' AND status = 'FILLED'),
+                   (SELECT count(*) FROM trades WHERE fire_id LIKE '\(prefix)-%'),
+                   (SELECT count(DISTINCT fire_id) FROM trades WHERE fire_id LIKE '\(prefix)-%')
+            """, database: database)
+        return row.split(separator: "|").compactMap { Int($0) }
+    }
+
+    @Test func theFlowsKeepRelayingThroughAThirtySecondOutageAndTheirRecordsAreWrittenWhenItEnds() async throws {
+        let server = try await PostgresServer.shared()
+        let url = try await server.makeDatabase()
+        let database = String(url.split(separator: "/").last!)
+        let proxy = try CuttableProxy(to: server.port)
+        let environment = ["RUNBOOK_RECORDS_URL": proxy.through(url)]
+        let cli = try CLIHarness()
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + "\nrecords: {backend: postgresql}\nengine: {name: trade-01}\n")
+        var engine = try cli.start(["up", "--log-format", "text"], environment: environment)
+        defer {
+            if engine.0.isRunning { kill(engine.0.processIdentifier, SIGKILL) }
+            cli.remove()
+        }
+        #expect(await eventually(within: .seconds(30)) {
+            (try? await server.sql("SELECT count(*) FROM engines WHERE name = 'trade-01'", database: database)) == "1"
+        }, "the engine is up on its records")
+
+        // 45 s of traffic; the records are cut off from the 8th second to the 38th.
+        let (peer, output) = try startTraffic(cli, ports, prefix: "a", seconds: 45)
+        defer { if peer.isRunning { peer.terminate() } }
+        #expect(await eventually { events(output).contains { $0["event"] as? String == "ready" } })
+        try await Task.sleep(for: .seconds(8))
+        let before = try await recorded(server, database, prefix: "a")
+        #expect(before.count == 5 && before[2] > 5, "records are written before the outage: \(before)")
+        proxy.cut()
+        try await Task.sleep(for: .seconds(30))
+        let during = try await recorded(server, database, prefix: "a")
+        proxy.restore()
+        peer.waitUntilExit()
+
+        // Every fire reached the EA while the records were cut off, none waiting more than the
+        // one write that found them unreachable (2 s) and a margin.
+        let done = try #require(events(output).first { $0["event"] as? String == "done" })
+        let fires = try #require(done["fires"] as? Int)
+        #expect(fires >= 80)
+        #expect(done["received"] as? Int == fires && done["distinct"] as? Int == fires, "\(done)")
+        let latencies = events(output).compactMap { $0["latency_ms"] as? Int }
+        #expect(latencies.max() ?? 0 < 3500, "a fire waited \(latencies.max() ?? 0) ms")
+        print("records outage: \(fires) fires relayed through a 30 s outage, slowest \(latencies.max() ?? 0) ms from queue to EA")
+
+        // Once the records answer, every signal, fill and close is in them, each once.
+        let signals = try #require(done["signals"] as? Int)
+        #expect(await eventually(within: .seconds(30)) { (try? await recorded(server, database, prefix: "a")) == [signals, signals, fires, fires, fires] })
+        #expect(try await recorded(server, database, prefix: "a") == [signals, signals, fires, fires, fires])
+        #expect(during[2] < fires - 40, "nothing reached the records during the cut: \(during) of \(fires)")
+        #expect(await eventually { (try? Data(contentsOf: URL(fileURLWithPath: cli.path("var/flow-records.spool"))).count) ?? 0 == 0 }, "the spool is emptied")
+        #expect(try await server.sql("SELECT heartbeats > 0 FROM ea_instances WHERE engine = 'trade-01' AND target_uuid = 'ea-07'", database: database) == "t")
+
+        // Cut off again and killed while cut off: what the spool held is written by the engine
+        // started again.
+        proxy.cut()
+        let (second, secondOutput) = try startTraffic(cli, ports, prefix: "b", seconds: 6)
+        defer { if second.isRunning { second.terminate() } }
+        second.waitUntilExit()
+        let secondDone = try #require(events(secondOutput).first { $0["event"] as? String == "done" })
+        let secondFires = try #require(secondDone["fires"] as? Int)
+        #expect(secondDone["received"] as? Int == secondFires)
+        kill(engine.0.processIdentifier, SIGKILL)
+        engine.0.waitUntilExit()
+        let stderr = (try? String(contentsOf: engine.2, encoding: .utf8)) ?? ""
+        #expect(stderr.contains("the records cannot be reached"), "\(stderr.suffix(3000))")
+        #expect(stderr.contains("the records answer again: "), "the first outage's spool was written: \(stderr.suffix(3000))")
+        #expect(try await recorded(server, database, prefix: "b")[2] == 0, "nothing of the second outage reached the records")
+        proxy.restore()
+        engine = try cli.start(["up", "--log-format", "text"], environment: environment)
+        let secondSignals = try #require(secondDone["signals"] as? Int)
+        #expect(await eventually(within: .seconds(40)) {
+            (try? await recorded(server, database, prefix: "b")) == [secondSignals, secondSignals, secondFires, secondFires, secondFires]
+        }, "the spool left by the killed engine is written by the next")
+        kill(engine.0.processIdentifier, SIGTERM)
+        let stopped = try cli.finish(engine)
+        #expect(stopped.status == 0, "\(stopped.stderr.suffix(2000))")
+        #expect(stopped.stderr.contains("flow records wait in"), "\(stopped.stderr.suffix(2000))")
+    }
+}
