@@ -222,7 +222,7 @@ let package = Package(
             name: "RunbookStoreConformanceTests",
             dependencies: [
                 "RunbookExecutor", "RunbookFlows", "RunbookChecks", "RunbookScheduler", "RunbookEscalation", "RunbookStore", "RunbookSQLite", "RunbookPostgres",
-                "RunbookModel", "RunbookCore", "RunbookTestSupport",
+                "RunbookModel", "RunbookCore", "RunbookTestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

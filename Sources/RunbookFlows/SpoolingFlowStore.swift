@@ -49,10 +49,13 @@ public final class SpoolingFlowStore: FlowStore, Sendable {
         self.isOutage = isOutage
         self.logger = logger
         self.retry = retry
-        let waiting = spool.count
-        if waiting > 0 {
+        let waiting = spool.entries()
+        if !waiting.isEmpty {
             state.withLock { $0.spooling = true }
-            logger.notice("\(waiting) flow records wait in \(spoolPath) from before; they are written once the records answer")
+            // The fires a killed engine spooled are this engine's to know: a retry of one is not
+            // new, and its EA may confirm it.
+            for case .fireQueued(let fire, _) in waiting.compactMap(\.self) { remember(fire) }
+            logger.notice("\(waiting.count) flow records wait in \(spoolPath) from before; they are written once the records answer")
         }
         let thread = Thread { [self] in replayLoop() }
         thread.name = "flow-records-spool"
@@ -158,7 +161,16 @@ public final class SpoolingFlowStore: FlowStore, Sendable {
     public func fireTarget(id: String) throws -> String? {
         let (spooling, known) = state.withLock { ($0.spooling, $0.queued[id]) }
         if let known { return known }
-        guard spooling else { return try store.fireTarget(id: id) }
+        if !spooling {
+            do {
+                return try store.fireTarget(id: id)
+            } catch where isOutage(error) {
+                // The write that follows (the confirmation) goes to the spool without waiting.
+                state.withLock { $0.spooling = true }
+                wake.signal()
+                throw FlowRecordsUnavailable("the records cannot be reached (\(error)): which EA fire \(id) belongs to cannot be checked until they answer")
+            }
+        }
         // Not a guess: with CURVE, the answer decides which EA's key may confirm the fire.
         throw FlowRecordsUnavailable(
             "the records cannot be reached, and fire \(id) was not queued by this engine since it started: which EA it belongs to cannot be checked until they answer"
@@ -178,39 +190,56 @@ public final class SpoolingFlowStore: FlowStore, Sendable {
 
     /// Writes the spool to the store, oldest first, until it is empty or the store fails again.
     func replay() {
-        let entries = spool.entries()
-        var written = 0
-        var refused = 0
-        for entry in entries {
+        var total = (written: 0, refused: 0)
+        while true {
+            let chunk = spool.entries(limit: Self.chunk)
+            var written = 0
+            var refused: [Int] = []
+            var outage = false
+            for (index, entry) in chunk.enumerated() {
+                do {
+                    guard let entry else { throw FlowRecordsUnavailable("a line of \(spool.path) cannot be read") }
+                    try apply(entry)
+                } catch where isOutage(error) {
+                    outage = true
+                    break
+                } catch {
+                    refused.append(index)
+                    logger.error("a spooled flow record was refused by the records; it is kept in \(spool.refusedPath): \(error)")
+                }
+                written += 1
+            }
+            guard written > 0 || chunk.isEmpty else { return }
+            let left: Int
             do {
-                guard let entry else { throw FlowRecordsUnavailable("a line of \(spool.path) cannot be read") }
-                try apply(entry)
-            } catch where isOutage(error) {
-                break
+                left = try state.withLock { state in
+                    try spool.keepRefused(refused)
+                    let left = try spool.dropFirst(written)
+                    state.replayed += written - refused.count
+                    state.refused += refused.count
+                    if left == 0 { state.spooling = false }
+                    return left
+                }
             } catch {
-                refused += 1
-                logger.error("a spooled flow record was refused by the records and is dropped: \(error)")
+                logger.error("\(error)")
+                return
             }
-            written += 1
-        }
-        guard written > 0 else { return }
-        let drained: Bool
-        do {
-            drained = try state.withLock { state in
-                let left = try spool.dropFirst(written)
-                state.replayed += written - refused
-                state.refused += refused
-                if left == 0 { state.spooling = false }
-                return left == 0
+            total.written += written - refused.count
+            total.refused += refused.count
+            if left == 0 {
+                if total.written + total.refused > 0 {
+                    let refusedText = total.refused > 0 ? ", \(total.refused) refused (kept in \(spool.refusedPath))" : ""
+                    logger.notice("the records answer again: \(total.written) flow records written from the spool\(refusedText)")
+                }
+                return
             }
-        } catch {
-            logger.error("\(error)")
-            return
-        }
-        if drained {
-            logger.notice("the records answer again: \(written - refused) flow records written from the spool\(refused > 0 ? ", \(refused) refused" : "")")
+            if outage { return }
         }
     }
+
+    /// How many spooled records are read and written at a time: what is written is dropped from
+    /// the spool before the next, so an engine stopped meanwhile does not write them again.
+    static let chunk = 500
 
     private func apply(_ entry: FlowRecordSpool.Entry) throws {
         switch entry {
@@ -296,13 +325,7 @@ final class FlowRecordSpool: Sendable {
 
     func append(_ entry: Entry) throws {
         let line = try Self.encoder().encode(entry) + Data("\n".utf8)
-        try lock.withLock { _ in
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw Self.failure("open", path) }
-            defer { Foundation.close(fd) }
-            let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard written == line.count, fsync(fd) == 0 else { throw Self.failure("write", path) }
-        }
+        try lock.withLock { _ in try Self.append(line, to: path) }
     }
 
     private func lines() -> [Data] {
@@ -310,11 +333,39 @@ final class FlowRecordSpool: Sendable {
         return data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
     }
 
-    /// Every record in the spool, oldest first; nil for a line that cannot be read.
-    func entries() -> [Entry?] {
-        let lines: [Data] = lock.withLock { _ in self.lines() }
+    /// The records in the spool, oldest first (the first `limit`); nil for a line that cannot be read.
+    func entries(limit: Int = .max) -> [Entry?] {
+        let lines: [Data] = lock.withLock { _ in Array(self.lines().prefix(limit)) }
         let decoder = Self.decoder()
         return lines.map { try? decoder.decode(Entry.self, from: $0) }
+    }
+
+    /// Where records the store refused are kept, for a person to look at.
+    var refusedPath: String { path + ".refused" }
+
+    /// Copies the lines at `indexes` (among the first) to `refusedPath`.
+    func keepRefused(_ indexes: [Int]) throws {
+        guard !indexes.isEmpty else { return }
+        try lock.withLock { _ in
+            let lines = self.lines()
+            let text = indexes.filter { $0 < lines.count }.reduce(into: Data()) { $0 += lines[$1] + Data("\n".utf8) }
+            try Self.append(text, to: refusedPath)
+        }
+    }
+
+    /// `data` appended and on disk; a write cut short is cut off again, so that the next line
+    /// does not run into half of this one.
+    private static func append(_ data: Data, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw failure("open", path) }
+        defer { Foundation.close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count, fsync(fd) == 0 else {
+            let error = failure("write", path)
+            if size >= 0 { _ = ftruncate(fd, size) }
+            throw error
+        }
     }
 
     var count: Int { lock.withLock { _ in self.lines().count } }

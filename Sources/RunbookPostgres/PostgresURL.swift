@@ -106,10 +106,11 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     }
 
     /// Whether the server could not be reached or could not take the work now (down, cut off,
-    /// starting, out of connections), rather than refusing what was asked (a value out of range,
-    /// a constraint): work that failed so may be tried again later as it is.
+    /// shutting down, out of connections or resources, a standby not yet promoted, a conflict or
+    /// lock to retry), rather than refusing what was asked: work that failed so may be tried again
+    /// later as it is.
     public var isUnreachable: Bool {
         guard let sqlState else { return true }
-        return !["22", "23"].contains(String(sqlState.prefix(2)))
+        return ["08", "53", "57", "40"].contains(String(sqlState.prefix(2))) || ["25006", "55P03", "55006"].contains(sqlState)
     }
 }
