@@ -241,6 +241,12 @@ public protocol IncidentStore: Sendable {
     /// The channel's oldest message still to send (pending), whatever its next attempt time: a
     /// channel's messages go out in order.
     func outboxHead(channel: String) async throws -> OutboxEntry?
+    /// Takes the channel's oldest message still to send, if it is due at `now`, for this process
+    /// to send: marks it `sending` with one more attempt, in one statement, so that two engines
+    /// never both take it. A message another process is sending is not taken (and the channel's
+    /// later messages wait behind it); one this process was sending (its outcome could not be
+    /// written) is taken again.
+    func claimOutboxHead(channel: String, at now: Date) async throws -> OutboxClaim
     func updateOutbox(_ entry: OutboxEntry) async throws
     /// Marks `entry` diverted and queues a copy for `channel`, in one transaction.
     func divert(_ entry: OutboxEntry, to channel: String, reason: String, at: Date) async throws
@@ -272,4 +278,16 @@ public struct OutboxDepth: Sendable, Equatable {
         self.state = state
         self.count = count
     }
+}
+
+/// What `claimOutboxHead` found at the head of a channel.
+public enum OutboxClaim: Sendable, Equatable {
+    /// Nothing to send on the channel.
+    case empty
+    /// Its oldest message is not due yet.
+    case notDue(OutboxEntry)
+    /// Its oldest message is being sent by another process.
+    case sentElsewhere
+    /// Taken for sending: `sending`, with its attempts counted.
+    case claimed(OutboxEntry)
 }

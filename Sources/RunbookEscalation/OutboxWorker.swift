@@ -110,19 +110,16 @@ public final class OutboxWorker<C: Clock>: Service, Sendable where C.Duration ==
     /// Sends the channel's oldest pending message if it is due, and records the outcome.
     @discardableResult
     public func attempt(_ channel: any NotificationChannel) async -> Attempt {
-        let head: OutboxEntry?
+        var entry: OutboxEntry
         do {
-            head = try await store.outboxHead(channel: channel.name)
+            switch try await store.claimOutboxHead(channel: channel.name, at: now()) {
+            case .empty: return .idle
+            case .notDue(let head): return .waiting(until: head.nextAttemptAt)
+            case .sentElsewhere: return .waiting(until: now().addingTimeInterval(poll.seconds))
+            case .claimed(let claimed): entry = claimed
+            }
         } catch {
             logger.error("cannot read the outbox: \(error)")
-            return .idle
-        }
-        guard var entry = head else { return .idle }
-        if entry.nextAttemptAt > now() { return .waiting(until: entry.nextAttemptAt) }
-        entry.attempts += 1
-        entry.state = .sending
-        do { try await store.updateOutbox(entry) } catch {
-            logger.error("cannot update the outbox: \(error)")
             return .idle
         }
         let result = await channel.deliver(entry.outgoing)

@@ -8,9 +8,12 @@ import RunbookEscalation
 /// `checkOfRun` reads the run recorder's `runs` table, which is in the same database.
 public final class PostgresIncidentStore: IncidentStore, Sendable {
     private let database: PostgresDatabase
+    /// Who takes outbox messages for sending: the engine and this process (as the lease's holder).
+    private let sender: String
 
-    init(_ database: PostgresDatabase) {
+    init(_ database: PostgresDatabase, engine: String) {
         self.database = database
+        self.sender = PostgresFleet.holder(engine)
     }
 
     public func apply(_ change: IncidentChange) async throws -> Incident {
@@ -163,6 +166,28 @@ public final class PostgresIncidentStore: IncidentStore, Sendable {
     public func outboxHead(channel: String) async throws -> OutboxEntry? {
         try await database.record { connection in
             try await connection.row("SELECT * FROM outbox WHERE channel = \(channel) AND state IN ('pending', 'sending') ORDER BY id LIMIT 1", Self.entry)
+        }
+    }
+
+    /// The head is found first and then locked with `SKIP LOCKED`: a head another engine is
+    /// taking at this moment is not waited for, and the message behind it is not taken out of turn.
+    public func claimOutboxHead(channel: String, at now: Date) async throws -> OutboxClaim {
+        let sender = sender
+        return try await database.recordInTransaction { connection in
+            let head = try await connection.row("SELECT id FROM outbox WHERE channel = \(channel) AND state IN ('pending', 'sending') ORDER BY id LIMIT 1") {
+                try $0("id", as: Int64.self)
+            }
+            guard let head else { return .empty }
+            let locked = try await connection.row("SELECT * FROM outbox WHERE id = \(head) AND state IN ('pending', 'sending') FOR UPDATE SKIP LOCKED") {
+                (entry: try Self.entry($0), claimedBy: try $0("claimed_by", as: String?.self))
+            }
+            guard var (entry, claimedBy) = locked else { return .sentElsewhere }
+            guard entry.nextAttemptAt <= now else { return .notDue(entry) }
+            if entry.state == .sending, claimedBy != sender { return .sentElsewhere }
+            entry.state = .sending
+            entry.attempts += 1
+            try await connection.sql("UPDATE outbox SET state = 'sending', attempts = \(entry.attempts), claimed_by = \(sender) WHERE id = \(head)")
+            return .claimed(entry)
         }
     }
 

@@ -34,7 +34,7 @@ public final class PostgresRecords: Sendable {
         flows = PostgresFlowStore(database, engine: engine)
         checks = PostgresCheckJournal(database, engine: engine)
         schedule = PostgresSchedulerState(database)
-        incidents = PostgresIncidentStore(database)
+        incidents = PostgresIncidentStore(database, engine: engine)
         fleet = PostgresFleet(database)
     }
 
@@ -153,6 +153,8 @@ public final class PostgresRecords: Sendable {
                 last_beat timestamptz NOT NULL, flows_up integer NOT NULL, flows_total integer NOT NULL, stopped_at timestamptz
             )
             """),
+        // Which engine process took an outbox message for sending.
+        ("v3: outbox claims", "ALTER TABLE outbox ADD COLUMN claimed_by text"),
     ]
 }
 

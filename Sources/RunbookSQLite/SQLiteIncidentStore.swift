@@ -218,6 +218,28 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         }
     }
 
+    /// One engine sends from SQLite records: a message it left `sending` (its outcome could not
+    /// be written) is taken again.
+    public func claimOutboxHead(channel: String, at now: Date) async throws -> OutboxClaim {
+        try await database.record { db in
+            var claim = OutboxClaim.empty
+            try db.inTransaction {
+                let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE channel = ? AND state IN ('pending', 'sending') ORDER BY id LIMIT 1", arguments: [channel])
+                guard var entry = row.map(Self.entry) else { return .commit }
+                guard entry.nextAttemptAt <= now else {
+                    claim = .notDue(entry)
+                    return .commit
+                }
+                entry.state = .sending
+                entry.attempts += 1
+                try db.execute(sql: "UPDATE outbox SET state = 'sending', attempts = ? WHERE id = ?", arguments: [entry.attempts, entry.id])
+                claim = .claimed(entry)
+                return .commit
+            }
+            return claim
+        }
+    }
+
     public func updateOutbox(_ entry: OutboxEntry) async throws {
         try await database.record { db in
             try db.execute(

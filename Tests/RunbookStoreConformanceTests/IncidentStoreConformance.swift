@@ -2,6 +2,7 @@ import Foundation
 import RunbookCore
 import RunbookEscalation
 import RunbookExecutor
+import RunbookPostgres
 import Testing
 
 /// What every IncidentStore must do: one unresolved incident per key, changes that never pass
@@ -78,6 +79,76 @@ import Testing
         #expect(last.severity == .critical)
         #expect(last.at == At.seconds(0))
         #expect(try await store.lastNotification(key: "check:other") == nil)
+    }
+
+    @Test(arguments: RecordsBackend.allCases)
+    func aChannelsHeadIsTakenForSendingOnlyWhenDueAndInTurn(_ backend: RecordsBackend) async throws {
+        let place = try await RecordsPlace(backend)
+        defer { place.remove() }
+        let store = try await place.open().incidents
+        #expect(try await store.claimOutboxHead(channel: "telegram", at: At.seconds(5)) == .empty)
+        try await store.enqueue([message("telegram", at: 1), message("telegram", sequence: 2, at: 2)])
+        guard case .notDue(let early) = try await store.claimOutboxHead(channel: "telegram", at: At.seconds(0)) else {
+            Issue.record("a message queued at 1 s is not due at 0 s")
+            return
+        }
+        #expect(early.state == .pending && early.attempts == 0)
+        guard case .claimed(var first) = try await store.claimOutboxHead(channel: "telegram", at: At.seconds(5)) else {
+            Issue.record("the head is taken once due")
+            return
+        }
+        #expect(first.createdAt == At.seconds(1) && first.state == .sending && first.attempts == 1)
+        #expect(try await store.outbox(states: [.sending], limit: 10).map(\.id) == [first.id], "the claim is in the records")
+        // Its outcome could not be written: this process takes it again rather than the next.
+        guard case .claimed(let again) = try await store.claimOutboxHead(channel: "telegram", at: At.seconds(6)) else {
+            Issue.record("the sender takes its own message again")
+            return
+        }
+        #expect(again.id == first.id && again.attempts == 2)
+        first.state = .delivered
+        first.attempts = 2
+        first.deliveredAt = At.seconds(6)
+        try await store.updateOutbox(first)
+        guard case .claimed(let second) = try await store.claimOutboxHead(channel: "telegram", at: At.seconds(7)) else {
+            Issue.record("then the next")
+            return
+        }
+        #expect(second.createdAt == At.seconds(2))
+    }
+
+    /// Two engines sharing PostgreSQL records, each claiming a channel's head many times at once:
+    /// one of them takes it, the other is told it is being sent elsewhere, and the message behind
+    /// it is not taken out of turn.
+    @Test func twoEnginesClaimingAtOnceNeverBothTakeAMessage() async throws {
+        let place = try await RecordsPlace(.postgresql)
+        defer { place.remove() }
+        let a = try await PostgresRecords.open(url: PostgresURL(place.url!), engine: "engine-a")
+        let b = try await PostgresRecords.open(url: PostgresURL(place.url!), engine: "engine-b")
+        defer {
+            a.close()
+            b.close()
+        }
+        for round in 0..<5 {
+            try await a.incidents.enqueue([message("telegram", sequence: 2 * round + 1, at: 1), message("telegram", sequence: 2 * round + 2, at: 2)])
+            let claims = await withTaskGroup(of: (String, OutboxClaim?).self) { group in
+                for index in 0..<20 {
+                    let (name, store) = index % 2 == 0 ? ("engine-a", a.incidents) : ("engine-b", b.incidents)
+                    group.addTask { (name, try? await store.claimOutboxHead(channel: "telegram", at: At.seconds(5))) }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let takers = Set(claims.compactMap { name, claim -> String? in if case .claimed = claim { name } else { nil } })
+            #expect(takers.count == 1, "one engine takes the head: \(claims)")
+            let claimedIDs = Set(claims.compactMap { _, claim -> Int64? in if case .claimed(let entry) = claim { entry.id } else { nil } })
+            #expect(claimedIDs.count == 1, "only the head, never the message behind it")
+            #expect(claims.allSatisfy { $0.1 != nil }, "no claim failed")
+            // Delivered, and the next round starts on a fresh pair.
+            for entry in try await a.incidents.outbox(states: [.pending, .sending], limit: 10) {
+                var done = entry
+                done.state = .delivered
+                try await a.incidents.updateOutbox(done)
+            }
+        }
     }
 
     @Test(arguments: RecordsBackend.allCases)
