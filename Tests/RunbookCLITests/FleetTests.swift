@@ -12,10 +12,10 @@ import Testing
         let ports = EnginePorts()
         var process: (Process, URL, URL)?
 
-        init(_ name: String, ttl: String, files: [String: String]) throws {
+        init(_ name: String, ttl: String, files: [String: String], config extra: String = "") throws {
             self.name = name
             cli = try CLIHarness()
-            try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + "\nrecords: {backend: postgresql}\nengine: {name: \(name), lease_ttl: \(ttl)}\n")
+            try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + "\nrecords: {backend: postgresql}\nengine: {name: \(name), lease_ttl: \(ttl)}\n" + extra)
             for (file, text) in files { try cli.write(file, text) }
         }
 
@@ -113,15 +113,15 @@ import Testing
         let server = try await PostgresServer.shared()
         let url = try await server.makeDatabase()
         let database = String(url.split(separator: "/").last!)
-        let environment = ["RUNBOOK_RECORDS_URL": url]
-        let files = ["Runbooks/note.yaml": Self.files["Runbooks/note.yaml"]!, "Schedules/beat.yaml": Self.files["Schedules/beat.yaml"]!]
-        var members = try ["engine-a", "engine-b", "engine-c"].map { try Member($0, ttl: "3s", files: files) }
-        defer {
-            for member in members {
-                if let process = member.process?.0, process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                member.cli.remove()
-            }
-        }
+        // Every fire also sends a Telegram message, through the outbox the leader delivers.
+        let telegram = try Peer(script: EscalationTests.botAPI)
+        let environment = ["RUNBOOK_RECORDS_URL": url, "TEST_BOT_TOKEN": EscalationTests.token]
+        let files = [
+            "Runbooks/note.yaml": "name: note\nsteps:\n  - id: say\n    log: noted\n  - id: tell\n    notify: {channels: [ops-telegram], message: \"${{ 'beat-' + run.id }}\"}\n",
+            "Schedules/beat.yaml": Self.files["Schedules/beat.yaml"]!,
+        ]
+        let channel = "channels:\n  ops-telegram: {type: telegram, chat_id: \"42\", base_url: \"http://127.0.0.1:\(telegram.port)/ok\", token_env: TEST_BOT_TOKEN}\n"
+        var members = try ["engine-a", "engine-b", "engine-c"].map { try Member($0, ttl: "3s", files: files, config: channel) }
         for index in members.indices { try members[index].start(environment) }
         let cli = members[0].cli
         #expect(await eventually(within: .seconds(20)) { fleet(cli, environment).filter { $0["alive"] as? Bool == true }.count == 3 && leader(cli, environment) != nil })
@@ -153,7 +153,24 @@ import Testing
         let due = try await beats(server, database).map(\.due)
         #expect(Set(due).count == due.count, "no fire ran twice")
         #expect(due == Array(stride(from: due.first!, through: due.last!, by: 2)), "no fire missed")
+        // Every message queued was delivered; a message that arrived twice (the one in flight at a
+        // kill) says so on its second arrival.
+        #expect(await eventually(within: .seconds(30)) {
+            (try? await server.sql("SELECT count(*) FROM outbox WHERE state != 'delivered'", database: database)) == "0"
+        }, "the outbox is delivered")
+        let queued = try await server.sql("SELECT substring(body from 'beat-[0-9]+') FROM outbox ORDER BY id", database: database).split(separator: "\n").map(String.init)
+        let arrived = telegram.received.map { Peer.json($0)["text"] as? String ?? "" }
+        let bodies = arrived.map { text in text.firstMatch(of: /beat-[0-9]+/).map { String($0.output) } ?? text }
+        #expect(queued.count >= 20, "a message for each fire: \(queued.count)")
+        #expect(queued.allSatisfy { body in bodies.contains(body) }, "every queued message arrived")
+        var seen = Set<String>()
+        var duplicates = 0
+        for (text, body) in zip(arrived, bodies) where !seen.insert(body).inserted {
+            duplicates += 1
+            #expect(text.contains("possible duplicate: "), "a second copy is marked: \(text)")
+        }
         let sorted = takeovers.sorted()
+        print("fleet outbox, 20 kills: \(queued.count) messages queued, \(arrived.count) arrived, \(duplicates) marked duplicates")
         print(String(format: "fleet failover, 20 kills: median %.2f s, max %.2f s (lease_ttl 3s): %@", sorted[sorted.count / 2], sorted.last ?? 0, sorted.map { String(format: "%.2f", $0) }.joined(separator: " ")))
     }
 
