@@ -21,8 +21,10 @@ public protocol FleetStore: Sendable {
     func lead(engine: String, ttl: Duration) async throws -> Int64?
     /// Gives the lease up when `engine` holds it, so that a standby need not wait for it to expire.
     func release(engine: String) async throws
-    /// Writes `beat` as the engine's row, the time being the server's.
-    func beat(_ beat: EngineBeat) async throws
+    /// Writes `beat` as the engine's row, the time being the server's. Returns the host and pid of
+    /// another live process that wrote the row since this process last did: two engines given the
+    /// same name (nil for the first beat, which may follow a killed predecessor's).
+    func beat(_ beat: EngineBeat) async throws -> String?
     /// Marks `engine` stopped on purpose: it beats no more, and nobody is paged for it.
     func leave(engine: String) async throws
     /// Marks as `interrupted` the runs left `running` by engines other than `besides` that have

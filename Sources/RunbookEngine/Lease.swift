@@ -18,6 +18,8 @@ public final class LeaseKeeper<C: Clock>: Service, Leadership, Sendable where C.
     private let logger: Logger
     private let state = Mutex<(term: Int64?, until: C.Instant?)>((nil, nil))
     private let problem = Mutex<String?>(nil)
+    /// The other process last found beating under this engine's name, said once until it changes.
+    private let twin = Mutex<String?>(nil)
 
     public init(store: any FleetStore, engine: String, ttl: Duration, clock: C, logger: Logger = Logger(label: "runbook.fleet"), beat: @escaping @Sendable () async -> EngineBeat) {
         self.store = store
@@ -39,7 +41,11 @@ public final class LeaseKeeper<C: Clock>: Service, Leadership, Sendable where C.
     /// One round: the heartbeat, then the lease.
     public func round() async {
         do {
-            try await store.beat(await beat())
+            let other = try await store.beat(await beat())
+            if let other, twin.withLock({ $0 }) != other {
+                logger.error("another engine also named \(engine) is running (\(other)): each overwrites the other's heartbeat and `runbook fleet` shows only one; give each engine its own engine.name")
+            }
+            if let other { twin.withLock { $0 = other } }
             let sent = clock.now
             let term = try await store.lead(engine: engine, ttl: ttl)
             let was = isLeading

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import RunbookCore
 import RunbookModel
+import Synchronization
 
 /// The lease and the engines' heartbeats, in the records database several engines share. The
 /// lease is one row, taken or renewed by one statement whose expiry is the server's clock plus
@@ -11,6 +12,8 @@ import RunbookModel
 public final class PostgresFleet: FleetStore, Sendable {
     private let database: PostgresDatabase
     private let patience: Duration
+    /// The engine names this process has beaten under.
+    private let beaten = Mutex<Set<String>>([])
 
     init(_ database: PostgresDatabase, patience: Duration = .seconds(2)) {
         self.database = database
@@ -43,15 +46,22 @@ public final class PostgresFleet: FleetStore, Sendable {
         }
     }
 
-    public func beat(_ beat: EngineBeat) async throws {
-        try await database.withConnection(patience: .some(patience)) { connection in
-            try await connection.sql("""
-                INSERT INTO engines (name, host, pid, version, started_at, last_beat, flows_up, flows_total)
-                VALUES (\(beat.name), \(beat.host), \(Int(beat.pid)), \(beat.version), \(Stamp(beat.startedAt)), now(), \(beat.flowsUp), \(beat.flowsTotal))
-                ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version, started_at = excluded.started_at,
-                    last_beat = excluded.last_beat, flows_up = excluded.flows_up, flows_total = excluded.flows_total, stopped_at = NULL
-                """)
+    public func beat(_ beat: EngineBeat) async throws -> String? {
+        let first = beaten.withLock { $0.insert(beat.name).inserted }
+        let previous = try await database.withConnection(patience: .some(patience)) { connection in
+            try await connection.row("""
+                WITH before AS (SELECT host, pid FROM engines WHERE name = \(beat.name)),
+                written AS (
+                    INSERT INTO engines (name, host, pid, version, started_at, last_beat, flows_up, flows_total)
+                    VALUES (\(beat.name), \(beat.host), \(Int(beat.pid)), \(beat.version), \(Stamp(beat.startedAt)), now(), \(beat.flowsUp), \(beat.flowsTotal))
+                    ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version, started_at = excluded.started_at,
+                        last_beat = excluded.last_beat, flows_up = excluded.flows_up, flows_total = excluded.flows_total, stopped_at = NULL
+                    RETURNING 1
+                )
+                SELECT (SELECT host || ' pid ' || pid FROM before WHERE host != \(beat.host) OR pid != \(Int(beat.pid))) AS other FROM written
+                """) { try $0("other", as: String?.self) } ?? nil
         }
+        return first ? nil : previous
     }
 
     public func leave(engine: String) async throws {

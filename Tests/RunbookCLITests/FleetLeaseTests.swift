@@ -74,4 +74,25 @@ import Testing
         try await Task.sleep(for: .seconds(3))
         #expect(await eventually(within: .seconds(10)) { !leaderA.isLeading && leaderB.isLeading }, "the standby keeps the lead")
     }
+
+    @Test func twoEnginesGivenOneNameAreToldOfEachOtherButAKilledPredecessorIsNot() async throws {
+        let server = try await PostgresServer.shared()
+        let url = try await server.makeDatabase()
+        let a = try await PostgresRecords.open(url: PostgresURL(url), engine: "twin")
+        let b = try await PostgresRecords.open(url: PostgresURL(url), engine: "twin")
+        defer {
+            a.close()
+            b.close()
+        }
+        func beat(pid: Int32) -> EngineBeat {
+            EngineBeat(name: "twin", host: "host-1", pid: pid, version: Release.version, startedAt: Date(), flowsUp: 0, flowsTotal: 0)
+        }
+        // A killed engine's row, then the engine started again: its first beat finds another pid.
+        #expect(try await a.fleet.beat(beat(pid: 100)) == nil)
+        #expect(try await b.fleet.beat(beat(pid: 200)) == nil, "the first beat after a kill is no twin")
+        #expect(try await b.fleet.beat(beat(pid: 200)) == nil, "nobody else beats")
+        // The first is alive after all: each now finds the other's beat.
+        #expect(try await a.fleet.beat(beat(pid: 100)) == "host-1 pid 200")
+        #expect(try await b.fleet.beat(beat(pid: 200)) == "host-1 pid 100")
+    }
 }
