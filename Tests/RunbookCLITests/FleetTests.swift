@@ -119,8 +119,19 @@ import Testing
         let files = [
             "Runbooks/note.yaml": "name: note\nsteps:\n  - id: say\n    log: noted\n  - id: tell\n    notify: {channels: [ops-telegram], message: \"${{ 'beat-' + run.id }}\"}\n",
             "Schedules/beat.yaml": Self.files["Schedules/beat.yaml"]!,
+            // An incident of the fleet that climbs while the leaders are killed.
+            "Checks/unreachable.yaml": "name: unreachable\nprobe: {port: 1}\ninterval: 1s\nscope: shared\nhysteresis: {fail: 1}\n",
         ]
-        let channel = "channels:\n  ops-telegram: {type: telegram, chat_id: \"42\", base_url: \"http://127.0.0.1:\(telegram.port)/ok\", token_env: TEST_BOT_TOKEN}\n"
+        let channel = """
+            channels:
+              ops-telegram: {type: telegram, chat_id: "42", base_url: "http://127.0.0.1:\(telegram.port)/ok", token_env: TEST_BOT_TOKEN}
+            escalation:
+              levels:
+                2: {channels: [ops-telegram], climb_after: 9s}
+                3: {channels: [ops-telegram]}
+              retry: {min: 200ms, max: 1s}
+
+            """
         var members = try ["engine-a", "engine-b", "engine-c"].map { try Member($0, ttl: "3s", files: files, config: channel) }
         for index in members.indices { try members[index].start(environment) }
         let cli = members[0].cli
@@ -163,6 +174,13 @@ import Testing
         let bodies = arrived.map { text in text.firstMatch(of: /beat-[0-9]+/).map { String($0.output) } ?? text }
         #expect(queued.count >= 20, "a message for each fire: \(queued.count)")
         #expect(queued.allSatisfy { body in bodies.contains(body) }, "every queued message arrived")
+        // The fleet's incident climbed each level once, whichever engine led.
+        let levels = try await server.sql(
+            "SELECT o.level, count(*) FROM outbox o JOIN incidents i ON i.id = o.incident_id WHERE i.key LIKE 'check:unreachable%' GROUP BY o.level ORDER BY o.level",
+            database: database
+        )
+        #expect(levels == "2|1\n3|1", "one message per level: \(levels)")
+        #expect(try await server.sql("SELECT count(*) FROM incidents WHERE key LIKE 'check:unreachable%'", database: database) == "1")
         var seen = Set<String>()
         var duplicates = 0
         for (text, body) in zip(arrived, bodies) where !seen.insert(body).inserted {
@@ -170,7 +188,7 @@ import Testing
             #expect(text.contains("possible duplicate: "), "a second copy is marked: \(text)")
         }
         let sorted = takeovers.sorted()
-        print("fleet outbox, 20 kills: \(queued.count) messages queued, \(arrived.count) arrived, \(duplicates) marked duplicates")
+        print("fleet outbox, 20 kills: \(queued.count) fire messages queued, \(arrived.count) messages arrived with the incident's two levels, \(duplicates) marked duplicates")
         print(String(format: "fleet failover, 20 kills: median %.2f s, max %.2f s (lease_ttl 3s): %@", sorted[sorted.count / 2], sorted.last ?? 0, sorted.map { String(format: "%.2f", $0) }.joined(separator: " ")))
     }
 
