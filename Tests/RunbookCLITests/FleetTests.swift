@@ -133,6 +133,12 @@ import Testing
 
             """
         var members = try ["engine-a", "engine-b", "engine-c"].map { try Member($0, ttl: "3s", files: files, config: channel) }
+        defer {
+            for member in members {
+                if let process = member.process?.0, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                member.cli.remove()
+            }
+        }
         for index in members.indices { try members[index].start(environment) }
         let cli = members[0].cli
         #expect(await eventually(within: .seconds(20)) { fleet(cli, environment).filter { $0["alive"] as? Bool == true }.count == 3 && leader(cli, environment) != nil })

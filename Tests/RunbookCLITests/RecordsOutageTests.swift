@@ -97,7 +97,7 @@ final class CuttableProxy {
 
         // 45 s of traffic; the records are cut off from the 8th second to the 38th.
         let (peer, output) = try startTraffic(cli, ports, prefix: "a", seconds: 45)
-        defer { if peer.isRunning { peer.terminate() } }
+        defer { if peer.isRunning { kill(peer.processIdentifier, SIGKILL) } }
         #expect(await eventually { events(output).contains { $0["event"] as? String == "ready" } })
         try await Task.sleep(for: .seconds(8))
         let before = try await recorded(server, database, prefix: "a")
@@ -130,7 +130,7 @@ final class CuttableProxy {
         // started again.
         proxy.cut()
         let (second, secondOutput) = try startTraffic(cli, ports, prefix: "b", seconds: 6)
-        defer { if second.isRunning { second.terminate() } }
+        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
         second.waitUntilExit()
         let secondDone = try #require(events(secondOutput).first { $0["event"] as? String == "done" })
         let secondFires = try #require(secondDone["fires"] as? Int)
