@@ -103,7 +103,7 @@ let package = Package(
         ),
         .target(name: "RunbookZMQ", dependencies: ["CZeroMQ"]),
         // The live ZeroMQ flows of the trading back end.
-        .target(name: "RunbookFlows", dependencies: ["RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "RunbookFlows", dependencies: ["RunbookCore", "RunbookZMQ", .product(name: "Logging", package: "swift-log")]),
         // sd_notify for systemd's readiness and watchdog.
         .systemLibrary(name: "CSystemd", providers: [.apt(["libsystemd-dev"])]),
         // Simulated EAs and signal engine, for machines without MT5.

@@ -92,11 +92,18 @@ public struct Application: Sendable {
             throw StartFailure("\(error)")
         }
         defer { flowRecords.close() }
+        // The kill switch, closed across a restart if it was closed before.
+        let gate = GateWatch(store: records.flows, gate: FireGate())
+        do {
+            try await gate.refresh()
+        } catch {
+            throw StartFailure("cannot read the gate (the kill switch on the command router) from the records: \(error)")
+        }
         let live: LiveEngine
         do {
             live = try LiveEngine(
                 settings: settings, logger: logger, ingest: ingest,
-                flows: Flows.standard(flows, store: http?.flowStore(flowRecords) ?? flowRecords, ingest: ingest, onSignal: forward, logger: logger)
+                flows: Flows.standard(flows, store: http?.flowStore(flowRecords) ?? flowRecords, ingest: ingest, onSignal: forward, gate: gate.gate, logger: logger)
             ) { status in
                 serviceChanges.add(status)
             }
@@ -110,7 +117,7 @@ public struct Application: Sendable {
         }
         let control: ControlServer
         do {
-            control = try ControlServer(endpoint: assembly.controlEndpoint, engine: live, logger: logger)
+            control = try ControlServer(endpoint: assembly.controlEndpoint, engine: live, logger: logger) { try await gate.refresh() }
         } catch {
             await live.stop()
             throw StartFailure("cannot open the control socket \(assembly.controlEndpoint): \(error)")
@@ -118,7 +125,8 @@ public struct Application: Sendable {
         // The runbooks checks and schedules start, with steps that act on this engine directly.
         let environment = assembly.checkServices(records: records, engine: live, ticks: tickStore)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
-        let services = assembly.stepServices(records: records, checks: book, desk: desk)
+        let gateKeeper = GateKeeper(store: records.flows, gate: gate.gate)
+        let services = assembly.stepServices(records: records, checks: book, desk: desk, gate: gateKeeper)
         let launcher = RunLauncher(executor: assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
         // Engines sharing the records lead by a lease; the one engine of SQLite records always leads.
         let lease = await fleetLease(records: records, live: live)
@@ -152,9 +160,9 @@ public struct Application: Sendable {
         }
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
         // incidents and the outbox (which sends what they queued last), then the control socket.
-        let server = try await http?.server(assembly: assembly, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk)
+        let server = try await http?.server(assembly: assembly, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk, gate: gateKeeper)
         do {
-            try await live.run(alongside: [control] + duties + [LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
+            try await live.run(alongside: [control, gate] + duties + [LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
         } catch {
             await serviceChanges.flush()
             throw error
@@ -244,4 +252,42 @@ final class LeadershipOnceKnown: Leadership {
     func know(_ leadership: any Leadership) { known.withLock { $0 = leadership } }
 
     var isLeading: Bool { known.withLock { $0 }?.isLeading ?? false }
+}
+
+/// Keeps this engine's gate as the records have it: read at start, then every second (another
+/// engine of the fleet, or a command, may change it), and at once when a command asks through
+/// the control socket. Each change is logged.
+final class GateWatch: Service, Sendable {
+    let store: any GateStore
+    let gate: FireGate
+    private let logger: Logger
+
+    init(store: any GateStore, gate: FireGate, logger: Logger = Logger(label: "runbook.gate")) {
+        self.store = store
+        self.gate = gate
+        self.logger = logger
+    }
+
+    func refresh() async throws {
+        let change = try await store.gate()
+        let before = gate.current
+        gate.know(change)
+        guard let change, change != before else { return }
+        if change.closed {
+            logger.warning("the gate is closed: fires fail and reach no EA; \(change.text)")
+        } else if before?.closed == true {
+            logger.notice("the gate is open: fires reach the EAs again; \(change.text)")
+        }
+    }
+
+    func run() async throws {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                try await refresh()
+            } catch {
+                logger.error("cannot read the gate from the records (it stays as it was): \(error)")
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
 }

@@ -221,14 +221,32 @@ public struct Assembly: Sendable {
 
     /// What steps see of the engine: what checks see, with the checks themselves, the alerts,
     /// the incidents and outbox, and the flows' endpoints.
-    public func stepServices(records: Records, checks: CheckBook, desk: IncidentDesk? = nil) -> EngineServices {
+    /// `gate`: the engine's own gate; from another process, a change is written to the records
+    /// and the running engine told to read it.
+    public func stepServices(records: Records, checks: CheckBook, desk: IncidentDesk? = nil, gate: GateKeeper? = nil) -> EngineServices {
         var services = checks.evaluator.environment
+        services.gate = gate ?? gateKeeper(records: records)
         services.escalation = desk ?? incidentDesk(records: records, checks: { checks.checks })
         services.checks = checks
         services.records = records.flows
         services.alerts = records.checks
         services.flows = config.flows
         return services
+    }
+
+    /// The gate changed from a process other than the engine's: in the records, then the running
+    /// engine (if any) told to read it, so that it holds before this returns.
+    public func gateKeeper(records: Records) -> GateKeeper {
+        let control = ControlClient(stateFile: stateFile, endpoint: controlEndpoint)
+        return GateKeeper(store: records.flows) { _ in
+            do {
+                try await control.refreshGate()
+            } catch is EngineUnavailable {
+                // No engine running: it reads the gate from the records when it starts.
+            } catch {
+                Logger(label: "runbook.gate").warning("the running engine was not told of the gate's change: \(error); it reads it within a second")
+            }
+        }
     }
 
     public func schedules() -> ScheduleLibrary {

@@ -1,4 +1,5 @@
 import Logging
+import RunbookCore
 import RunbookFlows
 import RunbookModel
 import RunbookStore
@@ -7,7 +8,8 @@ import RunbookStore
 /// conforms to `Flow`, and one line here.
 enum Flows {
     static func standard(
-        _ endpoints: FlowEndpoints, store: (any FlowStore)?, ingest: TickIngest?, onSignal: (@Sendable (FlowMessage.Signal) -> Void)?, logger: Logger
+        _ endpoints: FlowEndpoints, store: (any FlowStore)?, ingest: TickIngest?, onSignal: (@Sendable (FlowMessage.Signal) -> Void)?, gate: FireGate? = nil,
+        logger: Logger
     ) -> (FlowAccess?) -> [any Flow] {
         var onTick: (@Sendable (UnsafeRawBufferPointer) -> Void)?
         var isBackedUp: (@Sendable () -> Bool)?
@@ -22,7 +24,7 @@ enum Flows {
                     access: access
                 ),
                 SignalRelay(source: endpoints.signals, store: store, logger: logger, forward: onSignal),
-                CommandRouter(queue: endpoints.commandQueue, router: endpoints.router, store: store, logger: logger, access: access),
+                CommandRouter(queue: endpoints.commandQueue, router: endpoints.router, store: store, logger: logger, access: access, gate: gate),
                 ConfirmationListener(input: endpoints.confirmations, store: store, logger: logger, access: access),
             ]
         }

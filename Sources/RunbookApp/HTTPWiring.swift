@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RunbookChecks
+import RunbookCore
 import RunbookEngine
 import RunbookEscalation
 import RunbookExecutor
@@ -43,7 +44,7 @@ struct HTTPWiring {
     /// and fails the start, naming the port.
     func server(
         assembly: Assembly, live: LiveEngine, guardian: Guardian<ContinuousClock>, records: Records, library: RunbookLibrary, launcher: RunLauncher,
-        desk: IncidentDesk
+        desk: IncidentDesk, gate: GateKeeper
     ) async throws -> RunbookHTTPServer {
         do {
             try RunbookHTTPServer.checkAvailable(settings)
@@ -115,6 +116,7 @@ struct HTTPWiring {
             incidents: desk
         )
         if let fleet = records.fleet { backend.fleet = (fleet, assembly.config.engine.leaseTTL) }
+        backend.gate = gate
         let access = token == nil ? "changes through the API refused until \(settings.tokenVariable) is set" : "changes need the token in \(settings.tokenVariable)"
         logger.info("http: dashboard, health and metrics on http://\(settings.listen)/; \(access)")
         return RunbookHTTPServer(settings: settings, token: token, backend: backend, metrics: metrics, logger: logger)

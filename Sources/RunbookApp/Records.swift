@@ -12,7 +12,7 @@ import RunbookSQLite
 /// PostgreSQL database several engines share (each writing what is local under its name).
 public struct Records: Sendable {
     public let runs: any RunRecorder & RunHistory
-    public let flows: any FlowStore & HealthRecords
+    public let flows: any FlowStore & HealthRecords & GateStore
     public let checks: any CheckJournal & AlertBook
     public let schedule: any SchedulerStateStore
     public let incidents: any IncidentStore
@@ -35,7 +35,7 @@ public struct Records: Sendable {
     }
 
     private init(
-        runs: any RunRecorder & RunHistory, flows: any FlowStore & HealthRecords, checks: any CheckJournal & AlertBook, schedule: any SchedulerStateStore,
+        runs: any RunRecorder & RunHistory, flows: any FlowStore & HealthRecords & GateStore, checks: any CheckJournal & AlertBook, schedule: any SchedulerStateStore,
         incidents: any IncidentStore, fleet: (any FleetStore)?, isUnreachable: @escaping @Sendable (any Error) -> Bool, closing: @escaping @Sendable () -> Void
     ) {
         self.isUnreachable = isUnreachable

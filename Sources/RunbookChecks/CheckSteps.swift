@@ -170,5 +170,5 @@ public struct ClearAlertsStep: StepPrimitive {
 
 extension StepRegistry {
     /// The primitives that act on checks, alerts and the engine's services.
-    public static let checks = StepRegistry([CheckStep.self, RestartStep.self, ClearAlertsStep.self])
+    public static let checks = StepRegistry([CheckStep.self, RestartStep.self, ClearAlertsStep.self, GateStep.self])
 }

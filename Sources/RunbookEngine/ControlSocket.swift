@@ -14,6 +14,7 @@ import Synchronization
 public final class ControlServer: Service, @unchecked Sendable {
     private let endpoint: String
     private let engine: any EngineControl
+    private let refreshGate: (@Sendable () async throws -> Void)?
     private let logger: Logger
     private let context: ZMQContext
     private let socket: ZMQSocket
@@ -27,9 +28,11 @@ public final class ControlServer: Service, @unchecked Sendable {
 
     /// Binds `endpoint` now, so that a problem shows at start; refuses to take the socket of an
     /// engine that still answers on it (binding an ipc path replaces the file).
-    public init(endpoint: String, engine: any EngineControl, logger: Logger) throws {
+    /// `refreshGate`: reads the gate from the records again (`{"gate": "refresh"}`).
+    public init(endpoint: String, engine: any EngineControl, logger: Logger, refreshGate: (@Sendable () async throws -> Void)? = nil) throws {
         self.endpoint = endpoint
         self.engine = engine
+        self.refreshGate = refreshGate
         self.logger = logger
         if let path = ControlClient.path(of: endpoint), FileManager.default.fileExists(atPath: path),
            (try? ZMQOneShot.peerAnswers(at: endpoint, within: .milliseconds(500))) == true {
@@ -100,7 +103,15 @@ public final class ControlServer: Service, @unchecked Sendable {
                 return reply(["error": "\(error)"])
             }
         }
-        return reply(["error": "unknown request: send {\"restart\": SERVICE}"])
+        if object["gate"] as? String == "refresh", let refreshGate {
+            do {
+                try await refreshGate()
+                return reply(["ok": true])
+            } catch {
+                return reply(["error": "the engine could not read the gate from its records: \(error)"])
+            }
+        }
+        return reply(["error": "unknown request: send {\"restart\": SERVICE} or {\"gate\": \"refresh\"}"])
     }
 }
 
@@ -147,9 +158,22 @@ public struct ControlClient: EngineControl {
 
     public func restart(_ service: String) async throws {
         _ = try await snapshot()
-        let request = try JSONSerialization.data(withJSONObject: ["restart": service])
+        let answer = try await request(["restart": service], within: timeout)
+        if let error = answer["error"] as? String { throw RestartRefused(error) }
+    }
+
+    /// Tells the running engine that the gate changed in the records, and waits until it has read
+    /// it: once this returns, its command router lets through no fire the change stops.
+    public func refreshGate() async throws {
+        _ = try await snapshot()
+        let answer = try await request(["gate": "refresh"], within: .seconds(10))
+        if let error = answer["error"] as? String { throw GateRefused(error) }
+    }
+
+    /// One request on the control socket and its answer.
+    private func request(_ object: [String: String], within timeout: Duration) async throws -> [String: Any] {
+        let request = try JSONSerialization.data(withJSONObject: object)
         let endpoint = self.endpoint
-        let timeout = self.timeout
         let reply: Data = try await ZMQOneShot.offThread {
             let context = try ZMQContext()
             defer { context.shutdown() }
@@ -167,6 +191,6 @@ public struct ControlClient: EngineControl {
         guard let answer = try? JSONSerialization.jsonObject(with: reply) as? [String: Any] else {
             throw EngineUnavailable("the engine's answer on \(endpoint) is not JSON")
         }
-        if let error = answer["error"] as? String { throw RestartRefused(error) }
+        return answer
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RunbookCore
 import RunbookZMQ
 
 /// WebApp -> ipc command queue (PULL) -> router -> ROUTER 5555 -> EA (DEALER, routing id = its
@@ -17,6 +18,8 @@ public final class CommandRouter: Flow, @unchecked Sendable {
 
     private let store: (any FlowStore)?
     private let access: FlowAccess?
+    /// The kill switch: while it is closed, fires are failed here and never reach an EA.
+    private let gate: FireGate?
     private let heartbeats: HeartbeatBook
     private let log: MalformedLog
     private let logger: Logger
@@ -39,9 +42,10 @@ public final class CommandRouter: Flow, @unchecked Sendable {
     private let quietLimit: TimeInterval
 
     public init(
-        queue: String, router: String, store: (any FlowStore)?, logger: Logger, access: FlowAccess? = nil,
+        queue: String, router: String, store: (any FlowStore)?, logger: Logger, access: FlowAccess? = nil, gate: FireGate? = nil,
         quietLimit: TimeInterval = 30
     ) {
+        self.gate = gate
         self.quietLimit = quietLimit
         self.queue = queue
         self.router = router
@@ -149,7 +153,9 @@ public final class CommandRouter: Flow, @unchecked Sendable {
             // A web app that retries must not execute a trade twice.
             guard isNew else { return drop(MalformedMessage(reason: .duplicateFire, detail: "fire \(fire.id) was queued before; not sent again")) }
             var reason: String?
-            if access?.usesCurve == true, !claims.holds(fire.target) {
+            if let closed = gate?.closedReason {
+                reason = "gate closed: \(closed)"
+            } else if access?.usesCurve == true, !claims.holds(fire.target) {
                 reason = "EA \(fire.target) has not proven its CURVE key on \(router): it is not connected, or has sent nothing since it connected"
             } else {
                 do {

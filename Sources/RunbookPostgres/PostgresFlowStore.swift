@@ -120,7 +120,7 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
 
     // MARK: HealthRecords
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, String) async throws -> T) async throws -> T {
+    fileprivate func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, String) async throws -> T) async throws -> T {
         let engine = engine
         return try await database.record { try await body($0, engine) }
     }
@@ -199,5 +199,28 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
     private struct Queued: Sendable {
         var count: Int
         var oldest: Date?
+    }
+}
+
+/// The gate is the fleet's: one kill switch for every engine's command router.
+extension PostgresFlowStore: GateStore {
+    public func gate() async throws -> GateChange? {
+        try await gateChanges(limit: 1).first
+    }
+
+    public func changeGate(_ change: GateChange) async throws {
+        try await read { connection, _ in
+            try await connection.sql("""
+                INSERT INTO gate_changes (closed, reason, by, via, at) VALUES (\(change.closed), \(change.reason), \(change.by), \(change.via), \(Stamp(change.at)))
+                """)
+        }
+    }
+
+    public func gateChanges(limit: Int) async throws -> [GateChange] {
+        try await read { connection, _ in
+            try await connection.rows("SELECT * FROM gate_changes ORDER BY id DESC LIMIT \(limit)") {
+                GateChange(closed: try $0("closed"), reason: try $0("reason"), by: try $0("by"), via: try $0("via"), at: try $0.date("at"))
+            }
+        }
     }
 }

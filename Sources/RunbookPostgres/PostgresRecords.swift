@@ -155,6 +155,12 @@ public final class PostgresRecords: Sendable {
             """),
         // Which engine process took an outbox message for sending.
         ("v3: outbox claims", "ALTER TABLE outbox ADD COLUMN claimed_by text"),
+        // The kill switch on the command routers of the fleet: each change with who, how and why.
+        ("v4: gate", """
+            CREATE TABLE gate_changes (
+                id bigserial PRIMARY KEY, closed boolean NOT NULL, reason text NOT NULL, by text NOT NULL, via text NOT NULL, at timestamptz NOT NULL
+            )
+            """),
     ]
 }
 

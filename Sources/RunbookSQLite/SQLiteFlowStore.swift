@@ -75,6 +75,17 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
                 t.column("received_at", .datetime).notNull()
             }
         }
+        // The kill switch on the command router: each change with who, how and why.
+        migrator.registerMigration("v7: gate") { db in
+            try db.create(table: "gate_changes") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("closed", .boolean).notNull()
+                t.column("reason", .text).notNull()
+                t.column("by", .text).notNull()
+                t.column("via", .text).notNull()
+                t.column("at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
@@ -239,6 +250,29 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
         try await database.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE status = 'QUEUED'")
             return (row?["n"] ?? 0, row?["oldest"])
+        }
+    }
+}
+
+extension SQLiteFlowStore: GateStore {
+    public func gate() async throws -> GateChange? {
+        try await gateChanges(limit: 1).first
+    }
+
+    public func changeGate(_ change: GateChange) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT INTO gate_changes (closed, reason, by, via, at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [change.closed, change.reason, change.by, change.via, RecordTime.text(change.at)]
+            )
+        }
+    }
+
+    public func gateChanges(limit: Int) async throws -> [GateChange] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM gate_changes ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
+                GateChange(closed: $0["closed"], reason: $0["reason"], by: $0["by"], via: $0["via"], at: $0["at"])
+            }
         }
     }
 }

@@ -47,6 +47,8 @@ svg text { font-size:10px; fill:var(--muted); }
 button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 .error { color:var(--bad); font-size:12px; }
 #exposure { background:var(--bad); color:#fff; padding:8px 20px; font-weight:600; }
+#gate { background:var(--bad); color:#fff; padding:8px 20px; font-weight:600; }
+#gate button { margin-left:12px; }
 </style>
 </head>
 <body>
@@ -57,7 +59,9 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
   <span id="updated">connecting…</span>
   <label>name <input id="person" autocomplete="off" placeholder="who acknowledges"></label>
   <label>API token <input id="token" type="password" autocomplete="off" placeholder="for changes"></label>
+  <button id="gate-close" data-gate="close" title="kill switch: every fire fails and reaches no EA until the gate is opened">close gate</button>
 </header>
+<div id="gate" role="alert" data-gate-state="open" hidden><span id="gate-text"></span><button data-gate="open">open gate</button><span id="gate-error"></span></div>
 <div id="exposure" role="alert" hidden></div>
 <main>
   <section class="wide" data-section="incidents"><h2>Open incidents</h2><table><thead><tr><th>incident</th><th>severity</th><th>level</th><th>status</th><th>opened</th><th></th></tr></thead><tbody id="incidents"></tbody></table><div id="incident-error" class="error"></div></section>
@@ -220,6 +224,12 @@ function renderOverview(data) {
   $("exposure").hidden = !o.exposure;
   $("exposure").textContent = o.exposure ? "Warning: " + o.exposure : "";
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  // The kill switch: a red line across the page while fires cannot reach the EAs.
+  const gate = o.gate && o.gate.closed ? o.gate : null;
+  $("gate").hidden = !gate;
+  $("gate").dataset.gateState = gate ? "closed" : "open";
+  $("gate-close").hidden = !!gate;
+  $("gate-text").textContent = gate ? `Gate closed by ${gate.by} (${gate.via}) at ${fmtTime(gate.at)}: ${gate.reason}. Fires fail and reach no EA.` : "";
 }
 
 // The last poll's answer.
@@ -234,6 +244,14 @@ document.addEventListener("click", async (event) => {
     $("service-error").textContent = "restarting " + data.restart + "…";
     try { await api("POST", "/api/services/" + encodeURIComponent(data.restart) + "/restart"); $("service-error").textContent = ""; }
     catch (error) { $("service-error").textContent = error.message; }
+  } else if (data.gate) {
+    const closing = data.gate === "close";
+    const reason = closing ? window.prompt("Why close the gate? Every fire will fail with this reason.") : "";
+    if (closing && !reason) return;
+    try {
+      await api("POST", "/api/gate/" + data.gate, {reason, by: personBox.value || "dashboard", via: "dashboard"});
+      $("gate-error").textContent = "";
+    } catch (error) { $("gate-error").textContent = " " + error.message; if (closing) window.alert(error.message); }
   } else if (data.ack) {
     $("incident-error").textContent = "acknowledging #" + data.ack + "…";
     try {

@@ -12,6 +12,8 @@ struct Overview: Encodable {
     var problems: [String]
     /// Set while flows bound beyond loopback accept anyone: the warning, naming them.
     var exposure: String?
+    /// The kill switch on the command router, once it was ever changed.
+    var gate: GateChange?
     var checks: [String: Int]
     var services: [String: Int]
     var pid: Int?
@@ -44,6 +46,7 @@ extension RunbookHTTPServer {
         addHealthRoutes(to: routes)
         addAPIRoutes(to: routes)
         addIncidentRoutes(to: routes)
+        addGateRoutes(to: routes)
         addDashboardRoutes(to: routes)
     }
 
@@ -64,6 +67,12 @@ extension RunbookHTTPServer {
         if let exposure = snapshot?.exposure {
             worst = max(worst, .warning)
             problems.append(exposure)
+        }
+        // Closed on purpose, but every fire fails while it is: nobody may miss it.
+        let gate = backend.gate?.gate?.current
+        if let gate, gate.closed {
+            worst = max(worst, .warning)
+            problems.insert("gate \(gate.text): fires fail and reach no EA", at: 0)
         }
         var checkCounts: [String: Int] = [:]
         for item in report.checks {
@@ -88,7 +97,7 @@ extension RunbookHTTPServer {
             problems.append("\(service.kind) \(service.name): \(service.state)\(service.problem.map { " (\($0))" } ?? "")")
         }
         return Overview(
-            status: worst, problems: problems, exposure: snapshot?.exposure, checks: checkCounts, services: serviceCounts,
+            status: worst, problems: problems, exposure: snapshot?.exposure, gate: gate, checks: checkCounts, services: serviceCounts,
             pid: snapshot?.pid, startedAt: snapshot?.startedAt, updatedAt: snapshot?.updatedAt ?? Date()
         )
     }
@@ -137,6 +146,7 @@ extension RunbookHTTPServer {
                 var status: CheckStatus
                 var problems: [String]
                 var checks: [HealthReport.Item]
+                var gate: GateChange?
                 var services: [ServiceSnapshot]
                 var flows: [FlowView]
                 var ticks: TickSnapshot?
@@ -146,7 +156,7 @@ extension RunbookHTTPServer {
             let report = backend.checks()
             let summary = overview(snapshot, engineProblem: problem, report: report)
             let detailed = Detailed(
-                status: summary.status, problems: summary.problems, checks: report.checks, services: snapshot?.services ?? [],
+                status: summary.status, problems: summary.problems, checks: report.checks, gate: summary.gate, services: snapshot?.services ?? [],
                 flows: flowViews(snapshot), ticks: snapshot?.ticks, updatedAt: summary.updatedAt
             )
             return JSON.response(detailed, status: summary.status == .critical ? .serviceUnavailable : .ok)

@@ -30,6 +30,9 @@ public struct ServerBackend: Sendable {
     /// The engines sharing the records, and the lease's time to live (past which an engine's
     /// silence counts as dead); nil without a fleet.
     public var fleet: (store: any FleetStore, ttl: Duration)?
+    /// The kill switch on the command router: shown on the dashboard and the health endpoints,
+    /// closed and opened through the API. Nil: the gate routes answer 503.
+    public var gate: GateKeeper?
 
     public init(
         engine: any EngineControl,

@@ -31,6 +31,8 @@ public struct EngineServices: Sendable {
     public var ticks: TickStoreAccess?
     /// The engines sharing the records, where they do (`engine_heartbeat`).
     public var fleet: (any FleetStore)?
+    /// The kill switch on the command router (`gate`).
+    public var gate: GateKeeper?
     /// Servers the `sql` step and probe reach by URL (PostgreSQL).
     public var sqlServers: (any SQLServers)?
     /// For a check that counts only while the market is open: when it last opened. Ages are not
