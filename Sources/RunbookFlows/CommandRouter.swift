@@ -182,7 +182,8 @@ public final class CommandRouter: Flow, @unchecked Sendable {
 
     /// `sender` is given with CURVE, whose keys decide who may use which routing id.
     private func handleFromEA(_ parts: [[UInt8]], sender: ZMQSocket.Sender?, router routerSocket: ZMQSocket) {
-        counters.received()
+        // Not counted as received: the router's "in" is the command queue (fires and probes);
+        // EAs' heartbeats show as its peers.
         guard parts.count == 2 else { return drop(MalformedMessage(reason: .multipart, detail: "\(parts.count - 1) frames from a DEALER")) }
         let identity = String(decoding: parts[0], as: UTF8.self)
         // Empty: the message a DEALER with ZMQ_PROBE_ROUTER sends as it connects.
