@@ -125,7 +125,10 @@ public struct Application: Sendable {
         // The runbooks checks and schedules start, with steps that act on this engine directly.
         let environment = assembly.checkServices(records: records, engine: live, ticks: tickStore)
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
-        let gateKeeper = GateKeeper(store: records.flows, gate: gate.gate)
+        // Changed in this engine (a step, the API, the dashboard): in memory at once, logged.
+        let gateKeeper = GateKeeper(store: records.flows, gate: gate.gate) { change in
+            gate.say(change, before: GateChange(closed: !change.closed, reason: "", by: "", via: "", at: .distantPast))
+        }
         let services = assembly.stepServices(records: records, checks: book, desk: desk, gate: gateKeeper)
         let launcher = RunLauncher(executor: assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
         // Engines sharing the records lead by a lease; the one engine of SQLite records always leads.
@@ -269,9 +272,13 @@ final class GateWatch: Service, Sendable {
     }
 
     func refresh() async throws {
-        let change = try await store.gate()
         let before = gate.current
-        gate.know(change)
+        gate.know(try await store.gate())
+        say(gate.current, before: before)
+    }
+
+    /// Logs a change of the gate this engine now holds.
+    func say(_ change: GateChange?, before: GateChange?) {
         guard let change, change != before else { return }
         if change.closed {
             logger.warning("the gate is closed: fires fail and reach no EA; \(change.text)")

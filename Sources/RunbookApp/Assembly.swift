@@ -244,7 +244,7 @@ public struct Assembly: Sendable {
             } catch is EngineUnavailable {
                 // No engine running: it reads the gate from the records when it starts.
             } catch {
-                Logger(label: "runbook.gate").warning("the running engine was not told of the gate's change: \(error); it reads it within a second")
+                FileHandle.standardError.write(Data("warning: \(error); it reads the records every second, so the change holds there within about a second\n".utf8))
             }
         }
     }

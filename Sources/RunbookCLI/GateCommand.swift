@@ -22,9 +22,15 @@ struct GateStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        let records = try await assembly.records()
-        defer { records.close() }
-        let changes = try await records.flows.gateChanges(limit: 10)
+        let changes: [GateChange]
+        do {
+            let records = try await assembly.records()
+            defer { records.close() }
+            changes = try await records.flows.gateChanges(limit: 10)
+        } catch {
+            Console.error("error: cannot read the gate from the records: \(error)")
+            throw ExitCode(3)
+        }
         if json {
             Console.json([
                 "closed": changes.first?.closed ?? false,
@@ -32,6 +38,7 @@ struct GateStatusCommand: AsyncParsableCommand {
                     ["closed": change.closed, "reason": change.reason, "by": change.by, "via": change.via, "at": Timestamp.text(change.at)]
                 },
             ])
+            if changes.first?.closed == true { throw ExitCode(1) }
             return
         }
         guard let current = changes.first else {
@@ -76,6 +83,9 @@ struct GateCloseCommand: AsyncParsableCommand {
         } catch let refused as GateRefused {
             Console.error("error: \(refused)")
             throw ExitStatus.usage.code
+        } catch {
+            Console.error("error: the gate was not \(closed ? "closed" : "opened"): \(error)")
+            throw ExitStatus.failed.code
         }
     }
 }

@@ -37,6 +37,8 @@ public struct GateStep: StepPrimitive {
         let change: GateChange
         do {
             change = try await keeper.change(closed: close, reason: reason, by: "runbook \(context.runbook) (run \(context.runID))", via: "runbook")
+        } catch let partly as GateNotRecorded {
+            throw StepFailure("\(partly)", outputs: ["closed": .bool(true), "reason": .string(reason), "by": .string(partly.change.by)])
         } catch {
             throw StepFailure("the gate could not be \(close ? "closed" : "opened"): \(error)")
         }

@@ -11,7 +11,7 @@ public struct GateChange: Sendable, Equatable, Codable {
     public var reason: String
     /// Who: a person's name, or `runbook NAME (run N)` for a runbook's step.
     public var by: String
-    /// How: `cli`, `api`, `dashboard`, `runbook`, `telegram`.
+    /// How: `cli`, `api`, `dashboard`, `runbook`.
     public var via: String
     public var at: Date
 
@@ -48,8 +48,14 @@ public final class FireGate: Sendable {
         state.withLock { $0 = change }
     }
 
+    /// Takes `change` unless this gate already knows a later one: a read of the records that
+    /// started before a change made here (and came back after it) does not undo it.
     public func know(_ change: GateChange?) {
-        state.withLock { $0 = change }
+        state.withLock { current in
+            guard let change else { return }
+            if let current, change.at < current.at { return }
+            current = change
+        }
     }
 
     public var current: GateChange? { state.withLock { $0 } }
@@ -76,13 +82,28 @@ public struct GateKeeper: Sendable {
     }
 
     /// Closes (`closed`) or opens the gate; the change as recorded. Closing needs a reason.
+    /// A close takes effect in this engine's memory first, so that it holds even when the
+    /// records cannot be written (`GateNotRecorded` then says so); an open only once recorded.
     @discardableResult
     public func change(closed: Bool, reason: String, by: String, via: String, at: Date = Date()) async throws -> GateChange {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        let by = by.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !closed || !reason.isEmpty else { throw GateRefused("say why the gate closes: a reason is required") }
+        guard !by.isEmpty else { throw GateRefused("say who changes the gate: a name is required") }
         guard reason.count <= 500, by.count <= 200 else { throw GateRefused("the reason is limited to 500 characters and the name to 200") }
+        guard !(reason + by).unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw GateRefused("the reason and the name are one line of text, without control characters")
+        }
+        // To the millisecond, as the records keep it: the change read back is the same change.
+        let at = Date(timeIntervalSince1970: (at.timeIntervalSince1970 * 1000).rounded() / 1000)
         let change = GateChange(closed: closed, reason: reason, by: by, via: via, at: at)
-        try await store.changeGate(change)
+        if closed { gate?.know(change) }
+        do {
+            try await store.changeGate(change)
+        } catch where closed && gate != nil {
+            await changed(change)
+            throw GateNotRecorded(change: change, reason: "\(error)")
+        }
         gate?.know(change)
         await changed(change)
         return change
@@ -100,5 +121,16 @@ public struct GateRefused: Error, Sendable, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
+    }
+}
+
+/// A close that holds in this engine but could not be written to the records: the engine
+/// forgets it when it restarts, and the other engines of a fleet do not know it.
+public struct GateNotRecorded: Error, Sendable, CustomStringConvertible {
+    public let change: GateChange
+    public let reason: String
+
+    public var description: String {
+        "the gate is closed in this engine, but the records could not be written (\(reason)): other engines do not know it, and this one forgets it when it restarts; close it again once the records answer"
     }
 }

@@ -164,9 +164,15 @@ public struct ControlClient: EngineControl {
 
     /// Tells the running engine that the gate changed in the records, and waits until it has read
     /// it: once this returns, its command router lets through no fire the change stops.
+    /// Throws `EngineUnavailable` only when no engine runs.
     public func refreshGate() async throws {
         _ = try await snapshot()
-        let answer = try await request(["gate": "refresh"], within: .seconds(10))
+        let answer: [String: Any]
+        do {
+            answer = try await request(["gate": "refresh"], within: .seconds(10))
+        } catch {
+            throw GateRefused("the running engine did not confirm it read the gate: \(error)")
+        }
         if let error = answer["error"] as? String { throw GateRefused(error) }
     }
 

@@ -248,6 +248,7 @@ document.addEventListener("click", async (event) => {
     const closing = data.gate === "close";
     const reason = closing ? window.prompt("Why close the gate? Every fire will fail with this reason.") : "";
     if (closing && !reason) return;
+    if (!closing && !window.confirm("Open the gate? Fires will reach the EAs again.")) return;
     try {
       await api("POST", "/api/gate/" + data.gate, {reason, by: personBox.value || "dashboard", via: "dashboard"});
       $("gate-error").textContent = "";

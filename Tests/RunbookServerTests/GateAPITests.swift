@@ -67,4 +67,43 @@ import Testing
         // In the records, where the engine reads it when it starts again.
         #expect(try await records.flows.gate()?.by == "bob")
     }
+
+    @Test func aReadOfTheRecordsThatStartedBeforeACloseDoesNotReopenTheGate() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
+        let gate = FireGate()
+        let keeper = GateKeeper(store: records.flows, gate: gate)
+        try await keeper.change(closed: false, reason: "", by: "bob", via: "cli", at: Date(timeIntervalSinceNow: -60))
+        // The engine's poll reads the records (open)...
+        let stale = try await records.flows.gate()
+        // ...a person closes the gate meanwhile...
+        try await keeper.change(closed: true, reason: "news spike", by: "ann", via: "api")
+        // ...and the poll's answer arrives after: the close holds.
+        gate.know(stale)
+        gate.know(nil)
+        #expect(gate.closedReason == "news spike")
+        await #expect(throws: GateRefused.self) { try await keeper.change(closed: true, reason: "two\nlines", by: "ann", via: "cli") }
+        await #expect(throws: GateRefused.self) { try await keeper.change(closed: false, reason: "", by: "  ", via: "cli") }
+        #expect(try await records.flows.gateChanges(limit: 10).count == 2, "refused changes are not recorded")
+    }
+
+    @Test func aBodyTheAPICannotReadIsABadRequest() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
+        var backend = BackendScript().backend(ScriptedEngine())
+        backend.gate = GateKeeper(store: records.flows, gate: FireGate())
+        let server = RunbookHTTPServer(settings: HTTPSettings(), token: Self.token, backend: backend, snapshotMaxAge: .zero)
+        try await server.application().test(.router) { client in
+            for body in [#"{"reason": 5}"#, #"{"reason": "x", "colour": "red"}"#, "not json", #"{"reason": "x", "via": "telegram"}"#] {
+                try await client.execute(uri: "/api/gate/close", method: .post, headers: Self.auth, body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .badRequest, "\(body): \(response.status)")
+                }
+            }
+        }
+        #expect(try await records.flows.gate() == nil)
+    }
 }
