@@ -26,6 +26,7 @@ struct SimCommand: AsyncParsableCommand {
         @Option(name: .customLong("fault"), help: "stop-heartbeats-after=30s (with resume-heartbeats-after=2m to bring them back), no-ticks, drop-confirmations or disconnect-after=1m; repeat for more.")
         var faults: [String] = []
         @Option(help: "Stop after this many seconds.") var seconds: Double?
+        @Option(help: "A folder where each EA appends to its tracking file (EA.jsonl) once a minute.") var tracking: String?
 
         func validate() throws {
             for fault in faults where EASimulator.Fault(fault) == nil {
@@ -45,6 +46,7 @@ struct SimCommand: AsyncParsableCommand {
             configuration.confirmations = confirmations ?? FlowEndpoints.local(flows.confirmations)
             configuration.failureRate = failureRate
             configuration.faults = faults.compactMap(EASimulator.Fault.init)
+            configuration.trackingDirectory = tracking
             configuration.duration = seconds.map { .milliseconds(Int64($0 * 1000)) }
             let settings = configuration
             try await runUntilStopped { stopped in

@@ -90,11 +90,13 @@ struct UpCommand: AsyncParsableCommand {
         let flows = config.flows
         var programs: [ProcessUnit.Spec] = []
         if simulate {
+            EASimulator.startTracking(eas: eas, in: (config.dataDirectory as NSString).appendingPathComponent("tracking"))
             let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             programs.append(ProcessUnit.Spec(name: "sim-ea", executable: me, arguments: [
                 "sim", "ea", "--eas", String(eas), "--rate", String(tickRate),
                 "--ticks", FlowEndpoints.local(flows.telemetryIn), "--router", FlowEndpoints.local(flows.router),
                 "--confirmations", FlowEndpoints.local(flows.confirmations),
+                "--tracking", (config.dataDirectory as NSString).appendingPathComponent("tracking"),
             ] + faults.flatMap { ["--fault", $0] }, environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], stopTimeout: .seconds(3)))
             programs.append(ProcessUnit.Spec(name: "sim-signals", executable: me, arguments: [
                 "sim", "signals", "--ticks", FlowEndpoints.local(flows.telemetryOut), "--signals", flows.signals,

@@ -164,19 +164,35 @@ public struct RateProbe: Probe {
     public func read(in environment: EngineServices) async throws -> ProbeReading {
         let now = environment.now()
         let count: Int
+        var start = now.addingTimeInterval(-window.seconds)
+        // Records younger than the window (a new install, a demo) are measured over themselves:
+        // an hour of records is no day without signals.
+        var since: Date?
         if of == "ticks" {
             count = try await environment.requireEngine().snapshot().ticks?.lastMinute ?? 0
         } else {
-            let interval = DateInterval(start: now.addingTimeInterval(-window.seconds), end: now)
-            count = try await environment.requireRecords().count(of: RecordKind(rawValue: String(of.dropLast()))!, in: interval)
-        }
-        var measured = window.seconds
-        if marketTime {
-            measured = Self.openSeconds(in: DateInterval(start: now.addingTimeInterval(-window.seconds), end: now), market: environment.market)
-            // Early in a week a rate over a few minutes says nothing yet.
-            guard measured >= window.seconds / 4 else {
-                return ProbeReading(value: nil, text: "only \(Age.text(measured)) of open market in the last \(DurationText.format(window)): too little to judge", subject: of, status: .unknown)
+            let records = try environment.requireRecords()
+            guard let first = try await records.firstRecord() else {
+                return ProbeReading(value: nil, text: "no EA, signal or fire recorded yet: nothing to judge", subject: of, status: .unknown)
             }
+            if first > start {
+                start = first
+                since = first
+            }
+            count = try await records.count(of: RecordKind(rawValue: String(of.dropLast()))!, in: DateInterval(start: start, end: now))
+        }
+        let span = DateInterval(start: min(start, now), end: now)
+        var measured = span.duration
+        if marketTime { measured = Self.openSeconds(in: span, market: environment.market) }
+        // Early in a week, or in young records, a rate over a few minutes says nothing yet.
+        if (marketTime || since != nil) && measured < window.seconds / 4 {
+            let place = since.map { "since the records began \(Age.text(now.timeIntervalSince($0))) ago" } ?? "in the last \(DurationText.format(window))"
+            return ProbeReading(
+                value: nil, text: "only \(Age.text(measured))\(marketTime ? " of open market" : "") \(place): too little to judge", subject: of, status: .unknown
+            )
+        }
+        guard measured > 0 else {
+            return ProbeReading(value: nil, text: "the market was not open in the last \(DurationText.format(window))", subject: of, status: .unknown)
         }
         let rate = Double(count) / measured * per.seconds
         let perText = DurationText.format(per)

@@ -14,6 +14,9 @@ public protocol HealthRecords: Sendable {
     func queuedFires() async throws -> (count: Int, oldest: Date?)
     /// When the command router recorded the test probe `id`; nil when it has not.
     func probeArrival(id: String) async throws -> Date?
+    /// When the flows' records began: the first EA seen, signal or fire recorded; nil before any.
+    /// A rate over a window longer than the records is measured over the records alone.
+    func firstRecord() async throws -> Date?
 }
 
 /// The records flows write.

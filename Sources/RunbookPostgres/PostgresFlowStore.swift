@@ -181,6 +181,15 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
         }
     }
 
+    public func firstRecord() async throws -> Date? {
+        try await read { connection, engine in
+            try await connection.row("""
+                SELECT least((SELECT min(first_seen) FROM ea_instances WHERE engine = \(engine)), (SELECT min(received_at) FROM signals WHERE engine = \(engine)),
+                    (SELECT min(queued_at) FROM fires WHERE engine = \(engine))) AS first
+                """) { try $0.date(optional: "first") } ?? nil
+        }
+    }
+
     public func probeArrival(id: String) async throws -> Date? {
         try await read { connection, engine in
             try await connection.row("SELECT min(received_at) AS first FROM probes WHERE engine = \(engine) AND probe_id = \(id)") { try $0.date(optional: "first") } ?? nil

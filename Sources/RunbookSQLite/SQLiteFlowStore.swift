@@ -242,6 +242,15 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
         }
     }
 
+    public func firstRecord() async throws -> Date? {
+        try await database.read { db in
+            try Date.fetchOne(db, sql: """
+                SELECT min(first) FROM (SELECT min(first_seen) AS first FROM ea_instances UNION ALL SELECT min(received_at) FROM signals
+                    UNION ALL SELECT min(queued_at) FROM fires)
+                """)
+        }
+    }
+
     public func probeArrival(id: String) async throws -> Date? {
         try await database.read { db in try Date.fetchOne(db, sql: "SELECT min(received_at) FROM probes WHERE probe_id = ?", arguments: [id]) }
     }

@@ -64,6 +64,10 @@ public final class EASimulator {
         public var failureRate = 0.05
         public var closeAfter: Duration = .seconds(5)
         public var faults: [Fault] = []
+        /// Where each EA appends a line to its tracking file (`TARGET.jsonl`) once a minute while
+        /// it heartbeats, as the MT5 EAs do; nil: none.
+        public var trackingDirectory: String?
+        public var trackingInterval: Duration = .seconds(60)
         /// Stop after this long; nil runs until stopped.
         public var duration: Duration?
 
@@ -111,6 +115,7 @@ public final class EASimulator {
         let tickGap = Duration.milliseconds(Int64(1000 / max(configuration.ticksPerSecond, 0.001)))
         var nextTick = start
         var nextHeartbeat = start
+        var nextTracking = start
         var connected = true
         logger.info("simulating \(dealers.count) EA(s) over \(configuration.symbols.joined(separator: ", ")) at \(configuration.ticksPerSecond) ticks/s", metadata: ["faults": "\(configuration.faults)"])
 
@@ -129,6 +134,10 @@ public final class EASimulator {
             guard connected else {
                 Thread.sleep(forTimeInterval: 0.05)
                 continue
+            }
+            if now >= nextTracking, !heartbeatsStopped(at: elapsed) {
+                for (target, _) in dealers { track(target) }
+                nextTracking = now + configuration.trackingInterval
             }
             if now >= nextHeartbeat {
                 if !heartbeatsStopped(at: elapsed) {
@@ -213,6 +222,35 @@ public final class EASimulator {
         let spread = Self.spread(symbol) * Double.random(in: 0.8...1.6, using: &random)
         return "{\"type\":\"tick\",\"symbol\":\"\(symbol)\",\"bid\":\(Self.round(bid, symbol)),\"ask\":\(Self.round(bid + spread, symbol)),\"time_msc\":\(time ?? timeMsc()),\"volume\":0}"
     }
+
+    /// Starts each simulated EA's tracking file, before the engine's checks first look for them
+    /// (the simulator's process starts a moment after them).
+    public static func startTracking(eas: Int, in folder: String, account: String = Configuration().account) {
+        let simulator = EASimulator({ var configuration = Configuration(); configuration.eas = eas; configuration.trackingDirectory = folder; configuration.account = account; return configuration }(), logger: Logger(label: "runbook.sim"))
+        for target in simulator.targets { simulator.track(target) }
+    }
+
+    /// One line on the EA's tracking file; a file that cannot be written is logged once.
+    private func track(_ target: String) {
+        guard let folder = configuration.trackingDirectory else { return }
+        let path = (folder as NSString).appendingPathComponent("\(target).jsonl")
+        let line = "{\"type\":\"tracking\",\"target_uuid\":\"\(target)\",\"account\":\"\(configuration.account)\",\"time_msc\":\(Int64(Date().timeIntervalSince1970 * 1000))}\n"
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(line.utf8))
+        } catch {
+            if !trackingFailed {
+                trackingFailed = true
+                logger.warning("cannot write the tracking file \(path): \(error)")
+            }
+        }
+    }
+
+    private var trackingFailed = false
 
     private func heartbeat(_ target: String) -> String {
         "{\"type\":\"heartbeat\",\"target_uuid\":\"\(target)\",\"account\":\"\(configuration.account)\",\"time_msc\":\(timeMsc())}"

@@ -185,8 +185,17 @@ struct ProbeHarness {
         // Two signals in the last two hours: one per hour.
         let rate = try await harness.evaluate("probe: {rate: {of: signals, window: 2h, per: 1h}}\nwarning: \"< 1\"")
         #expect(rate.value == 1 && rate.status == .healthy)
+        // Records younger than a quarter of the window say nothing yet about a day.
+        let young = try await harness.evaluate("probe: {rate: {of: signals, window: 24h, per: 1d}}\nwarning: \"< 52\"\ncritical: \"< 39\"")
+        #expect(young.status == .unknown && young.text.contains("since the records began 2h30m ago: too little to judge"), "\(young.text)")
+        // With records from 30 hours ago, the whole day counts: three signals in it.
+        guard case .signal(let old) = try message(#"{"type":"signal","signal_id":"S-old","symbol":"EURUSD","direction":"BUY"}"#) else { return }
+        try harness.records.flows.recordSignal(old, at: harness.now.addingTimeInterval(-30 * 3600))
         let day = try await harness.evaluate("probe: {rate: {of: signals, window: 24h, per: 1d}}\nwarning: \"< 52\"\ncritical: \"< 39\"")
         #expect(day.value == 3 && day.status == .critical)
+        // Two days asked, 30 hours of records: measured over them, four signals.
+        let twoDays = try await harness.evaluate("probe: {rate: {of: signals, window: 48h, per: 1d}}\ncritical: \"< 1\"")
+        #expect(twoDays.value.map { abs($0 - 3.2) < 0.01 } == true, "4 signals over the 30 h of records: \(twoDays.text)")
     }
 
     @Test func aWinRateNeedsEnoughTradesAndReportsTheWorstGroup() async throws {
