@@ -179,6 +179,8 @@ public struct Assembly: Sendable {
         )
         services.sqlServers = PostgresSQLServers()
         services.fleet = records?.fleet
+        services.flows = config.flows
+        services.canaries = config.canaries
         services.ticks = ticks.map { TickStoreAccess(tickStoreDescription, store: $0) } ?? TickStoreAccess(tickStoreDescription) { [self] in
             guard let store = try await openTickStore(mustExist: true) else {
                 throw AssemblyError.tickStore("no tick store at \(tickStorePath) yet: ticks are stored while `runbook up` runs")

@@ -12,7 +12,7 @@ public enum Catalog {
     /// Every step primitive.
     public static let steps = StepRegistry.core.merging(.sqlite).merging(.curl).merging(.checks).merging(.engine)
     /// Every probe kind.
-    public static let probes = ProbeRegistry.core.merging(.sqlite).merging(.curl)
+    public static let probes = ProbeRegistry.core.merging(.sqlite).merging(.curl).merging(.engine)
     /// Every notification channel kind.
     public static let channels = ChannelRegistry.curl
 }

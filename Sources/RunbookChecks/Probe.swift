@@ -58,7 +58,7 @@ extension EngineServices {
         return engine
     }
 
-    func requireRecords() throws -> any HealthRecords {
+    public func requireRecords() throws -> any HealthRecords {
         guard let records else { throw ProbeFailure("no records database: run `runbook up` first") }
         return records
     }

@@ -14,9 +14,28 @@ public protocol HealthRecords: Sendable {
     func queuedFires() async throws -> (count: Int, oldest: Date?)
     /// When the command router recorded the test probe `id`; nil when it has not.
     func probeArrival(id: String) async throws -> Date?
+    /// A fire's status (`QUEUED`, `SENT`, `FILLED`, `FAILED`), its error and when it finished;
+    /// nil when no fire has the id.
+    func fireOutcome(id: String) async throws -> FireOutcome?
     /// When the flows' records began: the first EA seen, signal or fire recorded; nil before any.
     /// A rate over a window longer than the records is measured over the records alone.
     func firstRecord() async throws -> Date?
+}
+
+/// Where a fire stands in the records.
+public struct FireOutcome: Sendable, Equatable {
+    public var status: String
+    public var error: String?
+    /// When the router sent it to its EA; nil when it never did (failed before).
+    public var sentAt: Date?
+    public var finishedAt: Date?
+
+    public init(status: String, error: String?, sentAt: Date?, finishedAt: Date?) {
+        self.status = status
+        self.error = error
+        self.sentAt = sentAt
+        self.finishedAt = finishedAt
+    }
 }
 
 /// The records flows write.

@@ -128,3 +128,37 @@ extension EngineConfig {
         }
     }
 }
+
+/// One EA of `eas:` in runbook.yaml.
+public struct EASettings: Sendable, Equatable {
+    /// A demo account's EA that receives canary fires (`fire_round_trip`).
+    public var canary = false
+
+    public init(canary: Bool = false) {
+        self.canary = canary
+    }
+}
+
+extension EngineConfig {
+    /// `eas: {ea-01: {canary: true}}`.
+    mutating func readEAs(_ node: Node, _ source: inout YAMLSource) {
+        guard let entries = source.entries(node, what: "eas") else { return }
+        for (name, _, value) in entries {
+            guard name.range(of: "^[A-Za-z0-9._:-]{1,128}$", options: .regularExpression) != nil else {
+                source.error(value, "eas: '\(name.prefix(64))' is not an EA's target_uuid (letters, digits, '.', '_', ':' or '-')")
+                continue
+            }
+            guard let settings = source.entries(value, what: "eas.\(name)") else { continue }
+            source.rejectUnknownKeys(settings, allowed: ["canary"], in: "eas.\(name)")
+            var ea = EASettings()
+            for (key, _, flag) in settings where key == "canary" {
+                guard let scalar = flag.scalar, let canary = Bool(scalar.string) else {
+                    source.error(flag, "eas.\(name).canary must be true or false")
+                    continue
+                }
+                ea.canary = canary
+            }
+            eas[name] = ea
+        }
+    }
+}

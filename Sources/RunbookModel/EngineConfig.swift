@@ -49,6 +49,12 @@ public struct EngineConfig: Sendable {
     /// kept (`records:`): the embedded SQLite file (`database`) by default; on PostgreSQL,
     /// several engines can share them.
     public var records = StoreSettings(urlEnvironment: "RUNBOOK_RECORDS_URL")
+    /// What the configuration says of EAs, by target_uuid: `canary: true` for those on demo
+    /// accounts that receive the `fire_round_trip` probe's canary fires.
+    public var eas: [String: EASettings] = [:]
+
+    /// The EAs marked `canary: true`, in order.
+    public var canaries: [String] { eas.filter(\.value.canary).keys.sorted() }
     /// This engine's name among those sharing the records (`engine:`).
     public var engine = EngineIdentity()
     /// The file the configuration came from, if any.
@@ -60,7 +66,7 @@ public struct EngineConfig: Sendable {
         database ?? (dataDirectory as NSString).appendingPathComponent("runbook.db")
     }
 
-    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http", "ticks", "store", "records", "engine"]
+    static let keys = ["data_dir", "database", "runbooks", "checks", "schedules", "flows", "processes", "restart", "server_time_zone", "market", "channels", "escalation", "http", "ticks", "store", "records", "engine", "eas"]
 
     /// Reads `path`, or `$RUNBOOK_CONFIG`, or `./runbook.yaml` when it exists, then applies the
     /// environment; `channels` names the channel types the file may use (`Catalog.channels`).
@@ -121,6 +127,7 @@ public struct EngineConfig: Sendable {
                 case "store": readStore(value, key: "store", into: \.store, &source)
                 case "records": readStore(value, key: "records", into: \.records, &source)
                 case "engine": readEngine(value, &source)
+                case "eas": readEAs(value, &source)
                 case "escalation": references = readEscalation(value, &source)
                 case "server_time_zone":
                     guard let zone = source.string(value, what: "server_time_zone") else { break }

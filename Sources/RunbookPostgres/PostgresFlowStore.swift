@@ -181,6 +181,14 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
         }
     }
 
+    public func fireOutcome(id: String) async throws -> FireOutcome? {
+        try await read { connection, engine in
+            try await connection.row("SELECT status, error, sent_at, finished_at FROM fires WHERE engine = \(engine) AND fire_id = \(id)") {
+                FireOutcome(status: try $0("status"), error: try $0("error"), sentAt: try $0.date(optional: "sent_at"), finishedAt: try $0.date(optional: "finished_at"))
+            }
+        }
+    }
+
     public func firstRecord() async throws -> Date? {
         try await read { connection, engine in
             try await connection.row("""

@@ -242,6 +242,14 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
         }
     }
 
+    public func fireOutcome(id: String) async throws -> FireOutcome? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT status, error, sent_at, finished_at FROM fires WHERE fire_id = ?", arguments: [id]).map {
+                FireOutcome(status: $0["status"], error: $0["error"], sentAt: $0["sent_at"], finishedAt: $0["finished_at"])
+            }
+        }
+    }
+
     public func firstRecord() async throws -> Date? {
         try await database.read { db in
             try Date.fetchOne(db, sql: """

@@ -184,6 +184,15 @@ public final class EASimulator {
             return
         }
         let price = prices[fire.symbol] ?? Self.basePrice(fire.symbol)
+        // A canary (the fire_round_trip check's) is filled at once and never closed: it proves
+        // the path, it is no trade for the win rates.
+        if fire.id.hasPrefix("canary-") {
+            ticket += 1
+            pending.append(Pending(due: now + configuration.fillLatency, message: Self.json([
+                "type": "confirmation", "fire_id": fire.id, "status": "filled", "ticket": ticket, "price": Self.round(price, fire.symbol), "time_msc": timeMsc(),
+            ])))
+            return
+        }
         if Double.random(in: 0..<1, using: &random) < configuration.failureRate {
             sent.failures += 1
             pending.append(Pending(due: now + configuration.fillLatency, message: Self.json([

@@ -33,6 +33,8 @@ public struct EngineServices: Sendable {
     public var fleet: (any FleetStore)?
     /// The kill switch on the command router (`gate`).
     public var gate: GateKeeper?
+    /// The EAs marked `canary: true` in runbook.yaml (`fire_round_trip`).
+    public var canaries: [String] = []
     /// Servers the `sql` step and probe reach by URL (PostgreSQL).
     public var sqlServers: (any SQLServers)?
     /// For a check that counts only while the market is open: when it last opened. Ages are not
