@@ -208,8 +208,12 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
             let times = decision.passedOver.map(Self.text).joined(separator: ", ")
             logger.warning("missed fire(s) at \(times) do not run (catch_up: \(schedule.catchUp.rawValue))", metadata: metadata)
         }
-        // Stopped meanwhile (this engine no longer leads its fleet): the run is the next leader's.
-        guard await persist(name, through: last), !decision.run.isEmpty, !Task.isCancelled else { return }
+        guard await persist(name, through: last), !decision.run.isEmpty else { return }
+        // The mark says the fire is dealt with, so no other engine will run it: one marked here is
+        // run here, even when this engine stopped leading its fleet while the mark was written
+        // (its runs are left to finish). Stopping for good, the engine leaves it to its next
+        // start, which runs a marked fire whose run was never recorded.
+        if Task.isCancelled && (!leavesRunsWhenCancelled || Task.isShuttingDownGracefully) { return }
         submit(name, decision.run)
     }
 

@@ -93,3 +93,47 @@ struct MarksBesideFakeRuns: SchedulerStateStore {
     func setHandled(_ schedule: String, through instant: Date) async throws -> Bool { try await marks.setHandled(schedule, through: instant) }
     func runRecorded(_ schedule: String, dueAt: Date) async throws -> Bool { started.contains(Instant.text(dueAt, in: "UTC")) }
 }
+
+/// A fleet's leader that stops leading while it writes a fire's mark: the mark it wrote tells
+/// every other engine the fire is dealt with, so it still runs the fire itself.
+@Suite struct LeaseLostWhileMarkingTests {
+    /// Marks in memory; writing the mark of `losingAt` cancels the scheduler, as the lease keeper
+    /// does when the lease lapses at that moment.
+    final class LosingState: SchedulerStateStore {
+        let marks = MemoryState()
+        let losingAt: Date
+        let task = Mutex<Task<Void, Never>?>(nil)
+
+        init(losingAt: Date) {
+            self.losingAt = losingAt
+        }
+
+        func handledThrough() async throws -> [String: Date] { try marks.handledThrough() }
+
+        func runRecorded(_ schedule: String, dueAt: Date) async throws -> Bool { true }
+
+        func setHandled(_ schedule: String, through instant: Date) async throws -> Bool {
+            let moved = try marks.setHandled(schedule, through: instant)
+            if instant == losingAt { task.withLock { $0 }?.cancel() }
+            return moved
+        }
+    }
+
+    @Test func aFireMarkedAsTheLeaseLapsesIsRunByTheEngineThatMarkedIt() async throws {
+        let harness = SchedulerHarness(at: "2026-03-02T10:00:30Z")
+        let state = LosingState(losingAt: Instant.at("2026-03-02T10:01:00Z"))
+        let runs = FakeRuns()
+        let wall = harness.wall
+        let scheduler = Scheduler(
+            schedules: [try schedule("beat", cron: "* * * * *")], market: MarketCalendar(), state: state, starter: runs, clock: harness.clock,
+            now: { wall.now() }, jitter: { $0 }, leavesRunsWhenCancelled: true, logger: Logger(label: "test")
+        )
+        let task = await harness.start(scheduler)
+        state.task.withLock { $0 = task }
+        // Past the fire; the scheduler ends once it has dealt with it, cancelled.
+        await harness.clock.advance(by: .seconds(40))
+        await task.value
+        #expect(runs.starts == ["2026-03-02T10:01:00Z"], "the fire it marked ran here: \(runs.starts)")
+        #expect(state.marks["beat"] == Instant.at("2026-03-02T10:01:00Z"))
+    }
+}
