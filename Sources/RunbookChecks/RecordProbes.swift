@@ -172,8 +172,12 @@ public struct RateProbe: Probe {
             count = try await environment.requireEngine().snapshot().ticks?.lastMinute ?? 0
         } else {
             let records = try environment.requireRecords()
-            guard let first = try await records.firstRecord() else {
-                return ProbeReading(value: nil, text: "no EA, signal or fire recorded yet: nothing to judge", subject: of, status: .unknown)
+            // With nothing recorded at all, from the engine's start: an engine up for a day that
+            // never saw an EA, a signal or a fire is no new install.
+            var began = try await records.firstRecord()
+            if began == nil, let engine = environment.engine { began = try? await engine.snapshot().startedAt }
+            guard let first = began else {
+                return ProbeReading(value: nil, text: "no EA, signal or fire recorded yet, and no engine running: nothing to judge", subject: of, status: .unknown)
             }
             if first > start {
                 start = first

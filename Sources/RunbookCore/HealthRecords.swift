@@ -22,6 +22,15 @@ public protocol HealthRecords: Sendable {
     func firstRecord() async throws -> Date?
 }
 
+/// Canary fires (`fire_round_trip`, ids starting `canary-`) prove the fire path on demo
+/// accounts; they are no trading: the records leave them out of rates, freshness, win rates and
+/// the queue's depth.
+public enum FlowRecordsCanary {
+    public static let prefix = "canary-"
+    /// The SQL condition (SQLite and PostgreSQL) on a table with `fire_id` that leaves canaries out.
+    public static let notCanary = "fire_id NOT LIKE 'canary-%'"
+}
+
 /// Where a fire stands in the records.
 public struct FireOutcome: Sendable, Equatable {
     public var status: String

@@ -28,7 +28,7 @@ public struct FireRoundTripProbe: Probe {
         eas = inputs.texts("eas")
         symbol = inputs.text("symbol") ?? "EURUSD"
         lot = inputs.number("lot") ?? 0.01
-        guard lot > 0, lot <= FlowMessage.maximumLot else { throw ProbeInputError("fire_round_trip lot must be above 0 and at most \(FlowMessage.maximumLot)") }
+        guard lot > 0, lot <= 0.1 else { throw ProbeInputError("fire_round_trip lot must be above 0 and at most 0.1: a canary is a small fire on a demo account") }
         guard let timeout = inputs.duration("timeout") ?? .some(.seconds(10)), timeout >= .milliseconds(100), timeout <= .seconds(120) else {
             throw ProbeInputError("fire_round_trip timeout must be from 100ms to 2m")
         }
@@ -37,8 +37,15 @@ public struct FireRoundTripProbe: Probe {
 
     public func read(in environment: EngineServices) async throws -> ProbeReading {
         let targets = eas.isEmpty ? environment.canaries : eas
+        // Only an EA the configuration marks canary (a demo account) ever receives one.
+        if let unmarked = targets.first(where: { !environment.canaries.contains($0) }) {
+            throw ProbeFailure("\(unmarked) is not marked canary: only EAs with eas: {\(unmarked): {canary: true}} in runbook.yaml (demo accounts) receive canary fires")
+        }
         guard !targets.isEmpty else {
             return ProbeReading(value: nil, text: "no EA is marked canary: mark a demo account's EA with eas: {EA: {canary: true}} in runbook.yaml", status: .idle)
+        }
+        if let closed = environment.gate?.gate?.closedReason {
+            return ProbeReading(value: nil, text: "gate closed: \(closed): no canary reaches an EA while the gate is closed", status: .idle)
         }
         guard let flows = environment.flows else { throw ProbeFailure("the command queue is not known here: run the check inside `runbook up` or with its runbook.yaml") }
         let records = try environment.requireRecords()
@@ -48,15 +55,17 @@ public struct FireRoundTripProbe: Probe {
         var sent: [(target: String, id: String, at: Date)] = []
         for target in targets {
             let id = "canary-\(target)-\(UInt64(Date().timeIntervalSince1970 * 1000))-\(UInt16.random(in: 0...UInt16.max))"
-            let fire = FlowMessage.Fire(id: id, target: target, symbol: symbol, direction: "BUY", lot: lot)
+            // `canary: true` tells an EA that knows it to confirm without trading.
+            let fire = FlowMessage.Fire(id: id, target: target, symbol: symbol, direction: "BUY", lot: lot).json.dropLast() + #","canary":true}"#
             let queuedAt = Date()
-            let outcome = try await ZMQOneShot.offThread { try ZMQOneShot.push(fire.json, to: endpoint, within: .seconds(2)) }
+            let outcome = try await ZMQOneShot.offThread { try ZMQOneShot.push(String(fire), to: endpoint, within: .seconds(2)) }
             guard outcome == .sent else {
                 return ProbeReading(value: nil, text: "nothing takes fires on the command queue \(endpoint): the command router is not taking commands", subject: target, status: .critical)
             }
             sent.append((target, id, queuedAt))
         }
         var latencies: [String: Double] = [:]
+        var refusals: [String: String] = [:]
         var last: [String: FireOutcome] = [:]
         while latencies.count < sent.count, ContinuousClock.now - started < timeout {
             for (target, id, queuedAt) in sent where latencies[target] == nil {
@@ -73,6 +82,7 @@ public struct FireRoundTripProbe: Probe {
                 case ("FILLED", _), ("FAILED", _):
                     // Answered by the EA, filled or refused: the path works both ways.
                     latencies[target] = max(0, (outcome.finishedAt ?? Date()).timeIntervalSince(queuedAt) * 1000).rounded()
+                    if outcome.status == "FAILED" { refusals[target] = outcome.error ?? "no reason" }
                 default: break
                 }
             }
@@ -85,6 +95,13 @@ public struct FireRoundTripProbe: Probe {
             )
         }
         let slowest = latencies.max { $0.value < $1.value }!
+        // The path works, but the EA would not trade: AutoTrading off, a symbol it does not
+        // know, no margin. A real fire would fail the same way.
+        if let (target, reason) = refusals.sorted(by: { $0.key < $1.key }).first {
+            return ProbeReading(
+                value: slowest.value, text: "\(target) answered the canary in \(Int(latencies[target] ?? 0)) ms but refused it: \(reason)", subject: target, status: .warning
+            )
+        }
         return ProbeReading(
             value: slowest.value, text: "canary round trip \(Int(slowest.value)) ms (\(slowest.key)\(sent.count > 1 ? ", the slowest of \(sent.count)" : ""))",
             subject: slowest.key

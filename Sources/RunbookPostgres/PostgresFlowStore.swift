@@ -143,9 +143,9 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
     private static func source(of kind: RecordKind) -> (table: String, column: String, condition: String) {
         switch kind {
         case .signal: ("signals", "received_at", "true")
-        case .fire: ("fires", "queued_at", "true")
-        case .confirmation: ("fires", "finished_at", "finished_at IS NOT NULL")
-        case .trade: ("trades", "closed_at", "true")
+        case .fire: ("fires", "queued_at", FlowRecordsCanary.notCanary)
+        case .confirmation: ("fires", "finished_at", "finished_at IS NOT NULL AND " + FlowRecordsCanary.notCanary)
+        case .trade: ("trades", "closed_at", FlowRecordsCanary.notCanary)
         }
     }
 
@@ -175,7 +175,7 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
 
     public func recentTrades(limit: Int) async throws -> [ClosedTrade] {
         try await read { connection, engine in
-            try await connection.rows("SELECT symbol, pnl, closed_at FROM trades WHERE engine = \(engine) ORDER BY closed_at DESC, id DESC LIMIT \(limit)") {
+            try await connection.rows("SELECT symbol, pnl, closed_at FROM trades WHERE engine = \(engine) AND fire_id NOT LIKE 'canary-%' ORDER BY closed_at DESC, id DESC LIMIT \(limit)") {
                 ClosedTrade(symbol: try $0("symbol", as: String?.self) ?? "?", pnl: try $0("pnl"), closedAt: try $0.date("closed_at"))
             }
         }
@@ -206,7 +206,7 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
 
     public func queuedFires() async throws -> (count: Int, oldest: Date?) {
         let queued = try await read { connection, engine in
-            try await connection.row("SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE engine = \(engine) AND status = 'QUEUED'") {
+            try await connection.row("SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE engine = \(engine) AND status = 'QUEUED' AND fire_id NOT LIKE 'canary-%'") {
                 Queued(count: try $0("n"), oldest: try $0.date(optional: "oldest"))
             }
         }

@@ -213,9 +213,9 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
     private static func source(of kind: RecordKind) -> (table: String, column: String, condition: String) {
         switch kind {
         case .signal: ("signals", "received_at", "1")
-        case .fire: ("fires", "queued_at", "1")
-        case .confirmation: ("fires", "finished_at", "finished_at IS NOT NULL")
-        case .trade: ("trades", "closed_at", "1")
+        case .fire: ("fires", "queued_at", FlowRecordsCanary.notCanary)
+        case .confirmation: ("fires", "finished_at", "finished_at IS NOT NULL AND " + FlowRecordsCanary.notCanary)
+        case .trade: ("trades", "closed_at", FlowRecordsCanary.notCanary)
         }
     }
 
@@ -236,7 +236,7 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
 
     public func recentTrades(limit: Int) async throws -> [ClosedTrade] {
         try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT symbol, pnl, closed_at FROM trades ORDER BY closed_at DESC, id DESC LIMIT ?", arguments: [limit]).map {
+            try Row.fetchAll(db, sql: "SELECT symbol, pnl, closed_at FROM trades WHERE \(FlowRecordsCanary.notCanary) ORDER BY closed_at DESC, id DESC LIMIT ?", arguments: [limit]).map {
                 ClosedTrade(symbol: $0["symbol"] ?? "?", pnl: $0["pnl"], closedAt: $0["closed_at"])
             }
         }
@@ -265,7 +265,7 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
 
     public func queuedFires() async throws -> (count: Int, oldest: Date?) {
         try await database.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE status = 'QUEUED'")
+            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE status = 'QUEUED' AND \(FlowRecordsCanary.notCanary)")
             return (row?["n"] ?? 0, row?["oldest"])
         }
     }

@@ -47,6 +47,25 @@ import Testing
     }
 
     @Test(arguments: RecordsBackend.allCases)
+    func canaryFiresAreNoTradingInRatesWinRatesOrTheQueue(_ backend: RecordsBackend) async throws {
+        let place = try await RecordsPlace(backend)
+        defer { place.remove() }
+        let flows = try await place.open().flows
+        for id in ["F1", "canary-ea-01-1", "canary-ea-01-2"] {
+            #expect(try await onFlowThread { try flows.recordFireQueued(fire(id), at: At.seconds(1)) })
+        }
+        try await onFlowThread { _ = try flows.recordConfirmation(try confirmation(#"{"type":"confirmation","fire_id":"canary-ea-01-1","status":"filled","ticket":9}"#), at: At.seconds(2)) }
+        try await onFlowThread { _ = try flows.recordClose(try close(#"{"type":"close","fire_id":"canary-ea-01-1","pnl":-3.5}"#), at: At.seconds(3)) }
+        let all = DateInterval(start: At.seconds(0), end: At.seconds(10))
+        #expect(try await flows.count(of: .fire, in: all) == 1)
+        #expect(try await flows.count(of: .confirmation, in: all) == 0)
+        #expect(try await flows.count(of: .trade, in: all) == 0)
+        #expect(try await flows.recentTrades(limit: 10).isEmpty, "a canary's close is no trade for the win rates")
+        #expect(try await flows.queuedFires().count == 1, "a canary waiting is no queue depth")
+        #expect(try await flows.fireOutcome(id: "canary-ea-01-1")?.status == "FILLED", "the canary itself is recorded")
+    }
+
+    @Test(arguments: RecordsBackend.allCases)
     func aFireIsQueuedOnceSentAndConfirmedOnce(_ backend: RecordsBackend) async throws {
         let place = try await RecordsPlace(backend)
         defer { place.remove() }
