@@ -111,6 +111,18 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
     private let entries: Mutex<[String: (tracker: CheckTracker, lastTrigger: Date?, handled: Set<CheckStatus>)]>
     /// Health file writes, one at a time.
     private let writing = Mutex(())
+    /// Per check, what the records could not take yet (they were unreachable): its changes, in
+    /// order, and the incident desk's news of its state. Tried again at each evaluation, so
+    /// nothing a records outage hides is lost while the engine runs.
+    private let unsaid = Mutex<[String: Unsaid]>([:])
+
+    private struct Unsaid: Sendable {
+        var changes: [(from: CheckStatus, to: CheckStatus, result: CheckResult, flapping: Bool)] = []
+        var incident: (status: CheckStatus, result: CheckResult)?
+    }
+
+    /// How many changes of one check wait at most for the records; older ones are dropped first.
+    static var unsaidLimit: Int { 1000 }
     /// Told of each decision a change leads to.
     private let onDecision: @Sendable (String, Decision) -> Void
 
@@ -187,16 +199,9 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
             case .warning: logger.warning("\(message)", metadata: ["check": "\(check.name)"])
             default: logger.notice("\(message)", metadata: ["check": "\(check.name)"])
             }
-            do {
-                try await journal?.recordChange(check: check.name, from: change.from, to: change.to, result: result, flapping: flapping)
-            } catch {
-                logger.error("cannot record the change of check \(check.name): \(error)")
-            }
-            do {
-                try await incidents?.checkChanged(check, to: change.to, result: result)
-            } catch {
-                logger.error("cannot update the incident of check \(check.name): \(error)", metadata: ["check": "\(check.name)"])
-            }
+            await say(check, change: (change.from, change.to, result, flapping), status: change.to, result: result)
+        } else {
+            await say(check, change: nil, status: status, result: result)
         }
         let action = status == .critical ? check.onCritical : status == .warning ? check.onWarning : nil
         if let action, !handled {
@@ -208,6 +213,47 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
             if change != nil || decision == .started(runbook: action.runbook) { onDecision(check.name, decision) }
         }
         if change != nil, healthFile != nil { writeHealthFile() }
+    }
+
+    /// Records `change` and tells the incident desk, after whatever the records could not take
+    /// before; what they cannot take now waits for the next evaluation. With no change, only
+    /// what waits is tried (the desk with the check's latest reading).
+    private func say(
+        _ check: Check, change: (from: CheckStatus, to: CheckStatus, result: CheckResult, flapping: Bool)?, status: CheckStatus, result: CheckResult
+    ) async {
+        var pending = unsaid.withLock { $0.removeValue(forKey: check.name) } ?? Unsaid()
+        let waited = !pending.changes.isEmpty || pending.incident != nil
+        if let change {
+            pending.changes.append(change)
+            pending.incident = (change.to, result)
+        } else if pending.incident != nil {
+            pending.incident = (status, result)
+        }
+        guard change != nil || waited else { return }
+        var written = 0
+        while let first = pending.changes.first {
+            do {
+                try await journal?.recordChange(check: check.name, from: first.from, to: first.to, result: first.result, flapping: first.flapping)
+                pending.changes.removeFirst()
+                written += 1
+            } catch {
+                if !waited { logger.error("cannot record the change of check \(check.name): \(error); it waits, and is recorded when the records answer") }
+                break
+            }
+        }
+        if pending.changes.count > Self.unsaidLimit { pending.changes.removeFirst(pending.changes.count - Self.unsaidLimit) }
+        if let (status, reading) = pending.incident {
+            do {
+                try await incidents?.checkChanged(check, to: status, result: reading)
+                pending.incident = nil
+            } catch {
+                if !waited { logger.error("cannot update the incident of check \(check.name): \(error); tried again at each evaluation", metadata: ["check": "\(check.name)"]) }
+            }
+        }
+        if waited, pending.changes.isEmpty, pending.incident == nil {
+            logger.notice("the records answer again: \(written) change(s) of check \(check.name) recorded late, its incident told", metadata: ["check": "\(check.name)"])
+        }
+        if !pending.changes.isEmpty || pending.incident != nil { unsaid.withLock { $0[check.name] = pending } }
     }
 
     /// Starts the check's runbook unless it is flapping, one of its runs is still going, or the

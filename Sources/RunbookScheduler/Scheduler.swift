@@ -165,21 +165,35 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         lanes[name] = lane
     }
 
-    /// Whether the mark moved to `instant` here; false when it could not be written, or when
-    /// another engine of a fleet had already dealt with that fire.
+    /// What writing a mark did.
+    private enum Marked {
+        case moved
+        /// Another engine of a fleet had already dealt with that fire.
+        case dealtWithElsewhere
+        /// The records did not take it: the fire is tried again.
+        case notWritten
+    }
+
+    /// Moves the mark to `instant`.
     @discardableResult
-    private func persist(_ name: String, through instant: Date) async -> Bool {
+    private func persist(_ name: String, through instant: Date) async -> Marked {
         do {
             guard try await state.setHandled(name, through: instant) else {
                 logger.notice("the fire at \(Self.text(instant)) was already dealt with elsewhere: its run does not start here", metadata: ["schedule": "\(name)"])
-                return false
+                return .dealtWithElsewhere
             }
-            return true
+            return .moved
         } catch {
-            logger.error("cannot record the fire in the scheduler's state, so its run does not start: \(error)", metadata: ["schedule": "\(name)"])
-            return false
+            logger.error(
+                "cannot record the fire at \(Self.text(instant)) in the scheduler's state, so its run does not start yet: \(error); tried again in \(DurationText.format(Self.markRetry)), then run as catch_up says",
+                metadata: ["schedule": "\(name)"]
+            )
+            return .notWritten
         }
     }
+
+    /// How soon a fire whose mark the records did not take is tried again.
+    static var markRetry: Duration { .seconds(5) }
 
     /// Deals with every fire of `name` that came due: marks them, then runs those the policies allow.
     private func handleDue(_ name: String, now current: Date, startup: Bool) async {
@@ -202,13 +216,24 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         let reference = last == next ? wake : last
         let lastOnTime = !startup && current.timeIntervalSince(reference) <= settings.lateAfter.seconds
         let decision = FireDecision(due: due, lastOnTime: lastOnTime, now: current, catchUp: schedule.catchUp, window: schedule.catchUpWindow)
+        let before = lane.handledThrough
         lanes[name]?.handledThrough = last
         planNext(name)
+        switch await persist(name, through: last) {
+        case .moved: break
+        case .dealtWithElsewhere: return
+        case .notWritten:
+            // The records are unreachable: nothing is dealt with until they take the mark.
+            lanes[name]?.handledThrough = before
+            lanes[name]?.next = next
+            lanes[name]?.wake = current.addingTimeInterval(Self.markRetry.seconds)
+            return
+        }
         if !decision.passedOver.isEmpty {
             let times = decision.passedOver.map(Self.text).joined(separator: ", ")
             logger.warning("missed fire(s) at \(times) do not run (catch_up: \(schedule.catchUp.rawValue))", metadata: metadata)
         }
-        guard await persist(name, through: last), !decision.run.isEmpty else { return }
+        guard !decision.run.isEmpty else { return }
         // The mark says the fire is dealt with, so no other engine will run it: one marked here is
         // run here, even when this engine stopped leading its fleet while the mark was written
         // (its runs are left to finish). Stopping for good, the engine leaves it to its next

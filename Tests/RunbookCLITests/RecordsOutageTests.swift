@@ -86,6 +86,14 @@ final class CuttableProxy {
         let cli = try CLIHarness()
         let ports = EnginePorts()
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + "\nrecords: {backend: postgresql}\nengine: {name: trade-01}\n")
+        // A service whose port the test closes during the outage, and a schedule every 5 s.
+        let port = try PostgresServer.freePort()
+        let listener = try Self.listen(on: port)
+        var listening = true
+        defer { if listening { close(listener) } }
+        try cli.write("Checks/gone.yaml", "name: gone\nprobe: {port: \(port)}\ninterval: 1s\nhysteresis: {fail: 1, recover: 1}\n")
+        try cli.write("Runbooks/note.yaml", "name: note\nsteps:\n  - id: say\n    log: noted\n")
+        try cli.write("Schedules/beat.yaml", "name: beat\nrunbook: note\nevery: 5s\ncatch_up: all\n")
         var engine = try cli.start(["up", "--log-format", "text"], environment: environment)
         defer {
             if engine.0.isRunning { kill(engine.0.processIdentifier, SIGKILL) }
@@ -103,9 +111,14 @@ final class CuttableProxy {
         let before = try await recorded(server, database, prefix: "a")
         #expect(before.count == 5 && before[2] > 5, "records are written before the outage: \(before)")
         proxy.cut()
-        try await Task.sleep(for: .seconds(30))
+        let cutAt = Date()
+        try await Task.sleep(for: .seconds(5))
+        close(listener)
+        listening = false
+        try await Task.sleep(for: .seconds(25))
         let during = try await recorded(server, database, prefix: "a")
         proxy.restore()
+        let restoredAt = Date()
         peer.waitUntilExit()
 
         // Every fire reached the EA while the records were cut off, none waiting more than the
@@ -125,6 +138,21 @@ final class CuttableProxy {
         #expect(during[2] < fires - 40, "nothing reached the records during the cut: \(during) of \(fires)")
         #expect(await eventually { (try? Data(contentsOf: URL(fileURLWithPath: cli.path("var/flow-records.spool"))).count) ?? 0 == 0 }, "the spool is emptied")
         #expect(try await server.sql("SELECT heartbeats > 0 FROM ea_instances WHERE engine = 'trade-01' AND target_uuid = 'ea-07'", database: database) == "t")
+        // The check that turned critical during the outage: its change is recorded late, at the
+        // time it happened, and its incident is open.
+        #expect(await eventually(within: .seconds(20)) {
+            let at = (try? await server.sql("SELECT extract(epoch FROM at) FROM check_changes WHERE check_name = 'gone' AND to_status = 'critical'", database: database)).flatMap(Double.init)
+            return at.map { $0 > cutAt.timeIntervalSince1970 && $0 < restoredAt.timeIntervalSince1970 } == true
+        }, "the change made during the outage is in the records")
+        #expect(await eventually(within: .seconds(20)) {
+            (try? await server.sql("SELECT count(*) FROM incidents WHERE key LIKE 'check:gone%' AND status != 'resolved'", database: database)) == "1"
+        }, "and its incident")
+        // Every 5-second fire ran, those of the outage once the records answered.
+        #expect(await eventually(within: .seconds(20)) {
+            let dues = ((try? await server.sql("SELECT extract(epoch FROM due_at) FROM runs WHERE trigger_source = 'beat' ORDER BY due_at", database: database)) ?? "")
+                .split(separator: "\n").compactMap { Double($0) }
+            return dues.count >= 8 && dues == Array(stride(from: dues.first!, through: dues.last!, by: 5)) && dues.last! > restoredAt.timeIntervalSince1970
+        }, "no fire missed")
 
         // Cut off again and killed while cut off: what the spool held is written by the engine
         // started again.
@@ -151,5 +179,17 @@ final class CuttableProxy {
         let stopped = try cli.finish(engine)
         #expect(stopped.status == 0, "\(stopped.stderr.suffix(2000))")
         #expect(stopped.stderr.contains("flow records wait in"), "\(stopped.stderr.suffix(2000))")
+    }
+
+    /// A TCP socket listening on `port` on loopback, in this process.
+    static func listen(on port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard fd >= 0, bound == 0, Glibc.listen(fd, 8) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        return fd
     }
 }
