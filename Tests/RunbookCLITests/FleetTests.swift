@@ -26,7 +26,9 @@ import Testing
 
     static let files = [
         "Runbooks/note.yaml": "name: note\nsteps:\n  - id: say\n    log: noted\n",
-        "Schedules/beat.yaml": "name: beat\nrunbook: note\nevery: 2s\ncatch_up: all\n",
+        // Queued behind a run still going: under load a run can take longer than 2 s, and with
+        // the default overlap (skip) its next fire would be skipped on purpose.
+        "Schedules/beat.yaml": "name: beat\nrunbook: note\nevery: 2s\ncatch_up: all\noverlap: queue\n",
         "Runbooks/long.yaml": "name: long\nsteps:\n  - id: settle\n    shell: sleep 60\n",
         "Schedules/long.yaml": "name: long\nrunbook: long\nevery: 2s\ncatch_up: none\n",
         "Checks/engine-heartbeat.yaml": "name: engine-heartbeat\nprobe: {engine_heartbeat: {}}\ncritical: \"> 5s\"\ninterval: 1s\nscope: shared\n",
