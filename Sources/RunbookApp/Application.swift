@@ -127,7 +127,7 @@ public struct Application: Sendable {
         let book = CheckBook(checks: checks, evaluator: CheckEvaluator(probes: Catalog.probes, environment: environment))
         // Changed in this engine (a step, the API, the dashboard): in memory at once, logged.
         let gateKeeper = GateKeeper(store: records.flows, gate: gate.gate) { change in
-            gate.say(change, before: GateChange(closed: !change.closed, reason: "", by: "", via: "", at: .distantPast))
+            gate.announce(change)
         }
         let services = assembly.stepServices(records: records, checks: book, desk: desk, gate: gateKeeper)
         let launcher = RunLauncher(executor: assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
@@ -279,10 +279,15 @@ final class GateWatch: Service, Sendable {
 
     /// Logs a change of the gate this engine now holds.
     func say(_ change: GateChange?, before: GateChange?) {
-        guard let change, change != before else { return }
+        guard let change, change != before, change.closed || before?.closed == true else { return }
+        announce(change)
+    }
+
+    /// Logs a change made in this engine (a step, the API, the dashboard).
+    func announce(_ change: GateChange) {
         if change.closed {
             logger.warning("the gate is closed: fires fail and reach no EA; \(change.text)")
-        } else if before?.closed == true {
+        } else {
             logger.notice("the gate is open: fires reach the EAs again; \(change.text)")
         }
     }

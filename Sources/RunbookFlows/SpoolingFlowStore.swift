@@ -181,7 +181,7 @@ public final class SpoolingFlowStore: FlowStore, Sendable {
 
     private func replayLoop() {
         while true {
-            _ = wake.wait(timeout: .now() + .milliseconds(Int(retry.components.seconds * 1000 + retry.components.attoseconds / 1_000_000_000_000_000)))
+            _ = wake.wait(timeout: .now() + .milliseconds(Int(retry / .milliseconds(1))))
             let (spooling, stopped) = state.withLock { ($0.spooling, $0.stopped) }
             if stopped { return }
             if spooling { replay() }
