@@ -97,7 +97,7 @@ public struct ProbeRegistry: ProbeCatalog {
     public static let core = ProbeRegistry([
         ServiceProbe.self, RestartsProbe.self, RouterPeersProbe.self, PortProbe.self, ProcessProbe.self, FileAgeProbe.self, DiskFreeProbe.self, CPUProbe.self,
         MemoryProbe.self, HeartbeatProbe.self, FreshnessProbe.self, RateProbe.self, WinRateProbe.self, QueueDepthProbe.self,
-        TickStoreProbe.self, EngineHeartbeatProbe.self,
+        TickStoreProbe.self, EngineHeartbeatProbe.self, ReconciliationProbe.self,
     ])
 }
 

@@ -299,3 +299,44 @@ public struct QueueDepthProbe: Probe {
         return ProbeReading(value: Double(queued.count), text: "\(queued.count) fire(s) queued\(oldest)")
     }
 }
+
+/// Where fires, confirmations, closes and the EAs' own positions reports disagree: fills with no
+/// close after `open_after`, answers for fires never queued, fires sent and unanswered after
+/// `unanswered_after`, positions no fire explains and fills the EA no longer holds. Each finding
+/// names its tickets. Value: findings.
+public struct ReconciliationProbe: Probe {
+    public static let spec = ProbeSpec(
+        name: "reconciliation", summary: "findings where fires, their answers and the EAs' positions reports disagree, naming the tickets (value: findings)",
+        inputs: [InputSpec("open_after", .duration), InputSpec("unanswered_after", .duration), InputSpec("unknown_within", .duration), InputSpec("report_within", .duration)],
+        unit: .count, critical: Threshold(.above, 0)
+    )
+
+    public var limits = Reconciliation.Limits()
+
+    public init(inputs: [String: Value]) throws(ProbeInputError) {
+        if let value = inputs.duration("open_after") { limits.openAfter = value.seconds }
+        if let value = inputs.duration("unanswered_after") { limits.unansweredAfter = value.seconds }
+        if let value = inputs.duration("unknown_within") { limits.unmatchedWithin = value.seconds }
+        if let value = inputs.duration("report_within") { limits.reportWithin = value.seconds }
+        guard limits.openAfter > 0, limits.unansweredAfter > 0, limits.unmatchedWithin > 0, limits.reportWithin > 0 else {
+            throw ProbeInputError("reconciliation's durations must be above zero")
+        }
+    }
+
+    public func read(in environment: EngineServices) async throws -> ProbeReading {
+        let records = try environment.requireRecords()
+        let now = environment.now()
+        let fills = try await records.openFills()
+        let reports = try await records.positionReports()
+        let findings = Reconciliation.findings(
+            fills: fills, unanswered: try await records.unansweredFires(sentBefore: now.addingTimeInterval(-limits.unansweredAfter)),
+            unmatched: try await records.unmatchedAnswers(since: now.addingTimeInterval(-limits.unmatchedWithin)), reports: reports, now: now, limits: limits
+        )
+        guard !findings.isEmpty else {
+            let open = fills.filter { !$0.isCanary }.count
+            let compared = reports.filter { now.timeIntervalSince($0.at) <= limits.reportWithin }.count
+            return ProbeReading(value: 0, text: "fires, answers and positions agree (\(open) open fill(s); \(compared) EA positions report(s) compared)")
+        }
+        return ProbeReading(value: Double(findings.count), text: findings.map(\.text).joined(separator: "; "))
+    }
+}

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What the records say about the trading flows, for probes and steps. The SQLite adapter implements it.
-public protocol HealthRecords: Sendable {
+public protocol HealthRecords: TradeRecords {
     /// Every EA that has sent a heartbeat, with when it last did.
     func heartbeats() async throws -> [(ea: String, lastSeen: Date)]
     /// When the last record of `kind` arrived; nil when none ever has.

@@ -3,7 +3,8 @@ import Logging
 import RunbookZMQ
 
 /// EA -> PUSH -> PULL 5558 -> listener -> fires table. Confirmations move fires to FILLED or FAILED;
-/// close messages record trades with their pnl.
+/// close messages record trades with their pnl; positions messages are the EA's own account of
+/// what it holds, for reconciliation and exposure.
 public final class ConfirmationListener: Flow, @unchecked Sendable {
     public let name = "confirmation-listener"
     public let counters = FlowCounters()
@@ -64,6 +65,8 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
         switch message {
         case .confirmation(let confirmation): fireID = confirmation.fireID
         case .close(let close): fireID = close.fireID
+        // An EA reports its own positions only.
+        case .positions(let report): return access.allows(userID, toUse: report.target, on: .confirmations, "reported the positions of \(report.target)")
         default: return true
         }
         guard let target = try store?.fireTarget(id: fireID) else { return true }
@@ -84,8 +87,11 @@ public final class ConfirmationListener: Flow, @unchecked Sendable {
                 throw MalformedMessage(reason: .unknownFire, detail: "close for unknown fire \(close.fireID)")
             }
             counters.sent()
+        case .positions(let report):
+            try store?.recordPositions(report, at: now)
+            counters.sent()
         default:
-            throw MalformedMessage(reason: .unknownType, detail: "\(input) takes confirmation and close messages")
+            throw MalformedMessage(reason: .unknownType, detail: "\(input) takes confirmation, close and positions messages")
         }
     }
 

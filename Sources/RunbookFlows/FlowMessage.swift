@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 
 /// Why a message was dropped, as counted per flow.
 public enum MalformedReason: String, Sendable, CaseIterable {
@@ -33,6 +34,7 @@ public enum FlowMessage: Sendable, Equatable {
     case test(probeID: String)
     case confirmation(Confirmation)
     case close(Close)
+    case positions(Positions)
 
     public struct Signal: Sendable, Equatable, Codable {
         public var id: String
@@ -90,6 +92,22 @@ public enum FlowMessage: Sendable, Equatable {
         public var pnl: Double
         public var timeMsc: Int64?
     }
+
+    /// An EA's report of every position it holds (on the confirmation listener, say once a minute).
+    public struct Positions: Sendable, Equatable, Codable {
+        public var target: String
+        public var positions: [Position]
+        public var timeMsc: Int64?
+
+        public init(target: String, positions: [Position], timeMsc: Int64? = nil) {
+            self.target = target
+            self.positions = positions
+            self.timeMsc = timeMsc
+        }
+    }
+
+    /// The most positions one report may list.
+    public static let maximumPositions = 1000
 
     /// Frames larger than this are refused as `too_large`.
     public static let maximumSize = 64 * 1024
@@ -173,6 +191,8 @@ public enum FlowMessage: Sendable, Equatable {
                 fireID: try fields.text("fire_id"), ticket: try fields.optionalInteger("ticket"), exitPrice: try fields.optionalPrice("exit_price"),
                 pnl: try fields.pnl(), timeMsc: try fields.optionalInteger("time_msc")
             ))
+        case "positions":
+            return .positions(Positions(target: try fields.text("target_uuid"), positions: try fields.positions(), timeMsc: try fields.optionalInteger("time_msc")))
         default:
             throw MalformedMessage(reason: .unknownType, detail: "unknown type \"\(name.prefix(40))\"")
         }
@@ -238,6 +258,38 @@ public enum FlowMessage: Sendable, Equatable {
         func optionalInteger(_ key: String) throws(MalformedMessage) -> Int64? {
             guard let value = values[key], !(value is NSNull) else { return nil }
             return try integer(key)
+        }
+
+        /// `positions`: a list (empty when flat) of objects with a ticket, a symbol and lots.
+        func positions() throws(MalformedMessage) -> [Position] {
+            guard let value = values["positions"] else { throw MalformedMessage(reason: .missingField, detail: "no \"positions\" field") }
+            guard let list = value as? [Any] else { throw MalformedMessage(reason: .wrongType, detail: "\"positions\" is not a list") }
+            guard list.count <= FlowMessage.maximumPositions else {
+                throw MalformedMessage(reason: .outOfRange, detail: "\(list.count) positions, more than \(FlowMessage.maximumPositions)")
+            }
+            var result: [Position] = []
+            var tickets = Set<Int64>()
+            for (index, item) in list.enumerated() {
+                guard let object = item as? [String: Any] else { throw MalformedMessage(reason: .wrongType, detail: "position \(index + 1) is not an object") }
+                let fields = Fields(values: object)
+                let position: Position
+                do {
+                    position = Position(ticket: try fields.integer("ticket"), symbol: try fields.text("symbol"), lots: try fields.number("lots"))
+                } catch {
+                    throw MalformedMessage(reason: error.reason, detail: "position \(index + 1): \(error.detail)")
+                }
+                guard !position.symbol.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                    throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): the symbol holds control characters")
+                }
+                guard position.lots > 0, position.lots <= FlowMessage.maximumLot else {
+                    throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): \"lots\" must be above 0 and at most \(FlowMessage.maximumLot)")
+                }
+                guard tickets.insert(position.ticket).inserted else {
+                    throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): ticket \(position.ticket) is listed twice")
+                }
+                result.append(position)
+            }
+            return result
         }
 
         func direction() throws(MalformedMessage) -> String {

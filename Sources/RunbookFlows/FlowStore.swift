@@ -11,9 +11,12 @@ public protocol FlowStore: Sendable {
     func recordFireSent(id: String, at date: Date) throws
     func recordFireFailed(id: String, reason: String, at date: Date) throws
     func recordConfirmation(_ confirmation: FlowMessage.Confirmation, at date: Date) throws -> ConfirmationOutcome
-    /// False when no fire has this id.
+    /// False when no fire has this id. A confirmation or close for a fire never queued is kept
+    /// too (`unmatchedAnswers`), for reconciliation.
     func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool
     func recordProbe(id: String, at date: Date) throws
+    /// An EA's report of the positions it holds: it replaces the EA's previous one.
+    func recordPositions(_ report: FlowMessage.Positions, at date: Date) throws
     /// The EA a fire was queued for; nil when no fire has this id.
     func fireTarget(id: String) throws -> String?
 }

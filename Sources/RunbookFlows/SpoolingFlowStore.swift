@@ -158,6 +158,10 @@ public final class SpoolingFlowStore: FlowStore, Sendable {
         try write(.probe(id: id, at: date), spooled: ()) { try store.recordProbe(id: id, at: date) }
     }
 
+    public func recordPositions(_ report: FlowMessage.Positions, at date: Date) throws {
+        try write(.positions(report, at: date), spooled: ()) { try store.recordPositions(report, at: date) }
+    }
+
     public func fireTarget(id: String) throws -> String? {
         let (spooling, known) = state.withLock { ($0.spooling, $0.queued[id]) }
         if let known { return known }
@@ -264,6 +268,8 @@ public final class SpoolingFlowStore: FlowStore, Sendable {
             }
         case .probe(let id, let date):
             try store.recordProbe(id: id, at: date)
+        case .positions(let report, let date):
+            try store.recordPositions(report, at: date)
         }
     }
 }
@@ -293,6 +299,7 @@ final class FlowRecordSpool: Sendable {
         case confirmation(FlowMessage.Confirmation, at: Date)
         case close(FlowMessage.Close, at: Date)
         case probe(id: String, at: Date)
+        case positions(FlowMessage.Positions, at: Date)
     }
 
     init(path: String) throws {

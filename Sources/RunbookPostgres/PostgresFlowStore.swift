@@ -87,14 +87,24 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
                 WHERE engine = \(engine) AND fire_id = \(confirmation.fireID) AND status IN ('QUEUED', 'SENT') RETURNING 1
                 """)
             if applied > 0 { return .applied }
-            let known = try await connection.count("SELECT 1 FROM fires WHERE engine = \(engine) AND fire_id = \(confirmation.fireID)") > 0
-            return known ? .alreadyFinal : .unknownFire
+            if try await connection.count("SELECT 1 FROM fires WHERE engine = \(engine) AND fire_id = \(confirmation.fireID)") > 0 { return .alreadyFinal }
+            try await Self.recordUnmatched(connection, engine: engine, kind: .confirmation, fireID: confirmation.fireID, ticket: confirmation.ticket, at: date)
+            return .unknownFire
         }
+    }
+
+    /// A write that timed out and is written again from the spool is that one answer, not two.
+    private static func recordUnmatched(_ connection: PostgresConnection, engine: String, kind: UnmatchedAnswer.Kind, fireID: String, ticket: Int64?, at date: Date) async throws {
+        try await connection.sql("""
+            INSERT INTO unmatched_answers (engine, kind, fire_id, ticket, received_at)
+            SELECT \(engine), \(kind.rawValue), \(fireID), \(ticket), \(Stamp(date))
+            WHERE NOT EXISTS (SELECT 1 FROM unmatched_answers WHERE engine = \(engine) AND fire_id = \(fireID) AND kind = \(kind.rawValue) AND received_at = \(Stamp(date)))
+            """)
     }
 
     public func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool {
         try write { connection, engine in
-            try await connection.count("""
+            let known = try await connection.count("""
                 WITH fire AS (SELECT fire_id, symbol FROM fires WHERE engine = \(engine) AND fire_id = \(close.fireID)),
                 written AS (
                     INSERT INTO trades (engine, fire_id, symbol, ticket, exit_price, pnl, time_msc, closed_at)
@@ -103,6 +113,19 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
                 )
                 SELECT 1 FROM fire
                 """) > 0
+            if !known { try await Self.recordUnmatched(connection, engine: engine, kind: .close, fireID: close.fireID, ticket: close.ticket, at: date) }
+            return known
+        }
+    }
+
+    public func recordPositions(_ report: FlowMessage.Positions, at date: Date) throws {
+        let positions = String(decoding: try JSONEncoder().encode(report.positions), as: UTF8.self)
+        try write { connection, engine in
+            try await connection.sql("""
+                INSERT INTO ea_positions (engine, target_uuid, reported_at, positions) VALUES (\(engine), \(report.target), \(Stamp(date)), \(positions))
+                ON CONFLICT (engine, target_uuid) DO UPDATE SET reported_at = excluded.reported_at, positions = excluded.positions
+                WHERE excluded.reported_at >= ea_positions.reported_at
+                """)
         }
     }
 
@@ -216,6 +239,61 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
     private struct Queued: Sendable {
         var count: Int
         var oldest: Date?
+    }
+}
+
+extension PostgresFlowStore: TradeRecords {
+    public func openFills() async throws -> [OpenFill] {
+        try await read { connection, engine in
+            try await connection.rows("""
+                SELECT fire_id, target_uuid, symbol, lot, ticket, finished_at FROM fires
+                WHERE engine = \(engine) AND status = 'FILLED'
+                    AND NOT EXISTS (SELECT 1 FROM trades WHERE trades.engine = fires.engine AND trades.fire_id = fires.fire_id)
+                ORDER BY finished_at
+                """) {
+                OpenFill(
+                    fireID: try $0("fire_id"), ea: try $0("target_uuid"), symbol: try $0("symbol"), lots: try $0("lot"), ticket: try $0("ticket"),
+                    filledAt: try $0.date("finished_at")
+                )
+            }
+        }
+    }
+
+    public func unansweredFires(sentBefore before: Date) async throws -> [UnansweredFire] {
+        try await read { connection, engine in
+            try await connection.rows("""
+                SELECT fire_id, target_uuid, sent_at FROM fires
+                WHERE engine = \(engine) AND status = 'SENT' AND sent_at < \(Stamp(before)) AND fire_id NOT LIKE 'canary-%' ORDER BY sent_at LIMIT 1000
+                """) { UnansweredFire(fireID: try $0("fire_id"), ea: try $0("target_uuid"), sentAt: try $0.date("sent_at")) }
+        }
+    }
+
+    public func unmatchedAnswers(since: Date) async throws -> [UnmatchedAnswer] {
+        try await read { connection, engine in
+            try await connection.rows("""
+                SELECT kind, fire_id, ticket, received_at FROM unmatched_answers
+                WHERE engine = \(engine) AND received_at >= \(Stamp(since)) ORDER BY received_at LIMIT 1000
+                """) {
+                UnmatchedAnswer(
+                    kind: UnmatchedAnswer.Kind(rawValue: try $0("kind")) ?? .close, fireID: try $0("fire_id"), ticket: try $0("ticket"), at: try $0.date("received_at")
+                )
+            }
+        }
+    }
+
+    public func positionReports() async throws -> [PositionReport] {
+        let rows = try await read { connection, engine in
+            try await connection.rows("SELECT target_uuid, reported_at, positions FROM ea_positions WHERE engine = \(engine) ORDER BY target_uuid") {
+                StoredReport(ea: try $0("target_uuid"), at: try $0.date("reported_at"), positions: try $0("positions"))
+            }
+        }
+        return try rows.map { PositionReport(ea: $0.ea, at: $0.at, positions: try JSONDecoder().decode([Position].self, from: Data($0.positions.utf8))) }
+    }
+
+    private struct StoredReport: Sendable {
+        var ea: String
+        var at: Date
+        var positions: String
     }
 }
 

@@ -161,6 +161,16 @@ public final class PostgresRecords: Sendable {
                 id bigserial PRIMARY KEY, closed boolean NOT NULL, reason text NOT NULL, by text NOT NULL, via text NOT NULL, at timestamptz NOT NULL
             )
             """),
+        // Reconciliation: each EA's last positions report, and answers for fires never queued.
+        ("v5: positions and unmatched answers", """
+            CREATE TABLE ea_positions (
+                engine text NOT NULL, target_uuid text NOT NULL, reported_at timestamptz NOT NULL, positions text NOT NULL, PRIMARY KEY (engine, target_uuid)
+            );
+            CREATE TABLE unmatched_answers (
+                id bigserial PRIMARY KEY, engine text NOT NULL, kind text NOT NULL, fire_id text NOT NULL, ticket bigint, received_at timestamptz NOT NULL
+            );
+            CREATE INDEX unmatched_answers_by_time ON unmatched_answers (engine, received_at)
+            """),
     ]
 }
 

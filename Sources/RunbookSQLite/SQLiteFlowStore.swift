@@ -86,6 +86,21 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
                 t.column("at", .datetime).notNull()
             }
         }
+        // Reconciliation: each EA's last positions report, and answers for fires never queued.
+        migrator.registerMigration("v8: positions and unmatched answers") { db in
+            try db.create(table: "ea_positions") { t in
+                t.primaryKey("target_uuid", .text)
+                t.column("reported_at", .datetime).notNull()
+                t.column("positions", .text).notNull()
+            }
+            try db.create(table: "unmatched_answers") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()
+                t.column("fire_id", .text).notNull()
+                t.column("ticket", .integer)
+                t.column("received_at", .datetime).notNull().indexed()
+            }
+        }
         return migrator
     }
 
@@ -144,14 +159,23 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
                     confirmation.filled ? nil : (confirmation.error ?? "the EA reported a failure without a reason"), confirmation.fireID,
                 ])
             if db.changesCount > 0 { return .applied }
-            let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM fires WHERE fire_id = ?", arguments: [confirmation.fireID]) ?? false
-            return known ? .alreadyFinal : .unknownFire
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM fires WHERE fire_id = ?", arguments: [confirmation.fireID]) ?? false { return .alreadyFinal }
+            try Self.recordUnmatched(db, kind: .confirmation, fireID: confirmation.fireID, ticket: confirmation.ticket, at: date)
+            return .unknownFire
         }
+    }
+
+    private static func recordUnmatched(_ db: Database, kind: UnmatchedAnswer.Kind, fireID: String, ticket: Int64?, at date: Date) throws {
+        try db.cachedStatement(sql: "INSERT INTO unmatched_answers (kind, fire_id, ticket, received_at) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [kind.rawValue, fireID, ticket, RecordTime.text(date)])
     }
 
     public func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool {
         try database.writeWithoutTransaction { db in
-            guard let symbol = try String.fetchOne(db, sql: "SELECT symbol FROM fires WHERE fire_id = ?", arguments: [close.fireID]) else { return false }
+            guard let symbol = try String.fetchOne(db, sql: "SELECT symbol FROM fires WHERE fire_id = ?", arguments: [close.fireID]) else {
+                try Self.recordUnmatched(db, kind: .close, fireID: close.fireID, ticket: close.ticket, at: date)
+                return false
+            }
             try db.cachedStatement(sql: "INSERT INTO trades (fire_id, symbol, ticket, exit_price, pnl, time_msc, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
                 .execute(arguments: [close.fireID, symbol, close.ticket, close.exitPrice, close.pnl, close.timeMsc, RecordTime.text(date)])
             return true
@@ -161,6 +185,16 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
     public func recordProbe(id: String, at date: Date) throws {
         try database.writeWithoutTransaction { db in
             try db.cachedStatement(sql: "INSERT INTO probes (probe_id, received_at) VALUES (?, ?)").execute(arguments: [id, RecordTime.text(date)])
+        }
+    }
+
+    public func recordPositions(_ report: FlowMessage.Positions, at date: Date) throws {
+        let positions = String(decoding: try JSONEncoder().encode(report.positions), as: UTF8.self)
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO ea_positions (target_uuid, reported_at, positions) VALUES (?, ?, ?)
+                ON CONFLICT(target_uuid) DO UPDATE SET reported_at = excluded.reported_at, positions = excluded.positions WHERE excluded.reported_at >= reported_at
+                """).execute(arguments: [report.target, RecordTime.text(date), positions])
         }
     }
 
@@ -267,6 +301,46 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
         try await database.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(queued_at) AS oldest FROM fires WHERE status = 'QUEUED' AND \(FlowRecordsCanary.notCanary)")
             return (row?["n"] ?? 0, row?["oldest"])
+        }
+    }
+}
+
+extension SQLiteFlowStore: TradeRecords {
+    public func openFills() async throws -> [OpenFill] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT fire_id, target_uuid, symbol, lot, ticket, finished_at FROM fires
+                WHERE status = 'FILLED' AND NOT EXISTS (SELECT 1 FROM trades WHERE trades.fire_id = fires.fire_id) ORDER BY finished_at
+                """).map {
+                OpenFill(fireID: $0["fire_id"], ea: $0["target_uuid"], symbol: $0["symbol"], lots: $0["lot"], ticket: $0["ticket"], filledAt: $0["finished_at"])
+            }
+        }
+    }
+
+    public func unansweredFires(sentBefore before: Date) async throws -> [UnansweredFire] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT fire_id, target_uuid, sent_at FROM fires WHERE status = 'SENT' AND sent_at < ? AND \(FlowRecordsCanary.notCanary) ORDER BY sent_at LIMIT 1000",
+                arguments: [RecordTime.text(before)]
+            ).map { UnansweredFire(fireID: $0["fire_id"], ea: $0["target_uuid"], sentAt: $0["sent_at"]) }
+        }
+    }
+
+    public func unmatchedAnswers(since: Date) async throws -> [UnmatchedAnswer] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT kind, fire_id, ticket, received_at FROM unmatched_answers WHERE received_at >= ? ORDER BY received_at LIMIT 1000",
+                arguments: [RecordTime.text(since)]
+            ).map { UnmatchedAnswer(kind: UnmatchedAnswer.Kind(rawValue: $0["kind"]) ?? .close, fireID: $0["fire_id"], ticket: $0["ticket"], at: $0["received_at"]) }
+        }
+    }
+
+    public func positionReports() async throws -> [PositionReport] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT target_uuid, reported_at, positions FROM ea_positions ORDER BY target_uuid").map { row in
+                let positions = try JSONDecoder().decode([Position].self, from: Data((row["positions"] as String).utf8))
+                return PositionReport(ea: row["target_uuid"], at: row["reported_at"], positions: positions)
+            }
         }
     }
 }

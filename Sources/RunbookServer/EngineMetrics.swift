@@ -233,6 +233,10 @@ public struct MeteredFlowStore: FlowStore {
     public func recordProbe(id: String, at date: Date) throws {
         try store.recordProbe(id: id, at: date)
     }
+
+    public func recordPositions(_ report: FlowMessage.Positions, at date: Date) throws {
+        try store.recordPositions(report, at: date)
+    }
 }
 
 /// Counts runs by runbook and status and times steps by primitive, for `/metrics`; passes

@@ -5,7 +5,7 @@ import RunbookZMQ
 
 /// Simulated MT5 Expert Advisors: ticks and heartbeats to the telemetry bridge, a DEALER per EA
 /// on the command router that fills fires after a latency (some fail), confirmations and later
-/// closes with a pnl to the confirmation listener. Faults can be switched on for the incident runbooks.
+/// closes with a pnl, and once a minute each EA's positions, to the confirmation listener. Faults can be switched on for the incident runbooks.
 public final class EASimulator {
     public enum Fault: Sendable, Equatable {
         case stopHeartbeats(after: Duration)
@@ -68,6 +68,8 @@ public final class EASimulator {
         /// it heartbeats, as the MT5 EAs do; nil: none.
         public var trackingDirectory: String?
         public var trackingInterval: Duration = .seconds(60)
+        /// How often each EA reports the positions it holds on the confirmation port.
+        public var positionsInterval: Duration = .seconds(60)
         /// Stop after this long; nil runs until stopped.
         public var duration: Duration?
 
@@ -77,6 +79,8 @@ public final class EASimulator {
     private struct Pending {
         var due: ContinuousClock.Instant
         var message: String
+        /// A close: the position it ends, by EA and ticket.
+        var closes: (target: String, ticket: Int64)? = nil
     }
 
     private let configuration: Configuration
@@ -85,6 +89,8 @@ public final class EASimulator {
     private var lastTime: Int64 = 0
     private var pending: [Pending] = []
     private var ticket: Int64 = 100_000
+    /// What each EA holds, by ticket: filled and not yet closed.
+    private var held: [String: [Int64: (symbol: String, lots: Double)]] = [:]
     private var random = SystemRandomNumberGenerator()
     public private(set) var sent = (ticks: 0, heartbeats: 0, fills: 0, failures: 0, closes: 0)
 
@@ -116,6 +122,7 @@ public final class EASimulator {
         var nextTick = start
         var nextHeartbeat = start
         var nextTracking = start
+        var nextPositions = start + .seconds(1)
         var connected = true
         logger.info("simulating \(dealers.count) EA(s) over \(configuration.symbols.joined(separator: ", ")) at \(configuration.ticksPerSecond) ticks/s", metadata: ["faults": "\(configuration.faults)"])
 
@@ -139,6 +146,12 @@ public final class EASimulator {
                 for (target, _) in dealers { track(target) }
                 nextTracking = now + configuration.trackingInterval
             }
+            if now >= nextPositions {
+                if !heartbeatsStopped(at: elapsed) {
+                    for (target, _) in dealers { try confirmations.send(positions(target), dontWait: true) }
+                }
+                nextPositions = now + configuration.positionsInterval
+            }
             if now >= nextHeartbeat {
                 if !heartbeatsStopped(at: elapsed) {
                     for (target, dealer) in dealers {
@@ -160,6 +173,7 @@ public final class EASimulator {
             }
             for index in pending.indices.reversed() where pending[index].due <= now {
                 if !configuration.faults.contains(.dropConfirmations) { try confirmations.send(pending[index].message, dontWait: true) }
+                if let (target, ticket) = pending[index].closes { held[target]?[ticket] = nil }
                 pending.remove(at: index)
             }
             let nextDue = ([nextTick, nextHeartbeat] + pending.map(\.due)).min()!
@@ -202,6 +216,7 @@ public final class EASimulator {
         }
         ticket += 1
         sent.fills += 1
+        held[fire.target, default: [:]][ticket] = (fire.symbol, fire.lot)
         pending.append(Pending(due: now + configuration.fillLatency, message: Self.json([
             "type": "confirmation", "fire_id": fire.id, "status": "filled", "ticket": ticket, "price": Self.round(price, fire.symbol), "time_msc": timeMsc(),
         ])))
@@ -211,7 +226,7 @@ public final class EASimulator {
         sent.closes += 1
         pending.append(Pending(due: now + configuration.closeAfter, message: Self.json([
             "type": "close", "fire_id": fire.id, "ticket": ticket, "exit_price": Self.round(exit, fire.symbol), "pnl": (pnl * 100).rounded() / 100, "time_msc": timeMsc(),
-        ])))
+        ]), closes: (fire.target, ticket)))
     }
 
     /// `count` tick frames as the simulator sends them, one every `gapMs` from `startMsc`, over
@@ -260,6 +275,12 @@ public final class EASimulator {
     }
 
     private var trackingFailed = false
+
+    /// The EA's positions report: what it holds, canaries aside (it never holds those).
+    private func positions(_ target: String) -> String {
+        let positions = (held[target] ?? [:]).sorted { $0.key < $1.key }.map { ["ticket": $0.key, "symbol": $0.value.symbol, "lots": $0.value.lots] as [String: Any] }
+        return Self.json(["type": "positions", "target_uuid": target, "positions": positions, "time_msc": timeMsc()])
+    }
 
     private func heartbeat(_ target: String) -> String {
         "{\"type\":\"heartbeat\",\"target_uuid\":\"\(target)\",\"account\":\"\(configuration.account)\",\"time_msc\":\(timeMsc())}"

@@ -22,6 +22,7 @@ import Testing
         func recordConfirmation(_ confirmation: FlowMessage.Confirmation, at date: Date) throws -> ConfirmationOutcome { .applied }
         func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool { true }
         func recordProbe(id: String, at date: Date) throws {}
+        func recordPositions(_ report: FlowMessage.Positions, at date: Date) throws {}
         func fireTarget(id: String) throws -> String? { nil }
     }
 

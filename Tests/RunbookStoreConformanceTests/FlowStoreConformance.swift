@@ -114,6 +114,48 @@ import Testing
     }
 
     @Test(arguments: RecordsBackend.allCases)
+    func openFillsUnansweredFiresUnknownAnswersAndPositionReportsAreKeptForReconciliation(_ backend: RecordsBackend) async throws {
+        let place = try await RecordsPlace(backend)
+        defer { place.remove() }
+        let flows = try await place.open().flows
+        for (id, target) in [("F1", "ea-01"), ("F2", "ea-01"), ("F3", "ea-02"), ("F4", "ea-02"), ("canary-ea-01-1", "ea-01")] {
+            _ = try await onFlowThread { try flows.recordFireQueued(fire(id, to: target), at: At.seconds(1)) }
+            try await onFlowThread { try flows.recordFireSent(id: id, at: At.seconds(2)) }
+        }
+        for (id, ticket) in [("F1", 501), ("F2", 502), ("canary-ea-01-1", 503)] {
+            let filled = try confirmation(#"{"type":"confirmation","fire_id":"\#(id)","status":"filled","ticket":\#(ticket)}"#)
+            #expect(try await onFlowThread { try flows.recordConfirmation(filled, at: At.seconds(3)) } == .applied)
+        }
+        #expect(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"F2","pnl":4,"ticket":502}"#), at: At.seconds(4)) })
+        try await onFlowThread { try flows.recordFireFailed(id: "F4", reason: "requote", at: At.seconds(4)) }
+        // Answers for fires never queued are refused and kept.
+        #expect(!(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"ghost","pnl":1,"ticket":777}"#), at: At.seconds(5)) }))
+        let stray = try confirmation(#"{"type":"confirmation","fire_id":"ghost-2","status":"filled","ticket":778}"#)
+        #expect(try await onFlowThread { try flows.recordConfirmation(stray, at: At.seconds(6)) } == .unknownFire)
+
+        #expect(try await flows.openFills().map(\.fireID).sorted() == ["F1", "canary-ea-01-1"], "F2 was closed, F3 is not filled, F4 failed")
+        #expect(try await flows.openFills().first { $0.fireID == "F1" } == OpenFill(fireID: "F1", ea: "ea-01", symbol: "EURUSD", lots: 0.1, ticket: 501, filledAt: At.seconds(3)))
+        #expect(try await flows.unansweredFires(sentBefore: At.seconds(10)) == [UnansweredFire(fireID: "F3", ea: "ea-02", sentAt: At.seconds(2))])
+        #expect(try await flows.unansweredFires(sentBefore: At.seconds(2)).isEmpty)
+        #expect(try await flows.unmatchedAnswers(since: At.seconds(0)) == [
+            UnmatchedAnswer(kind: .close, fireID: "ghost", ticket: 777, at: At.seconds(5)), UnmatchedAnswer(kind: .confirmation, fireID: "ghost-2", ticket: 778, at: At.seconds(6)),
+        ])
+        #expect(try await flows.unmatchedAnswers(since: At.seconds(6)).map(\.fireID) == ["ghost-2"])
+
+        #expect(try await flows.positionReports().isEmpty)
+        let report = FlowMessage.Positions(target: "ea-01", positions: [Position(ticket: 501, symbol: "EURUSD", lots: 0.1), Position(ticket: 9, symbol: "XAUUSD", lots: 2)])
+        try await onFlowThread { try flows.recordPositions(report, at: At.seconds(20)) }
+        try await onFlowThread { try flows.recordPositions(FlowMessage.Positions(target: "ea-02", positions: []), at: At.seconds(21)) }
+        // A late report (spooled, replayed) does not replace a newer one.
+        try await onFlowThread { try flows.recordPositions(FlowMessage.Positions(target: "ea-01", positions: []), at: At.seconds(15)) }
+        #expect(try await flows.positionReports() == [
+            PositionReport(ea: "ea-01", at: At.seconds(20), positions: report.positions), PositionReport(ea: "ea-02", at: At.seconds(21), positions: []),
+        ])
+        try await onFlowThread { try flows.recordPositions(FlowMessage.Positions(target: "ea-01", positions: []), at: At.seconds(30)) }
+        #expect(try await place.open().flows.positionReports().first == PositionReport(ea: "ea-01", at: At.seconds(30), positions: []), "the newest replaces it")
+    }
+
+    @Test(arguments: RecordsBackend.allCases)
     func arrivalsAreCountedInAnIntervalWithBothEndsIn(_ backend: RecordsBackend) async throws {
         let place = try await RecordsPlace(backend)
         defer { place.remove() }
