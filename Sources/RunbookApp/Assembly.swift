@@ -217,7 +217,8 @@ public struct Assembly: Sendable {
     public func incidentDesk(records: Records, checks: @escaping @Sendable () -> [Check], leadership: any Leadership = SoleEngine()) -> IncidentDesk {
         IncidentDesk(
             store: records.incidents, policy: config.escalation, channels: config.channels.map(\.name), checks: checks,
-            engine: records.fleet == nil ? nil : config.engine.name, leadership: leadership
+            engine: records.fleet == nil ? nil : config.engine.name, leadership: leadership,
+            exposure: { [flows = records.flows] in Exposure.of(fills: try await flows.openFills(), reports: try await flows.positionReports()) }
         )
     }
 

@@ -28,12 +28,17 @@ public final class IncidentDesk: Sendable {
     private let engine: String?
     /// Whether this engine leads its fleet: the leader climbs the incidents of no engine.
     private let leadership: any Leadership
+    /// What each EA holds open, from the records: an incident about an EA holding positions, or
+    /// about the command router or the confirmation listener while any EA does, starts a level
+    /// higher. Nil: exposure is not known here.
+    private let exposure: (@Sendable () async throws -> [Exposure])?
 
     public init(
         store: any IncidentStore, policy: EscalationPolicy, channels: [String], checks: @escaping @Sendable () -> [Check] = { [] },
         logger: Logger = Logger(label: "runbook.incidents"), now: @escaping @Sendable () -> Date = { Date() }, engine: String? = nil,
-        leadership: any Leadership = SoleEngine()
+        leadership: any Leadership = SoleEngine(), exposure: (@Sendable () async throws -> [Exposure])? = nil
     ) {
+        self.exposure = exposure
         self.engine = engine
         self.leadership = leadership
         self.store = store
@@ -72,8 +77,17 @@ public final class IncidentDesk: Sendable {
             let title = title(of: reading)
             // Level 1 when the check has a runbook to recover by itself, or a warning that has
             // none waits for its critical's runbook: people hear of it only if that does not work.
-            let level = action != nil || (status == .warning && check.onCritical != nil) ? 1 : 2
-            return [try await raise(key: key, check: check.name, subject: subject, title: title, severity: severity, level: level, actor: "check \(check.name)", detail: title)]
+            var level = action != nil || (status == .warning && check.onCritical != nil) ? 1 : 2
+            var detail = title
+            // Open positions do not wait for a recovery to be tried, nor for the cooldown.
+            let exposed = await exposureNote(check: check, subject: subject)
+            if let exposed {
+                level = min(level + 1, 3)
+                detail += "; \(exposed): one level higher"
+            }
+            return [try await raise(
+                key: key, check: check.name, subject: subject, title: title, severity: severity, level: level, actor: "check \(check.name)", detail: detail, exposed: exposed
+            )]
         case .healthy, .idle:
             return try await resolve(where: { self.isOf($0, check: check.name) }, actor: "check \(check.name)", detail: "\(check.name) is \(status.rawValue) again")
         case .unknown:
@@ -133,7 +147,11 @@ public final class IncidentDesk: Sendable {
         let key = "service:\(service)" + (engine.map { "@\($0)" } ?? "")
         if state == .gaveUp {
             let title = "service \(service) gave up: \(reason ?? "its restart budget is spent")"
-            try await raise(key: key, check: nil, subject: service, title: title, severity: .critical, level: 3, actor: "supervisor", detail: title)
+            let exposed = await exposureNote(check: nil, subject: service)
+            try await raise(
+                key: key, check: nil, subject: service, title: title, severity: .critical, level: 3, actor: "supervisor",
+                detail: title + (exposed.map { "; \($0)" } ?? ""), exposed: exposed
+            )
         } else if state == .running {
             _ = try await resolve(where: { $0.key == key }, actor: "supervisor", detail: "service \(service) runs again")
         }
@@ -242,7 +260,8 @@ public final class IncidentDesk: Sendable {
     /// rules allow.
     @discardableResult
     private func raise(
-        key: String, check: String?, subject: String?, title: String, severity: Severity, level: Int, actor: String, detail: String, runID: Int64? = nil
+        key: String, check: String?, subject: String?, title: String, severity: Severity, level: Int, actor: String, detail: String, runID: Int64? = nil,
+        exposed: String? = nil
     ) async throws -> Incident {
         for _ in 0..<5 {
             let at = now()
@@ -264,7 +283,7 @@ public final class IncidentDesk: Sendable {
                             incident.levelAt = at
                         }
                     }
-                    if level > incident.level { await climbUnlessHeld(&incident, &change, to: level, at: at, actor: actor, why: detail) }
+                    if level > incident.level { await climbUnlessHeld(&incident, &change, to: level, at: at, actor: actor, why: detail, urgent: exposed != nil) }
                     if change.events.isEmpty { return incident }
                     change.incident = incident
                     return try await commit(change)
@@ -278,7 +297,10 @@ public final class IncidentDesk: Sendable {
                 change.events.append(IncidentEvent(at: at, kind: .opened, actor: actor, detail: "\(detail); level \(level) (\(Incident.levelName(level)))", level: level, runID: runID))
                 if let cause, requested > level { change.events.append(held(incident, by: cause, level: requested, at: at)) }
                 // A run's reason is said in the body: the title gives the check's reading.
-                if level >= 2 { await notify(&incident, &change, at: at, why: "opened", headline: runID == nil ? nil : detail, bypassCooldown: false) }
+                if level >= 2 {
+                    let headline = exposed.map { "opened: \($0)" } ?? (runID == nil ? nil : detail)
+                    await notify(&incident, &change, at: at, why: "opened", headline: headline, bypassCooldown: exposed != nil)
+                }
                 change.incident = incident
                 let stored = try await commit(change)
                 logger.warning("incident \(stored.id) opened at level \(level): \(title)", metadata: ["incident": "\(stored.id)"])
@@ -315,12 +337,39 @@ public final class IncidentDesk: Sendable {
 
     /// Climbs to `level`, unless an incident of a check this one depends on is open: then it
     /// stays where it is, and starts over once that incident resolves (`release`).
-    private func climbUnlessHeld(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) async {
+    private func climbUnlessHeld(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String, urgent: Bool = false) async {
         if let cause = await holder(of: incident.check, key: incident.key, besides: incident.id) {
             change.events.append(held(incident, by: cause, level: level, at: at, why: why))
             return
         }
-        await climb(&incident, &change, to: level, at: at, actor: actor, why: why)
+        await climb(&incident, &change, to: level, at: at, actor: actor, why: why, urgent: urgent)
+    }
+
+    /// The flows every fire and its answer cross: while one is down, every EA's open positions
+    /// are at stake.
+    static let tradePath: Set<String> = ["command-router", "confirmation-listener"]
+
+    /// What is at stake when an incident is about `subject`: `ea-01 lost with 3 open positions,
+    /// 1.2 lots` for an EA holding positions, every EA's for the command router or the
+    /// confirmation listener; nil when flat, or when the records cannot say (then the incident
+    /// waits as any other).
+    private func exposureNote(check: Check?, subject: String?) async -> String? {
+        guard let exposure, let subject else { return nil }
+        let held: [Exposure]
+        do {
+            held = try await exposure()
+        } catch {
+            logger.warning("cannot read the EAs' open positions for an incident about \(subject): \(error)")
+            return nil
+        }
+        if Self.tradePath.contains(subject) {
+            guard !held.isEmpty else { return nil }
+            let total = Exposure(ea: "", positions: held.reduce(0) { $0 + $1.positions }, lots: held.reduce(0) { $0 + $1.lots }, fromReport: false)
+            return "\(subject) down with \(total.text) (" + held.map { "\($0.ea): \($0.text)" }.joined(separator: "; ") + ")"
+        }
+        guard let mine = held.first(where: { $0.ea == subject }) else { return nil }
+        if check?.probe.kind == "ea_heartbeat" { return "\(subject) lost with \(mine.text)" }
+        return "\(subject) holds \(mine.text)"
     }
 
     /// The unresolved incident of a check that `check` depends on (other than `id`), which
@@ -411,12 +460,12 @@ public final class IncidentDesk: Sendable {
         }
     }
 
-    private func climb(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String) async {
+    private func climb(_ incident: inout Incident, _ change: inout IncidentChange, to level: Int, at: Date, actor: String, why: String, urgent: Bool = false) async {
         incident.level = level
         incident.levelAt = at
         change.events.append(IncidentEvent(at: at, kind: .level, actor: actor, detail: "level \(level) (\(Incident.levelName(level))): \(why)", level: level))
         logger.warning("incident \(incident.id) at level \(level): \(why)", metadata: ["incident": "\(incident.id)"])
-        await notify(&incident, &change, at: at, why: "level \(level)", headline: "level \(level) (\(Incident.levelName(level))): \(why)", bypassCooldown: level >= 3)
+        await notify(&incident, &change, at: at, why: "level \(level)", headline: "level \(level) (\(Incident.levelName(level))): \(why)", bypassCooldown: level >= 3 || urgent)
     }
 
     /// Queues the incident's notification for its level's channels, unless it is acknowledged,

@@ -16,19 +16,28 @@ final class TestTime: Sendable {
     func advance(_ seconds: TimeInterval) { value.withLock { $0 += seconds } }
 }
 
+/// Open positions a test sets.
+final class HeldPositions: Sendable {
+    private let held = Mutex<[Exposure]>([])
+    var value: [Exposure] { held.withLock { $0 } }
+    func set(_ value: [Exposure]) { held.withLock { $0 = value } }
+}
+
 /// A desk over a real records database, with time set by the test.
 final class DeskHarness: Sendable {
     let folder: URL
     let records: RecordsDatabase
     let desk: IncidentDesk
     private let time = TestTime()
+    /// What the EAs hold open, as the records would say.
+    let held = HeldPositions()
 
     init(policy: EscalationPolicy = EscalationPolicy(), channels: [String] = ["ops-telegram", "ops-email"], checks: [Check] = DeskHarness.checks) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("desk-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
-        let time = self.time
-        desk = IncidentDesk(store: records.incidents, policy: policy, channels: channels, checks: { checks }, now: { time.now })
+        let (time, held) = (self.time, self.held)
+        desk = IncidentDesk(store: records.incidents, policy: policy, channels: channels, checks: { checks }, now: { time.now }, exposure: { held.value })
     }
 
     deinit { try? FileManager.default.removeItem(at: folder) }
@@ -49,6 +58,7 @@ final class DeskHarness: Sendable {
         return [
             Check(name: "ea-heartbeat", probe: ProbeConfig(kind: "ea_heartbeat"), onCritical: CheckAction(runbook: "ea-lost", location: location)),
             Check(name: "market-data", probe: ProbeConfig(kind: "freshness")),
+            Check(name: "command-router", probe: ProbeConfig(kind: "service", inputs: ["names": .string("command-router")])),
             signals,
         ]
     }
@@ -269,5 +279,55 @@ final class DeskHarness: Sendable {
         stale.level = 3
         await #expect(throws: IncidentConflict.self) { try await harness.records.incidents.apply(IncidentChange(incident: stale, events: [IncidentEvent(at: harness.now, kind: .level, actor: "x", detail: "x", level: 3)])) }
         #expect(try await harness.records.incidents.incident(incident.id)?.status == .acknowledged)
+    }
+
+    // MARK: Exposure
+
+    @Test func anEALostWithOpenPositionsOpensAtLevelTwoSayingSoAndAFlatOneWaitsAtLevelOne() async throws {
+        let harness = try DeskHarness()
+        harness.held.set([Exposure(ea: "ea-01", positions: 3, lots: 1.2, fromReport: true)])
+        let exposed = try await harness.critical("ea-heartbeat", subject: "ea-01")
+        #expect(exposed.level == 2, "its recovery is not waited for")
+        let message = try #require(try await harness.messages.first)
+        #expect(message.level == 2 && message.body.contains("opened: ea-01 lost with 3 open positions, 1.2 lots"), "\(message.body)")
+        #expect(try await harness.timeline(exposed.id).contains { $0.contains("ea-01 lost with 3 open positions, 1.2 lots: one level higher") })
+
+        let flat = try await harness.critical("ea-heartbeat", subject: "ea-02")
+        #expect(flat.level == 1)
+        #expect(try await harness.messages.filter { $0.incidentID == flat.id }.isEmpty, "a flat EA's incident waits for ea-lost as before")
+    }
+
+    @Test func theCommandRouterDownWhileAnyEAHoldsPositionsStartsHigherWithEveryEAsExposure() async throws {
+        let harness = try DeskHarness()
+        let flat = try await harness.desk.checkChanged(harness.check("command-router"), to: .critical, text: "command-router failed", subject: "command-router", threshold: "> 0")[0]
+        #expect(flat.level == 2)
+        _ = try await harness.desk.checkChanged(harness.check("command-router"), to: .healthy, text: "running", subject: nil, threshold: "> 0")
+        harness.held.set([Exposure(ea: "ea-01", positions: 2, lots: 0.8, fromReport: false), Exposure(ea: "ea-02", positions: 1, lots: 0.4, fromReport: true)])
+        harness.advance(60)
+        // Within the cooldown of the first message: sent all the same.
+        let exposed = try await harness.desk.checkChanged(harness.check("command-router"), to: .critical, text: "command-router failed", subject: "command-router", threshold: "> 0")[0]
+        #expect(exposed.id != flat.id && exposed.level == 3)
+        let message = try #require(try await harness.messages.last { $0.incidentID == exposed.id })
+        #expect(message.body.contains("command-router down with 3 open positions, 1.2 lots (ea-01: 2 open positions, 0.8 lots; ea-02: 1 open position, 0.4 lots)"), "\(message.body)")
+        #expect(try await !harness.timeline(exposed.id).contains { $0.contains("within the cooldown") })
+    }
+
+    @Test func aWarningThatWaitsForItsCriticalIsPagedAtOnceWhenTheEAHoldsPositionsAndTheCooldownIsIgnored() async throws {
+        let harness = try DeskHarness()
+        let heartbeat = harness.check("ea-heartbeat")
+        // The same EA lost and found once already: its last message is within the cooldown.
+        harness.held.set([Exposure(ea: "ea-01", positions: 1, lots: 0.1, fromReport: false)])
+        let first = try await harness.desk.checkChanged(heartbeat, to: .warning, text: "ea-01: last heartbeat 2m ago", subject: "ea-01", threshold: "> 120s")[0]
+        #expect(first.level == 2)
+        _ = try await harness.desk.checkChanged(heartbeat, to: .healthy, text: "ok", subject: nil, threshold: "> 120s")
+        harness.advance(120)
+        let second = try await harness.desk.checkChanged(heartbeat, to: .warning, text: "ea-01: last heartbeat 2m ago", subject: "ea-01", threshold: "> 120s")[0]
+        #expect(second.level == 2)
+        #expect(try await harness.messages.contains { $0.incidentID == second.id && $0.severity == "warning" }, "held positions ignore the cooldown")
+        // Flat, the same warning waits at level 1 for its critical and ea-lost.
+        _ = try await harness.desk.checkChanged(heartbeat, to: .healthy, text: "ok", subject: nil, threshold: "> 120s")
+        harness.held.set([])
+        let third = try await harness.desk.checkChanged(heartbeat, to: .warning, text: "ea-01: last heartbeat 2m ago", subject: "ea-01", threshold: "> 120s")[0]
+        #expect(third.level == 1)
     }
 }
