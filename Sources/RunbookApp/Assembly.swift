@@ -218,7 +218,10 @@ public struct Assembly: Sendable {
         IncidentDesk(
             store: records.incidents, policy: config.escalation, channels: config.channels.map(\.name), checks: checks,
             engine: records.fleet == nil ? nil : config.engine.name, leadership: leadership,
-            exposure: { [flows = records.flows] in Exposure.of(fills: try await flows.openFills(), reports: try await flows.positionReports()) }
+            exposure: { [flows = records.flows] in
+                let since = Date().addingTimeInterval(-TradeRecordsLimits.exposureLookBack)
+                return Exposure.of(fills: try await flows.openFills(since: since), reports: try await flows.positionReports())
+            }
         )
     }
 

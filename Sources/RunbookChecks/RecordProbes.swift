@@ -307,7 +307,10 @@ public struct QueueDepthProbe: Probe {
 public struct ReconciliationProbe: Probe {
     public static let spec = ProbeSpec(
         name: "reconciliation", summary: "findings where fires, their answers and the EAs' positions reports disagree, naming the tickets (value: findings)",
-        inputs: [InputSpec("open_after", .duration), InputSpec("unanswered_after", .duration), InputSpec("unknown_within", .duration), InputSpec("report_within", .duration)],
+        inputs: [
+            InputSpec("open_after", .duration), InputSpec("unanswered_after", .duration), InputSpec("unknown_within", .duration), InputSpec("report_within", .duration),
+            InputSpec("look_back", .duration),
+        ],
         unit: .count, critical: Threshold(.above, 0)
     )
 
@@ -318,7 +321,8 @@ public struct ReconciliationProbe: Probe {
         if let value = inputs.duration("unanswered_after") { limits.unansweredAfter = value.seconds }
         if let value = inputs.duration("unknown_within") { limits.unmatchedWithin = value.seconds }
         if let value = inputs.duration("report_within") { limits.reportWithin = value.seconds }
-        guard limits.openAfter > 0, limits.unansweredAfter > 0, limits.unmatchedWithin > 0, limits.reportWithin > 0 else {
+        if let value = inputs.duration("look_back") { limits.lookBack = value.seconds }
+        guard limits.openAfter > 0, limits.unansweredAfter > 0, limits.unmatchedWithin > 0, limits.reportWithin > 0, limits.lookBack > 0 else {
             throw ProbeInputError("reconciliation's durations must be above zero")
         }
     }
@@ -326,17 +330,15 @@ public struct ReconciliationProbe: Probe {
     public func read(in environment: EngineServices) async throws -> ProbeReading {
         let records = try environment.requireRecords()
         let now = environment.now()
-        let fills = try await records.openFills()
-        let reports = try await records.positionReports()
-        let findings = Reconciliation.findings(
-            fills: fills, unanswered: try await records.unansweredFires(sentBefore: now.addingTimeInterval(-limits.unansweredAfter)),
-            unmatched: try await records.unmatchedAnswers(since: now.addingTimeInterval(-limits.unmatchedWithin)), reports: reports, now: now, limits: limits
-        )
+        let facts = try await Reconciliation.Facts.read(from: records, now: now, limits: limits)
+        let findings = Reconciliation.findings(facts, now: now, limits: limits)
         guard !findings.isEmpty else {
-            let open = fills.filter { !$0.isCanary }.count
-            let compared = reports.filter { now.timeIntervalSince($0.at) <= limits.reportWithin }.count
+            let open = facts.open.filter { !$0.isCanary }.count
+            let compared = facts.reports.filter { now.timeIntervalSince($0.at) <= limits.reportWithin }.count
             return ProbeReading(value: 0, text: "fires, answers and positions agree (\(open) open fill(s); \(compared) EA positions report(s) compared)")
         }
-        return ProbeReading(value: Double(findings.count), text: findings.map(\.text).joined(separator: "; "))
+        // Fills held long are worth a look, not a page: a trade may be held for days.
+        let status: CheckStatus? = findings.allSatisfy(\.isWarning) ? .warning : nil
+        return ProbeReading(value: Double(findings.count), text: findings.map(\.text).joined(separator: "; "), status: status)
     }
 }

@@ -28,7 +28,8 @@ public protocol HealthRecords: TradeRecords {
 public enum FlowRecordsCanary {
     public static let prefix = "canary-"
     /// The SQL condition (SQLite and PostgreSQL) on a table with `fire_id` that leaves canaries out.
-    public static let notCanary = "fire_id NOT LIKE 'canary-%'"
+    /// (Not `LIKE`, which SQLite reads without case.)
+    public static let notCanary = "substr(fire_id, 1, 7) <> 'canary-'"
 }
 
 /// Where a fire stands in the records.

@@ -106,6 +106,8 @@ public enum FlowMessage: Sendable, Equatable {
         }
     }
 
+    /// The least lots a reported position may hold.
+    public static let minimumLots = 0.000001
     /// The most positions one report may list.
     public static let maximumPositions = 1000
 
@@ -278,11 +280,15 @@ public enum FlowMessage: Sendable, Equatable {
                 } catch {
                     throw MalformedMessage(reason: error.reason, detail: "position \(index + 1): \(error.detail)")
                 }
-                guard !position.symbol.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                    throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): the symbol holds control characters")
+                guard !position.symbol.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) else {
+                    throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): the symbol holds control or format characters")
                 }
-                guard position.lots > 0, position.lots <= FlowMessage.maximumLot else {
-                    throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): \"lots\" must be above 0 and at most \(FlowMessage.maximumLot)")
+                // From 2^53 on, a ticket read as a JSON number may not be the ticket sent.
+                guard position.ticket > 0, position.ticket < 1 << 53 else {
+                    throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): \"ticket\" must be from 1 to 2^53 - 1")
+                }
+                guard position.lots >= FlowMessage.minimumLots, position.lots <= FlowMessage.maximumLot else {
+                    throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): \"lots\" must be from \(FlowMessage.minimumLots) to \(FlowMessage.maximumLot)")
                 }
                 guard tickets.insert(position.ticket).inserted else {
                     throw MalformedMessage(reason: .outOfRange, detail: "position \(index + 1): ticket \(position.ticket) is listed twice")

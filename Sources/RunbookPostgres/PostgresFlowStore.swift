@@ -93,13 +93,15 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
         }
     }
 
-    /// A write that timed out and is written again from the spool is that one answer, not two.
+    /// Kept a week; a write that timed out and is written again from the spool is that one
+    /// answer, not two.
     private static func recordUnmatched(_ connection: PostgresConnection, engine: String, kind: UnmatchedAnswer.Kind, fireID: String, ticket: Int64?, at date: Date) async throws {
         try await connection.sql("""
             INSERT INTO unmatched_answers (engine, kind, fire_id, ticket, received_at)
             SELECT \(engine), \(kind.rawValue), \(fireID), \(ticket), \(Stamp(date))
             WHERE NOT EXISTS (SELECT 1 FROM unmatched_answers WHERE engine = \(engine) AND fire_id = \(fireID) AND kind = \(kind.rawValue) AND received_at = \(Stamp(date)))
             """)
+        try await connection.sql("DELETE FROM unmatched_answers WHERE engine = \(engine) AND received_at < \(Stamp(date.addingTimeInterval(-TradeRecordsLimits.keepAnswers)))")
     }
 
     public func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool {
@@ -243,11 +245,11 @@ public final class PostgresFlowStore: FlowStore, HealthRecords, Sendable {
 }
 
 extension PostgresFlowStore: TradeRecords {
-    public func openFills() async throws -> [OpenFill] {
+    public func openFills(since: Date) async throws -> [OpenFill] {
         try await read { connection, engine in
             try await connection.rows("""
                 SELECT fire_id, target_uuid, symbol, lot, ticket, finished_at FROM fires
-                WHERE engine = \(engine) AND status = 'FILLED'
+                WHERE engine = \(engine) AND status = 'FILLED' AND finished_at >= \(Stamp(since))
                     AND NOT EXISTS (SELECT 1 FROM trades WHERE trades.engine = fires.engine AND trades.fire_id = fires.fire_id)
                 ORDER BY finished_at
                 """) {
@@ -259,12 +261,24 @@ extension PostgresFlowStore: TradeRecords {
         }
     }
 
-    public func unansweredFires(sentBefore before: Date) async throws -> [UnansweredFire] {
+    public func unansweredFires(since: Date) async throws -> [UnansweredFire] {
         try await read { connection, engine in
             try await connection.rows("""
-                SELECT fire_id, target_uuid, sent_at FROM fires
-                WHERE engine = \(engine) AND status = 'SENT' AND sent_at < \(Stamp(before)) AND fire_id NOT LIKE 'canary-%' ORDER BY sent_at LIMIT 1000
-                """) { UnansweredFire(fireID: try $0("fire_id"), ea: try $0("target_uuid"), sentAt: try $0.date("sent_at")) }
+                SELECT fire_id, target_uuid, symbol, sent_at FROM fires
+                WHERE engine = \(engine) AND status = 'SENT' AND sent_at >= \(Stamp(since)) AND fire_id NOT LIKE 'canary-%'
+                    AND NOT EXISTS (SELECT 1 FROM trades WHERE trades.engine = fires.engine AND trades.fire_id = fires.fire_id)
+                ORDER BY sent_at LIMIT 1000
+                """) { UnansweredFire(fireID: try $0("fire_id"), ea: try $0("target_uuid"), symbol: try $0("symbol"), sentAt: try $0.date("sent_at")) }
+        }
+    }
+
+    public func closedFills(since: Date) async throws -> [ClosedFill] {
+        try await read { connection, engine in
+            try await connection.rows("""
+                SELECT fires.fire_id, fires.target_uuid, coalesce(fires.ticket, trades.ticket) AS ticket, trades.closed_at FROM trades
+                JOIN fires ON fires.engine = trades.engine AND fires.fire_id = trades.fire_id
+                WHERE trades.engine = \(engine) AND trades.closed_at >= \(Stamp(since)) ORDER BY trades.closed_at
+                """) { ClosedFill(fireID: try $0("fire_id"), ea: try $0("target_uuid"), ticket: try $0("ticket"), closedAt: try $0.date("closed_at")) }
         }
     }
 
@@ -272,7 +286,7 @@ extension PostgresFlowStore: TradeRecords {
         try await read { connection, engine in
             try await connection.rows("""
                 SELECT kind, fire_id, ticket, received_at FROM unmatched_answers
-                WHERE engine = \(engine) AND received_at >= \(Stamp(since)) ORDER BY received_at LIMIT 1000
+                WHERE engine = \(engine) AND received_at >= \(Stamp(since)) ORDER BY received_at DESC, id DESC LIMIT \(TradeRecordsLimits.answers)
                 """) {
                 UnmatchedAnswer(
                     kind: UnmatchedAnswer.Kind(rawValue: try $0("kind")) ?? .close, fireID: try $0("fire_id"), ticket: try $0("ticket"), at: try $0.date("received_at")

@@ -165,9 +165,14 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
         }
     }
 
+    /// Kept a week; the same answer written again from the spool is that one answer, not two.
     private static func recordUnmatched(_ db: Database, kind: UnmatchedAnswer.Kind, fireID: String, ticket: Int64?, at date: Date) throws {
-        try db.cachedStatement(sql: "INSERT INTO unmatched_answers (kind, fire_id, ticket, received_at) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [kind.rawValue, fireID, ticket, RecordTime.text(date)])
+        try db.cachedStatement(sql: """
+            INSERT INTO unmatched_answers (kind, fire_id, ticket, received_at) SELECT ?, ?, ?, ?
+            WHERE NOT EXISTS (SELECT 1 FROM unmatched_answers WHERE received_at = ? AND fire_id = ? AND kind = ?)
+            """).execute(arguments: [kind.rawValue, fireID, ticket, RecordTime.text(date), RecordTime.text(date), fireID, kind.rawValue])
+        try db.cachedStatement(sql: "DELETE FROM unmatched_answers WHERE received_at < ?")
+            .execute(arguments: [RecordTime.text(date.addingTimeInterval(-TradeRecordsLimits.keepAnswers))])
     }
 
     public func recordClose(_ close: FlowMessage.Close, at date: Date) throws -> Bool {
@@ -306,31 +311,43 @@ public final class SQLiteFlowStore: FlowStore, HealthRecords, RecordsMigrations,
 }
 
 extension SQLiteFlowStore: TradeRecords {
-    public func openFills() async throws -> [OpenFill] {
+    public func openFills(since: Date) async throws -> [OpenFill] {
         try await database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT fire_id, target_uuid, symbol, lot, ticket, finished_at FROM fires
-                WHERE status = 'FILLED' AND NOT EXISTS (SELECT 1 FROM trades WHERE trades.fire_id = fires.fire_id) ORDER BY finished_at
-                """).map {
+                WHERE status = 'FILLED' AND finished_at >= ? AND NOT EXISTS (SELECT 1 FROM trades WHERE trades.fire_id = fires.fire_id) ORDER BY finished_at
+                """, arguments: [RecordTime.text(since)]).map {
                 OpenFill(fireID: $0["fire_id"], ea: $0["target_uuid"], symbol: $0["symbol"], lots: $0["lot"], ticket: $0["ticket"], filledAt: $0["finished_at"])
             }
         }
     }
 
-    public func unansweredFires(sentBefore before: Date) async throws -> [UnansweredFire] {
+    public func unansweredFires(since: Date) async throws -> [UnansweredFire] {
         try await database.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT fire_id, target_uuid, sent_at FROM fires WHERE status = 'SENT' AND sent_at < ? AND \(FlowRecordsCanary.notCanary) ORDER BY sent_at LIMIT 1000",
-                arguments: [RecordTime.text(before)]
-            ).map { UnansweredFire(fireID: $0["fire_id"], ea: $0["target_uuid"], sentAt: $0["sent_at"]) }
+            try Row.fetchAll(db, sql: """
+                SELECT fire_id, target_uuid, symbol, sent_at FROM fires
+                WHERE status = 'SENT' AND sent_at >= ? AND \(FlowRecordsCanary.notCanary) AND NOT EXISTS (SELECT 1 FROM trades WHERE trades.fire_id = fires.fire_id)
+                ORDER BY sent_at LIMIT 1000
+                """, arguments: [RecordTime.text(since)]
+            ).map { UnansweredFire(fireID: $0["fire_id"], ea: $0["target_uuid"], symbol: $0["symbol"], sentAt: $0["sent_at"]) }
+        }
+    }
+
+    public func closedFills(since: Date) async throws -> [ClosedFill] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT fires.fire_id, fires.target_uuid, coalesce(fires.ticket, trades.ticket) AS ticket, trades.closed_at FROM trades
+                JOIN fires ON fires.fire_id = trades.fire_id WHERE trades.closed_at >= ? ORDER BY trades.closed_at
+                """, arguments: [RecordTime.text(since)]
+            ).map { ClosedFill(fireID: $0["fire_id"], ea: $0["target_uuid"], ticket: $0["ticket"], closedAt: $0["closed_at"]) }
         }
     }
 
     public func unmatchedAnswers(since: Date) async throws -> [UnmatchedAnswer] {
         try await database.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT kind, fire_id, ticket, received_at FROM unmatched_answers WHERE received_at >= ? ORDER BY received_at LIMIT 1000",
-                arguments: [RecordTime.text(since)]
+                db, sql: "SELECT kind, fire_id, ticket, received_at FROM unmatched_answers WHERE received_at >= ? ORDER BY received_at DESC, id DESC LIMIT ?",
+                arguments: [RecordTime.text(since), TradeRecordsLimits.answers]
             ).map { UnmatchedAnswer(kind: UnmatchedAnswer.Kind(rawValue: $0["kind"]) ?? .close, fireID: $0["fire_id"], ticket: $0["ticket"], at: $0["received_at"]) }
         }
     }

@@ -79,6 +79,8 @@ public final class EASimulator {
     private struct Pending {
         var due: ContinuousClock.Instant
         var message: String
+        /// A fill: the position it opens, held from when its confirmation is sent.
+        var opens: (target: String, ticket: Int64, symbol: String, lots: Double)? = nil
         /// A close: the position it ends, by EA and ticket.
         var closes: (target: String, ticket: Int64)? = nil
     }
@@ -173,6 +175,7 @@ public final class EASimulator {
             }
             for index in pending.indices.reversed() where pending[index].due <= now {
                 if !configuration.faults.contains(.dropConfirmations) { try confirmations.send(pending[index].message, dontWait: true) }
+                if let (target, ticket, symbol, lots) = pending[index].opens { held[target, default: [:]][ticket] = (symbol, lots) }
                 if let (target, ticket) = pending[index].closes { held[target]?[ticket] = nil }
                 pending.remove(at: index)
             }
@@ -216,10 +219,9 @@ public final class EASimulator {
         }
         ticket += 1
         sent.fills += 1
-        held[fire.target, default: [:]][ticket] = (fire.symbol, fire.lot)
         pending.append(Pending(due: now + configuration.fillLatency, message: Self.json([
             "type": "confirmation", "fire_id": fire.id, "status": "filled", "ticket": ticket, "price": Self.round(price, fire.symbol), "time_msc": timeMsc(),
-        ])))
+        ]), opens: (fire.target, ticket, fire.symbol, fire.lot)))
         let move = Double.random(in: -30...40, using: &random) * Self.pip(fire.symbol)
         let exit = price + (fire.direction == "BUY" ? move : -move)
         let pnl = (move / Self.pip(fire.symbol)) * fire.lot * 10

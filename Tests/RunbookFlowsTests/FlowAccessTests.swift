@@ -182,6 +182,27 @@ func heartbeat(_ target: String) -> String {
         await harness.stop()
     }
 
+    /// An EA's key reports its own positions only: host 2's key cannot say what ea-01 holds.
+    @Test func oneEAsKeyCannotReportAnotherEAsPositions() async throws {
+        let harness = try FlowHarness()
+        let keys = TestKeys()
+        let access = FlowAccess(policy: keys.policy, logger: FlowHarness.logger)
+        try access.start(in: harness.context)
+        let listener = ConfirmationListener(input: "tcp://127.0.0.1:*", store: harness.records.flows, logger: FlowHarness.logger, access: access)
+        let confirmations = try harness.start(listener)[0]
+        let report = #"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":5,"symbol":"EURUSD","lots":9}]}"#
+        let other = try FlowPeer("push", confirmations, ["--send", report] + keys.options(keys.ea02), folder: harness.folder)
+        #expect(await eventually { listener.counters.snapshot.refused["routing_id_not_allowed", default: 0] >= 1 })
+        #expect(await eventually { other.saw("handshake_succeeded") })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await harness.records.flows.positionReports().isEmpty)
+
+        let own = try FlowPeer("push", confirmations, ["--send", report] + keys.options(keys.ea01), folder: harness.folder)
+        #expect(await eventually { (try? await harness.records.flows.positionReports())?.first?.positions.first?.ticket == 5 })
+        #expect(await eventually { own.saw("handshake_succeeded") })
+        await harness.stop()
+    }
+
     /// On the telemetry bridge too a key speaks only for its own EAs: a heartbeat for ea-01
     /// with host 2's key registers nothing and is not relayed.
     @Test func oneEAsKeyCannotHeartbeatForAnotherOnTheBridge() async throws {

@@ -38,6 +38,13 @@ import Testing
             (#"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":1,"symbol":"EUR\u0000USD","lots":0.1}]}"#, .outOfRange),
             (#"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":1,"symbol":"EURUSD","lots":0.1},{"ticket":1,"symbol":"GBPUSD","lots":0.2}]}"#, .outOfRange),
             (#"{"type":"positions","positions":[]}"#, .missingField),
+            (#"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":0,"symbol":"EURUSD","lots":0.1}]}"#, .outOfRange),
+            (#"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":-5,"symbol":"EURUSD","lots":0.1}]}"#, .outOfRange),
+            (#"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":9007199254740993,"symbol":"EURUSD","lots":0.1}]}"#, .outOfRange),
+            (#"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":1,"symbol":"EURUSD","lots":1e-300}]}"#, .outOfRange),
+            (#"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":1,"symbol":"EUR\u202EUSD","lots":0.1}]}"#, .outOfRange),
+            (#"{"type":"positions","target_uuid":"ea-01","positions":[{"ticket":1,"symbol":"EURUSD","lots":NaN}]}"#, .notJSON),
+            (#"{"type":"positions","target_uuid":"ea-01","positions":[[{"ticket":1,"symbol":"EURUSD","lots":0.1}]]}"#, .wrongType),
         ]
         for (text, expected) in cases {
             #expect(reason(text) == expected, "\(text)")

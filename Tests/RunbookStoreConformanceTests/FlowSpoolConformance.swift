@@ -25,6 +25,8 @@ import Testing
         try handle.close()
         try spool.append(.confirmation(FlowMessage.Confirmation(fireID: "F1", filled: true, ticket: 7, price: 1.0852, error: nil, timeMsc: nil), at: at))
         try spool.append(.signal(FlowMessage.Signal(id: "S1", symbol: "EURUSD", direction: "BUY", entry: nil, stopLoss: nil, takeProfit: nil, confidence: nil, timeMsc: nil, raw: "{}"), at: at))
+        let held = [Position(ticket: 7, symbol: "EURUSD", lots: 0.1)]
+        try spool.append(.positions(FlowMessage.Positions(target: "ea-01", positions: held, timeMsc: 1), at: at))
 
         var quiet = Logger(label: "test")
         quiet.logLevel = .critical
@@ -34,7 +36,9 @@ import Testing
         #expect(try store.recordFireQueued(fire, at: at) == false)
         #expect(try store.fireTarget(id: "F1") == "ea-01")
         #expect(await eventually(within: .seconds(10)) { store.counts.waiting == 0 })
-        #expect(store.counts.replayed == 3 && store.counts.refused == 1)
+        #expect(store.counts.replayed == 4 && store.counts.refused == 1)
+        #expect(try await records.flows.positionReports() == [PositionReport(ea: "ea-01", at: records.flows.positionReports().first?.at ?? at, positions: held)])
+        #expect(abs((try await records.flows.positionReports().first?.at ?? .distantPast).timeIntervalSince(at)) < 0.002, "with the time it arrived")
         let day = DateInterval(start: at.addingTimeInterval(-60), end: at.addingTimeInterval(60))
         #expect(try await records.flows.count(of: .confirmation, in: day) == 1, "the fire was queued before its confirmation was written")
         #expect(try await records.flows.count(of: .signal, in: day) == 1)

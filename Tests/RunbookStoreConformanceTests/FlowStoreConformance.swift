@@ -118,7 +118,7 @@ import Testing
         let place = try await RecordsPlace(backend)
         defer { place.remove() }
         let flows = try await place.open().flows
-        for (id, target) in [("F1", "ea-01"), ("F2", "ea-01"), ("F3", "ea-02"), ("F4", "ea-02"), ("canary-ea-01-1", "ea-01")] {
+        for (id, target) in [("F1", "ea-01"), ("F2", "ea-01"), ("F3", "ea-02"), ("F4", "ea-02"), ("canary-ea-01-1", "ea-01"), ("F5", "ea-02"), ("CANARY-X", "ea-02")] {
             _ = try await onFlowThread { try flows.recordFireQueued(fire(id, to: target), at: At.seconds(1)) }
             try await onFlowThread { try flows.recordFireSent(id: id, at: At.seconds(2)) }
         }
@@ -128,18 +128,29 @@ import Testing
         }
         #expect(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"F2","pnl":4,"ticket":502}"#), at: At.seconds(4)) })
         try await onFlowThread { try flows.recordFireFailed(id: "F4", reason: "requote", at: At.seconds(4)) }
+        // Its confirmation lost, its close recorded: answered.
+        #expect(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"F5","pnl":1,"ticket":505}"#), at: At.seconds(4)) })
         // Answers for fires never queued are refused and kept.
+        #expect(!(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"ghost","pnl":1,"ticket":777}"#), at: At.seconds(5)) }))
+        // Written again from a spool: the same answer, kept once.
         #expect(!(try await onFlowThread { try flows.recordClose(close(#"{"type":"close","fire_id":"ghost","pnl":1,"ticket":777}"#), at: At.seconds(5)) }))
         let stray = try confirmation(#"{"type":"confirmation","fire_id":"ghost-2","status":"filled","ticket":778}"#)
         #expect(try await onFlowThread { try flows.recordConfirmation(stray, at: At.seconds(6)) } == .unknownFire)
 
-        #expect(try await flows.openFills().map(\.fireID).sorted() == ["F1", "canary-ea-01-1"], "F2 was closed, F3 is not filled, F4 failed")
-        #expect(try await flows.openFills().first { $0.fireID == "F1" } == OpenFill(fireID: "F1", ea: "ea-01", symbol: "EURUSD", lots: 0.1, ticket: 501, filledAt: At.seconds(3)))
-        #expect(try await flows.unansweredFires(sentBefore: At.seconds(10)) == [UnansweredFire(fireID: "F3", ea: "ea-02", sentAt: At.seconds(2))])
-        #expect(try await flows.unansweredFires(sentBefore: At.seconds(2)).isEmpty)
-        #expect(try await flows.unmatchedAnswers(since: At.seconds(0)) == [
-            UnmatchedAnswer(kind: .close, fireID: "ghost", ticket: 777, at: At.seconds(5)), UnmatchedAnswer(kind: .confirmation, fireID: "ghost-2", ticket: 778, at: At.seconds(6)),
+        #expect(try await flows.openFills(since: At.seconds(0)).map(\.fireID).sorted() == ["F1", "canary-ea-01-1"], "F2 was closed, F3 is not filled, F4 failed")
+        #expect(try await flows.openFills(since: At.seconds(0)).first { $0.fireID == "F1" } == OpenFill(fireID: "F1", ea: "ea-01", symbol: "EURUSD", lots: 0.1, ticket: 501, filledAt: At.seconds(3)))
+        #expect(try await flows.openFills(since: At.seconds(4)).isEmpty, "older fills are history")
+        // Upper-case is no canary (SQLite's LIKE would have read it so).
+        #expect(try await flows.unansweredFires(since: At.seconds(0)).map(\.fireID).sorted() == ["CANARY-X", "F3"])
+        #expect(try await flows.unansweredFires(since: At.seconds(0)).first { $0.fireID == "F3" } == UnansweredFire(fireID: "F3", ea: "ea-02", symbol: "EURUSD", sentAt: At.seconds(2)))
+        #expect(try await flows.unansweredFires(since: At.seconds(3)).isEmpty)
+        #expect(try await flows.closedFills(since: At.seconds(0)).sorted { $0.fireID < $1.fireID } == [
+            ClosedFill(fireID: "F2", ea: "ea-01", ticket: 502, closedAt: At.seconds(4)), ClosedFill(fireID: "F5", ea: "ea-02", ticket: 505, closedAt: At.seconds(4)),
         ])
+        #expect(try await flows.closedFills(since: At.seconds(5)).isEmpty)
+        #expect(try await flows.unmatchedAnswers(since: At.seconds(0)) == [
+            UnmatchedAnswer(kind: .confirmation, fireID: "ghost-2", ticket: 778, at: At.seconds(6)), UnmatchedAnswer(kind: .close, fireID: "ghost", ticket: 777, at: At.seconds(5)),
+        ], "the newest first, each once")
         #expect(try await flows.unmatchedAnswers(since: At.seconds(6)).map(\.fireID) == ["ghost-2"])
 
         #expect(try await flows.positionReports().isEmpty)
