@@ -52,7 +52,8 @@ public struct Application: Sendable {
         }
         programs += extraPrograms
         let restart = config.restart
-        let settings = LiveEngine.Settings(endpoints: flows, processes: programs, policy: Application.policy(restart), stateFile: assembly.stateFile)
+        var settings = LiveEngine.Settings(endpoints: flows, processes: programs, policy: Application.policy(restart), stateFile: assembly.stateFile)
+        settings.canaries = assembly.config.canaries
         var forward: (@Sendable (FlowMessage.Signal) -> Void)?
         if let url = flows.signalForwardURL {
             let forwarder = JSONForwarder(url: url, logger: logger)

@@ -1,15 +1,16 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RunbookFlows
 import RunbookModel
 import RunbookSimulator
 import RunbookZMQ
 
-/// `runbook sim ea|signals`: the simulators, on their own.
+/// `runbook sim ea|signals|webapp`: the simulators, on their own.
 struct SimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sim", abstract: "Run a simulated EA or signal engine against the engine's ports.",
-        subcommands: [EA.self, Signals.self]
+        commandName: "sim", abstract: "Run a simulated EA, signal engine or web app against the engine's ports.",
+        subcommands: [EA.self, Signals.self, WebApp.self]
     )
 
     struct EA: AsyncParsableCommand {
@@ -51,6 +52,36 @@ struct SimCommand: AsyncParsableCommand {
             let settings = configuration
             try await runUntilStopped { stopped in
                 try EASimulator(settings, logger: Logger(label: "runbook.sim.ea")).run(context: try ZMQContext(), shouldStop: stopped)
+            }
+        }
+    }
+
+    struct WebApp: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "webapp", abstract: "A simulated web app: each signal becomes a fire for a simulated EA, in turn.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Where to read signals (default: the engine's signal endpoint, the signal engine's PUB).") var signals: String?
+        @Option(help: "Where to push fires (default: the engine's command queue).") var queue: String?
+        @Option(help: "How many EAs (ea-01, ea-02, ...) take the fires in turn.") var eas = 1
+        @Option(help: "Lot size of each fire.") var lot = 0.1
+        @Option(help: "Stop after this many seconds.") var seconds: Double?
+
+        func validate() throws {
+            if eas < 1 { throw ValidationError("--eas must be 1 or more") }
+            if !(lot > 0 && lot <= FlowMessage.maximumLot) { throw ValidationError("--lot must be above 0 and at most \(FlowMessage.maximumLot)") }
+        }
+
+        func run() async throws {
+            let flows = try global.engineConfig().flows
+            var configuration = WebAppSimulator.Configuration()
+            configuration.signals = signals ?? FlowEndpoints.local(flows.signals)
+            configuration.commandQueue = queue ?? FlowEndpoints.local(flows.commandQueue)
+            configuration.targets = (1...eas).map { String(format: "ea-%02d", $0) }
+            configuration.lot = lot
+            configuration.duration = seconds.map { .milliseconds(Int64($0 * 1000)) }
+            let settings = configuration
+            try await runUntilStopped { stopped in
+                try WebAppSimulator(settings, logger: Logger(label: "runbook.sim.webapp")).run(context: try ZMQContext(), shouldStop: stopped)
             }
         }
     }

@@ -26,7 +26,7 @@ struct UpCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(help: "Also run a simulated EA and a simulated signal engine, so a machine without MT5 shows real traffic.")
+    @Flag(help: "Also run simulated EAs, a simulated signal engine and a simulated web app that turns signals into fires, so a machine without MT5 shows real traffic and trades; ea-01 is a canary unless runbook.yaml marks one.")
     var simulate = false
 
     @Option(help: "Simulated EAs (with --simulate).")
@@ -81,7 +81,10 @@ struct UpCommand: AsyncParsableCommand {
         RunbookLogHandler.format.store(json ? RunbookLogHandler.Format.json.rawValue : RunbookLogHandler.Format.text.rawValue, ordering: .relaxed)
         if let level = logLevel.flatMap(Logger.Level.init(rawValue:)) { RunbookLogHandler.level.store(level.index, ordering: .relaxed) }
 
-        let assembly = Assembly(config: try global.engineConfig())
+        var engineConfig = try global.engineConfig()
+        // The demo's canary: the simulated ea-01 (the simulator knows canaries and never trades them).
+        if simulate && engineConfig.canaries.isEmpty { engineConfig.eas["ea-01"] = EASettings(canary: true) }
+        let assembly = Assembly(config: engineConfig)
         let config = assembly.config
         if simulate && config.flows.security.usesCurve {
             Console.error("error: --simulate runs its EA and signal engine without CURVE keys, and flows.security.curve would refuse them: simulate with a configuration without curve")
@@ -101,6 +104,9 @@ struct UpCommand: AsyncParsableCommand {
             programs.append(ProcessUnit.Spec(name: "sim-signals", executable: me, arguments: [
                 "sim", "signals", "--ticks", FlowEndpoints.local(flows.telemetryOut), "--signals", flows.signals,
             ], environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], ports: ZMQPort.of(flows.signals).map { [$0] } ?? [], stopTimeout: .seconds(3)))
+            programs.append(ProcessUnit.Spec(name: "sim-webapp", executable: me, arguments: [
+                "sim", "webapp", "--signals", FlowEndpoints.local(flows.signals), "--queue", FlowEndpoints.local(flows.commandQueue), "--eas", String(eas),
+            ], environment: ["RUNBOOK_LOG_FORMAT": "message", "RUNBOOK_EXIT_WITH_PARENT": "1"], stopTimeout: .seconds(3)))
         }
         do {
             try await Application(assembly, extraPrograms: programs, warn: { Console.error($0) }).run()

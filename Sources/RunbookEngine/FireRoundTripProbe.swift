@@ -36,9 +36,15 @@ public struct FireRoundTripProbe: Probe {
     }
 
     public func read(in environment: EngineServices) async throws -> ProbeReading {
-        let targets = eas.isEmpty ? environment.canaries : eas
+        // Those the configuration marks, and those the running engine was started with (the
+        // simulated ea-01 of `runbook up --simulate`), so that a shell sends where the engine does.
+        var canaries = environment.canaries
+        if let running = (try? await environment.engine?.snapshot())?.canaries {
+            canaries += running.filter { !canaries.contains($0) }
+        }
+        let targets = eas.isEmpty ? canaries : eas
         // Only an EA the configuration marks canary (a demo account) ever receives one.
-        if let unmarked = targets.first(where: { !environment.canaries.contains($0) }) {
+        if let unmarked = targets.first(where: { !canaries.contains($0) }) {
             throw ProbeFailure("\(unmarked) is not marked canary: only EAs with eas: {\(unmarked): {canary: true}} in runbook.yaml (demo accounts) receive canary fires")
         }
         guard !targets.isEmpty else {

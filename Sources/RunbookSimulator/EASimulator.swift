@@ -63,6 +63,8 @@ public final class EASimulator {
         public var fillLatency: Duration = .milliseconds(50)
         public var failureRate = 0.05
         public var closeAfter: Duration = .seconds(5)
+        /// Share of closed trades that make money.
+        public var winRate = 0.9
         public var faults: [Fault] = []
         /// Where each EA appends a line to its tracking file (`TARGET.jsonl`) once a minute while
         /// it heartbeats, as the MT5 EAs do; nil: none.
@@ -222,7 +224,10 @@ public final class EASimulator {
         pending.append(Pending(due: now + configuration.fillLatency, message: Self.json([
             "type": "confirmation", "fire_id": fire.id, "status": "filled", "ticket": ticket, "price": Self.round(price, fire.symbol), "time_msc": timeMsc(),
         ]), opens: (fire.target, ticket, fire.symbol, fire.lot)))
-        let move = Double.random(in: -30...40, using: &random) * Self.pip(fire.symbol)
+        // Nine trades in ten win, as a strategy meeting the shipped win-rate checks' target does:
+        // a demo is green unless a fault is switched on.
+        let won = Double.random(in: 0..<1, using: &random) < configuration.winRate
+        let move = (won ? Double.random(in: 5...40, using: &random) : -Double.random(in: 5...30, using: &random)) * Self.pip(fire.symbol)
         let exit = price + (fire.direction == "BUY" ? move : -move)
         let pnl = (move / Self.pip(fire.symbol)) * fire.lot * 10
         sent.closes += 1

@@ -31,6 +31,13 @@ struct CLIHarness {
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("Runbooks"), withIntermediateDirectories: true)
     }
 
+    /// The project's own `Checks`, `Runbooks` or `Schedules`, copied into the scratch folder.
+    func copyShipped(_ folders: String...) throws {
+        for folder in folders {
+            try FileManager.default.copyItem(atPath: EscalationTests.repository.appendingPathComponent(folder).path, toPath: path(folder))
+        }
+    }
+
     func write(_ name: String, _ text: String) throws {
         let url = folder.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -135,7 +135,8 @@ import Testing
         let engine = try await startEngine(cli)
         let pid = engine.0.processIdentifier
         // The HTTP server binds after the flows; a connection to it makes an accepted socket too.
-        #expect(await eventually { isListening(ports.http) })
+        // (Under a full suite's load on two cores the start can take longer than 20 s.)
+        #expect(await eventually(within: .seconds(60)) { isListening(ports.http) })
         let connection = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(connection) }
         var address = sockaddr_in()

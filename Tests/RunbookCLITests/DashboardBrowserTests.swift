@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -97,6 +98,56 @@ import Testing
         let size = (try? FileManager.default.attributesOfItem(atPath: screenshot.path)[.size] as? Int) ?? 0
         #expect(size > 20_000, "screenshot \(screenshot.path) is \(size) bytes")
         print("dashboard screenshot: \(screenshot.path)")
+    }
+
+    /// Two minutes of the full simulation: the simulated web app turns signals into fires, the
+    /// simulated EAs fill and close them, and the dashboard shows all four flows carrying traffic,
+    /// with trades, a win rate and the canary's round trip behind them.
+    @Test func twoMinutesOfTheSimulationShowTrafficOnAllFourFlowsTradesWinRatesAndTheCanary() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
+        try cli.copyShipped("Checks", "Runbooks")
+        let engine = try cli.start(["up", "--simulate", "--eas", "2", "--log-format", "text"])
+        defer { kill(engine.0.processIdentifier, SIGTERM); _ = try? cli.finish(engine) }
+        try await Task.sleep(for: .seconds(120))
+        let records = try DatabaseQueue(path: cli.path("var/runbook.db"))
+        let (fires, filled, trades, targets) = try await records.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM fires WHERE fire_id LIKE 'web-%'") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM fires WHERE fire_id LIKE 'web-%' AND status = 'FILLED'") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM trades WHERE fire_id LIKE 'web-%'") ?? 0,
+                try String.fetchAll(db, sql: "SELECT DISTINCT target_uuid FROM fires WHERE fire_id LIKE 'web-%' ORDER BY 1")
+            )
+        }
+        print("two minutes of the simulation: \(fires) fires from signals, \(filled) filled, \(trades) trades")
+        #expect(fires >= 10 && filled > 0 && trades >= 10, "fires \(fires), filled \(filled), trades \(trades)")
+        #expect(targets == ["ea-01", "ea-02"], "the web app fires at both EAs in turn")
+
+        func check(_ name: String) throws -> [String: Any] {
+            let result = try cli.run("check", name, "--json")
+            return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])?.first ?? ["text": result.stdout + result.stderr]
+        }
+        let winRate = try check("win-rate")
+        #expect(winRate["value"] as? Double != nil && winRate["status"] as? String != "unknown", "a win rate exists: \(winRate)")
+        let canary = try check("fire-round-trip")
+        // During market hours the simulated ea-01 answers the canary; outside them the check is idle.
+        #expect(canary["status"] as? String == "healthy" || (canary["status"] as? String == "idle" && (canary["text"] as? String)?.contains("market") == true), "\(canary)")
+        let reconciliation = try check("reconciliation")
+        #expect(reconciliation["status"] as? String == "healthy", "the simulated EAs' positions agree with the records: \(reconciliation)")
+
+        let base = "http://127.0.0.1:\(ports.http)"
+        let dom = try Self.dom(base + "/", profile: cli.folder.appendingPathComponent("chromium"))
+        let hops: [(String, String, String)] = [
+            ("market-data", "telemetry-bridge", "in"), ("market-data", "telemetry-bridge", "out"), ("signals", "signal-relay", "in"),
+            ("fire-execution", "command-router", "in"), ("fire-execution", "command-router", "out"),
+            ("confirmation", "confirmation-listener", "in"), ("confirmation", "confirmation-listener", "out"),
+        ]
+        for (flow, service, direction) in hops {
+            let hop = Self.hop(dom, flow: flow, service: service, direction: direction)
+            #expect((hop?.total ?? 0) > 0, "\(flow) \(service) \(direction): \(String(describing: hop))")
+        }
     }
 
     @Test func anAcknowledgeClickOnTheDashboardIsRecordedOnTheIncident() async throws {

@@ -14,9 +14,7 @@ import Testing
         defer { cli.remove() }
         let ports = EnginePorts()
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
-        for folder in ["Checks", "Runbooks"] {
-            try FileManager.default.copyItem(atPath: EscalationTests.repository.appendingPathComponent(folder).path, toPath: cli.path(folder))
-        }
+        try cli.copyShipped("Checks", "Runbooks")
         let engine = try cli.start(["up", "--simulate", "--log-format", "text"])
         defer { if engine.0.isRunning { kill(engine.0.processIdentifier, SIGKILL) } }
         #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("var/tracking/ea-01.jsonl")) }, "the simulated EA writes its tracking file")

@@ -33,7 +33,7 @@ import Testing
         let ports = EnginePorts()
         let server = try Peer(script: Self.botAPI)
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")) + channelConfig(port: server.port, climbAfter: "12s"))
-        try FileManager.default.copyItem(atPath: Self.repository.appendingPathComponent("Runbooks").path, toPath: cli.path("Runbooks"))
+        try cli.copyShipped("Runbooks")
         try cli.write("Checks/ea-heartbeat.yaml", """
             name: ea-heartbeat
             probe: ea_heartbeat

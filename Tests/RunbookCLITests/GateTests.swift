@@ -96,7 +96,7 @@ import Testing
         defer { cli.remove() }
         let ports = EnginePorts()
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
-        try FileManager.default.copyItem(atPath: EscalationTests.repository.appendingPathComponent("Runbooks").path, toPath: cli.path("Runbooks"))
+        try cli.copyShipped("Runbooks")
         let engine = try cli.start(["up", "--log-format", "text"])
         defer { if engine.0.isRunning { kill(engine.0.processIdentifier, SIGKILL) } }
         #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("var/engine-state.json")) })

@@ -13,7 +13,7 @@ import Testing
     func prepare(_ cli: CLIHarness, ports: EnginePorts, checks: [String: String], restartWait: String = "200ms") throws {
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")).replacingOccurrences(of: "restart: {wait: 200ms}", with: "restart: {wait: \(restartWait)}"))
         try FileManager.default.createDirectory(atPath: cli.path("Checks"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Self.repository.appendingPathComponent("Runbooks").path, toPath: cli.path("Runbooks"))
+        try cli.copyShipped("Runbooks")
         for (name, text) in checks { try cli.write("Checks/\(name).yaml", text) }
         let validate = try cli.run("validate")
         #expect(validate.status == 0, "\(validate.stderr)")
