@@ -93,7 +93,11 @@ let package = Package(
         ),
         .target(
             name: "RunbookCurl",
-            dependencies: ["CCurl", "RunbookModel", "RunbookSteps", "RunbookChecks", "RunbookEscalation"]
+            dependencies: [
+                "CCurl", "RunbookModel", "RunbookSteps", "RunbookChecks", "RunbookEscalation",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // libzmq through a thin system-library target with typed shims, and a small safe layer.
         // As for libcurl, no pkg-config: its flags carry Kerberos include paths SwiftPM refuses.

@@ -162,11 +162,23 @@ public struct Application: Sendable {
         } else {
             [makeOutbox(), IncidentClock(desk: desk, clock: ContinuousClock()), guardian, scheduler()]
         }
+        // The buttons under incident messages, read where people may act on them (the leader of a fleet).
+        let presses: [any Service] = config.channels.compactMap { channel in
+            guard let telegram = channel.options as? ChannelSettings.Telegram, !telegram.allowedUsers.isEmpty else { return nil }
+            let actions = TelegramActions(
+                channel: channel.name, settings: telegram, desk: desk, launcher: launcher, gate: gateKeeper, checks: { checks }, logger: Logger(label: "runbook.telegram")
+            )
+            return TelegramUpdates(
+                channel: channel.name, settings: telegram, environment: { ProcessInfo.processInfo.environment[$0] },
+                offsetFile: (config.dataDirectory as NSString).appendingPathComponent("telegram-\(channel.name).offset"),
+                leading: { leadership.isLeading }, logger: Logger(label: "runbook.telegram")
+            ) { await actions.handle($0) }
+        }
         // Stopped in reverse order: runs first, then the scheduler and the guardian, then the
         // incidents and the outbox (which sends what they queued last), then the control socket.
         let server = try await http?.server(assembly: assembly, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk, gate: gateKeeper)
         do {
-            try await live.run(alongside: [control, gate] + duties + [LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
+            try await live.run(alongside: [control, gate] + duties + presses + [LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
         } catch {
             await serviceChanges.flush()
             throw error

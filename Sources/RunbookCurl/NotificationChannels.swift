@@ -32,6 +32,8 @@ struct JSONPost {
     var json: Data
     var headers: [String: String] = [:]
     var timeout: Duration
+    /// The most of an answer kept: a channel's answers are short, `getUpdates`' longer.
+    var bodyLimit = 16 * 1024
 
     struct Outcome {
         var status = 0
@@ -59,7 +61,7 @@ struct JSONPost {
             try curl.set(CURLOPT_USERAGENT, "runbook")
             // No "Expect: 100-continue" round trip for bodies over 1 KiB.
             try curl.setHeaders(headers.merging(["Content-Type": "application/json", "Expect": ""]) { $1 })
-            curl.setBodyLimit(16 * 1024)
+            curl.setBodyLimit(bodyLimit)
         } catch {
             outcome.failure = error as? CurlEasy.Failure ?? CurlEasy.Failure(code: -1, description: "\(error)")
             return outcome

@@ -27,7 +27,9 @@ public struct TelegramChannel: NotificationChannel {
         guard let token = environment(settings.tokenVariable), !token.isEmpty else {
             return .retry(after: nil, reason: "the bot token's environment variable \(settings.tokenVariable) is not set where the engine runs: set it and the message goes out")
         }
-        let json = (try? JSONSerialization.data(withJSONObject: ["chat_id": settings.chatID, "text": Self.text(of: message)], options: [.sortedKeys])) ?? Data()
+        var request: [String: Any] = ["chat_id": settings.chatID, "text": Self.text(of: message)]
+        if let keyboard = Self.keyboard(for: message, settings: settings) { request["reply_markup"] = keyboard }
+        let json = (try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])) ?? Data()
         let outcome = await JSONPost(url: "\(settings.baseURL)/bot\(token)/sendMessage", json: json, timeout: timeout).send()
         let answer = (try? JSONSerialization.jsonObject(with: outcome.body)) as? [String: Any]
         let description = answer?["description"] as? String
@@ -45,6 +47,23 @@ public struct TelegramChannel: NotificationChannel {
             }
         }
         return result.masking([token])
+    }
+
+    /// The buttons under an incident's message, for people on `allowed_users` to act from their
+    /// phone (`TelegramUpdates` reads the presses): none on a resolve, a notice, or a channel
+    /// nobody may act on. Each press names its act and the incident: `ack:12`.
+    static func keyboard(for message: OutgoingMessage, settings: ChannelSettings.Telegram) -> [String: Any]? {
+        guard !settings.allowedUsers.isEmpty, message.incidentID > 0, message.severity != "resolved" else { return nil }
+        func button(_ text: String, _ act: TelegramAct) -> [String: String] {
+            ["text": text, "callback_data": "\(act.rawValue):\(message.incidentID)"]
+        }
+        var rows = [
+            [button("Acknowledge", .acknowledge), button("Silence 1h", .silence)],
+            [button("Run its runbook", .run), button("Resolve", .resolve)],
+            [button("Close the gate", .closeGate)],
+        ]
+        if message.level >= 3 { rows[2].append(button("Confirm level 4", .confirmReset)) }
+        return ["inline_keyboard": rows]
     }
 
     /// "[#12.3] subject", then the body, within Telegram's limit.
@@ -68,12 +87,17 @@ public struct TelegramChannel: NotificationChannel {
 extension ChannelSettings {
     /// Telegram Bot API `sendMessage` to one chat.
     public struct Telegram: ChannelKind, Equatable {
-        public static let spec = ChannelSpec(type: "telegram", keys: ["chat_id", "token_env", "base_url"], secretKey: "token_env")
+        public static let spec = ChannelSpec(type: "telegram", keys: ["chat_id", "token_env", "base_url", "allowed_users", "confirmations"], secretKey: "token_env")
         /// The API's base URL; tests point it at a local server.
         public var baseURL = "https://api.telegram.org"
         /// The environment variable holding the bot token.
         public var tokenVariable = "TELEGRAM_BOT_TOKEN"
         public var chatID: String
+        /// Telegram user ids who may act on incidents with the buttons under their messages;
+        /// none: the messages carry no buttons.
+        public var allowedUsers: [Int64] = []
+        /// How many different people must press Confirm before level 4 (emergency-recovery) runs.
+        public var confirmations = 2
 
         public init(chatID: String) { self.chatID = chatID }
 
@@ -87,6 +111,23 @@ extension ChannelSettings {
                 return nil
             }
             var telegram = Telegram(chatID: chatID)
+            if let list = fields.field("allowed_users") {
+                for item in fields.items(list) {
+                    guard let text = fields.string(item, what: "\(what).allowed_users") else { return nil }
+                    guard let id = Int64(text), id > 0 else {
+                        fields.error(item, "\(what).allowed_users '\(text)' is not a Telegram user id: write the numbers, such as [123456789], that the people's accounts have (a bot such as @userinfobot tells them theirs)")
+                        return nil
+                    }
+                    telegram.allowedUsers.append(id)
+                }
+            }
+            if let field = fields.field("confirmations") {
+                guard let text = fields.string(field, what: "\(what).confirmations"), let count = Int(text), (1...10).contains(count) else {
+                    fields.error(field, "\(what).confirmations must be a whole number from 1 to 10: how many different people must confirm level 4")
+                    return nil
+                }
+                telegram.confirmations = count
+            }
             if let variable = fields.variable("token_env", example: "HOOK_TOKEN") { telegram.tokenVariable = variable }
             if case let (value, parts)? = fields.url("base_url", schemes: ["https", "http"], example: "https://api.telegram.org", login: "token_env"),
                let place = fields.field("base_url") {

@@ -72,6 +72,10 @@ public struct Incident: Sendable, Equatable, Codable {
 public struct IncidentEvent: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case opened, severity, level, run, notified, suppressed, acknowledged, silenced, resolved
+        /// A person asked for something they may not do (a Telegram user not on the allowlist).
+        case refused
+        /// A person confirmed level 4; it runs once enough different people have.
+        case confirmed
     }
 
     public var incidentID: Int64

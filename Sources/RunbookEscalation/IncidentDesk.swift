@@ -198,6 +198,13 @@ public final class IncidentDesk: Sendable {
         }
     }
 
+    /// A person's act or attempt on the incident's timeline, as it is (a refusal, a confirmation).
+    public func note(_ id: Int64, kind: IncidentEvent.Kind, actor: String, detail: String) async throws {
+        try await modify(id) { incident, change, at in
+            change.events.append(IncidentEvent(at: at, kind: kind, actor: actor, detail: detail, level: incident.level))
+        }
+    }
+
     /// A run linked to an incident by hand (emergency-recovery for a reset).
     public func link(run runID: Int64, to id: Int64, detail: String) async throws {
         try await modify(id) { incident, change, at in

@@ -86,6 +86,26 @@ import Testing
         #expect(bot.baseURL == "https://api.telegram.org")
     }
 
+    @Test func whoMayActFromTelegramIsReadAndAMistakeIsNamedWhereItIs() throws {
+        let config = try load("""
+            channels:
+              ops-telegram: {type: telegram, chat_id: "-100123", allowed_users: [111, 222], confirmations: 3}
+              quiet: {type: telegram, chat_id: "-100123"}
+            """)
+        let telegram = try #require(config.channels.first { $0.name == "ops-telegram" }?.options as? ChannelSettings.Telegram)
+        #expect(telegram.allowedUsers == [111, 222] && telegram.confirmations == 3)
+        let quiet = try #require(config.channels.first { $0.name == "quiet" }?.options as? ChannelSettings.Telegram)
+        #expect(quiet.allowedUsers.isEmpty && quiet.confirmations == 2)
+        let diagnostics = problems("""
+            channels:
+              a: {type: telegram, chat_id: "1", allowed_users: [111, "@ann"]}
+              b: {type: telegram, chat_id: "1", confirmations: 0}
+            """)
+        #expect(diagnostics.map(\.location.line) == [2, 3])
+        #expect(diagnostics.first?.message.contains("allowed_users '@ann' is not a Telegram user id") == true, "\(diagnostics)")
+        #expect(diagnostics.last?.message.contains("confirmations must be a whole number from 1 to 10") == true, "\(diagnostics)")
+    }
+
     @Test func aSecretWrittenInTheFileIsRefusedAndNotShownAgain() {
         let diagnostics = problems("""
             channels:

@@ -1,0 +1,195 @@
+import Foundation
+import Logging
+import RunbookEscalation
+import RunbookModel
+import ServiceLifecycle
+
+/// What a button under an incident's message does.
+public enum TelegramAct: String, Sendable, CaseIterable {
+    case acknowledge = "ack"
+    case silence
+    case resolve
+    case run
+    case confirmReset = "reset"
+    case closeGate = "gate"
+}
+
+/// A button pressed on a phone, as the Bot API's `callback_query` gives it.
+public struct TelegramPress: Sendable, Equatable {
+    public var callbackID: String
+    public var userID: Int64
+    /// `@username`, or the first name when the account has none.
+    public var name: String
+    public var act: TelegramAct?
+    public var incidentID: Int64?
+    /// The message the button is under, to edit.
+    public var chatID: Int64?
+    public var messageID: Int64?
+    public var text: String?
+
+    public init(callbackID: String, userID: Int64, name: String, data: String, chatID: Int64? = nil, messageID: Int64? = nil, text: String? = nil) {
+        self.callbackID = callbackID
+        self.userID = userID
+        self.name = name
+        let parts = data.split(separator: ":", maxSplits: 1).map(String.init)
+        act = parts.first.flatMap(TelegramAct.init(rawValue:))
+        incidentID = parts.count == 2 ? Int64(parts[1]) : nil
+        self.chatID = chatID
+        self.messageID = messageID
+        self.text = text
+    }
+}
+
+/// What the engine answers a press with: a short notice on the presser's phone, and a line added
+/// under the message for everyone in the chat.
+public struct TelegramReply: Sendable, Equatable {
+    public var answer: String
+    public var note: String?
+
+    public init(answer: String, note: String? = nil) {
+        self.answer = answer
+        self.note = note
+    }
+}
+
+/// Reads the presses on the buttons under incident messages with the Bot API's `getUpdates`
+/// long polling (no inbound port), answers each (`answerCallbackQuery`) and notes what was done
+/// under its message (`editMessageText`). The offset is kept in a file, so an engine restarted
+/// does not act twice on a press; an outage is waited out with backoff, a 429 for its
+/// `retry_after`. Runs while `leading` says so (one engine of a fleet polls).
+public final class TelegramUpdates: Service, Sendable {
+    public let channel: String
+    private let settings: ChannelSettings.Telegram
+    private let environment: EnvironmentLookup
+    private let offsetFile: String
+    private let leading: @Sendable () -> Bool
+    private let handle: @Sendable (TelegramPress) async -> TelegramReply
+    private let logger: Logger
+    /// How long Telegram holds a `getUpdates` open waiting for a press.
+    let pollSeconds: Int
+    /// The longest wait after failures in a row.
+    let maximumBackoff: Duration
+
+    public init(
+        channel: String, settings: ChannelSettings.Telegram, environment: @escaping EnvironmentLookup, offsetFile: String, pollSeconds: Int = 20,
+        maximumBackoff: Duration = .seconds(60), leading: @escaping @Sendable () -> Bool = { true }, logger: Logger,
+        handle: @escaping @Sendable (TelegramPress) async -> TelegramReply
+    ) {
+        self.channel = channel
+        self.settings = settings
+        self.environment = environment
+        self.offsetFile = offsetFile
+        self.pollSeconds = pollSeconds
+        self.maximumBackoff = maximumBackoff
+        self.leading = leading
+        self.logger = logger
+        self.handle = handle
+    }
+
+    /// The next update to ask for, as last kept; nil before any.
+    var offset: Int64? {
+        (try? String(contentsOfFile: offsetFile, encoding: .utf8)).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    private func keep(offset: Int64) {
+        let temporary = offsetFile + ".new"
+        do {
+            try Data("\(offset)\n".utf8).write(to: URL(fileURLWithPath: temporary))
+            _ = rename(temporary, offsetFile)
+        } catch {
+            logger.error("cannot keep the Telegram offset in \(offsetFile): \(error); a restart may act again on the last presses")
+        }
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var failures = 0
+            while !Task.isCancelled {
+                guard self.leading() else {
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                let wait = await self.poll()
+                if let wait {
+                    failures += 1
+                    let backoff = min(self.maximumBackoff, .seconds(1) * (1 << min(failures - 1, 10)))
+                    try? await Task.sleep(for: max(wait, backoff))
+                } else {
+                    failures = 0
+                }
+            }
+        }
+    }
+
+    /// One `getUpdates`, and every press it brings handled; how long to wait before the next
+    /// after a failure (a 429's `retry_after`, or zero for backoff alone), nil after success.
+    func poll() async -> Duration? {
+        guard let token = environment(settings.tokenVariable), !token.isEmpty else {
+            logger.warning("the bot token's environment variable \(settings.tokenVariable) is not set: presses on \(channel)'s buttons are not read")
+            return .seconds(30)
+        }
+        var request: [String: Any] = ["timeout": pollSeconds, "allowed_updates": ["callback_query"]]
+        if let offset { request["offset"] = offset }
+        let answer = await call("getUpdates", request, token: token, timeout: .seconds(pollSeconds + 10))
+        switch answer {
+        case .failed(let reason, let retryAfter):
+            if !Task.isCancelled { logger.warning("reading presses on \(channel): \(reason)") }
+            return retryAfter ?? .zero
+        case .ok(let result):
+            for update in (result as? [[String: Any]]) ?? [] {
+                guard let id = (update["update_id"] as? NSNumber)?.int64Value else { continue }
+                if let query = update["callback_query"] as? [String: Any], let press = Self.press(query) {
+                    await act(on: press, token: token)
+                }
+                keep(offset: id + 1)
+            }
+            return nil
+        }
+    }
+
+    static func press(_ query: [String: Any]) -> TelegramPress? {
+        guard let id = query["id"] as? String, let from = query["from"] as? [String: Any], let user = (from["id"] as? NSNumber)?.int64Value else { return nil }
+        let name = (from["username"] as? String).map { "@\($0)" } ?? (from["first_name"] as? String) ?? "user \(user)"
+        let message = query["message"] as? [String: Any]
+        return TelegramPress(
+            callbackID: id, userID: user, name: String(name.prefix(64)), data: query["data"] as? String ?? "",
+            chatID: ((message?["chat"] as? [String: Any])?["id"] as? NSNumber)?.int64Value, messageID: (message?["message_id"] as? NSNumber)?.int64Value,
+            text: message?["text"] as? String
+        )
+    }
+
+    private func act(on press: TelegramPress, token: String) async {
+        let reply = await handle(press)
+        if case .failed(let reason, _) = await call("answerCallbackQuery", ["callback_query_id": press.callbackID, "text": String(reply.answer.prefix(190))], token: token) {
+            logger.warning("cannot answer a press on \(channel): \(reason)")
+        }
+        guard let note = reply.note, let chat = press.chatID, let message = press.messageID else { return }
+        let text = String(((press.text ?? "") + "\n" + note).suffix(TelegramChannel.textLimit))
+        if case .failed(let reason, _) = await call("editMessageText", ["chat_id": chat, "message_id": message, "text": text], token: token) {
+            logger.warning("cannot note a press under its message on \(channel): \(reason)")
+        }
+    }
+
+    enum Answer {
+        case ok(Any)
+        case failed(String, retryAfter: Duration?)
+    }
+
+    /// One Bot API call; a failure's reason never holds the token (it is part of the URL).
+    private func call(_ method: String, _ request: [String: Any], token: String, timeout: Duration = .seconds(10)) async -> Answer {
+        switch await callUnmasked(method, request, token: token, timeout: timeout) {
+        case .ok(let result): .ok(result)
+        case .failed(let reason, let retryAfter): .failed(reason.replacingOccurrences(of: token, with: "***"), retryAfter: retryAfter)
+        }
+    }
+
+    private func callUnmasked(_ method: String, _ request: [String: Any], token: String, timeout: Duration) async -> Answer {
+        let json = (try? JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])) ?? Data()
+        let outcome = await JSONPost(url: "\(settings.baseURL)/bot\(token)/\(method)", json: json, timeout: timeout, bodyLimit: 1 << 20).send()
+        if let failure = outcome.failure { return .failed("\(method): \(failure)", retryAfter: nil) }
+        let answer = (try? JSONSerialization.jsonObject(with: outcome.body)) as? [String: Any]
+        if answer?["ok"] as? Bool == true { return .ok(answer?["result"] ?? NSNull()) }
+        let retryAfter = ((answer?["parameters"] as? [String: Any])?["retry_after"] as? NSNumber).map { Duration.seconds($0.intValue) }
+        return .failed("\(method) answered \(outcome.status): \(answer?["description"] as? String ?? JSONPost.excerpt(outcome.body))", retryAfter: retryAfter)
+    }
+}
