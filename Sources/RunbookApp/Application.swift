@@ -53,7 +53,7 @@ public struct Application: Sendable {
         programs += extraPrograms
         let restart = config.restart
         var settings = LiveEngine.Settings(endpoints: flows, processes: programs, policy: Application.policy(restart), stateFile: assembly.stateFile)
-        settings.canaries = assembly.config.canaries
+        settings.simulatedCanaries = assembly.simulatedCanaries
         var forward: (@Sendable (FlowMessage.Signal) -> Void)?
         if let url = flows.signalForwardURL {
             let forwarder = JSONForwarder(url: url, logger: logger)

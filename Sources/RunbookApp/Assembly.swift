@@ -17,9 +17,15 @@ import RunbookStore
 public struct Assembly: Sendable {
     public let config: EngineConfig
     public let loader = RunbookLoader(catalog: Catalog.steps)
+    /// EAs marked canary by `runbook up --simulate` rather than by the configuration (its
+    /// simulated ea-01): the engine's state names them, so that a check from a shell sends there too.
+    public let simulatedCanaries: [String]
 
-    public init(config: EngineConfig) {
+    public init(config: EngineConfig, simulatedCanaries: [String] = []) {
+        var config = config
+        for ea in simulatedCanaries { config.eas[ea] = EASettings(canary: true) }
         self.config = config
+        self.simulatedCanaries = simulatedCanaries
     }
 
     /// The tick store, beside the records.
@@ -218,9 +224,10 @@ public struct Assembly: Sendable {
         IncidentDesk(
             store: records.incidents, policy: config.escalation, channels: config.channels.map(\.name), checks: checks,
             engine: records.fleet == nil ? nil : config.engine.name, leadership: leadership,
-            exposure: { [flows = records.flows] in
+            exposure: { [flows = records.flows, demo = Set(config.canaries)] in
                 let since = Date().addingTimeInterval(-TradeRecordsLimits.exposureLookBack)
-                return Exposure.of(fills: try await flows.openFills(since: since), reports: try await flows.positionReports())
+                // A demo account's positions are no exposure.
+                return Exposure.of(fills: try await flows.openFills(since: since), reports: try await flows.positionReports()).filter { !demo.contains($0.ea) }
             }
         )
     }

@@ -81,10 +81,11 @@ struct UpCommand: AsyncParsableCommand {
         RunbookLogHandler.format.store(json ? RunbookLogHandler.Format.json.rawValue : RunbookLogHandler.Format.text.rawValue, ordering: .relaxed)
         if let level = logLevel.flatMap(Logger.Level.init(rawValue:)) { RunbookLogHandler.level.store(level.index, ordering: .relaxed) }
 
-        var engineConfig = try global.engineConfig()
-        // The demo's canary: the simulated ea-01 (the simulator knows canaries and never trades them).
-        if simulate && engineConfig.canaries.isEmpty { engineConfig.eas["ea-01"] = EASettings(canary: true) }
-        let assembly = Assembly(config: engineConfig)
+        let engineConfig = try global.engineConfig()
+        // The demo's canary: the simulated ea-01 (the simulator knows canaries and never trades
+        // them), unless the configuration marks one or says what ea-01 is.
+        let demoCanary = simulate && engineConfig.canaries.isEmpty && engineConfig.eas["ea-01"] == nil
+        let assembly = Assembly(config: engineConfig, simulatedCanaries: demoCanary ? ["ea-01"] : [])
         let config = assembly.config
         if simulate && config.flows.security.usesCurve {
             Console.error("error: --simulate runs its EA and signal engine without CURVE keys, and flows.security.curve would refuse them: simulate with a configuration without curve")

@@ -81,9 +81,10 @@ public struct EngineSnapshot: Sendable, Codable, Equatable {
     public var ticks: TickSnapshot?
     /// Set while flows bound beyond loopback accept anyone: the warning, naming them.
     public var exposure: String?
-    /// The EAs this engine sends canary fires to (its configuration's, or `--simulate`'s), so
-    /// that a check run from a shell sends to the same.
-    public var canaries: [String]?
+    /// The simulated EAs `runbook up --simulate` made canaries (its ea-01, when the
+    /// configuration marks none), so that a check run from a shell sends to the same. Only
+    /// simulated ones: a real EA is a canary by the configuration alone.
+    public var simulatedCanaries: [String]?
 
     public init(pid: Int, startedAt: Date, updatedAt: Date, services: [ServiceSnapshot], ticks: TickSnapshot?) {
         self.pid = pid

@@ -36,10 +36,10 @@ public struct FireRoundTripProbe: Probe {
     }
 
     public func read(in environment: EngineServices) async throws -> ProbeReading {
-        // Those the configuration marks, and those the running engine was started with (the
-        // simulated ea-01 of `runbook up --simulate`), so that a shell sends where the engine does.
+        // Those the configuration marks, and the simulated ea-01 of a running `runbook up
+        // --simulate`, so that a shell sends where the engine does.
         var canaries = environment.canaries
-        if let running = (try? await environment.engine?.snapshot())?.canaries {
+        if let running = (try? await environment.engine?.snapshot())?.simulatedCanaries {
             canaries += running.filter { !canaries.contains($0) }
         }
         let targets = eas.isEmpty ? canaries : eas

@@ -20,8 +20,8 @@ public final class LiveEngine: Sendable {
         public var policy: RestartPolicy
         /// Where the engine writes its state each second, for `runbook flows`.
         public var stateFile: String?
-        /// The EAs marked canary, for the state.
-        public var canaries: [String] = []
+        /// The EAs `--simulate` marked canary, for the state.
+        public var simulatedCanaries: [String] = []
 
         public init(endpoints: FlowEndpoints, processes: [ProcessUnit.Spec] = [], policy: RestartPolicy = RestartPolicy(), stateFile: String? = nil) {
             self.endpoints = endpoints
@@ -182,7 +182,7 @@ public final class LiveEngine: Sendable {
         }
         var engine = EngineSnapshot(pid: Int(getpid()), startedAt: startedAt, updatedAt: now, services: services, ticks: ticks)
         engine.exposure = settings.exposure
-        engine.canaries = settings.canaries.isEmpty ? nil : settings.canaries
+        engine.simulatedCanaries = settings.simulatedCanaries.isEmpty ? nil : settings.simulatedCanaries
         return engine
     }
 }

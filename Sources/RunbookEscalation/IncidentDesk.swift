@@ -362,21 +362,27 @@ public final class IncidentDesk: Sendable {
     /// waits as any other).
     private func exposureNote(check: Check?, subject: String?) async -> String? {
         guard let exposure, let subject else { return nil }
+        // The router or the listener as a service (a check of the service, or its supervisor),
+        // not any reading that happens to name it.
+        let tradePath = Self.tradePath.contains(subject) && (check == nil || check?.probe.kind == "service")
+        let lost = check?.probe.kind == "ea_heartbeat"
         let held: [Exposure]
         do {
             held = try await exposure()
         } catch {
             logger.warning("cannot read the EAs' open positions for an incident about \(subject): \(error)")
-            return nil
+            // What is held cannot be told: for a lost EA or the trade path, assume the worst.
+            guard tradePath || lost else { return nil }
+            return "\(printable(subject)) \(lost ? "lost" : "down"), and what the EAs hold cannot be read from the records (\(error))"
         }
-        if Self.tradePath.contains(subject) {
+        if tradePath {
             guard !held.isEmpty else { return nil }
             let total = Exposure(ea: "", positions: held.reduce(0) { $0 + $1.positions }, lots: held.reduce(0) { $0 + $1.lots }, fromReport: false)
-            return "\(subject) down with \(total.text) (" + held.map { "\($0.ea): \($0.text)" }.joined(separator: "; ") + ")"
+            let each = held.prefix(10).map { "\(printable($0.ea)): \($0.text)" }.joined(separator: "; ") + (held.count > 10 ? "; \(held.count - 10) more EAs" : "")
+            return "\(subject) down with \(total.text) (\(each))"
         }
         guard let mine = held.first(where: { $0.ea == subject }) else { return nil }
-        if check?.probe.kind == "ea_heartbeat" { return "\(subject) lost with \(mine.text)" }
-        return "\(subject) holds \(mine.text)"
+        return "\(printable(subject)) \(lost ? "lost with" : "holds") \(mine.text)"
     }
 
     /// The unresolved incident of a check that `check` depends on (other than `id`), which

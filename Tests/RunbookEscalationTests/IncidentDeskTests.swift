@@ -18,9 +18,19 @@ final class TestTime: Sendable {
 
 /// Open positions a test sets.
 final class HeldPositions: Sendable {
-    private let held = Mutex<[Exposure]>([])
-    var value: [Exposure] { held.withLock { $0 } }
+    private let held = Mutex<[Exposure]?>([])
+    struct Unreadable: Error, CustomStringConvertible {
+        var description: String { "database is locked" }
+    }
+    var value: [Exposure] {
+        get throws {
+            guard let held = held.withLock({ $0 }) else { throw Unreadable() }
+            return held
+        }
+    }
     func set(_ value: [Exposure]) { held.withLock { $0 = value } }
+    /// The records cannot be read.
+    func fail() { held.withLock { $0 = nil } }
 }
 
 /// A desk over a real records database, with time set by the test.
@@ -37,7 +47,7 @@ final class DeskHarness: Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
         let (time, held) = (self.time, self.held)
-        desk = IncidentDesk(store: records.incidents, policy: policy, channels: channels, checks: { checks }, now: { time.now }, exposure: { held.value })
+        desk = IncidentDesk(store: records.incidents, policy: policy, channels: channels, checks: { checks }, now: { time.now }, exposure: { try held.value })
     }
 
     deinit { try? FileManager.default.removeItem(at: folder) }
@@ -59,6 +69,7 @@ final class DeskHarness: Sendable {
             Check(name: "ea-heartbeat", probe: ProbeConfig(kind: "ea_heartbeat"), onCritical: CheckAction(runbook: "ea-lost", location: location)),
             Check(name: "market-data", probe: ProbeConfig(kind: "freshness")),
             Check(name: "command-router", probe: ProbeConfig(kind: "service", inputs: ["names": .string("command-router")])),
+            Check(name: "router-peers", probe: ProbeConfig(kind: "router_peers")),
             signals,
         ]
     }
@@ -329,5 +340,25 @@ final class DeskHarness: Sendable {
         harness.held.set([])
         let third = try await harness.desk.checkChanged(heartbeat, to: .warning, text: "ea-01: last heartbeat 2m ago", subject: "ea-01", threshold: "> 120s")[0]
         #expect(third.level == 1)
+    }
+
+    @Test func whenTheRecordsCannotSayWhatIsHeldALostEAIsPagedAtOnceSayingSo() async throws {
+        let harness = try DeskHarness()
+        harness.held.fail()
+        let lost = try await harness.critical("ea-heartbeat", subject: "ea-01")
+        #expect(lost.level == 2)
+        let message = try #require(try await harness.messages.first)
+        #expect(message.body.contains("ea-01 lost, and what the EAs hold cannot be read from the records (database is locked)"), "\(message.body)")
+        // A check of something else waits as before.
+        let market = try await harness.critical("market-data")
+        #expect(market.level == 2)
+    }
+
+    @Test func onlyTheRouterAsAServiceIsTheTradePathNotAReadingThatNamesIt() async throws {
+        let harness = try DeskHarness()
+        harness.held.set([Exposure(ea: "ea-01", positions: 1, lots: 0.1, fromReport: true)])
+        let strays = try await harness.desk.checkChanged(harness.check("router-peers"), to: .warning, text: "1 stray peer", subject: "command-router", threshold: "> 0")[0]
+        #expect(strays.level == 2, "a stray peer on a running router is no router down")
+        #expect(try await !harness.timeline(strays.id).contains { $0.contains("down with") })
     }
 }
