@@ -152,7 +152,7 @@ public struct Application: Sendable {
         }
         desk.onQueued { outboxes.withLock { $0 }?.wake() }
         let scheduler: @Sendable () -> Scheduler<ContinuousClock> = {
-            self.scheduler(assembly, records: records, library: library, launcher: launcher, inFleet: lease != nil)
+            self.scheduler(assembly, records: records, library: library, launcher: launcher, inFleet: lease != nil, missed: MissedFireIncidents(desk: desk))
         }
         // The duties only a fleet's leader does, made anew each time this engine leads.
         // Incident climbs run on every engine: each climbs its own incidents (it reads their
@@ -208,7 +208,10 @@ public struct Application: Sendable {
     /// The scheduler of the schedules folder, starting runs through the engine's launcher.
     /// Problems are logged, not fatal: the flows matter more than a mistyped schedule.
     /// `inFleet`: it stops when its engine stops leading, and leaves its runs to finish then.
-    func scheduler(_ assembly: Assembly, records: Records, library: RunbookLibrary, launcher: RunLauncher, inFleet: Bool = false) -> Scheduler<ContinuousClock> {
+    /// `missed`: told of fires that will not run (an incident each).
+    func scheduler(
+        _ assembly: Assembly, records: Records, library: RunbookLibrary, launcher: RunLauncher, inFleet: Bool = false, missed: (any MissedFireAlerts)? = nil
+    ) -> Scheduler<ContinuousClock> {
         let logger = Logger(label: "runbook.scheduler")
         let schedules = assembly.schedules()
         let mismatched = schedules.problems(against: library)
@@ -222,7 +225,7 @@ public struct Application: Sendable {
         logger.info("\(usable.count) schedule(s) from \(assembly.config.schedulesDirectory)")
         return Scheduler(
             schedules: usable, market: assembly.config.market, state: records.schedule, starter: launcher, clock: ContinuousClock(),
-            leavesRunsWhenCancelled: inFleet, logger: logger
+            leavesRunsWhenCancelled: inFleet, missed: missed, logger: logger
         )
     }
 

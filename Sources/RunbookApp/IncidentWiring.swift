@@ -1,7 +1,30 @@
+import Foundation
 import Logging
 import RunbookEngine
 import RunbookEscalation
+import RunbookScheduler
 import Synchronization
+
+/// Fires of a schedule that will not run open the schedule's incident; its next run resolves it.
+struct MissedFireIncidents: MissedFireAlerts {
+    let desk: IncidentDesk
+
+    func fireMissed(schedule: String, runbook: String, dueAt: [Date], reason: String) async {
+        do {
+            try await desk.scheduleMissed(schedule, runbook: runbook, dueAt: dueAt, reason: reason)
+        } catch {
+            desk.logger.error("cannot record the incident of schedule \(schedule)'s missed fire: \(error)")
+        }
+    }
+
+    func fireStarted(schedule: String, dueAt: Date) async {
+        do {
+            try await desk.scheduleRan(schedule, dueAt: dueAt)
+        } catch {
+            desk.logger.error("cannot resolve the incident of schedule \(schedule): \(error)")
+        }
+    }
+}
 
 /// The supervisors' state changes, told to the incident desk in the order they happened: a
 /// service that gave up opens an incident, one running again resolves it. A supervisor reports

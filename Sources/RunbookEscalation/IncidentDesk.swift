@@ -157,6 +157,21 @@ public final class IncidentDesk: Sendable {
         }
     }
 
+    /// Fires of a schedule that will not run (the engine was down past the catch-up window, a run
+    /// still going at the next fire, a runbook that cannot start): the schedule's incident opens
+    /// at level 2, so that silence about a job never means it ran.
+    @discardableResult
+    public func scheduleMissed(_ schedule: String, runbook: String, dueAt: [Date], reason: String) async throws -> Incident {
+        let times = dueAt.prefix(3).map(Self.stamp).joined(separator: ", ") + (dueAt.count > 3 ? " and \(dueAt.count - 3) more" : "")
+        let title = "schedule \(schedule) (\(runbook)): the fire at \(times) did not run: \(reason)"
+        return try await raise(key: "schedule:\(schedule)", check: nil, subject: schedule, title: title, severity: .warning, level: 2, actor: "scheduler", detail: title)
+    }
+
+    /// A fire of the schedule started its run: its missed-fire incident is over.
+    public func scheduleRan(_ schedule: String, dueAt: Date) async throws {
+        _ = try await resolve(where: { $0.key == "schedule:\(schedule)" }, actor: "scheduler", detail: "schedule \(schedule) ran again (the fire at \(Self.stamp(dueAt)))")
+    }
+
     /// A person took the incident: no more notifications of it until it resolves (a new
     /// incident of the same key notifies again).
     @discardableResult

@@ -31,3 +31,12 @@ extension RunLauncher.Launched: ScheduledRun {
         _ = await report
     }
 }
+
+/// Told of fires that will not run and of fires whose run started: a missed fire is an
+/// incident until the schedule runs again.
+public protocol MissedFireAlerts: Sendable {
+    /// Fires of `schedule` (oldest first) that will not run, and why.
+    func fireMissed(schedule: String, runbook: String, dueAt: [Date], reason: String) async
+    /// A fire of `schedule` started its run.
+    func fireStarted(schedule: String, dueAt: Date) async
+}

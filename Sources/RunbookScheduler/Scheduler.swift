@@ -45,13 +45,17 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
     private var lanes: [String: Lane] = [:]
     private var stopping = false
     private let leavesRunsWhenCancelled: Bool
+    private let missed: (any MissedFireAlerts)?
+    /// The last alert handed over: each next one waits for it, so they arrive in order.
+    private var alertsTail: Task<Void, Never>?
 
     /// `jitter` picks a fire's delay up to the schedule's `jitter`; random by default.
     public init(
         schedules: [Schedule], market: MarketCalendar, state: any SchedulerStateStore, starter: any ScheduledRunStarter, clock: C,
         now: @escaping @Sendable () -> Date = Date.init, jitter: @escaping @Sendable (Duration) -> Duration = Scheduler.randomJitter,
-        settings: Settings = Settings(), leavesRunsWhenCancelled: Bool = false, logger: Logger
+        settings: Settings = Settings(), leavesRunsWhenCancelled: Bool = false, missed: (any MissedFireAlerts)? = nil, logger: Logger
     ) {
+        self.missed = missed
         self.leavesRunsWhenCancelled = leavesRunsWhenCancelled
         self.state = state
         self.starter = starter
@@ -206,6 +210,9 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         let due = lane.times.fires(after: from, through: current)
         if next <= from {
             logger.warning("fires since \(Self.text(next)) are older than catch_up_window and do not run", metadata: metadata)
+            if due.isEmpty {
+                tellMissed(schedule, [next], "the engine was not running then, and fires since are older than catch_up_window (\(DurationText.format(schedule.catchUpWindow)))")
+            }
         }
         guard let last = due.last else {
             lanes[name]?.handledThrough = current
@@ -232,6 +239,10 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         if !decision.passedOver.isEmpty {
             let times = decision.passedOver.map(Self.text).joined(separator: ", ")
             logger.warning("missed fire(s) at \(times) do not run (catch_up: \(schedule.catchUp.rawValue))", metadata: metadata)
+            // Caught up by a later fire's run (catch_up: latest), the job did run.
+            if decision.run.isEmpty {
+                tellMissed(schedule, decision.passedOver, "the engine was not running (or the clock jumped) then, and catch_up: \(schedule.catchUp.rawValue) does not run it now")
+            }
         }
         guard !decision.run.isEmpty else { return }
         // The mark says the fire is dealt with, so no other engine will run it: one marked here is
@@ -255,12 +266,14 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
         switch lane.schedule.overlap {
         case .skip:
             logger.warning("fire at \(times) skipped: the previous run is still going (overlap: skip)", metadata: metadata)
+            tellMissed(lane.schedule, fires, "the run of the fire before was still going (overlap: skip)")
         case .queue:
             if lane.waiting.isEmpty {
                 lane.waiting = fires
                 logger.info("fire at \(times) waits for the previous run to end (overlap: queue)", metadata: metadata)
             } else {
                 logger.warning("fire at \(times) skipped: a fire already waits for the previous run (overlap: queue)", metadata: metadata)
+                tellMissed(lane.schedule, fires, "a run was still going and a fire already waited for it (overlap: queue)")
             }
         case .replace:
             lane.waiting = fires
@@ -280,6 +293,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
                 lane.running = run
                 lanes[name] = lane
                 logger.info("scheduled run started", metadata: metadata)
+                alert { await $0.fireStarted(schedule: name, dueAt: due) }
                 Task { [weak self] in
                     await run.finished()
                     await self?.runEnded(name)
@@ -287,7 +301,23 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
             } catch {
                 lanes[name] = lane
                 logger.error("scheduled run not started: \(error)", metadata: metadata)
+                tellMissed(lane.schedule, [due], "its run did not start: \(error)")
             }
+        }
+    }
+
+    /// Fires that will not run: told, so that silence about a job never means it ran.
+    private func tellMissed(_ schedule: Schedule, _ fires: [Date], _ reason: String) {
+        guard !fires.isEmpty else { return }
+        alert { await $0.fireMissed(schedule: schedule.name, runbook: schedule.runbook, dueAt: fires, reason: reason) }
+    }
+
+    private func alert(_ body: @escaping @Sendable (any MissedFireAlerts) async -> Void) {
+        guard let missed else { return }
+        let previous = alertsTail
+        alertsTail = Task {
+            await previous?.value
+            await body(missed)
         }
     }
 

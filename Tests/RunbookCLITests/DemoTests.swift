@@ -18,6 +18,12 @@ import Testing
         let engine = try cli.start(["up", "--simulate", "--log-format", "text"])
         defer { if engine.0.isRunning { kill(engine.0.processIdentifier, SIGKILL) } }
         #expect(await eventually { FileManager.default.fileExists(atPath: cli.path("var/tracking/ea-01.jsonl")) }, "the simulated EA writes its tracking file")
+        // Under a full suite's load on two cores the engine and its three simulators take a while to start.
+        let ready = await eventually(within: .seconds(90)) {
+            guard let url = URL(string: "http://127.0.0.1:\(ports.http)/health/ready"), let (_, response) = try? await URLSession.shared.data(from: url) else { return false }
+            return (response as? HTTPURLResponse)?.statusCode == 200
+        }
+        #expect(ready, "the engine answers: \((try? String(contentsOf: engine.2, encoding: .utf8))?.suffix(3000) ?? "")")
         func shell(_ check: String) -> (status: String, text: String) {
             let result = try? cli.run("check", check, "--json")
             let first = (try? JSONSerialization.jsonObject(with: Data((result?.stdout ?? "").utf8)) as? [[String: Any]])?.first
@@ -34,8 +40,8 @@ import Testing
         #expect(["healthy", "idle"].contains(tracking.status), "\(tracking)")
         let signals = shell("signals-per-day")
         #expect(signals.status == "idle" || (signals.status == "unknown" && signals.text.contains("too little to judge")), "\(signals)")
-        #expect(await eventually { await engineStatus("signals-per-day") == signals.status }, "the engine says the same as the shell: \(signals.status)")
-        #expect(await eventually { await engineStatus("tracking-files") == tracking.status })
+        #expect(await eventually(within: .seconds(60)) { await engineStatus("signals-per-day") == signals.status }, "the engine says the same as the shell: \(signals.status)")
+        #expect(await eventually(within: .seconds(60)) { await engineStatus("tracking-files") == tracking.status })
         kill(engine.0.processIdentifier, SIGTERM)
         #expect(try cli.finish(engine).status == 0)
     }

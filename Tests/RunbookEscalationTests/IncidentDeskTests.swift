@@ -361,4 +361,22 @@ final class DeskHarness: Sendable {
         #expect(strays.level == 2, "a stray peer on a running router is no router down")
         #expect(try await !harness.timeline(strays.id).contains { $0.contains("down with") })
     }
+
+    @Test func aMissedScheduledFireOpensAnIncidentAtLevelTwoAndTheNextRunResolvesIt() async throws {
+        let harness = try DeskHarness()
+        let due = Date(timeIntervalSince1970: 1_790_000_000)
+        let missed = try await harness.desk.scheduleMissed("daily-backup", runbook: "daily-backup", dueAt: [due], reason: "the run of the fire before was still going (overlap: skip)")
+        #expect(missed.level == 2 && missed.key == "schedule:daily-backup" && missed.severity == .warning)
+        let message = try #require(try await harness.messages.first)
+        #expect(message.subject.contains("schedule daily-backup (daily-backup): the fire at 2026-09-21T14:13:20Z did not run: the run of the fire before was still going"), "\(message.subject)")
+        // Another miss lands on the same incident.
+        let again = try await harness.desk.scheduleMissed("daily-backup", runbook: "daily-backup", dueAt: [due.addingTimeInterval(86_400)], reason: "x")
+        #expect(again.id == missed.id)
+        try await harness.desk.scheduleRan("daily-backup", dueAt: due.addingTimeInterval(2 * 86_400))
+        #expect(try await harness.records.incidents.incident(missed.id)?.status == .resolved)
+        #expect(try await harness.messages.last?.subject.hasPrefix("RESOLVED") == true, "whoever heard of it hears it ran again")
+        // A schedule that never missed a fire: its runs change nothing.
+        try await harness.desk.scheduleRan("hourly-report", dueAt: due)
+        #expect(try await harness.records.incidents.unresolvedIncidents().isEmpty)
+    }
 }

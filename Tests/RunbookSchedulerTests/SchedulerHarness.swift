@@ -139,11 +139,13 @@ struct SchedulerHarness {
 
     var now: Date { wall.now() }
 
-    func scheduler(_ schedules: [Schedule], state: any SchedulerStateStore, runs: any ScheduledRunStarter, logger: Logger = Logger(label: "test")) -> Scheduler<TestClock<Duration>> {
+    func scheduler(
+        _ schedules: [Schedule], state: any SchedulerStateStore, runs: any ScheduledRunStarter, missed: (any MissedFireAlerts)? = nil, logger: Logger = Logger(label: "test")
+    ) -> Scheduler<TestClock<Duration>> {
         let wall = self.wall
         return Scheduler(
             schedules: schedules, market: MarketCalendar(), state: state, starter: runs, clock: clock, now: { wall.now() },
-            jitter: { $0 }, logger: logger
+            jitter: { $0 }, missed: missed, logger: logger
         )
     }
 
@@ -206,12 +208,12 @@ struct RunningScheduler {
     /// Starts `schedules` at `time`; `missing` runbooks are not in the library.
     init(
         _ schedules: [Schedule], at time: String, marks: [String: Date] = [:], unreadable: Bool = false, missing: Set<String> = [],
-        logger: Logger = Logger(label: "test")
+        missed: (any MissedFireAlerts)? = nil, logger: Logger = Logger(label: "test")
     ) async {
         harness = SchedulerHarness(at: time)
         state = MemoryState(marks, unreadable: unreadable)
         runs = FakeRuns(state: state, missing: missing)
-        task = await harness.start(harness.scheduler(schedules, state: state, runs: runs, logger: logger))
+        task = await harness.start(harness.scheduler(schedules, state: state, runs: runs, missed: missed, logger: logger))
     }
 
     func pass(until time: String) async { await harness.pass(until: time) }
