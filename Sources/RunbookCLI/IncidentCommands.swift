@@ -160,7 +160,7 @@ struct AckCommand: AsyncParsableCommand {
             Console.out("incident \(id) is already resolved (\(before.resolvedAt.map(Timestamp.text) ?? "")); nothing to acknowledge")
             return
         }
-        let incident = try await desk.acknowledge(id, by: Assembly.person(by))
+        let incident = try await desk.acknowledge(id, by: Assembly.person(by) + " (CLI)")
         Console.out("incident \(id) acknowledged by \(incident.acknowledgedBy ?? "?"): quiet until it resolves")
     }
 }
@@ -182,7 +182,7 @@ struct ResolveCommand: AsyncParsableCommand {
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
         let (desk, _) = try await assembly.desk()
-        guard let incident = try await desk.resolve(id, by: Assembly.person(by)) else {
+        guard let incident = try await desk.resolve(id, by: Assembly.person(by) + " (CLI)") else {
             Console.error("error: no open incident \(id): `runbook incidents` lists the open ones")
             throw ExitStatus.usage.code
         }
@@ -225,7 +225,7 @@ struct SilenceCommand: AsyncParsableCommand {
         }
         let (desk, _) = try await assembly.desk()
         let until = Date().addingTimeInterval(DurationText.parse(duration)!.seconds)
-        let silence = try await desk.silence(check: check, until: until, reason: reason, by: Assembly.person(by))
+        let silence = try await desk.silence(check: check, until: until, reason: reason, by: Assembly.person(by) + " (CLI)")
         Console.out("\(check) silenced until \(Timestamp.text(silence.until)) by \(silence.by): \(reason)")
     }
 }
@@ -322,7 +322,7 @@ struct ResetCommand: AsyncParsableCommand {
             Console.error("error: a reset restarts every service and clears the command queue; `runbook run \(runbook) --dry-run` shows its plan. Run again with --confirm")
             throw ExitStatus.usage.code
         }
-        let person = Assembly.person(by)
+        let person = Assembly.person(by) + " (CLI)"
         try await desk.reset(id, by: person)
         Console.out("incident \(id) at level 4, confirmed by \(person): running \(runbook)")
         let report = await RunCommand.execute(recovery, params: [:], assembly: assembly, library: library, records: records, progress: true)

@@ -256,7 +256,7 @@ document.addEventListener("click", async (event) => {
   } else if (data.ack) {
     $("incident-error").textContent = "acknowledging #" + data.ack + "…";
     try {
-      const incident = await api("POST", "/api/incidents/" + encodeURIComponent(data.ack) + "/acknowledge", personBox.value ? {by: personBox.value} : undefined);
+      const incident = await api("POST", "/api/incidents/" + encodeURIComponent(data.ack) + "/acknowledge", personBox.value ? {by: personBox.value, via: "dashboard"} : {via: "dashboard"});
       $("incident-error").textContent = "";
       // Shown at once; the next poll confirms it from the records.
       renderIncidents({incidents: (lastData.incidents || []).map((i) => i.id === incident.id ? incident : i)});

@@ -52,12 +52,13 @@ extension RunbookHTTPServer {
         routes.on(.post, "/api/incidents/:id/acknowledge") { request, context in
             try await withDesk { desk in
                 let id = try Self.incidentID(context)
-                let body = try await Self.fields(request, allowed: ["by"], example: #"{"by": "YOUR NAME"} (or no body)"#)
+                let body = try await Self.fields(request, allowed: ["by", "via"], example: #"{"by": "YOUR NAME"} (or no body)"#)
+                let actor = try Self.actor(body)
                 guard let before = try await desk.store.incident(id) else { return JSON.error(.notFound, "no incident \(id) in the records") }
                 if before.status == .resolved {
                     return JSON.error(.conflict, "incident \(id) is already resolved; nothing to acknowledge")
                 }
-                let acknowledged = try await desk.acknowledge(id, by: body["by"] ?? "api")
+                let acknowledged = try await desk.acknowledge(id, by: actor)
                 // Resolved between the read above and the acknowledgement.
                 if acknowledged.status == .resolved {
                     return JSON.error(.conflict, "incident \(id) is already resolved; nothing to acknowledge")
@@ -74,7 +75,8 @@ extension RunbookHTTPServer {
         routes.on(.post, "/api/silences") { request, _ in
             try await withDesk { desk in
                 let example = #"{"check": "NAME", "for": "2h", "reason": "WHY", "by": "YOUR NAME"}"#
-                let body = try await Self.fields(request, allowed: ["check", "for", "reason", "by"], example: example)
+                let body = try await Self.fields(request, allowed: ["check", "for", "reason", "by", "via"], example: example)
+                let actor = try Self.actor(body)
                 guard let check = body["check"], let length = body["for"], let reason = body["reason"] else {
                     return JSON.error(.badRequest, "check, for and reason are required: send \(example)")
                 }
@@ -86,7 +88,7 @@ extension RunbookHTTPServer {
                     return JSON.error(.notFound, "no check named '\(check)'\(Suggestion.hint(for: check, in: names)); GET /api/checks lists them")
                 }
                 let until = Date().addingTimeInterval(duration.seconds)
-                return JSON.response(try await desk.silence(check: check, until: until, reason: reason, by: body["by"] ?? "api"), status: .created)
+                return JSON.response(try await desk.silence(check: check, until: until, reason: reason, by: actor), status: .created)
             }
         }
     }
@@ -119,6 +121,15 @@ extension RunbookHTTPServer {
 
     /// A body of text fields among `allowed`; an empty body is no fields. Blank values count as
     /// missing.
+    /// Who acted and how, for the incident's timeline: `maria (API)`, `maria (dashboard)`, or
+    /// the way alone when no name was given.
+    static func actor(_ body: [String: String]) throws -> String {
+        let via = body["via"] ?? "api"
+        guard via == "api" || via == "dashboard" else { throw BadRequest(message: "via is api or dashboard, not '\(via)'") }
+        let how = via == "api" ? "API" : "dashboard"
+        return body["by"].map { "\($0) (\(how))" } ?? how
+    }
+
     static func fields(_ request: Request, allowed: Set<String>, example: String) async throws -> [String: String] {
         let data = Data(buffer: try await request.body.collect(upTo: 16 * 1024))
         if data.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return [:] }

@@ -183,14 +183,14 @@ import Testing
         // A wrong token: the page says so and nothing changes.
         #expect((page["wrong_token_error"] as? String)?.contains("token") == true, "\(page)")
         #expect(page["status_after_wrong_token"] as? String == "open")
-        #expect(page["shown_after"] as? String == "acknowledged by maria", "\(page)")
+        #expect(page["shown_after"] as? String == "acknowledged by maria (dashboard)", "\(page)")
         #expect(page["buttons_after"] as? Int == 0)
 
         // In the records, as `runbook incident` reads them from another process.
         let stored = try cli.run("incident", String(id), "--json").json
-        #expect(stored["status"] as? String == "acknowledged" && stored["acknowledged_by"] as? String == "maria", "\(stored)")
+        #expect(stored["status"] as? String == "acknowledged" && stored["acknowledged_by"] as? String == "maria (dashboard)", "\(stored)")
         let timeline = stored["timeline"] as? [[String: Any]] ?? []
-        #expect(timeline.contains { $0["kind"] as? String == "acknowledged" && $0["actor"] as? String == "maria" })
+        #expect(timeline.contains { $0["kind"] as? String == "acknowledged" && $0["actor"] as? String == "maria (dashboard)" })
     }
 
     @Test func anHTTPPortInUseStopsTheStartAndNamesThePort() async throws {

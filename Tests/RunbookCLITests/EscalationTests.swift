@@ -78,7 +78,7 @@ import Testing
         // Acknowledged from another process before the 12 s climb (a busy machine needs seconds to
         // see the message and start two commands): no level 3, even well after the climb time.
         let ack = try cli.run("ack", "1", "--by", "maria")
-        #expect(ack.status == 0 && ack.stdout.contains("acknowledged by maria"), "\(ack.stdout)\(ack.stderr)")
+        #expect(ack.status == 0 && ack.stdout.contains("acknowledged by maria (CLI)"), "\(ack.stdout)\(ack.stderr)")
         let times = ISO8601DateFormatter()
         times.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let raised = try #require((incident["level_at"] as? String).flatMap { times.date(from: $0) }, "\(incident)")

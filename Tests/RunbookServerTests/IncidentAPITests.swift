@@ -26,7 +26,7 @@ import Testing
             }
             try await client.execute(uri: "/api/incidents/\(opened.id)/acknowledge", method: .post, headers: Self.auth, body: ByteBuffer(string: #"{"by": "maria"}"#)) { response in
                 #expect(response.status == .ok)
-                #expect(response.json["status"] as? String == "acknowledged" && response.json["acknowledged_by"] as? String == "maria")
+                #expect(response.json["status"] as? String == "acknowledged" && response.json["acknowledged_by"] as? String == "maria (API)")
             }
             try await client.execute(uri: "/api/incidents/\(opened.id)", method: .get) { response in
                 let incident = response.json["incident"] as? [String: Any] ?? [:]
@@ -43,7 +43,7 @@ import Testing
         }
         // In the records, where `runbook incidents` and the engine read it.
         let stored = try #require(try await fixture.records.incidents.incident(opened.id))
-        #expect(stored.status == .acknowledged && stored.acknowledgedBy == "maria")
+        #expect(stored.status == .acknowledged && stored.acknowledgedBy == "maria (API)", "who, and how")
     }
 
     @Test func acknowledgingWithNoBodyNamesTheAPIAndUnknownOrResolvedIncidentsAreRefused() async throws {
@@ -51,7 +51,7 @@ import Testing
         let opened = try await fixture.open()
         try await server(fixture).application().test(.router) { client in
             try await client.execute(uri: "/api/incidents/\(opened.id)/acknowledge", method: .post, headers: Self.auth) { response in
-                #expect(response.status == .ok && response.json["acknowledged_by"] as? String == "api")
+                #expect(response.status == .ok && response.json["acknowledged_by"] as? String == "API")
             }
             try await client.execute(uri: "/api/incidents/99/acknowledge", method: .post, headers: Self.auth) { response in
                 #expect(response.status == .notFound)
@@ -84,7 +84,7 @@ import Testing
             let body = ByteBuffer(string: #"{"check": "market-data", "for": "2h", "reason": "broker maintenance", "by": "maria"}"#)
             try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: body) { response in
                 #expect(response.status == .created)
-                #expect(response.json["check"] as? String == "market-data" && response.json["by"] as? String == "maria")
+                #expect(response.json["check"] as? String == "market-data" && response.json["by"] as? String == "maria (API)")
             }
             try await client.execute(uri: "/api/silences", method: .get) { response in
                 let listed = response.json["silences"] as? [[String: Any]] ?? []
