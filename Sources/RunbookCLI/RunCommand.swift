@@ -72,7 +72,10 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs `runbook` in this process, printing its progress, with steps that reach the running
     /// `runbook up` (restart, check, probe) and the records' incidents and outbox (escalate,
     /// notify). Ctrl-C cancels it.
-    static func execute(_ runbook: Runbook, params: [String: Value], assembly: Assembly, library: RunbookLibrary, records: Records, progress: Bool) async -> RunReport {
+    static func execute(
+        _ runbook: Runbook, params: [String: Value], assembly: Assembly, library: RunbookLibrary, records: Records, progress: Bool,
+        trigger: Trigger = .manual, origin: RunOrigin? = nil, resume: ResumePoint? = nil
+    ) async -> RunReport {
         let observer: ProgressPrinter? = progress ? ProgressPrinter(live: Console.isTerminal) : nil
         let folder = assembly.config.checksDirectory
         let checks = CheckBook(
@@ -81,7 +84,7 @@ struct RunCommand: AsyncParsableCommand {
         )
         let services = assembly.stepServices(records: records, checks: checks)
         let executor = assembly.executor(recorder: records.runs, library: library, observer: observer, services: services)
-        let task = Task { await executor.run(runbook, params: params, trigger: .manual) }
+        let task = Task { await executor.run(runbook, params: params, trigger: trigger, origin: origin, resume: resume) }
         let cancellation = SignalCancellation(cancelling: task)
         let report = await task.value
         withExtendedLifetime(cancellation) {}

@@ -54,7 +54,9 @@ struct ShowCommand: AsyncParsableCommand {
         }
         if let error = record.error { Console.out("  error: \(error)") }
         for step in steps {
-            Console.out("  \(step.id) [\(step.primitive)]: \(step.attempts.last?.status ?? "unknown")")
+            // A step a resumed run carried over says so: `succeeded in run 12; not run again`.
+            let carried = step.attempts.first { $0.attempt == 0 && !$0.output.isEmpty }.map { " (\($0.output))" } ?? ""
+            Console.out("  \(step.id) [\(step.primitive)]: \(step.attempts.last?.status ?? "unknown")\(carried)")
             for attempt in step.attempts where attempt.attempt > 0 {
                 var line = "    attempt \(attempt.attempt): \(attempt.status)"
                 if let duration = attempt.durationMs { line += " in \(Elapsed.text(milliseconds: duration))" }

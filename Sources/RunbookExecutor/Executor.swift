@@ -40,16 +40,16 @@ public struct Executor: Sendable {
     /// run's id once the run is in the records (or 0 when it could not be recorded).
     public func run(
         _ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin? = nil, parentRunID: Int64? = nil,
-        recorded: (@Sendable (Int64) -> Void)? = nil
+        resume: ResumePoint? = nil, recorded: (@Sendable (Int64) -> Void)? = nil
     ) async -> RunReport {
-        await run(runbook, params: params, trigger: trigger, origin: origin, parentRunID: parentRunID, secrets: Secrets.forRun(), recorded: recorded)
+        await run(runbook, params: params, trigger: trigger, origin: origin, parentRunID: parentRunID, secrets: Secrets.forRun(), resume: resume, recorded: recorded)
     }
 
     /// A run whose records, log and messages mask `secrets` (a parent run's, which its child
     /// runs share) with the runbook's secret parameters added.
     private func run(
         _ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin?, parentRunID: Int64?, secrets: Secrets,
-        recorded: (@Sendable (Int64) -> Void)?
+        resume: ResumePoint? = nil, recorded: (@Sendable (Int64) -> Void)?
     ) async -> RunReport {
         secrets.addSecretParams(of: runbook, params)
         let logger = MaskingLogHandler.logger(self.logger, masking: secrets)
@@ -78,6 +78,24 @@ public struct Executor: Sendable {
         var pending: FinishedAttempt?
 
         for (index, step) in runbook.steps.enumerated() {
+            // Resumed: the steps the earlier run got through are not run again; what they gave
+            // is what the steps after them see.
+            if let resume, index < resume.startIndex {
+                let done = resume.done[step.id] ?? ResumePoint.Done(status: .skipped, outputs: [:])
+                state.statuses[step.id] = done.status
+                state.outputs[step.id] = done.outputs
+                let note = "\(done.status.rawValue) in run \(resume.fromRun); not run again"
+                await record("carry step \(step.id)") {
+                    let id = try await recorder.startAttempt(
+                        AttemptStart(runID: runID, stepIndex: index, stepID: step.id, primitive: step.primitive, attempt: 0, startedAt: Date()), completing: pending
+                    )
+                    pending = FinishedAttempt(id: id, outcome: AttemptOutcome(
+                        status: done.status, finishedAt: Date(), duration: .zero, output: note, outputs: Value.recorded(secrets.masking(done.outputs))
+                    ))
+                }
+                reports.append(StepReport(id: step.id, status: done.status, attempts: 0, duration: .zero, output: note))
+                continue
+            }
             if Task.isCancelled {
                 status = .cancelled
                 runError = "cancelled before step '\(step.id)'"
@@ -216,7 +234,10 @@ public struct Executor: Sendable {
             do {
                 let result = try await attemptWithTimeout(primitive, context: context, timeout: step.timeout)
                 outputs = result.outputs
-                outcome = AttemptOutcome(status: .succeeded, finishedAt: Date(), duration: attemptClock(), exitCode: result.exitCode, output: bounded(secrets.mask(result.output)))
+                outcome = AttemptOutcome(
+                    status: .succeeded, finishedAt: Date(), duration: attemptClock(), exitCode: result.exitCode, output: bounded(secrets.mask(result.output)),
+                    outputs: Value.recorded(secrets.masking(outputs))
+                )
             } catch let failure as StepFailure {
                 outputs = failure.outputs
                 let status: StepStatus = Task.isCancelled ? .cancelled : .failed

@@ -77,11 +77,14 @@ public struct AttemptRecord: Codable, Sendable {
     public var exitCode: Int?
     public var output: String
     public var error: String?
+    /// The step's outputs as recorded (`Value.outputs(recorded:)` reads them); nil for none.
+    public var outputs: String?
 
     public init(
         id: Int64, runId: Int64, stepIndex: Int, stepId: String, primitive: String, attempt: Int, startedAt: Date, finishedAt: Date?,
-        durationMs: Double?, status: String, exitCode: Int?, output: String, error: String?
+        durationMs: Double?, status: String, exitCode: Int?, output: String, error: String?, outputs: String? = nil
     ) {
+        self.outputs = outputs
         self.id = id
         self.runId = runId
         self.stepIndex = stepIndex

@@ -28,6 +28,8 @@ public struct FinishedAttempt: Sendable {
 
 public enum Trigger: String, Sendable, CaseIterable {
     case manual, schedule, check, api, runbook
+    /// `runbook resume`: a failed or interrupted run started again where it stopped.
+    case resume
 }
 
 
@@ -97,14 +99,17 @@ public struct AttemptOutcome: Sendable {
     public var exitCode: Int32?
     public var output: String
     public var error: String?
+    /// The step's outputs (secrets masked) as `Value.recorded` writes them; nil for none.
+    public var outputs: String?
 
-    public init(status: StepStatus, finishedAt: Date, duration: Duration, exitCode: Int32? = nil, output: String = "", error: String? = nil) {
+    public init(status: StepStatus, finishedAt: Date, duration: Duration, exitCode: Int32? = nil, output: String = "", error: String? = nil, outputs: String? = nil) {
         self.status = status
         self.finishedAt = finishedAt
         self.duration = duration
         self.exitCode = exitCode
         self.output = output
         self.error = error
+        self.outputs = outputs
     }
 }
 
@@ -119,5 +124,30 @@ public struct RunOutcome: Sendable {
         self.finishedAt = finishedAt
         self.escalationLevel = escalationLevel
         self.error = error
+    }
+}
+
+/// Where `runbook resume` starts a run again: at `startIndex`, the first step of the earlier run
+/// that did not succeed, with what the steps before it did and gave.
+public struct ResumePoint: Sendable {
+    public struct Done: Sendable, Equatable {
+        public var status: StepStatus
+        public var outputs: [String: Value]
+
+        public init(status: StepStatus, outputs: [String: Value]) {
+            self.status = status
+            self.outputs = outputs
+        }
+    }
+
+    public var fromRun: Int64
+    public var startIndex: Int
+    /// By step id.
+    public var done: [String: Done]
+
+    public init(fromRun: Int64, startIndex: Int, done: [String: Done]) {
+        self.fromRun = fromRun
+        self.startIndex = startIndex
+        self.done = done
     }
 }

@@ -47,3 +47,19 @@ extension Secrets {
         }
     }
 }
+
+extension Secrets {
+    /// Outputs with every secret in their text masked, for the records.
+    func masking(_ outputs: [String: Value]) -> [String: Value] {
+        outputs.mapValues(masking)
+    }
+
+    private func masking(_ value: Value) -> Value {
+        switch value {
+        case .string(let text): .string(mask(text))
+        case .list(let items): .list(items.map(masking))
+        case .map(let entries): .map(entries.mapValues(masking))
+        default: value
+        }
+    }
+}

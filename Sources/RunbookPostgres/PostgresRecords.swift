@@ -171,6 +171,8 @@ public final class PostgresRecords: Sendable {
             );
             CREATE INDEX unmatched_answers_by_time ON unmatched_answers (engine, received_at)
             """),
+        // A step's outputs, for `runbook resume` to give the steps after it.
+        ("v6: step outputs", "ALTER TABLE step_attempts ADD COLUMN outputs text"),
     ]
 }
 

@@ -40,7 +40,8 @@ public final class PostgresRunRecorder: RunRecorder, RunHistory, Sendable {
             try await connection.row("""
                 WITH finished AS (
                     UPDATE step_attempts SET finished_at = \(Stamp(ended.finishedAt)), duration_ms = \(Double(ended.duration.milliseconds)),
-                        status = \(ended.status.rawValue), exit_code = \(ended.exitCode.map { Int($0) }), output = \(ended.output), error = \(ended.error)
+                        status = \(ended.status.rawValue), exit_code = \(ended.exitCode.map { Int($0) }), output = \(ended.output), error = \(ended.error),
+                        outputs = \(ended.outputs)
                     WHERE id = \(done.id)
                 )
                 INSERT INTO step_attempts (run_id, step_index, step_id, primitive, attempt, started_at, finished_at, duration_ms, status)
@@ -71,7 +72,8 @@ public final class PostgresRunRecorder: RunRecorder, RunHistory, Sendable {
             try await connection.sql("""
                 WITH finished AS (
                     UPDATE step_attempts SET finished_at = \(Stamp(ended.finishedAt)), duration_ms = \(Double(ended.duration.milliseconds)),
-                        status = \(ended.status.rawValue), exit_code = \(ended.exitCode.map { Int($0) }), output = \(ended.output), error = \(ended.error)
+                        status = \(ended.status.rawValue), exit_code = \(ended.exitCode.map { Int($0) }), output = \(ended.output), error = \(ended.error),
+                        outputs = \(ended.outputs)
                     WHERE id = \(done.id)
                 )
                 UPDATE runs SET finished_at = \(Stamp(run.finishedAt)), status = \(run.status.rawValue), escalation_level = \(run.escalationLevel), error = \(run.error)
@@ -158,7 +160,8 @@ public final class PostgresRunRecorder: RunRecorder, RunHistory, Sendable {
         AttemptRecord(
             id: try row("id"), runId: try row("run_id"), stepIndex: try row("step_index"), stepId: try row("step_id"), primitive: try row("primitive"),
             attempt: try row("attempt"), startedAt: try row.date("started_at"), finishedAt: try row.date(optional: "finished_at"),
-            durationMs: try row("duration_ms"), status: try row("status"), exitCode: try row("exit_code"), output: try row("output"), error: try row("error")
+            durationMs: try row("duration_ms"), status: try row("status"), exitCode: try row("exit_code"), output: try row("output"), error: try row("error"),
+            outputs: try row("outputs")
         )
     }
 }

@@ -54,6 +54,10 @@ public final class SQLiteRunRecorder: RunRecorder, RunHistory, RecordsMigrations
             }
             try db.create(index: "runs_by_source", on: "runs", columns: ["trigger_source", "started_at"])
         }
+        // A step's outputs, for `runbook resume` to give the steps after it.
+        migrator.registerMigration("v9: step outputs") { db in
+            try db.alter(table: "step_attempts") { t in t.add(column: "outputs", .text) }
+        }
         return migrator
     }
 
@@ -115,10 +119,10 @@ public final class SQLiteRunRecorder: RunRecorder, RunHistory, RecordsMigrations
 
     private static func finish(_ finished: FinishedAttempt, in db: Database) throws {
         let outcome = finished.outcome
-        try db.cachedStatement(sql: "UPDATE step_attempts SET finished_at = ?, duration_ms = ?, status = ?, exit_code = ?, output = ?, error = ? WHERE id = ?")
+        try db.cachedStatement(sql: "UPDATE step_attempts SET finished_at = ?, duration_ms = ?, status = ?, exit_code = ?, output = ?, error = ?, outputs = ? WHERE id = ?")
             .execute(arguments: [
                 RecordTime.text(outcome.finishedAt), Double(outcome.duration.milliseconds), outcome.status.rawValue,
-                outcome.exitCode.map { Int($0) }, outcome.output, outcome.error, finished.id,
+                outcome.exitCode.map { Int($0) }, outcome.output, outcome.error, outcome.outputs, finished.id,
             ])
     }
 

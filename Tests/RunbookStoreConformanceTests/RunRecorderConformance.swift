@@ -1,6 +1,7 @@
 import Foundation
 import RunbookCore
 import RunbookExecutor
+import RunbookModel
 import Testing
 
 /// What every RunRecorder and RunHistory must do, whatever keeps the records.
@@ -10,6 +11,26 @@ import Testing
             runbook: runbook, contentHash: "hash-\(runbook)", trigger: trigger, origin: origin, params: ["symbol": "EURUSD", "lots": "0.1"],
             parentRunID: parent, startedAt: At.seconds(offset)
         ))
+    }
+
+    @Test(arguments: RecordsBackend.allCases)
+    func aStepsOutputsAreKeptForAResumeDurationsAndAll(_ backend: RecordsBackend) async throws {
+        let place = try await RecordsPlace(backend)
+        defer { place.remove() }
+        let runs = try await place.open().runs
+        let id = try await start(runs, "deploy", trigger: .resume, origin: RunOrigin(source: "run 7"))
+        let outputs: [String: Value] = ["token": .string("tok-1"), "free_mb": .number(512), "ok": .bool(true), "waited": .duration(.seconds(90)), "tags": .list([.string("a")])]
+        let first = try await runs.startAttempt(AttemptStart(runID: id, stepIndex: 0, stepID: "prepare", primitive: "shell", attempt: 1, startedAt: At.seconds(1)), completing: nil)
+        // Written with the next call, as a step's end travels.
+        _ = try await runs.startAttempt(
+            AttemptStart(runID: id, stepIndex: 1, stepID: "act", primitive: "shell", attempt: 1, startedAt: At.seconds(2)),
+            completing: FinishedAttempt(id: first, outcome: AttemptOutcome(status: .succeeded, finishedAt: At.seconds(2), duration: .seconds(1), outputs: Value.recorded(outputs)))
+        )
+        let attempts = try await runs.attempts(runID: id)
+        #expect(attempts.first?.outputs.flatMap(Value.outputs(recorded:)) == outputs)
+        #expect(attempts.last?.outputs == nil && attempts.last?.status == "running", "no end yet: a resume names it")
+        let run = try #require(try await runs.run(id: id))
+        #expect(run.trigger == "resume" && run.triggerSource == "run 7")
     }
 
     @Test(arguments: RecordsBackend.allCases)

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import RunbookApp
+import RunbookCore
+import RunbookExecutor
+import RunbookModel
+
+/// `runbook resume RUN`: a failed, cancelled or interrupted run started again from its first
+/// step that did not succeed, as a new run linked to it.
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Run a failed, cancelled or interrupted run again from its first step that did not succeed, with what the steps before it gave.",
+        discussion: """
+            A new run (trigger resume, linked to RUN in `runbook show`) with RUN's parameters; the steps that succeeded are not run again, \
+            and the steps after them see their recorded outputs. A step that was acting when its process stopped (a kill or a crash) may \
+            already have acted: it is named, and it runs again only with --confirm. Exit codes: 0 succeeded, 1 failed, 2 refused, 130 cancelled.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The run's id (see `runbook history`).")
+    var run: Int64
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("A parameter to give anew, as NAME=VALUE (a secret one must be); repeat for more.", valueName: "NAME=VALUE"))
+    var params: [String] = []
+
+    @Flag(help: "Run again a step that was acting when its process stopped, and confirm a runbook that requires it.")
+    var confirm = false
+
+    func run() async throws {
+        let assembly = Assembly(config: try global.engineConfig())
+        let library = assembly.library()
+        let records = try await assembly.records()
+        guard let old = try await records.runs.run(id: run) else {
+            Console.error("error: no run \(run) in the records: `runbook history` lists them")
+            throw ExitStatus.usage.code
+        }
+        guard ["failed", "cancelled", "interrupted"].contains(old.status) else {
+            Console.error("error: run \(run) is \(old.status): only a failed, cancelled or interrupted run is resumed")
+            throw ExitStatus.usage.code
+        }
+        let runbook: Runbook
+        do {
+            runbook = try library.resolve(old.runbook)
+        } catch {
+            Console.lookupFailed(error)
+            throw ExitStatus.usage.code
+        }
+        if runbook.contentHash != old.contentHash {
+            Console.error("warning: runbook '\(runbook.name)' changed since run \(run); its steps are matched by id")
+        }
+        let point: ResumePoint
+        do {
+            point = try Self.resumePoint(of: old, attempts: try await records.runs.attempts(runID: run), runbook: runbook, confirmed: confirm)
+        } catch let refusal as Refusal {
+            Console.error("error: \(refusal.description)")
+            throw ExitStatus.usage.code
+        }
+        let values: [String: Value]
+        do {
+            var given = old.parameters
+            let anew = try ParamBinding.parse(params)
+            for (name, value) in anew { given[name] = value }
+            // A secret was recorded masked: it must be given again.
+            if let secret = runbook.params.first(where: { $0.secret && given[$0.name] == Secrets.mask && anew[$0.name] == nil }) {
+                Console.error("error: parameter '\(secret.name)' of run \(run) is secret and was not recorded: give it again with --param \(secret.name)=VALUE")
+                throw ExitStatus.usage.code
+            }
+            values = try ParamBinding.bind(given, to: runbook)
+        } catch let failure as ParamBinding.Failure {
+            Console.error("error: \(failure.description)")
+            throw ExitStatus.usage.code
+        }
+        if runbook.requiresConfirmation, !confirm {
+            Console.error("error: runbook '\(runbook.name)' requires a person's confirmation (it acts on the whole engine): resume with --confirm")
+            throw ExitStatus.usage.code
+        }
+        let step = runbook.steps[point.startIndex]
+        Console.out("resuming run \(run) of \(runbook.name) from step '\(step.id)' (\(point.startIndex) step(s) done before it)")
+        let report = await RunCommand.execute(
+            runbook, params: values, assembly: assembly, library: library, records: records, progress: true,
+            trigger: .resume, origin: RunOrigin(source: "run \(run)"), resume: point
+        )
+        Console.out("run \(report.runID) (resumes run \(run)) \(report.status.rawValue)" + (report.error.map { ": \($0)" } ?? ""))
+        switch report.status {
+        case .succeeded: return
+        case .cancelled: throw ExitStatus.cancelled.code
+        default: throw ExitStatus.failed.code
+        }
+    }
+
+    struct Refusal: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The first step of `runbook` that did not succeed in the earlier run, with what the steps
+    /// before it did and gave. A step whose start is recorded without an end was acting when its
+    /// process stopped: it is refused unless `confirmed`.
+    static func resumePoint(of old: RunRecord, attempts: [AttemptRecord], runbook: Runbook, confirmed: Bool) throws -> ResumePoint {
+        var last: [String: AttemptRecord] = [:]
+        for attempt in attempts where (last[attempt.stepId].map { ($0.attempt, $0.id) < (attempt.attempt, attempt.id) } ?? true) {
+            last[attempt.stepId] = attempt
+        }
+        var done: [String: ResumePoint.Done] = [:]
+        for (index, step) in runbook.steps.enumerated() {
+            guard let attempt = last[step.id] else {
+                return ResumePoint(fromRun: old.id, startIndex: index, done: done)
+            }
+            if let status = StepStatus(rawValue: attempt.status), status == .succeeded || status == .skipped {
+                done[step.id] = ResumePoint.Done(status: status, outputs: attempt.outputs.flatMap(Value.outputs(recorded:)) ?? [:])
+                continue
+            }
+            if (attempt.status == "interrupted" || attempt.status == "running"), !confirmed {
+                throw Refusal(description: """
+                    step '\(step.id)' (\(step.primitive)) of run \(old.id) was acting when its process stopped: it started at \
+                    \(Timestamp.text(attempt.startedAt)) and never ended, so it may already have acted. Check what it did, then \
+                    resume with --confirm to run it again
+                    """)
+            }
+            return ResumePoint(fromRun: old.id, startIndex: index, done: done)
+        }
+        throw Refusal(description: "every step of run \(old.id) succeeded or was skipped: nothing to resume")
+    }
+}
