@@ -21,22 +21,27 @@ struct TelegramActions: Sendable {
     let logger: Logger
     var now: @Sendable () -> Date = { Date() }
     static let emergencyRecovery = "emergency-recovery"
+    /// How long a confirmation of level 4 counts.
+    static let confirmationsLast: TimeInterval = 1800
 
     func handle(_ press: TelegramPress) async -> TelegramReply {
         guard let act = press.act, let id = press.incidentID else {
             return TelegramReply(answer: "This button is not one runbook knows.")
         }
-        let person = "\(press.name) (Telegram)"
+        // Who, by the id Telegram vouches for: a name can be changed or copied.
+        let person = "\(press.name) (Telegram user \(press.userID))"
         do {
-            guard let incident = try await desk.store.incident(id) else { return TelegramReply(answer: "There is no incident \(id).") }
             guard settings.allowedUsers.contains(press.userID) else {
-                try await desk.note(
-                    id, kind: .refused, actor: "\(press.name) (Telegram user \(press.userID))",
-                    detail: "pressed \(Self.label(act)) from Telegram; not on \(channel)'s allowed_users, nothing done"
-                )
+                let refusal = "pressed \(Self.label(act)) from Telegram; not on \(channel)'s allowed_users, nothing done"
+                // On the timeline once per person and incident: presses are no way to flood it.
+                if let incident = try await desk.store.incident(id),
+                   try await !desk.store.events(of: incident.id).contains(where: { $0.kind == .refused && $0.actor == person }) {
+                    try await desk.note(id, kind: .refused, actor: person, detail: refusal)
+                }
                 logger.warning("Telegram user \(press.userID) (\(press.name)) pressed \(Self.label(act)) on incident \(id) and is not on \(channel)'s allowed_users")
                 return TelegramReply(answer: "Sorry, \(press.name): you are not on this channel's list of people who may act on incidents, so nothing was done. Ask the on-call lead to add your Telegram user id (\(press.userID)).")
             }
+            guard let incident = try await desk.store.incident(id) else { return TelegramReply(answer: "There is no incident \(id).") }
             return try await perform(act, on: incident, by: person, name: press.name)
         } catch {
             logger.error("a press of \(press.name) on incident \(id) failed: \(error)")
@@ -69,7 +74,15 @@ struct TelegramActions: Sendable {
             guard let name = incident.check, let check = checks().first(where: { $0.name == name }), let action = check.onCritical ?? check.onWarning else {
                 return TelegramReply(answer: "Incident \(id) has no runbook to run: its check names none.")
             }
-            let run = try launcher.start(action.runbook, arguments: action.params, trigger: .manual, origin: RunOrigin(source: "telegram"), key: "telegram:\(action.runbook)")
+            // The check's own key: never a second run beside the one the guardian started.
+            let key = "check:\(name)"
+            if !launcher.running(key).isEmpty { return TelegramReply(answer: "\(action.runbook) is running already for \(name).") }
+            let run: RunLauncher.Launched
+            do {
+                run = try launcher.start(action.runbook, arguments: action.params, trigger: .api, origin: RunOrigin(source: "telegram"), key: key)
+            } catch {
+                return TelegramReply(answer: "\(action.runbook) did not start: \(error)")
+            }
             guard let runID = await run.runID else { return TelegramReply(answer: "\(action.runbook) did not start: see the engine's log.") }
             try await desk.link(run: runID, to: id, detail: "run \(runID) (\(action.runbook)) started by \(person)")
             return TelegramReply(answer: "\(action.runbook) is running (run \(runID)).", note: "▶ \(action.runbook) (run \(runID)) started by \(name) at \(at)")
@@ -87,8 +100,10 @@ struct TelegramActions: Sendable {
         let id = incident.id
         guard incident.level >= 3 else { return TelegramReply(answer: "Level 4 is for an incident at level 3; incident \(id) is at level \(incident.level).") }
         guard incident.level < 4 else { return TelegramReply(answer: "Incident \(id) is at level 4 already: emergency-recovery ran.") }
+        // Confirmations count at this level and for half an hour, one per Telegram user.
+        let since = max(incident.levelAt, now().addingTimeInterval(-Self.confirmationsLast))
         let events = try await desk.store.events(of: id)
-        var confirmed = Set(events.filter { $0.kind == .confirmed }.map(\.actor))
+        var confirmed = Set(events.filter { $0.kind == .confirmed && $0.at >= since }.map(\.actor))
         if confirmed.contains(person) {
             return TelegramReply(answer: "You confirmed already; \(settings.confirmations - confirmed.count) more person(s) must confirm.")
         }
@@ -101,12 +116,19 @@ struct TelegramActions: Sendable {
             )
         }
         let people = confirmed.sorted().joined(separator: " and ")
-        try await desk.reset(id, by: people)
-        let run = try launcher.start(Self.emergencyRecovery, arguments: [:], trigger: .manual, origin: RunOrigin(source: "telegram"), key: Self.emergencyRecovery)
-        if let runID = await run.runID {
-            try await desk.link(run: runID, to: id, detail: "run \(runID) (\(Self.emergencyRecovery)) started: level 4 confirmed by \(people)")
+        // The run first: a level 4 with nothing running would say it ran.
+        let run: RunLauncher.Launched
+        do {
+            run = try launcher.start(Self.emergencyRecovery, arguments: [:], trigger: .manual, origin: RunOrigin(source: "telegram"), key: Self.emergencyRecovery)
+        } catch {
+            return TelegramReply(answer: "Confirmed by \(confirmed.count), but \(Self.emergencyRecovery) did not start: \(error). Run `runbook reset \(id) --confirm`.")
         }
-        return TelegramReply(answer: "Level 4: emergency-recovery is running.", note: "🚨 level 4 confirmed by \(people); emergency-recovery started at \(at)")
+        try await desk.reset(id, by: people)
+        guard let runID = await run.runID else {
+            return TelegramReply(answer: "\(Self.emergencyRecovery) could not be recorded, so it did not start: see the engine's log and run `runbook reset \(id) --confirm`.")
+        }
+        try await desk.link(run: runID, to: id, detail: "run \(runID) (\(Self.emergencyRecovery)) started: level 4 confirmed by \(people)")
+        return TelegramReply(answer: "Level 4: emergency-recovery is running (run \(runID)).", note: "🚨 level 4 confirmed by \(people); emergency-recovery started at \(at)")
     }
 
     static func label(_ act: TelegramAct) -> String {

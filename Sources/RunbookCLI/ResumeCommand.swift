@@ -51,6 +51,11 @@ struct ResumeCommand: AsyncParsableCommand {
         if runbook.contentHash != old.contentHash {
             Console.error("warning: runbook '\(runbook.name)' changed since run \(run); its steps are matched by id")
         }
+        // Once: a second resume of the same run would do again what the first did.
+        if let earlier = try await records.runs.runs(RunFilter(trigger: Trigger.resume.rawValue, source: "run \(run)", limit: 1)).first {
+            Console.error("error: run \(run) was resumed already, by run \(earlier.id) (\(earlier.status)): resume that one instead")
+            throw ExitStatus.usage.code
+        }
         let point: ResumePoint
         do {
             point = try Self.resumePoint(of: old, attempts: try await records.runs.attempts(runID: run), runbook: runbook, confirmed: confirm)
@@ -63,9 +68,9 @@ struct ResumeCommand: AsyncParsableCommand {
             var given = old.parameters
             let anew = try ParamBinding.parse(params)
             for (name, value) in anew { given[name] = value }
-            // A secret was recorded masked: it must be given again.
-            if let secret = runbook.params.first(where: { $0.secret && given[$0.name] == Secrets.mask && anew[$0.name] == nil }) {
-                Console.error("error: parameter '\(secret.name)' of run \(run) is secret and was not recorded: give it again with --param \(secret.name)=VALUE")
+            // A secret was recorded masked, alone or inside another value: it must be given again.
+            if let masked = runbook.params.first(where: { given[$0.name]?.contains(Secrets.mask) == true && anew[$0.name] == nil }) {
+                Console.error("error: parameter '\(masked.name)' of run \(run) holds a secret, which the records keep masked: give it again with --param \(masked.name)=VALUE")
                 throw ExitStatus.usage.code
             }
             values = try ParamBinding.bind(given, to: runbook)
@@ -108,14 +113,23 @@ struct ResumeCommand: AsyncParsableCommand {
             guard let attempt = last[step.id] else {
                 return ResumePoint(fromRun: old.id, startIndex: index, done: done)
             }
-            if let status = StepStatus(rawValue: attempt.status), status == .succeeded || status == .skipped {
-                done[step.id] = ResumePoint.Done(status: status, outputs: attempt.outputs.flatMap(Value.outputs(recorded:)) ?? [:])
+            let status = StepStatus(rawValue: attempt.status)
+            // A failure the runbook goes on after (on_failure: continue) is where the run went on from.
+            if status == .succeeded || status == .skipped || (status == .failed && step.onFailure == .continue) {
+                let outputs = attempt.outputs.flatMap(Value.outputs(recorded:)) ?? [:]
+                if outputs.values.contains(where: { $0.text.contains(Secrets.mask) }) {
+                    throw Refusal(description: "step '\(step.id)' of run \(old.id) gave outputs holding a secret, which the records keep masked: they cannot be given to the steps after it. Run the runbook again")
+                }
+                done[step.id] = ResumePoint.Done(status: status ?? .succeeded, outputs: outputs)
                 continue
             }
-            if (attempt.status == "interrupted" || attempt.status == "running"), !confirmed {
+            if case .run(let recovery) = step.onFailure, status == .failed {
+                throw Refusal(description: "step '\(step.id)' of run \(old.id) failed and its recovery runbook '\(recovery)' ran: going on after it would undo what that did. Run the runbook again")
+            }
+            if ["interrupted", "running", "cancelled"].contains(attempt.status), !confirmed {
                 throw Refusal(description: """
-                    step '\(step.id)' (\(step.primitive)) of run \(old.id) was acting when its process stopped: it started at \
-                    \(Timestamp.text(attempt.startedAt)) and never ended, so it may already have acted. Check what it did, then \
+                    step '\(step.id)' (\(step.primitive)) of run \(old.id) \(attempt.status == "cancelled" ? "was cancelled while it acted" : "was acting when its process stopped"): \
+                    it started at \(Timestamp.text(attempt.startedAt)) and never ended, so it may already have acted. Check what it did, then \
                     resume with --confirm to run it again
                     """)
             }

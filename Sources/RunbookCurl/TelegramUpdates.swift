@@ -3,6 +3,7 @@ import Logging
 import RunbookEscalation
 import RunbookModel
 import ServiceLifecycle
+import Synchronization
 
 /// What a button under an incident's message does.
 public enum TelegramAct: String, Sendable, CaseIterable {
@@ -26,8 +27,11 @@ public struct TelegramPress: Sendable, Equatable {
     public var chatID: Int64?
     public var messageID: Int64?
     public var text: String?
+    /// The message's buttons, JSON: an edit keeps them, so the next person can press too.
+    public var keyboard: Data?
 
-    public init(callbackID: String, userID: Int64, name: String, data: String, chatID: Int64? = nil, messageID: Int64? = nil, text: String? = nil) {
+    public init(callbackID: String, userID: Int64, name: String, data: String, chatID: Int64? = nil, messageID: Int64? = nil, text: String? = nil, keyboard: Data? = nil) {
+        self.keyboard = keyboard
         self.callbackID = callbackID
         self.userID = userID
         self.name = name
@@ -65,6 +69,8 @@ public final class TelegramUpdates: Service, Sendable {
     private let leading: @Sendable () -> Bool
     private let handle: @Sendable (TelegramPress) async -> TelegramReply
     private let logger: Logger
+    /// The text each message was last edited to, by message id.
+    private let edited = Mutex<[Int64: String]>([:])
     /// How long Telegram holds a `getUpdates` open waiting for a press.
     let pollSeconds: Int
     /// The longest wait after failures in a row.
@@ -129,32 +135,40 @@ public final class TelegramUpdates: Service, Sendable {
             return .seconds(30)
         }
         var request: [String: Any] = ["timeout": pollSeconds, "allowed_updates": ["callback_query"]]
-        if let offset { request["offset"] = offset }
+        let kept = offset
+        if let kept { request["offset"] = kept }
         let answer = await call("getUpdates", request, token: token, timeout: .seconds(pollSeconds + 10))
         switch answer {
         case .failed(let reason, let retryAfter):
             if !Task.isCancelled { logger.warning("reading presses on \(channel): \(reason)") }
             return retryAfter ?? .zero
         case .ok(let result):
-            for update in (result as? [[String: Any]]) ?? [] {
+            let updates = (result as? [[String: Any]]) ?? []
+            // With no offset kept (a first start, a new data folder), what waits may be a day
+            // old: it is passed over, not acted on.
+            if kept == nil, !updates.isEmpty {
+                logger.warning("\(updates.count) press(es) on \(channel)'s buttons from before this engine kept its place were passed over, not acted on")
+            }
+            for update in updates {
                 guard let id = (update["update_id"] as? NSNumber)?.int64Value else { continue }
-                if let query = update["callback_query"] as? [String: Any], let press = Self.press(query) {
+                if kept != nil, let query = update["callback_query"] as? [String: Any], let press = Self.press(query) {
                     await act(on: press, token: token)
                 }
                 keep(offset: id + 1)
             }
+            if kept == nil, updates.isEmpty, !FileManager.default.fileExists(atPath: offsetFile) { keep(offset: 0) }
             return nil
         }
     }
 
     static func press(_ query: [String: Any]) -> TelegramPress? {
         guard let id = query["id"] as? String, let from = query["from"] as? [String: Any], let user = (from["id"] as? NSNumber)?.int64Value else { return nil }
-        let name = (from["username"] as? String).map { "@\($0)" } ?? (from["first_name"] as? String) ?? "user \(user)"
+        let name = (from["username"] as? String).map { "@\($0)" } ?? (from["first_name"] as? String).map { $0.hasPrefix("@") ? String($0.dropFirst()) : $0 } ?? "user \(user)"
         let message = query["message"] as? [String: Any]
         return TelegramPress(
             callbackID: id, userID: user, name: String(name.prefix(64)), data: query["data"] as? String ?? "",
             chatID: ((message?["chat"] as? [String: Any])?["id"] as? NSNumber)?.int64Value, messageID: (message?["message_id"] as? NSNumber)?.int64Value,
-            text: message?["text"] as? String
+            text: message?["text"] as? String, keyboard: (message?["reply_markup"]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }
         )
     }
 
@@ -164,8 +178,13 @@ public final class TelegramUpdates: Service, Sendable {
             logger.warning("cannot answer a press on \(channel): \(reason)")
         }
         guard let note = reply.note, let chat = press.chatID, let message = press.messageID else { return }
-        let text = String(((press.text ?? "") + "\n" + note).suffix(TelegramChannel.textLimit))
-        if case .failed(let reason, _) = await call("editMessageText", ["chat_id": chat, "message_id": message, "text": text], token: token) {
+        // Two presses read together both add their line: the second edits the first's text.
+        let before = edited.withLock { $0[message] } ?? press.text ?? ""
+        let text = String((before + "\n" + note).suffix(TelegramChannel.textLimit))
+        edited.withLock { $0[message] = text; if $0.count > 1000 { $0.removeAll() } }
+        var request: [String: Any] = ["chat_id": chat, "message_id": message, "text": text]
+        if let keyboard = press.keyboard.flatMap({ try? JSONSerialization.jsonObject(with: $0) }) { request["reply_markup"] = keyboard }
+        if case .failed(let reason, _) = await call("editMessageText", request, token: token) {
             logger.warning("cannot note a press under its message on \(channel): \(reason)")
         }
     }

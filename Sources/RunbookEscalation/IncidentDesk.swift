@@ -254,6 +254,8 @@ public final class IncidentDesk: Sendable {
     /// recovery; a warning whose check has a runbook for critical only waits for that critical,
     /// and an incident no check opened waits for a run to raise it.
     private func climbWait(_ incident: Incident) -> Duration? {
+        // A missed scheduled fire is told once, at level 2: it is no emergency to climb.
+        if incident.key.hasPrefix("schedule:") { return nil }
         guard incident.level == 1 else { return policy.levels[incident.level]?.climbAfter }
         guard let name = incident.check, let grace = policy.levels[1]?.climbAfter,
               readings.withLock({ $0[name] })?.status.isBad == true

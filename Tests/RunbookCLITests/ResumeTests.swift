@@ -66,6 +66,10 @@ import Testing
         #expect(shown.stdout.contains("succeeded in run \(failedRun); not run again"), "\(shown.stdout)")
         let again = try cli.run("resume", "\(newRun["id"] as? Int ?? 0)")
         #expect(again.status == 2 && again.stderr.contains("is succeeded: only a failed, cancelled or interrupted run is resumed"), "\(again.stderr)")
+        // The failed run was resumed: once is all, or what the resume did would be done again.
+        let twice = try cli.run("resume", "\(failedRun)")
+        #expect(twice.status == 2 && twice.stderr.contains("run \(failedRun) was resumed already, by run \(newRun["id"] as? Int ?? 0)"), "\(twice.stderr)")
+        #expect(runs(cli, "act") == 2)
     }
 
     @Test func aStepActingWhenItsProcessWasKilledIsNamedAndRunsAgainOnlyWithConfirm() async throws {

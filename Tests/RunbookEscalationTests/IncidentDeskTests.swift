@@ -369,6 +369,9 @@ final class DeskHarness: Sendable {
         #expect(missed.level == 2 && missed.key == "schedule:daily-backup" && missed.severity == .warning)
         let message = try #require(try await harness.messages.first)
         #expect(message.subject.contains("schedule daily-backup (daily-backup): the fire at 2026-09-21T14:13:20Z did not run: the run of the fire before was still going"), "\(message.subject)")
+        // Told once: it does not climb to level 3 by time.
+        try await harness.pass(3600)
+        #expect(try await harness.records.incidents.incident(missed.id)?.level == 2)
         // Another miss lands on the same incident.
         let again = try await harness.desk.scheduleMissed("daily-backup", runbook: "daily-backup", dueAt: [due.addingTimeInterval(86_400)], reason: "x")
         #expect(again.id == missed.id)

@@ -8,7 +8,7 @@ appended to RECORD_FILE as one JSON line (method, body, at) before it is answere
                        updates below `offset` are forgotten, as Telegram forgets them
   answerCallbackQuery, editMessageText   ok
 The test drives it with POSTs to /control/...:
-  /control/press   {"user": ID, "username": NAME, "data": "ack:1", "message_id": N, "text": T}
+  /control/press   {"user": ID, "username": NAME, "data": "ack:1", "message_id": N, "text": T, "reply_markup": K}
                    queues a callback_query from that user
   /control/fail    {"status": 429, "count": N, "retry_after": S} answers the next N getUpdates so
                    (429 with parameters.retry_after, any other status as an outage)
@@ -57,7 +57,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     updates.append({"update_id": next_update[0], "callback_query": {
                         "id": "cb-%d" % next_update[0], "data": body["data"],
                         "from": {"id": body["user"], "is_bot": False, "first_name": body.get("username", "someone"), "username": body.get("username")},
-                        "message": {"message_id": body.get("message_id", 1), "chat": {"id": 42}, "text": body.get("text", "")},
+                        "message": {"message_id": body.get("message_id", 1), "chat": {"id": 42}, "text": body.get("text", ""),
+                                    "reply_markup": body.get("reply_markup") or None},
                     }})
                 elif parts[1] == "fail":
                     failures.update(body)
