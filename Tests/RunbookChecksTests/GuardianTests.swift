@@ -255,7 +255,9 @@ struct GuardianHarness {
     @Test func aRunbookStartedByACheckGetsItsDefaultsAndStartsWhenTheCooldownEnds() async throws {
         let dial = "defaults-\(UUID().uuidString)"
         let runbook = "name: recover\nparams:\n  wait: {type: duration, default: 90s}\nsteps:\n  - id: note\n    log: \"waiting ${{ params.wait }}\"\n"
-        let harness = try GuardianHarness([Self.dialCheck(dial, extra: "cooldown: 6s\nflapping: {changes: 20, window: 1h}")], runbooks: [runbook])
+        // A cooldown well beyond the few seconds of test-clock time the steps below take, however
+        // loaded the machine (a tick that waited out its read may move the clock once more).
+        let harness = try GuardianHarness([Self.dialCheck(dial, extra: "cooldown: 20s\nflapping: {changes: 20, window: 1h}")], runbooks: [runbook])
         defer { harness.remove() }
         let task = Task { try await harness.guardian.run() }
         #expect(await eventually { harness.status() == .healthy })
@@ -274,7 +276,7 @@ struct GuardianHarness {
         await harness.tick(dial)
         #expect(harness.decisions.all.last == .coolingDown)
         #expect(try await harness.records.runs.runs().count == 1)
-        for _ in 0..<5 where (try? await harness.records.runs.runs().count) == 1 { await harness.tick(dial) }
+        for _ in 0..<25 where (try? await harness.records.runs.runs().count) == 1 { await harness.tick(dial) }
         #expect(await eventually { (try? await harness.records.runs.runs().count) == 2 })
         #expect(harness.decisions.all.last == .started(runbook: "recover"))
         task.cancel()
