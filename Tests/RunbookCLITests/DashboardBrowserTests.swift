@@ -109,7 +109,9 @@ import Testing
         let ports = EnginePorts()
         try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
         try cli.copyShipped("Checks", "Runbooks")
-        let engine = try cli.start(["up", "--simulate", "--eas", "2", "--log-format", "text"])
+        // Half the default tick rate: still a signal per symbol every 20 s, and half the load on a
+        // machine running the whole suite.
+        let engine = try cli.start(["up", "--simulate", "--eas", "2", "--tick-rate", "10", "--log-format", "text"])
         defer { kill(engine.0.processIdentifier, SIGTERM); _ = try? cli.finish(engine) }
         func log() -> String { String(((try? String(contentsOf: engine.2, encoding: .utf8)) ?? "").suffix(4000)) }
         // Under a full suite's load on two cores the engine and its simulators take a while to start.
