@@ -183,7 +183,9 @@ public struct RateProbe: Probe {
                 start = first
                 since = first
             }
-            count = try await records.count(of: RecordKind(rawValue: String(of.dropLast()))!, in: DateInterval(start: start, end: now))
+            // A first record written after `now` was read (the flows write while the probe reads)
+            // makes an empty interval, not a reversed one.
+            count = try await records.count(of: RecordKind(rawValue: String(of.dropLast()))!, in: DateInterval(start: min(start, now), end: now))
         }
         let span = DateInterval(start: min(start, now), end: now)
         var measured = span.duration

@@ -198,6 +198,18 @@ struct ProbeHarness {
         #expect(twoDays.value.map { abs($0 - 3.2) < 0.01 } == true, "4 signals over the 30 h of records: \(twoDays.text)")
     }
 
+    /// The flows write while a probe reads: a first record newer than the instant the probe
+    /// measures to is an empty span (too little to judge), never a crash.
+    @Test func aRateWhoseFirstRecordIsNewerThanItsNowIsTooYoungToJudge() async throws {
+        var harness = try ProbeHarness()
+        defer { harness.remove() }
+        guard case .signal(let signal) = try message(#"{"type":"signal","signal_id":"S1","symbol":"EURUSD","direction":"BUY"}"#) else { return }
+        try harness.records.flows.recordSignal(signal, at: harness.now.addingTimeInterval(2))
+        harness.now = harness.now.addingTimeInterval(-1)
+        let rate = try await harness.evaluate("probe: {rate: {of: signals, window: 24h, per: 1d}}\nwarning: \"< 52\"")
+        #expect(rate.status == .unknown && rate.text.contains("too little to judge"), "\(rate.text)")
+    }
+
     @Test func aWinRateNeedsEnoughTradesAndReportsTheWorstGroup() async throws {
         let harness = try ProbeHarness()
         defer { harness.remove() }
