@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RunbookCore
 import RunbookEscalation
 import RunbookModel
 import ServiceLifecycle
@@ -163,7 +164,10 @@ public final class TelegramUpdates: Service, Sendable {
 
     static func press(_ query: [String: Any]) -> TelegramPress? {
         guard let id = query["id"] as? String, let from = query["from"] as? [String: Any], let user = (from["id"] as? NSNumber)?.int64Value else { return nil }
-        let name = (from["username"] as? String).map { "@\($0)" } ?? (from["first_name"] as? String).map { $0.hasPrefix("@") ? String($0.dropFirst()) : $0 } ?? "user \(user)"
+        // A name its owner chose goes on the timeline, in logs and under the message: shown
+        // printable, never as a line break or a right-to-left override.
+        let chosen = (from["username"] as? String).map { "@\($0)" } ?? (from["first_name"] as? String).map { $0.hasPrefix("@") ? String($0.dropFirst()) : $0 }
+        let name = chosen.map(printable) ?? "user \(user)"
         let message = query["message"] as? [String: Any]
         return TelegramPress(
             callbackID: id, userID: user, name: String(name.prefix(64)), data: query["data"] as? String ?? "",
