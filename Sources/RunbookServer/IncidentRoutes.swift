@@ -119,8 +119,6 @@ extension RunbookHTTPServer {
         return id
     }
 
-    /// A body of text fields among `allowed`; an empty body is no fields. Blank values count as
-    /// missing.
     /// Who acted and how, for the incident's timeline: `maria (API)`, `maria (dashboard)`, or
     /// the way alone when no name was given.
     static func actor(_ body: [String: String]) throws -> String {
@@ -130,6 +128,8 @@ extension RunbookHTTPServer {
         return body["by"].map { "\($0) (\(how))" } ?? how
     }
 
+    /// A body of text fields among `allowed`; an empty body is no fields. Blank values count as
+    /// missing.
     static func fields(_ request: Request, allowed: Set<String>, example: String) async throws -> [String: String] {
         let data = Data(buffer: try await request.body.collect(upTo: 16 * 1024))
         if data.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return [:] }
