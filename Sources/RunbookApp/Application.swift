@@ -131,7 +131,10 @@ public struct Application: Sendable {
             gate.announce(change)
         }
         let services = assembly.stepServices(records: records, checks: book, desk: desk, gate: gateKeeper)
-        let launcher = RunLauncher(executor: assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
+        var executor = assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services)
+        // A run waiting for people when the engine stops stays waiting, for the engine to take up when it starts.
+        executor.parksWaitingRuns = true
+        let launcher = RunLauncher(executor: executor)
         // Engines sharing the records lead by a lease; the one engine of SQLite records always leads.
         let lease = await fleetLease(records: records, live: live)
         let leadership: any Leadership = lease ?? SoleEngine()
@@ -166,7 +169,8 @@ public struct Application: Sendable {
         let presses: [any Service] = config.channels.compactMap { channel in
             guard let telegram = channel.options as? ChannelSettings.Telegram, !telegram.allowedUsers.isEmpty else { return nil }
             let actions = TelegramActions(
-                channel: channel.name, settings: telegram, desk: desk, launcher: launcher, gate: gateKeeper, checks: { checks }, logger: Logger(label: "runbook.telegram")
+                channel: channel.name, settings: telegram, desk: desk, launcher: launcher, gate: gateKeeper, approvals: ApprovalDesk(store: records.runs), checks: { checks },
+                logger: Logger(label: "runbook.telegram")
             )
             return TelegramUpdates(
                 channel: channel.name, settings: telegram, environment: { ProcessInfo.processInfo.environment[$0] },
@@ -178,7 +182,9 @@ public struct Application: Sendable {
         // incidents and the outbox (which sends what they queued last), then the control socket.
         let server = try await http?.server(assembly: assembly, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk, gate: gateKeeper)
         do {
-            try await live.run(alongside: [control, gate] + duties + presses + [LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
+            // Runs a stopped process left waiting for people are taken up again here.
+            let waiting = WaitingRuns(store: records.runs, launcher: launcher, library: library, logger: Logger(label: "runbook.approvals"))
+            try await live.run(alongside: [control, gate] + duties + presses + [waiting, LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
         } catch {
             await serviceChanges.flush()
             throw error

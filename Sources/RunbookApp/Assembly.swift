@@ -244,6 +244,7 @@ public struct Assembly: Sendable {
         services.records = records.flows
         services.alerts = records.checks
         services.flows = config.flows
+        services.approvals = records.runs
         return services
     }
 

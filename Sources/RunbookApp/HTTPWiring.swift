@@ -117,6 +117,7 @@ struct HTTPWiring {
         )
         if let fleet = records.fleet { backend.fleet = (fleet, assembly.config.engine.leaseTTL) }
         backend.gate = gate
+        backend.approvals = ApprovalDesk(store: records.runs)
         let access = token == nil ? "changes through the API refused until \(settings.tokenVariable) is set" : "changes need the token in \(settings.tokenVariable)"
         logger.info("http: dashboard, health and metrics on http://\(settings.listen)/; \(access)")
         return RunbookHTTPServer(settings: settings, token: token, backend: backend, metrics: metrics, logger: logger)

@@ -11,7 +11,7 @@ import RunbookSQLite
 /// The records, port by port, whichever backend keeps them: the SQLite file of one engine, or a
 /// PostgreSQL database several engines share (each writing what is local under its name).
 public struct Records: Sendable {
-    public let runs: any RunRecorder & RunHistory
+    public let runs: any RunRecorder & RunHistory & ApprovalStore
     public let flows: any FlowStore & HealthRecords & GateStore
     public let checks: any CheckJournal & AlertBook
     public let schedule: any SchedulerStateStore
@@ -35,7 +35,7 @@ public struct Records: Sendable {
     }
 
     private init(
-        runs: any RunRecorder & RunHistory, flows: any FlowStore & HealthRecords & GateStore, checks: any CheckJournal & AlertBook, schedule: any SchedulerStateStore,
+        runs: any RunRecorder & RunHistory & ApprovalStore, flows: any FlowStore & HealthRecords & GateStore, checks: any CheckJournal & AlertBook, schedule: any SchedulerStateStore,
         incidents: any IncidentStore, fleet: (any FleetStore)?, isUnreachable: @escaping @Sendable (any Error) -> Bool, closing: @escaping @Sendable () -> Void
     ) {
         self.isUnreachable = isUnreachable

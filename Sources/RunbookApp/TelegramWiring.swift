@@ -17,6 +17,8 @@ struct TelegramActions: Sendable {
     let desk: IncidentDesk
     let launcher: RunLauncher
     let gate: GateKeeper
+    /// Answers to runs waiting at an `approve` step.
+    let approvals: ApprovalDesk
     let checks: @Sendable () -> [Check]
     let logger: Logger
     var now: @Sendable () -> Date = { Date() }
@@ -30,6 +32,7 @@ struct TelegramActions: Sendable {
         }
         // Who, by the id Telegram vouches for: a name can be changed or copied.
         let person = "\(press.name) (Telegram user \(press.userID))"
+        if act.isApproval { return await answer(act, run: id, press: press, person: person) }
         do {
             guard settings.allowedUsers.contains(press.userID) else {
                 let refusal = "pressed \(Self.label(act)) from Telegram; not on \(channel)'s allowed_users, nothing done"
@@ -91,6 +94,33 @@ struct TelegramActions: Sendable {
             return TelegramReply(answer: "The gate is closed: every fire fails until a person opens it (runbook gate open).", note: "⛔ gate closed by \(name) at \(at)")
         case .confirmReset:
             return try await confirmReset(incident, by: person, name: name, at: at)
+        case .approve, .reject:
+            return TelegramReply(answer: "This button answers a run, not an incident.")
+        }
+    }
+
+    /// Approve or Reject under a run's question: taken from people on `allowed_users` who are
+    /// also among the step's approvers (when it names them, as `telegram:ID`).
+    private func answer(_ act: TelegramAct, run: Int64, press: TelegramPress, person: String) async -> TelegramReply {
+        guard settings.allowedUsers.contains(press.userID) else {
+            logger.warning("Telegram user \(press.userID) (\(press.name)) pressed \(Self.label(act)) on run \(run) and is not on \(channel)'s allowed_users")
+            return TelegramReply(answer: "Sorry, \(press.name): you are not on this channel's list of people who may act, so nothing was done. Ask the on-call lead to add your Telegram user id (\(press.userID)).")
+        }
+        do {
+            let answered = try await approvals.answer(
+                runID: run, decision: act == .approve ? .approve : .reject, by: Approver(identity: "telegram:\(press.userID)", display: person),
+                reason: act == .reject ? "rejected from Telegram" : "", at: now()
+            )
+            logger.notice("\(answered.text)")
+            guard answered.recorded else { return TelegramReply(answer: "You answered already: \(answered.request.tally).") }
+            let at = Self.time(now())
+            let note = act == .approve ? "✔ approved by \(press.name) at \(at) (\(answered.request.tally))" : "✖ rejected by \(press.name) at \(at)"
+            return TelegramReply(answer: answered.text, note: note)
+        } catch let refused as ApprovalRefused {
+            return TelegramReply(answer: refused.description)
+        } catch {
+            logger.error("an answer of \(press.name) to run \(run) failed: \(error)")
+            return TelegramReply(answer: "That did not work: \(error). Try the command line: runbook approve \(run) --by NAME.")
         }
     }
 
@@ -139,6 +169,8 @@ struct TelegramActions: Sendable {
         case .run: "Run its runbook"
         case .closeGate: "Close the gate"
         case .confirmReset: "Confirm level 4"
+        case .approve: "Approve"
+        case .reject: "Reject"
         }
     }
 

@@ -58,8 +58,8 @@ struct ResumeCommand: AsyncParsableCommand {
         }
         let point: ResumePoint
         do {
-            point = try Self.resumePoint(of: old, attempts: try await records.runs.attempts(runID: run), runbook: runbook, confirmed: confirm)
-        } catch let refusal as Refusal {
+            point = try ResumePoint.of(old, attempts: try await records.runs.attempts(runID: run), runbook: runbook, confirmed: confirm)
+        } catch let refusal as ResumeRefusal {
             Console.error("error: \(refusal.description)")
             throw ExitStatus.usage.code
         }
@@ -94,47 +94,5 @@ struct ResumeCommand: AsyncParsableCommand {
         case .cancelled: throw ExitStatus.cancelled.code
         default: throw ExitStatus.failed.code
         }
-    }
-
-    struct Refusal: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// The first step of `runbook` that did not succeed in the earlier run, with what the steps
-    /// before it did and gave. A step whose start is recorded without an end was acting when its
-    /// process stopped: it is refused unless `confirmed`.
-    static func resumePoint(of old: RunRecord, attempts: [AttemptRecord], runbook: Runbook, confirmed: Bool) throws -> ResumePoint {
-        var last: [String: AttemptRecord] = [:]
-        for attempt in attempts where (last[attempt.stepId].map { ($0.attempt, $0.id) < (attempt.attempt, attempt.id) } ?? true) {
-            last[attempt.stepId] = attempt
-        }
-        var done: [String: ResumePoint.Done] = [:]
-        for (index, step) in runbook.steps.enumerated() {
-            guard let attempt = last[step.id] else {
-                return ResumePoint(fromRun: old.id, startIndex: index, done: done)
-            }
-            let status = StepStatus(rawValue: attempt.status)
-            // A failure the runbook goes on after (on_failure: continue) is where the run went on from.
-            if status == .succeeded || status == .skipped || (status == .failed && step.onFailure == .continue) {
-                let outputs = attempt.outputs.flatMap(Value.outputs(recorded:)) ?? [:]
-                if outputs.values.contains(where: { $0.text.contains(Secrets.mask) }) {
-                    throw Refusal(description: "step '\(step.id)' of run \(old.id) gave outputs holding a secret, which the records keep masked: they cannot be given to the steps after it. Run the runbook again")
-                }
-                done[step.id] = ResumePoint.Done(status: status ?? .succeeded, outputs: outputs)
-                continue
-            }
-            if case .run(let recovery) = step.onFailure, status == .failed {
-                throw Refusal(description: "step '\(step.id)' of run \(old.id) failed and its recovery runbook '\(recovery)' ran: going on after it would undo what that did. Run the runbook again")
-            }
-            if ["interrupted", "running", "cancelled"].contains(attempt.status), !confirmed {
-                throw Refusal(description: """
-                    step '\(step.id)' (\(step.primitive)) of run \(old.id) \(attempt.status == "cancelled" ? "was cancelled while it acted" : "was acting when its process stopped"): \
-                    it started at \(Timestamp.text(attempt.startedAt)) and never ended, so it may already have acted. Check what it did, then \
-                    resume with --confirm to run it again
-                    """)
-            }
-            return ResumePoint(fromRun: old.id, startIndex: index, done: done)
-        }
-        throw Refusal(description: "every step of run \(old.id) succeeded or was skipped: nothing to resume")
     }
 }

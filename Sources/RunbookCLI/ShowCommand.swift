@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RunbookApp
+import RunbookCore
 import RunbookExecutor
 import RunbookSQLite
 
@@ -24,6 +25,7 @@ struct ShowCommand: AsyncParsableCommand {
         }
         let attempts = try await records.runs.attempts(runID: run)
         let children = try await records.runs.children(of: run)
+        let approval = try await records.runs.approval(runID: run)
         // Attempts grouped by step, in the order the steps ran.
         var steps: [(id: String, primitive: String, attempts: [AttemptRecord])] = []
         for attempt in attempts {
@@ -43,6 +45,14 @@ struct ShowCommand: AsyncParsableCommand {
                 ] as [String: Any]
             }
             object["child_runs"] = children.map(RunJSON.object)
+            if let approval {
+                object["approval"] = [
+                    "step": approval.stepID, "message": approval.message, "approvers": approval.approvers, "min_approvals": approval.minApprovals,
+                    "status": approval.status.rawValue, "requested_at": Timestamp.text(approval.requestedAt),
+                    "deadline": approval.deadline.map(Timestamp.text) as Any? ?? NSNull(),
+                    "answers": approval.votes.map { ["by": $0.by, "decision": $0.decision.rawValue, "reason": $0.reason, "at": Timestamp.text($0.at)] },
+                ] as [String: Any]
+            }
             Console.json(object)
             return
         }
@@ -68,5 +78,15 @@ struct ShowCommand: AsyncParsableCommand {
             }
         }
         for child in children { Console.out("  started run \(child.id): \(child.runbook) \(child.status)") }
+        if let approval {
+            let who = approval.approvers.isEmpty ? "anyone who may act" : approval.approvers.joined(separator: ", ")
+            Console.out("  approval at step '\(approval.stepID)': \(approval.status.rawValue), \(approval.tally); asked \(Timestamp.text(approval.requestedAt))"
+                + (approval.deadline.map { ", until \(Timestamp.text($0))" } ?? "") + "; approvers: \(who)")
+            Console.out("    \(approval.message)")
+            for vote in approval.votes {
+                Console.out("    \(vote.decision == .approve ? "approved" : "rejected") by \(vote.by) at \(Timestamp.text(vote.at))" + (vote.reason.isEmpty ? "" : ": \(vote.reason)"))
+            }
+            if approval.status == .waiting { Console.out("  answer with: runbook approve \(record.id) [--reject] --by NAME") }
+        }
     }
 }

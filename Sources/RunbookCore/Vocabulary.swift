@@ -21,6 +21,8 @@ public enum ServiceState: String, Sendable, Codable, CaseIterable, CustomStringC
 /// Where a run stands.
 public enum RunStatus: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case running, succeeded, failed, cancelled, interrupted
+    /// Paused at an `approve` step until people answer (the wait is in the records).
+    case waiting
 
     public var description: String { rawValue }
 }

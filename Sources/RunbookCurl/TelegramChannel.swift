@@ -53,6 +53,11 @@ public struct TelegramChannel: NotificationChannel {
     /// phone (`TelegramUpdates` reads the presses): none on a resolve, a notice, or a channel
     /// nobody may act on. Each press names its act and the incident: `ack:12`.
     static func keyboard(for message: OutgoingMessage, settings: ChannelSettings.Telegram) -> [String: Any]? {
+        if let run = message.approvalRun, run > 0, !settings.allowedUsers.isEmpty {
+            return ["inline_keyboard": [[
+                ["text": "Approve", "callback_data": "\(TelegramAct.approve.rawValue):\(run)"], ["text": "Reject", "callback_data": "\(TelegramAct.reject.rawValue):\(run)"],
+            ]]]
+        }
         guard !settings.allowedUsers.isEmpty, message.incidentID > 0, message.severity != "resolved" else { return nil }
         func button(_ text: String, _ act: TelegramAct) -> [String: String] {
             ["text": text, "callback_data": "\(act.rawValue):\(message.incidentID)"]

@@ -14,6 +14,12 @@ public enum TelegramAct: String, Sendable, CaseIterable {
     case run
     case confirmReset = "reset"
     case closeGate = "gate"
+    /// Answers to a run waiting at an `approve` step: the number is the run's.
+    case approve = "apv"
+    case reject = "rej"
+
+    /// Whether the number after the act is a run's (an approval) rather than an incident's.
+    public var isApproval: Bool { self == .approve || self == .reject }
 }
 
 /// A button pressed on a phone, as the Bot API's `callback_query` gives it.

@@ -20,6 +20,10 @@ public struct Executor: Sendable {
     public var recordedOutputLimit: Int
     /// What the engine lends to steps (checks, restarts): empty outside `runbook up`.
     public var services = EngineServices()
+    /// Whether a run cancelled while it waits for people (an `approve` step) stays `waiting` in
+    /// the records, for the engine to take up again when it starts: the engine's runs, whose
+    /// cancellation is the engine stopping. A run of `runbook run` cancelled there is cancelled.
+    public var parksWaitingRuns = false
 
     public init(
         registry: StepRegistry, recorder: any RunRecorder, clock: any Clock<Duration> = ContinuousClock(),
@@ -45,11 +49,18 @@ public struct Executor: Sendable {
         await run(runbook, params: params, trigger: trigger, origin: origin, parentRunID: parentRunID, secrets: Secrets.forRun(), resume: resume, recorded: recorded)
     }
 
+    /// Takes up run `runID`, recorded as waiting at step `at.startIndex` by a process that
+    /// stopped: the steps before it are not run again (their records stand, their outputs are
+    /// what the steps after see), and the waiting step starts again as attempt `attempt`.
+    public func continueWaiting(_ runbook: Runbook, runID: Int64, params: [String: Value], trigger: Trigger, at point: ResumePoint, attempt: Int) async -> RunReport {
+        await run(runbook, params: params, trigger: trigger, origin: nil, parentRunID: nil, secrets: Secrets.forRun(), resume: point, continuing: (runID, attempt), recorded: nil)
+    }
+
     /// A run whose records, log and messages mask `secrets` (a parent run's, which its child
     /// runs share) with the runbook's secret parameters added.
     private func run(
         _ runbook: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin?, parentRunID: Int64?, secrets: Secrets,
-        resume: ResumePoint? = nil, recorded: (@Sendable (Int64) -> Void)?
+        resume: ResumePoint? = nil, continuing: (runID: Int64, attempt: Int)? = nil, recorded: (@Sendable (Int64) -> Void)?
     ) async -> RunReport {
         secrets.addSecretParams(of: runbook, params)
         let logger = MaskingLogHandler.logger(self.logger, masking: secrets)
@@ -59,7 +70,11 @@ public struct Executor: Sendable {
         )
         let runID: Int64
         do {
-            runID = try await recorder.startRun(start)
+            if let continuing {
+                runID = continuing.runID
+            } else {
+                runID = try await recorder.startRun(start)
+            }
         } catch {
             let message = "cannot record the run, so it did not start: \(error)"
             logger.error("\(message)", metadata: ["runbook": "\(runbook.name)"])
@@ -84,6 +99,8 @@ public struct Executor: Sendable {
                 let done = resume.done[step.id] ?? ResumePoint.Done(status: .skipped, outputs: [:])
                 state.statuses[step.id] = done.status
                 state.outputs[step.id] = done.outputs
+                // Taken up again: the steps before are in this run's records already.
+                if continuing != nil { continue }
                 let note = "\(done.status.rawValue) in run \(resume.fromRun); not run again"
                 await record("carry step \(step.id)") {
                     let id = try await recorder.startAttempt(
@@ -101,7 +118,13 @@ public struct Executor: Sendable {
                 runError = "cancelled before step '\(step.id)'"
                 break
             }
-            let outcome = await execute(step, index: index, state: state, secrets: secrets, logger: logger, pending: &pending)
+            let firstAttempt = index == resume?.startIndex ? continuing?.attempt ?? 1 : 1
+            let outcome = await execute(step, index: index, firstAttempt: firstAttempt, state: state, secrets: secrets, logger: logger, pending: &pending)
+            if outcome.parked {
+                // The wait stays in the records, the run `waiting`: the engine takes it up when it starts.
+                logger.notice("run \(runID) left waiting at step '\(step.id)' as the engine stops", metadata: ["runbook": "\(runbook.name)", "run": "\(runID)"])
+                return RunReport(runID: runID, runbook: runbook.name, status: .waiting, escalationLevel: escalation, error: nil, steps: reports)
+            }
             reports.append(outcome.report)
             observer?.stepFinished(step: step, report: outcome.report)
             state.statuses[step.id] = outcome.report.status
@@ -151,9 +174,11 @@ public struct Executor: Sendable {
         var report: StepReport
         var outputs: [String: Value]
         var childEscalation = 0
+        /// Stopped while it waited for people, with the run left `waiting` (`parksWaitingRuns`).
+        var parked = false
     }
 
-    private func execute(_ step: Step, index: Int, state: RunState, secrets: Secrets, logger: Logger, pending: inout FinishedAttempt?) async -> StepOutcome {
+    private func execute(_ step: Step, index: Int, firstAttempt: Int = 1, state: RunState, secrets: Secrets, logger: Logger, pending: inout FinishedAttempt?) async -> StepOutcome {
         let evaluator = state.evaluator
         let stopwatch = clock.stopwatch()
         /// A step that fails before it can act (its condition or inputs) is recorded as one failed attempt.
@@ -198,11 +223,12 @@ public struct Executor: Sendable {
         let attempts = step.retries.count + 1
         var last = StepOutcome(report: StepReport(id: step.id, status: .failed, attempts: 0, duration: .zero, error: "no attempt ran"), outputs: [:])
         var childEscalation = 0
-        for attempt in 1...attempts {
-            if attempt > 1 {
+        let ownTimeout = type(of: primitive).spec.keepsItsOwnTimeout
+        for attempt in firstAttempt...(firstAttempt + attempts - 1) {
+            if attempt > firstAttempt {
                 await flush(&pending)
                 do {
-                    try await clock.sleep(for: step.retries.delay(beforeAttempt: attempt))
+                    try await clock.sleep(for: step.retries.delay(beforeAttempt: attempt - firstAttempt + 1))
                 } catch {
                     last.report.status = .cancelled
                     return last
@@ -218,7 +244,7 @@ public struct Executor: Sendable {
             }
             pending = nil
             let attemptClock = clock.stopwatch()
-            let context = StepContext(
+            var context = StepContext(
                 runID: state.runID, runbook: state.runbook, stepID: step.id, attempt: attempt, workingDirectory: workingDirectory,
                 environment: state.environment.merging(["RUNBOOK_STEP": step.id]) { $1 }, clock: clock, logger: logger, evaluator: evaluator,
                 makeNested: { [registry] nested in try registry.make(nested.name, inputs: try InputResolver.resolve(nested.inputs, with: evaluator)) },
@@ -228,11 +254,13 @@ public struct Executor: Sendable {
                 },
                 services: MaskingEscalation.services(services, masking: secrets)
             )
+            context.stepIndex = index
+            context.timeout = step.timeout
 
             var outcome: AttemptOutcome
             var outputs: [String: Value] = [:]
             do {
-                let result = try await attemptWithTimeout(primitive, context: context, timeout: step.timeout)
+                let result = try await attemptWithTimeout(primitive, context: context, timeout: ownTimeout ? nil : step.timeout)
                 outputs = result.outputs
                 outcome = AttemptOutcome(
                     status: .succeeded, finishedAt: Date(), duration: attemptClock(), exitCode: result.exitCode, output: bounded(secrets.mask(result.output)),
@@ -242,6 +270,12 @@ public struct Executor: Sendable {
                 outputs = failure.outputs
                 let status: StepStatus = Task.isCancelled ? .cancelled : .failed
                 outcome = AttemptOutcome(status: status, finishedAt: Date(), duration: attemptClock(), exitCode: failure.exitCode, output: bounded(secrets.mask(failure.output)), error: secrets.mask(failure.message))
+            } catch let parked as StepParked {
+                if parksWaitingRuns {
+                    last.parked = true
+                    return last
+                }
+                outcome = AttemptOutcome(status: .cancelled, finishedAt: Date(), duration: attemptClock(), error: "cancelled while it waited for approval")
             } catch let timeout as StepTimeout {
                 outcome = AttemptOutcome(status: .failed, finishedAt: Date(), duration: attemptClock(), error: timeout.description)
             } catch {

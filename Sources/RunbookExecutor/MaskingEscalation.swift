@@ -1,3 +1,4 @@
+import Foundation
 import RunbookCore
 import RunbookModel
 import RunbookSteps
@@ -11,9 +12,9 @@ struct MaskingEscalation: Escalating {
 
     /// `services` with their escalation, when they have one, seen through `secrets`.
     static func services(_ services: EngineServices, masking secrets: Secrets) -> EngineServices {
-        guard let escalating = services.escalation else { return services }
         var masked = services
-        masked.escalation = MaskingEscalation(underlying: escalating, secrets: secrets)
+        masked.escalation = services.escalation.map { MaskingEscalation(underlying: $0, secrets: secrets) }
+        masked.approvals = services.approvals.map { MaskingApprovals(underlying: $0, secrets: secrets) }
         return masked
     }
 
@@ -26,4 +27,29 @@ struct MaskingEscalation: Escalating {
             runID: runID, runbook: runbook, subject: secrets.mask(subject), message: secrets.mask(message), severity: severity, channels: channels
         )
     }
+
+    func askApproval(runID: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String {
+        try await underlying.askApproval(runID: runID, runbook: runbook, subject: secrets.mask(subject), message: secrets.mask(message), channels: channels)
+    }
+}
+
+/// The records where runs wait for people, as a run's steps reach them: the run's secrets are
+/// masked in the question before it is stored.
+struct MaskingApprovals: ApprovalStore {
+    let underlying: any ApprovalStore
+    let secrets: Secrets
+
+    func requestApproval(_ request: ApprovalRequest) async throws -> ApprovalRequest {
+        var masked = request
+        masked.message = secrets.mask(request.message)
+        return try await underlying.requestApproval(masked)
+    }
+
+    func approval(runID: Int64) async throws -> ApprovalRequest? { try await underlying.approval(runID: runID) }
+    func addVote(runID: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest? { try await underlying.addVote(runID: runID, vote) }
+    func settleApproval(runID: Int64, status: ApprovalRequest.Status, at: Date) async throws {
+        try await underlying.settleApproval(runID: runID, status: status, at: at)
+    }
+    func waitingApprovals() async throws -> [ApprovalRequest] { try await underlying.waitingApprovals() }
+    func adoptWaitingRun(_ runID: Int64, from owner: String) async throws -> Bool { try await underlying.adoptWaitingRun(runID, from: owner) }
 }

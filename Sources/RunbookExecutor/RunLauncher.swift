@@ -94,7 +94,19 @@ public final class RunLauncher: Sendable {
         return loaded
     }
 
-    private func launch(_ loaded: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin?, key: String) -> Launched {
+    /// Takes up run `runID`, left waiting at an `approve` step by a process that stopped (see
+    /// `Executor.continueWaiting`), under `key`.
+    @discardableResult
+    public func continueWaiting(_ runbook: Runbook, runID: Int64, params: [String: Value], trigger: Trigger, at point: ResumePoint, attempt: Int, key: String) -> Launched {
+        launch(runbook, params: params, trigger: trigger, origin: nil, key: key) { executor, _ in
+            await executor.continueWaiting(runbook, runID: runID, params: params, trigger: trigger, at: point, attempt: attempt)
+        }
+    }
+
+    private func launch(
+        _ loaded: Runbook, params: [String: Value], trigger: Trigger, origin: RunOrigin?, key: String,
+        body: (@Sendable (Executor, RecordedID) async -> RunReport)? = nil
+    ) -> Launched {
         let runbook = loaded.name
         let executor = self.executor
         let id = table.withLock { table in
@@ -103,7 +115,11 @@ public final class RunLauncher: Sendable {
         }
         let recorded = RecordedID()
         let task = Task {
-            let report = await executor.run(loaded, params: params, trigger: trigger, origin: origin, recorded: { recorded.set($0) })
+            let report = if let body {
+                await body(executor, recorded)
+            } else {
+                await executor.run(loaded, params: params, trigger: trigger, origin: origin, recorded: { recorded.set($0) })
+            }
             recorded.set(report.runID)
             self.finished(key: key, id: id)
             return report

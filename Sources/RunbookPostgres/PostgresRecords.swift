@@ -173,6 +173,21 @@ public final class PostgresRecords: Sendable {
             """),
         // A step's outputs, for `runbook resume` to give the steps after it.
         ("v6: step outputs", "ALTER TABLE step_attempts ADD COLUMN outputs text"),
+        // Runs waiting at an `approve` step, and people's answers.
+        ("v7: approvals", """
+            CREATE TABLE approvals (
+                id bigserial PRIMARY KEY, run_id bigint NOT NULL REFERENCES runs (id) ON DELETE CASCADE, step_index integer NOT NULL,
+                step_id text NOT NULL, runbook text NOT NULL, message text NOT NULL, approvers text NOT NULL, min_approvals integer NOT NULL,
+                requested_at timestamptz NOT NULL, deadline timestamptz, status text NOT NULL, decided_at timestamptz
+            );
+            CREATE INDEX approvals_by_run ON approvals (run_id);
+            CREATE INDEX approvals_by_status ON approvals (status);
+            CREATE TABLE approval_votes (
+                approval_id bigint NOT NULL REFERENCES approvals (id) ON DELETE CASCADE, person text NOT NULL, by text NOT NULL,
+                decision text NOT NULL, reason text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (approval_id, person)
+            );
+            ALTER TABLE outbox ADD COLUMN approval_run_id bigint
+            """),
     ]
 }
 

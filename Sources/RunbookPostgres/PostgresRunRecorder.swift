@@ -7,8 +7,8 @@ import RunbookExecutor
 /// reads every run (`history`, `show`, the dashboard); an engine marks as `interrupted` only its
 /// own runs whose process is gone.
 public final class PostgresRunRecorder: RunRecorder, RunHistory, Sendable {
-    private let database: PostgresDatabase
-    private let engine: String
+    let database: PostgresDatabase
+    let engine: String
     private let owner = ProcessIdentity.current
 
     init(_ database: PostgresDatabase, engine: String) {

@@ -6,7 +6,7 @@ import RunbookExecutor
 /// Runs and step attempts, in the records database. Opening the database marks runs that a
 /// crashed process left `running` as `interrupted`, naming the step that was in flight.
 public final class SQLiteRunRecorder: RunRecorder, RunHistory, RecordsMigrations, Sendable {
-    private let database: any DatabaseWriter
+    let database: any DatabaseWriter
     private let owner = ProcessIdentity.current
 
     init(_ database: any DatabaseWriter) {
@@ -57,6 +57,32 @@ public final class SQLiteRunRecorder: RunRecorder, RunHistory, RecordsMigrations
         // A step's outputs, for `runbook resume` to give the steps after it.
         migrator.registerMigration("v9: step outputs") { db in
             try db.alter(table: "step_attempts") { t in t.add(column: "outputs", .text) }
+        }
+        // Runs waiting at an `approve` step, and people's answers.
+        migrator.registerMigration("v10: approvals") { db in
+            try db.create(table: "approvals") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("run_id", .integer).notNull().indexed().references("runs", onDelete: .cascade)
+                t.column("step_index", .integer).notNull()
+                t.column("step_id", .text).notNull()
+                t.column("runbook", .text).notNull()
+                t.column("message", .text).notNull()
+                t.column("approvers", .text).notNull()
+                t.column("min_approvals", .integer).notNull()
+                t.column("requested_at", .datetime).notNull()
+                t.column("deadline", .datetime)
+                t.column("status", .text).notNull().indexed()
+                t.column("decided_at", .datetime)
+            }
+            try db.create(table: "approval_votes") { t in
+                t.column("approval_id", .integer).notNull().references("approvals", onDelete: .cascade)
+                t.column("person", .text).notNull()
+                t.column("by", .text).notNull()
+                t.column("decision", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("at", .datetime).notNull()
+                t.primaryKey(["approval_id", "person"])
+            }
         }
         return migrator
     }

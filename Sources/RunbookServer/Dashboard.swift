@@ -64,6 +64,7 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 <div id="gate" role="alert" data-gate-state="open" hidden><span id="gate-text"></span><button data-gate="open">open gate</button><span id="gate-error"></span></div>
 <div id="exposure" role="alert" hidden></div>
 <main>
+  <section class="wide" data-section="approvals" hidden><h2>Waiting for approval</h2><table><thead><tr><th>run</th><th>question</th><th>answers</th><th>until</th><th></th></tr></thead><tbody id="approvals"></tbody></table><div id="approval-error" class="error"></div></section>
   <section class="wide" data-section="incidents"><h2>Open incidents</h2><table><thead><tr><th>incident</th><th>severity</th><th>level</th><th>status</th><th>opened</th><th></th></tr></thead><tbody id="incidents"></tbody></table><div id="incident-error" class="error"></div></section>
   <section class="wide" data-section="fleet" hidden><h2>Fleet</h2><table><thead><tr><th>engine</th><th>role</th><th>host</th><th>last heartbeat</th><th>flows up</th><th>version</th></tr></thead><tbody id="fleet"></tbody></table></section>
   <section class="wide" data-section="flows"><h2>Flows</h2><div id="flows"></div></section>
@@ -177,6 +178,19 @@ function renderServices(data) {
   }).join("");
 }
 
+// Runs paused at an approve step: the question, the answers so far, and buttons to answer.
+function renderApprovals(data) {
+  const waiting = data.approvals || [];
+  document.querySelector('[data-section="approvals"]').hidden = !waiting.length;
+  $("approvals").innerHTML = waiting.map((a) => {
+    const approved = (a.votes || []).filter((v) => v.decision === "approve").map((v) => esc(v.by));
+    return `<tr data-approval="${a.run_id}"><td>${a.run_id} ${esc(a.runbook)}<br>step ${esc(a.step_id)}</td><td>${esc(a.message)}</td>
+      <td>${approved.length} of ${a.min_approvals}${approved.length ? ": " + approved.join(", ") : ""}${a.approvers.length ? "<br>approvers: " + a.approvers.map(esc).join(", ") : ""}</td>
+      <td>${a.deadline ? fmtTime(a.deadline) : "no deadline"}</td>
+      <td><button data-approve="${a.run_id}">approve</button> <button data-reject="${a.run_id}">reject</button></td></tr>`;
+  }).join("");
+}
+
 function renderRuns(data) {
   $("runs").innerHTML = data.runs.map((r) => {
     const steps = (r.steps || []).map((s) => `<li class="${s.status}">${esc(s.id)} (${esc(s.primitive)}) ${s.status}${s.duration_ms != null ? " " + Math.round(s.duration_ms) + " ms" : ""}${s.error ? " – " + esc(s.error) : ""}</li>`).join("");
@@ -236,7 +250,7 @@ function renderOverview(data) {
 let lastData = {incidents: []};
 
 // Each renderer draws its section from the poll's answer; sections of other parts add theirs.
-const renderers = [renderOverview, renderIncidents, renderFleet, renderFlows, renderCharts, renderChecks, renderServices, renderRuns];
+const renderers = [renderOverview, renderApprovals, renderIncidents, renderFleet, renderFlows, renderCharts, renderChecks, renderServices, renderRuns];
 
 document.addEventListener("click", async (event) => {
   const data = event.target.dataset || {};
@@ -253,6 +267,15 @@ document.addEventListener("click", async (event) => {
       await api("POST", "/api/gate/" + data.gate, {reason, by: personBox.value || "dashboard", via: "dashboard"});
       $("gate-error").textContent = "";
     } catch (error) { $("gate-error").textContent = " " + error.message; if (closing) window.alert(error.message); }
+  } else if (data.approve || data.reject) {
+    const run = data.approve || data.reject;
+    const verb = data.approve ? "approve" : "reject";
+    if (!personBox.value) { $("approval-error").textContent = "type your name above: the step's approvers are named people"; return; }
+    const reason = data.reject ? (window.prompt("Why reject run " + run + "? Its approve step fails.") || "") : "";
+    try {
+      const answer = await api("POST", "/api/runs/" + encodeURIComponent(run) + "/" + verb, {by: personBox.value, reason, via: "dashboard"});
+      $("approval-error").textContent = answer.text || "";
+    } catch (error) { $("approval-error").textContent = error.message; }
   } else if (data.ack) {
     $("incident-error").textContent = "acknowledging #" + data.ack + "…";
     try {

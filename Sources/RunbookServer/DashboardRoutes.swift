@@ -25,6 +25,8 @@ extension RunbookHTTPServer {
         var incidents: [Incident]
         /// The engines of the fleet; nil for an engine alone.
         var fleet: [FleetView]?
+        /// Runs waiting at an `approve` step, oldest first.
+        var approvals: [ApprovalRequest] = []
     }
 
     /// One engine of the fleet, for the dashboard and `/api/fleet`.
@@ -67,13 +69,14 @@ extension RunbookHTTPServer {
             let recent = (try? await backend.runs(RunQuery(limit: 8))) ?? []
             var runs: [RunView] = []
             for run in recent { runs.append((try? await backend.run(run.id)).flatMap { $0 } ?? run) }
-            let data = DashboardData(
+            var data = DashboardData(
                 overview: overview(snapshot, engineProblem: problem, report: report), flows: flowViews(snapshot), checks: report.checks,
                 services: snapshot?.services ?? [], runs: runs,
                 ticksPerSecond: rates.tickHistory().map { DashboardData.TickPoint(at: $0.at, perSecond: Self.rounded($0.perSecond)) },
                 signalsPerHour: (try? await backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks,
                 incidents: await openIncidents(), fleet: await fleetViews()
             )
+            data.approvals = (try? await backend.approvals?.store.waitingApprovals()) ?? []
             return JSON.response(data)
         }
         routes.on(.get, "/api/fleet") { _, _ in

@@ -47,6 +47,7 @@ extension RunbookHTTPServer {
         addAPIRoutes(to: routes)
         addIncidentRoutes(to: routes)
         addGateRoutes(to: routes)
+        addApprovalRoutes(to: routes)
         addDashboardRoutes(to: routes)
     }
 

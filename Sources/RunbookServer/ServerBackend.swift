@@ -33,6 +33,9 @@ public struct ServerBackend: Sendable {
     /// The kill switch on the command router: shown on the dashboard and the health endpoints,
     /// closed and opened through the API. Nil: the gate routes answer 503.
     public var gate: GateKeeper?
+    /// Answers to runs waiting at an `approve` step: listed, approved and rejected through the
+    /// API and the dashboard. Nil: the approval routes answer 503.
+    public var approvals: ApprovalDesk?
 
     public init(
         engine: any EngineControl,

@@ -33,6 +33,10 @@ public struct EngineServices: Sendable {
     public var fleet: (any FleetStore)?
     /// The kill switch on the command router (`gate`).
     public var gate: GateKeeper?
+    /// Where runs wait for people's answers (`approve`): the records.
+    public var approvals: (any ApprovalStore)?
+    /// How often a waiting `approve` step reads the answers.
+    public var approvalPoll: Duration = .seconds(1)
     /// The EAs marked `canary: true` in runbook.yaml (`fire_round_trip`).
     public var canaries: [String] = []
     /// Servers the `sql` step and probe reach by URL (PostgreSQL).

@@ -6,7 +6,11 @@ public struct StepContext: Sendable {
     public var runID: Int64
     public var runbook: String
     public var stepID: String
+    /// The step's place in its runbook, from 0.
+    public var stepIndex = 0
     public var attempt: Int
+    /// The step's `timeout`, for a primitive that keeps it itself (`keepsItsOwnTimeout`).
+    public var timeout: Duration?
     /// Folder that relative paths are read against, and where commands start.
     public var workingDirectory: String
     /// Variables every command of the run receives (parameters, run id).

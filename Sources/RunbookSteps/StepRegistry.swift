@@ -11,7 +11,7 @@ public struct StepRegistry: PrimitiveCatalog {
     /// The primitives that need nothing but the operating system.
     public static let core = StepRegistry([
         ShellStep.self, WaitStep.self, WaitUntilStep.self, LogStep.self, RunStep.self, ArchiveStep.self, PruneStep.self, EscalateStep.self, NotifyStep.self,
-        TickCountsStep.self,
+        TickCountsStep.self, ApproveStep.self,
     ])
 
     public mutating func register(_ type: any StepPrimitive.Type) {

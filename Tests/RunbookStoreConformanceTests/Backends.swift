@@ -15,7 +15,7 @@ import Testing
 /// runs against each backend listed in `RecordsBackend`: a second backend adds a case there and
 /// passes the very same tests.
 struct Records: Sendable {
-    var runs: any RunRecorder & RunHistory
+    var runs: any RunRecorder & RunHistory & ApprovalStore
     var flows: any FlowStore & HealthRecords
     var checks: any CheckJournal & AlertBook
     var schedule: any SchedulerStateStore

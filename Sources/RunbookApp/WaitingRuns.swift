@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import RunbookCore
+import RunbookExecutor
+import RunbookModel
+import ServiceLifecycle
+
+/// Takes up the runs left waiting at an `approve` step by a process that stopped (this engine
+/// before a restart or a kill, or a `runbook run` killed while it waited): each goes on waiting
+/// in this engine, for the same request until the same deadline, with the answers already given,
+/// and goes on from there. A run that cannot be taken up (its runbook gone or changed at that
+/// step, a secret parameter the records keep masked) is ended as failed, saying why.
+struct WaitingRuns: Service {
+    let store: any ApprovalStore & RunHistory & RunRecorder
+    let launcher: RunLauncher
+    let library: RunbookLibrary
+    let logger: Logger
+    var interval: Duration = .seconds(5)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await takeUp()
+                do { try await Task.sleep(for: interval) } catch { return }
+            }
+        }
+    }
+
+    /// One look at the waiting runs; returns the ids of those taken up.
+    @discardableResult
+    func takeUp() async -> [Int64] {
+        let waiting: [ApprovalRequest]
+        do {
+            waiting = try await store.waitingApprovals()
+        } catch {
+            logger.warning("cannot read the runs waiting for approval: \(error)")
+            return []
+        }
+        var taken: [Int64] = []
+        for request in waiting where request.owner != ProcessIdentity.current && !ProcessIdentity.isAlive(request.owner) {
+            do {
+                if try await takeUp(request) { taken.append(request.runID) }
+            } catch {
+                logger.error("cannot take up run \(request.runID), left waiting at step '\(request.stepID)': \(error)")
+            }
+        }
+        return taken
+    }
+
+    private func takeUp(_ request: ApprovalRequest) async throws -> Bool {
+        guard let run = try await store.run(id: request.runID) else { return false }
+        // Claimed first: of two engines looking, one takes it.
+        guard try await store.adoptWaitingRun(run.id, from: request.owner) else { return false }
+        let now = Date()
+        var attempts = try await store.attempts(runID: run.id)
+        for attempt in attempts where attempt.status == StepStatus.running.rawValue {
+            try await store.finishAttempt(FinishedAttempt(id: attempt.id, outcome: AttemptOutcome(
+                status: .interrupted, finishedAt: now, duration: .milliseconds(Int64(max(0, now.timeIntervalSince(attempt.startedAt)) * 1000)),
+                error: "the process running it stopped while it waited for approval; the engine took the wait up again"
+            )))
+        }
+        attempts = try await store.attempts(runID: run.id)
+        let runbook: Runbook
+        let params: [String: Value]
+        let point: ResumePoint
+        do {
+            runbook = try library.resolve(run.runbook)
+            guard runbook.steps.indices.contains(request.stepIndex), runbook.steps[request.stepIndex].id == request.stepID else {
+                throw ResumeRefusal("runbook '\(run.runbook)' changed while the run waited: its step \(request.stepIndex + 1) is no longer '\(request.stepID)'. Run it again")
+            }
+            let given = run.parameters
+            if let masked = runbook.params.first(where: { given[$0.name]?.contains(Secrets.mask) == true }) {
+                throw ResumeRefusal("parameter '\(masked.name)' holds a secret, which the records keep masked: `runbook resume \(run.id) --param \(masked.name)=VALUE` once it has ended")
+            }
+            params = try ParamBinding.bind(given, to: runbook)
+            point = try ResumePoint.of(run, attempts: attempts, runbook: runbook, confirmed: true)
+            guard point.startIndex == request.stepIndex else {
+                throw ResumeRefusal("its records do not end at step '\(request.stepID)'")
+            }
+        } catch {
+            let reason = "the run waited at step '\(request.stepID)' when its process stopped and cannot be taken up again: \(error)"
+            try await store.finishRun(run.id, RunOutcome(status: .failed, finishedAt: now, escalationLevel: run.escalationLevel, error: reason), completing: nil)
+            logger.error("run \(run.id) of \(run.runbook): \(reason)")
+            return false
+        }
+        let step = runbook.steps[request.stepIndex]
+        let attempt = (attempts.filter { $0.stepIndex == request.stepIndex }.map(\.attempt).max() ?? 0) + 1
+        let trigger = Trigger(rawValue: run.trigger) ?? .manual
+        let key = switch trigger {
+        case .check: "check:\(run.triggerSource ?? run.runbook)"
+        case .schedule: "schedule:\(run.triggerSource ?? run.runbook)"
+        default: run.runbook
+        }
+        launcher.continueWaiting(runbook, runID: run.id, params: params, trigger: trigger, at: point, attempt: attempt, key: key)
+        logger.notice(
+            "run \(run.id) of \(run.runbook) taken up again: it waits at step '\(step.id)' (asked \(ISO8601DateFormatter().string(from: request.requestedAt)), \(request.tally))",
+            metadata: ["run": "\(run.id)", "runbook": "\(run.runbook)"]
+        )
+        return true
+    }
+}
