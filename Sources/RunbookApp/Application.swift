@@ -131,10 +131,7 @@ public struct Application: Sendable {
             gate.announce(change)
         }
         let services = assembly.stepServices(records: records, checks: book, desk: desk, gate: gateKeeper)
-        var executor = assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services)
-        // A run waiting for people when the engine stops stays waiting, for the engine to take up when it starts.
-        executor.parksWaitingRuns = true
-        let launcher = RunLauncher(executor: executor)
+        let launcher = RunLauncher(executor: assembly.executor(recorder: records.runs, library: library, observer: http?.runObserver, services: services))
         // Engines sharing the records lead by a lease; the one engine of SQLite records always leads.
         let lease = await fleetLease(records: records, live: live)
         let leadership: any Leadership = lease ?? SoleEngine()
@@ -183,7 +180,7 @@ public struct Application: Sendable {
         let server = try await http?.server(assembly: assembly, live: live, guardian: guardian, records: records, library: library, launcher: launcher, desk: desk, gate: gateKeeper)
         do {
             // Runs a stopped process left waiting for people are taken up again here.
-            let waiting = WaitingRuns(store: records.runs, launcher: launcher, library: library, logger: Logger(label: "runbook.approvals"))
+            let waiting = WaitingRuns(store: records.runs, launcher: launcher, library: library, shared: records.fleet != nil, logger: Logger(label: "runbook.approvals"))
             try await live.run(alongside: [control, gate] + duties + presses + [waiting, LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
         } catch {
             await serviceChanges.flush()
@@ -258,7 +255,8 @@ struct LaunchedRunsService: Service {
     func run() async throws {
         // Until the group shuts down (or is cancelled, which also ends the wait).
         try? await gracefulShutdown()
-        await launcher.cancelAll()
+        // A run waiting for people stays waiting, for the engine to take up when it starts.
+        await launcher.stopAll()
     }
 }
 

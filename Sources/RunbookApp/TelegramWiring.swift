@@ -32,7 +32,7 @@ struct TelegramActions: Sendable {
         }
         // Who, by the id Telegram vouches for: a name can be changed or copied.
         let person = "\(press.name) (Telegram user \(press.userID))"
-        if act.isApproval { return await answer(act, run: id, press: press, person: person) }
+        if act.isApproval { return await answer(act, question: id, press: press) }
         do {
             guard settings.allowedUsers.contains(press.userID) else {
                 let refusal = "pressed \(Self.label(act)) from Telegram; not on \(channel)'s allowed_users, nothing done"
@@ -99,28 +99,33 @@ struct TelegramActions: Sendable {
         }
     }
 
-    /// Approve or Reject under a run's question: taken from people on `allowed_users` who are
-    /// also among the step's approvers (when it names them, as `telegram:ID`).
-    private func answer(_ act: TelegramAct, run: Int64, press: TelegramPress, person: String) async -> TelegramReply {
+    /// Approve or Reject under a run's question (the press names the question): taken from
+    /// people on `allowed_users` who are also among the step's approvers (when it names them, as
+    /// `telegram:ID`).
+    private func answer(_ act: TelegramAct, question: Int64, press: TelegramPress) async -> TelegramReply {
         guard settings.allowedUsers.contains(press.userID) else {
-            logger.warning("Telegram user \(press.userID) (\(press.name)) pressed \(Self.label(act)) on run \(run) and is not on \(channel)'s allowed_users")
+            logger.warning("Telegram user \(press.userID) (\(press.name)) pressed \(Self.label(act)) on question \(question) and is not on \(channel)'s allowed_users")
             return TelegramReply(answer: "Sorry, \(press.name): you are not on this channel's list of people who may act, so nothing was done. Ask the on-call lead to add your Telegram user id (\(press.userID)).")
         }
         do {
+            guard let request = try await approvals.store.approval(id: question) else {
+                return TelegramReply(answer: "There is no such question in the records.")
+            }
             let answered = try await approvals.answer(
-                runID: run, decision: act == .approve ? .approve : .reject, by: Approver(identity: "telegram:\(press.userID)", display: person),
-                reason: act == .reject ? "rejected from Telegram" : "", at: now()
+                runID: request.runID, question: question, decision: act == .approve ? .approve : .reject,
+                by: .telegram(userID: press.userID, name: press.name), reason: act == .reject ? "rejected from Telegram" : "", at: now()
             )
             logger.notice("\(answered.text)")
             guard answered.recorded else { return TelegramReply(answer: "You answered already: \(answered.request.tally).") }
             let at = Self.time(now())
-            let note = act == .approve ? "✔ approved by \(press.name) at \(at) (\(answered.request.tally))" : "✖ rejected by \(press.name) at \(at)"
+            let who = "\(press.name) (Telegram user \(press.userID))"
+            let note = act == .approve ? "✔ approved by \(who) at \(at) (\(answered.request.tally))" : "✖ rejected by \(who) at \(at)"
             return TelegramReply(answer: answered.text, note: note)
         } catch let refused as ApprovalRefused {
             return TelegramReply(answer: refused.description)
         } catch {
-            logger.error("an answer of \(press.name) to run \(run) failed: \(error)")
-            return TelegramReply(answer: "That did not work: \(error). Try the command line: runbook approve \(run) --by NAME.")
+            logger.error("an answer of \(press.name) to question \(question) failed: \(error)")
+            return TelegramReply(answer: "That did not work: \(error). Try the command line: runbook approve RUN --by NAME.")
         }
     }
 

@@ -9,11 +9,15 @@ import ServiceLifecycle
 /// before a restart or a kill, or a `runbook run` killed while it waited): each goes on waiting
 /// in this engine, for the same request until the same deadline, with the answers already given,
 /// and goes on from there. A run that cannot be taken up (its runbook gone or changed at that
-/// step, a secret parameter the records keep masked) is ended as failed, saying why.
+/// step, a secret parameter the records keep masked, a child run whose parent stopped with it)
+/// is ended as failed, saying why.
 struct WaitingRuns: Service {
     let store: any ApprovalStore & RunHistory & RunRecorder
     let launcher: RunLauncher
     let library: RunbookLibrary
+    /// Records shared by engines (PostgreSQL): a process of another machine cannot be told dead
+    /// from here, so a run of one is taken up only when the engine started it.
+    let shared: Bool
     let logger: Logger
     var interval: Duration = .seconds(5)
 
@@ -49,8 +53,22 @@ struct WaitingRuns: Service {
 
     private func takeUp(_ request: ApprovalRequest) async throws -> Bool {
         guard let run = try await store.run(id: request.runID) else { return false }
+        let trigger = Trigger(rawValue: run.trigger) ?? .manual
+        // `runbook run` on another machine may still be waiting in the foreground there.
+        if shared, !ProcessIdentity.isOfThisBoot(request.owner), ![.check, .schedule, .api].contains(trigger) { return false }
         // Claimed first: of two engines looking, one takes it.
         guard try await store.adoptWaitingRun(run.id, from: request.owner) else { return false }
+        do {
+            return try await goOn(run, request, trigger: trigger)
+        } catch {
+            // Taken, but not going on: ended, rather than left waiting under this engine.
+            let reason = "the run waited at step '\(request.stepID)' when its process stopped and could not be taken up again: \(error)"
+            try await store.finishRun(run.id, RunOutcome(status: .failed, finishedAt: Date(), escalationLevel: run.escalationLevel, error: reason), completing: nil)
+            throw error
+        }
+    }
+
+    private func goOn(_ run: RunRecord, _ request: ApprovalRequest, trigger: Trigger) async throws -> Bool {
         let now = Date()
         var attempts = try await store.attempts(runID: run.id)
         for attempt in attempts where attempt.status == StepStatus.running.rawValue {
@@ -64,6 +82,11 @@ struct WaitingRuns: Service {
         let params: [String: Value]
         let point: ResumePoint
         do {
+            // A child run (a `run` step's) belongs to its parent, which stopped with the process:
+            // going on alone would skip what the parent does after it.
+            if let parent = run.parentRunId {
+                throw ResumeRefusal("it is a step of run \(parent), which stopped with it: `runbook resume \(parent)` once that is marked interrupted")
+            }
             runbook = try library.resolve(run.runbook)
             guard runbook.steps.indices.contains(request.stepIndex), runbook.steps[request.stepIndex].id == request.stepID else {
                 throw ResumeRefusal("runbook '\(run.runbook)' changed while the run waited: its step \(request.stepIndex + 1) is no longer '\(request.stepID)'. Run it again")
@@ -84,8 +107,10 @@ struct WaitingRuns: Service {
             return false
         }
         let step = runbook.steps[request.stepIndex]
+        if runbook.contentHash != run.contentHash {
+            logger.warning("runbook '\(run.runbook)' changed while run \(run.id) waited: the steps after '\(step.id)' run as they are now", metadata: ["run": "\(run.id)"])
+        }
         let attempt = (attempts.filter { $0.stepIndex == request.stepIndex }.map(\.attempt).max() ?? 0) + 1
-        let trigger = Trigger(rawValue: run.trigger) ?? .manual
         let key = switch trigger {
         case .check: "check:\(run.triggerSource ?? run.runbook)"
         case .schedule: "schedule:\(run.triggerSource ?? run.runbook)"

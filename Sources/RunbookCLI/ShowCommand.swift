@@ -47,7 +47,7 @@ struct ShowCommand: AsyncParsableCommand {
             object["child_runs"] = children.map(RunJSON.object)
             if let approval {
                 object["approval"] = [
-                    "step": approval.stepID, "message": approval.message, "approvers": approval.approvers, "min_approvals": approval.minApprovals,
+                    "id": approval.id, "step": approval.stepID, "message": approval.message, "approvers": approval.approvers, "min_approvals": approval.minApprovals,
                     "status": approval.status.rawValue, "requested_at": Timestamp.text(approval.requestedAt),
                     "deadline": approval.deadline.map(Timestamp.text) as Any? ?? NSNull(),
                     "answers": approval.votes.map { ["by": $0.by, "decision": $0.decision.rawValue, "reason": $0.reason, "at": Timestamp.text($0.at)] },

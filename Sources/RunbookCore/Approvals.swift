@@ -8,6 +8,9 @@ public struct ApprovalRequest: Sendable, Equatable, Codable {
         case waiting, approved, rejected, expired
     }
 
+    /// The question's own id: a button or a page names it, so that an answer meant for one
+    /// question never counts for a later one of the same run.
+    public var id: Int64
     public var runID: Int64
     public var stepIndex: Int
     public var stepID: String
@@ -31,8 +34,10 @@ public struct ApprovalRequest: Sendable, Equatable, Codable {
 
     public init(
         runID: Int64, stepIndex: Int, stepID: String, runbook: String, message: String, approvers: [String], minApprovals: Int,
-        requestedAt: Date, deadline: Date?, status: Status = .waiting, decidedAt: Date? = nil, votes: [ApprovalVote] = [], owner: String = ""
+        requestedAt: Date, deadline: Date?, status: Status = .waiting, decidedAt: Date? = nil, votes: [ApprovalVote] = [], owner: String = "",
+        id: Int64 = 0
     ) {
+        self.id = id
         self.runID = runID
         self.stepIndex = stepIndex
         self.stepID = stepID
@@ -48,10 +53,12 @@ public struct ApprovalRequest: Sendable, Equatable, Codable {
         self.owner = owner
     }
 
+    /// The answers that count: those given by the deadline.
+    public var counted: [ApprovalVote] { votes.filter { vote in deadline.map { vote.at <= $0 } ?? true } }
     /// The different people who approved, in the order they did.
-    public var approvedBy: [ApprovalVote] { votes.filter { $0.decision == .approve } }
+    public var approvedBy: [ApprovalVote] { counted.filter { $0.decision == .approve } }
     /// The first rejection, which ends the wait.
-    public var rejection: ApprovalVote? { votes.first { $0.decision == .reject } }
+    public var rejection: ApprovalVote? { counted.first { $0.decision == .reject } }
 
     /// What the answers so far decide: nil while more approvals are needed.
     public var decision: Status? {
@@ -65,9 +72,10 @@ public struct ApprovalRequest: Sendable, Equatable, Codable {
         return "\(approvedBy.count) of \(minApprovals) approval\(minApprovals == 1 ? "" : "s")" + (names.isEmpty ? "" : " (\(names))")
     }
 
-    /// Whether `person` may answer: anyone when no approvers are named.
+    /// Whether `person` may answer: anyone when no approvers are named. Names are compared
+    /// without regard to case: `Maria` and `maria` are one person.
     public func allows(_ person: Approver) -> Bool {
-        approvers.isEmpty || approvers.contains(person.identity)
+        approvers.isEmpty || approvers.contains { $0.lowercased() == person.identity }
     }
 }
 
@@ -94,19 +102,23 @@ public struct ApprovalVote: Sendable, Equatable, Codable {
     }
 }
 
-/// A person answering: who they are to `approvers`, and how they are shown.
+/// A person answering: who they are to `approvers` (lowercased), and how they are shown.
+/// A name given on the CLI, the API or the dashboard is taken as given (whoever may use those
+/// may give any name); a Telegram user is the id Telegram vouches for, which no name can take.
 public struct Approver: Sendable, Equatable {
     public var identity: String
     public var display: String
-
-    public init(identity: String, display: String) {
-        self.identity = identity
-        self.display = display
-    }
+    public var fromTelegram: Bool
 
     /// Someone named on the CLI, the API or the dashboard: `maria (CLI)`.
     public static func named(_ name: String, via: String) -> Approver {
-        Approver(identity: name, display: "\(name) (\(via))")
+        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        return Approver(identity: name.lowercased(), display: "\(name) (\(via))", fromTelegram: false)
+    }
+
+    /// A Telegram user by the id Telegram gives: `telegram:111`, shown `@ann (Telegram user 111)`.
+    public static func telegram(userID: Int64, name: String) -> Approver {
+        Approver(identity: "telegram:\(userID)", display: "\(name) (Telegram user \(userID))", fromTelegram: true)
     }
 }
 
@@ -118,11 +130,15 @@ public protocol ApprovalStore: Sendable {
     func requestApproval(_ request: ApprovalRequest) async throws -> ApprovalRequest
     /// The run's latest request, with its answers.
     func approval(runID: Int64) async throws -> ApprovalRequest?
-    /// Adds `vote` to the run's waiting request unless the same person answered already;
-    /// returns the request as it then stands. Nil when the run has no waiting request.
-    func addVote(runID: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest?
-    /// Ends the wait with `status`; the run is `running` again.
-    func settleApproval(runID: Int64, status: ApprovalRequest.Status, at: Date) async throws
+    /// The request with its own id (a question's), with its answers.
+    func approval(id: Int64) async throws -> ApprovalRequest?
+    /// Adds `vote` to the run's waiting request `id` unless the same person answered already or
+    /// the vote comes after the deadline; returns the request as it then stands. Nil when that
+    /// request does not wait (or is not the run's latest).
+    func addVote(runID: Int64, id: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest?
+    /// Ends the wait of request `id` with `status`, the run `running` again, if the request still
+    /// waits and holds exactly `answers` answers (none came since the step decided); false if not.
+    func settleApproval(runID: Int64, id: Int64, status: ApprovalRequest.Status, answers: Int, at: Date) async throws -> Bool
     /// The requests still waiting, oldest first.
     func waitingApprovals() async throws -> [ApprovalRequest]
     /// Makes this process the owner of a waiting run whose owner was `from` (a process that
@@ -160,7 +176,7 @@ public struct ApprovalDesk: Sendable {
             let vote = request.votes.first { $0.person == mine }
             let what = vote.map { "\($0.decision == .approve ? "approved" : "rejected") by \($0.by)" } ?? "answered"
             var line = "run \(request.runID) \(what)"
-            if !recorded { line += " already, at \(ISO8601DateFormatter().string(from: vote?.at ?? request.requestedAt))" }
+            if !recorded { line += " already, at \(ApprovalDesk.stamp(vote?.at ?? request.requestedAt))" }
             switch request.decision {
             case .rejected?: line += ": step '\(request.stepID)' fails"
             case .approved?: line += ": \(request.tally); the run goes on"
@@ -174,17 +190,28 @@ public struct ApprovalDesk: Sendable {
         fileprivate var mine: String
     }
 
-    /// Records `person`'s answer to run `runID`. Throws `ApprovalRefused` saying why when the
-    /// run does not wait or the person may not answer.
-    public func answer(runID: Int64, decision: ApprovalVote.Decision, by person: Approver, reason: String = "", at: Date = Date()) async throws -> Answered {
+    /// Records `person`'s answer to run `runID`: to `question` when the page or button names
+    /// one (an answer meant for an earlier question is refused), else to the run's current one.
+    /// Throws `ApprovalRefused` saying why when the run does not wait or the person may not answer.
+    public func answer(
+        runID: Int64, question: Int64? = nil, decision: ApprovalVote.Decision, by person: Approver, reason: String = "", at: Date = Date()
+    ) async throws -> Answered {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !person.identity.trimmingCharacters(in: .whitespaces).isEmpty else { throw ApprovalRefused("say who answers: a name is required") }
-        guard reason.count <= 500, person.display.count <= 300 else { throw ApprovalRefused("the reason is limited to 500 characters and the name to 200") }
-        guard !(reason + person.identity + person.display).unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ApprovalRefused("the reason and the name are one line of text, without control characters")
+        guard !person.identity.isEmpty else { throw ApprovalRefused("say who answers: a name is required") }
+        guard reason.count <= 500, person.identity.count <= 200 else { throw ApprovalRefused("the reason is limited to 500 characters and the name to 200") }
+        // One line of visible text: no control characters, and none of the invisible ones that
+        // make two names look alike (zero-width, right-to-left marks).
+        guard !(reason + person.identity + person.display).unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) else {
+            throw ApprovalRefused("the reason and the name are one line of visible text, without control or invisible characters")
+        }
+        if person.identity.hasPrefix("telegram:"), !person.fromTelegram {
+            throw ApprovalRefused("'\(person.identity)' names a Telegram user, who answers with the buttons under the question in the chat")
         }
         guard let request = try await store.approval(runID: runID) else {
             throw ApprovalRefused("run \(runID) has not waited for approval: `runbook history --status waiting` lists the runs that wait")
+        }
+        if let question, question != request.id {
+            throw ApprovalRefused("that question was closed; run \(runID) now asks at step '\(request.stepID)' (\(request.status.rawValue)): answer that one, as `runbook show \(runID)` shows it")
         }
         guard request.status == .waiting else {
             let ended = switch request.status {
@@ -192,7 +219,11 @@ public struct ApprovalDesk: Sendable {
             case .rejected: "it was rejected"
             default: "it stopped waiting (no decision by its deadline, or the run ended)"
             }
-            throw ApprovalRefused("run \(runID) no longer waits at step '\(request.stepID)': \(ended)\(request.decidedAt.map { " at \(ISO8601DateFormatter().string(from: $0))" } ?? "")")
+            throw ApprovalRefused("run \(runID) no longer waits at step '\(request.stepID)': \(ended)\(request.decidedAt.map { " at \(Self.stamp($0))" } ?? "")")
+        }
+        let at = Date(timeIntervalSince1970: (at.timeIntervalSince1970 * 1000).rounded() / 1000)
+        if let deadline = request.deadline, at > deadline {
+            throw ApprovalRefused("run \(runID) waited for answers until \(Self.stamp(deadline)): too late, its step '\(request.stepID)' fails")
         }
         guard request.allows(person) else {
             throw ApprovalRefused("\(person.display) may not answer run \(runID): step '\(request.stepID)' names its approvers (\(request.approvers.joined(separator: ", ")))")
@@ -200,13 +231,16 @@ public struct ApprovalDesk: Sendable {
         if request.votes.contains(where: { $0.person == person.identity }) {
             return Answered(request: request, recorded: false, mine: person.identity)
         }
-        let at = Date(timeIntervalSince1970: (at.timeIntervalSince1970 * 1000).rounded() / 1000)
         let vote = ApprovalVote(person: person.identity, by: person.display, decision: decision, reason: reason, at: at)
-        guard let updated = try await store.addVote(runID: runID, vote) else {
+        guard let updated = try await store.addVote(runID: runID, id: request.id, vote) else {
             throw ApprovalRefused("run \(runID) stopped waiting while the answer was being recorded: `runbook show \(runID)` says how it went")
         }
         // The same answer read back (times as the records keep them, to the millisecond).
         let recorded = updated.votes.contains { $0.person == vote.person && $0.decision == vote.decision && abs($0.at.timeIntervalSince(vote.at)) < 0.0005 }
         return Answered(request: updated, recorded: recorded, mine: person.identity)
+    }
+
+    static func stamp(_ date: Date) -> String {
+        ISO8601DateFormatter().string(from: date)
     }
 }

@@ -53,9 +53,11 @@ public struct TelegramChannel: NotificationChannel {
     /// phone (`TelegramUpdates` reads the presses): none on a resolve, a notice, or a channel
     /// nobody may act on. Each press names its act and the incident: `ack:12`.
     static func keyboard(for message: OutgoingMessage, settings: ChannelSettings.Telegram) -> [String: Any]? {
-        if let run = message.approvalRun, run > 0, !settings.allowedUsers.isEmpty {
+        // A question of an `approve` step: the press names the question, not only its run.
+        if let question = message.approval, question > 0, !settings.allowedUsers.isEmpty {
             return ["inline_keyboard": [[
-                ["text": "Approve", "callback_data": "\(TelegramAct.approve.rawValue):\(run)"], ["text": "Reject", "callback_data": "\(TelegramAct.reject.rawValue):\(run)"],
+                ["text": "Approve", "callback_data": "\(TelegramAct.approve.rawValue):\(question)"],
+                ["text": "Reject", "callback_data": "\(TelegramAct.reject.rawValue):\(question)"],
             ]]]
         }
         guard !settings.allowedUsers.isEmpty, message.incidentID > 0, message.severity != "resolved" else { return nil }

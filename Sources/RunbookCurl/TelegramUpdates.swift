@@ -14,11 +14,11 @@ public enum TelegramAct: String, Sendable, CaseIterable {
     case run
     case confirmReset = "reset"
     case closeGate = "gate"
-    /// Answers to a run waiting at an `approve` step: the number is the run's.
+    /// Answers to a run waiting at an `approve` step: the number is the question's.
     case approve = "apv"
     case reject = "rej"
 
-    /// Whether the number after the act is a run's (an approval) rather than an incident's.
+    /// Whether the number after the act is a question's (an approval) rather than an incident's.
     public var isApproval: Bool { self == .approve || self == .reject }
 }
 

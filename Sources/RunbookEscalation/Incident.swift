@@ -151,16 +151,16 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
     public var deliveredAt: Date?
     /// The row this one is the fallback copy of.
     public var fallbackOf: Int64?
-    /// The run whose `approve` step this message asks people to answer (Approve and Reject
-    /// buttons on Telegram).
-    public var approvalRun: Int64?
+    /// The question (an `approve` step's request) this message asks people to answer: Approve
+    /// and Reject buttons on Telegram.
+    public var approval: Int64?
 
     public init(
         id: Int64 = 0, incidentID: Int64, sequence: Int, channel: String, level: Int, severity: String, subject: String, body: String,
         createdAt: Date, state: State = .pending, attempts: Int = 0, nextAttemptAt: Date? = nil, lastError: String? = nil,
-        deliveredAt: Date? = nil, fallbackOf: Int64? = nil, approvalRun: Int64? = nil
+        deliveredAt: Date? = nil, fallbackOf: Int64? = nil, approval: Int64? = nil
     ) {
-        self.approvalRun = approvalRun
+        self.approval = approval
         self.id = id
         self.incidentID = incidentID
         self.sequence = sequence
@@ -196,7 +196,7 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
 
     public var outgoing: OutgoingMessage {
         var message = OutgoingMessage(id: id, incidentID: incidentID, sequence: sequence, level: level, severity: severity, subject: subject, body: body)
-        message.approvalRun = approvalRun
+        message.approval = approval
         return message
     }
 }

@@ -266,7 +266,7 @@ public final class IncidentDesk: Sendable {
     }
 
     /// Queues a message that is not about an incident (a report, a summary).
-    public func notice(subject: String, body: String, severity: String, channels requested: [String], approvalRun: Int64? = nil) async throws -> [String] {
+    public func notice(subject: String, body: String, severity: String, channels requested: [String], approval: Int64? = nil) async throws -> [String] {
         let targets = requested.isEmpty ? policy.channels(for: 2, configured: channels) : requested
         if let unknown = targets.first(where: { !channels.contains($0) }) {
             throw EscalationError("no channel named '\(unknown)'\(Suggestion.hint(for: unknown, in: channels)); channels: \(channels.joined(separator: ", "))")
@@ -274,7 +274,7 @@ public final class IncidentDesk: Sendable {
         guard !targets.isEmpty else { throw EscalationError("no channels are configured: add channels: to runbook.yaml") }
         let at = now()
         try await store.enqueue(targets.map {
-            OutboxEntry(incidentID: 0, sequence: 0, channel: $0, level: 0, severity: severity, subject: subject, body: body, createdAt: at, approvalRun: approvalRun)
+            OutboxEntry(incidentID: 0, sequence: 0, channel: $0, level: 0, severity: severity, subject: subject, body: body, createdAt: at, approval: approval)
         })
         wake()
         return targets
@@ -618,8 +618,8 @@ extension IncidentDesk: Escalating {
         return "queued for \(sent.joined(separator: ", "))"
     }
 
-    public func askApproval(runID: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String {
-        let sent = try await notice(subject: subject, body: message, severity: Severity.warning.rawValue, channels: channels, approvalRun: runID)
+    public func askApproval(runID: Int64, question: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String {
+        let sent = try await notice(subject: subject, body: message, severity: Severity.warning.rawValue, channels: channels, approval: question)
         return "asked on \(sent.joined(separator: ", "))"
     }
 }

@@ -16,8 +16,8 @@ public struct OutgoingMessage: Sendable, Equatable {
     public var subject: String
     /// Plain text; lines separated by "\n" (e-mail turns them into CRLF).
     public var body: String
-    /// The run whose `approve` step the message asks people to answer, if it does.
-    public var approvalRun: Int64?
+    /// The question (an `approve` step's request) the message asks people to answer, if it does.
+    public var approval: Int64?
 
     public init(id: Int64, incidentID: Int64, sequence: Int, level: Int, severity: String, subject: String, body: String) {
         self.id = id

@@ -20,10 +20,10 @@ public struct Executor: Sendable {
     public var recordedOutputLimit: Int
     /// What the engine lends to steps (checks, restarts): empty outside `runbook up`.
     public var services = EngineServices()
-    /// Whether a run cancelled while it waits for people (an `approve` step) stays `waiting` in
-    /// the records, for the engine to take up again when it starts: the engine's runs, whose
-    /// cancellation is the engine stopping. A run of `runbook run` cancelled there is cancelled.
-    public var parksWaitingRuns = false
+    /// Whether a run cancelled now while it waits for people (an `approve` step) stays `waiting`
+    /// in the records, for the engine to take up again when it starts: true while the engine
+    /// stops. Any other cancellation (Ctrl-C, a schedule replacing the run) cancels the run.
+    public var parksWaitingRuns: @Sendable () -> Bool = { false }
 
     public init(
         registry: StepRegistry, recorder: any RunRecorder, clock: any Clock<Duration> = ContinuousClock(),
@@ -119,7 +119,10 @@ public struct Executor: Sendable {
                 break
             }
             let firstAttempt = index == resume?.startIndex ? continuing?.attempt ?? 1 : 1
-            let outcome = await execute(step, index: index, firstAttempt: firstAttempt, state: state, secrets: secrets, logger: logger, pending: &pending)
+            // A child run (a `run` step's) ends with its parent, which is not taken up again.
+            let outcome = await execute(
+                step, index: index, firstAttempt: firstAttempt, parks: parentRunID == nil, state: state, secrets: secrets, logger: logger, pending: &pending
+            )
             if outcome.parked {
                 // The wait stays in the records, the run `waiting`: the engine takes it up when it starts.
                 logger.notice("run \(runID) left waiting at step '\(step.id)' as the engine stops", metadata: ["runbook": "\(runbook.name)", "run": "\(runID)"])
@@ -174,11 +177,11 @@ public struct Executor: Sendable {
         var report: StepReport
         var outputs: [String: Value]
         var childEscalation = 0
-        /// Stopped while it waited for people, with the run left `waiting` (`parksWaitingRuns`).
+        /// Stopped while it waited for people as the engine stops, the run left `waiting` (`parksWaitingRuns`).
         var parked = false
     }
 
-    private func execute(_ step: Step, index: Int, firstAttempt: Int = 1, state: RunState, secrets: Secrets, logger: Logger, pending: inout FinishedAttempt?) async -> StepOutcome {
+    private func execute(_ step: Step, index: Int, firstAttempt: Int = 1, parks: Bool = false, state: RunState, secrets: Secrets, logger: Logger, pending: inout FinishedAttempt?) async -> StepOutcome {
         let evaluator = state.evaluator
         let stopwatch = clock.stopwatch()
         /// A step that fails before it can act (its condition or inputs) is recorded as one failed attempt.
@@ -220,10 +223,10 @@ public struct Executor: Sendable {
             return await failedBeforeStart(error.description)
         }
 
-        let attempts = step.retries.count + 1
+        let waitsForPeople = type(of: primitive).spec.waitsForPeople
+        let attempts = waitsForPeople ? 1 : step.retries.count + 1
         var last = StepOutcome(report: StepReport(id: step.id, status: .failed, attempts: 0, duration: .zero, error: "no attempt ran"), outputs: [:])
         var childEscalation = 0
-        let ownTimeout = type(of: primitive).spec.keepsItsOwnTimeout
         for attempt in firstAttempt...(firstAttempt + attempts - 1) {
             if attempt > firstAttempt {
                 await flush(&pending)
@@ -260,7 +263,7 @@ public struct Executor: Sendable {
             var outcome: AttemptOutcome
             var outputs: [String: Value] = [:]
             do {
-                let result = try await attemptWithTimeout(primitive, context: context, timeout: ownTimeout ? nil : step.timeout)
+                let result = try await attemptWithTimeout(primitive, context: context, timeout: waitsForPeople ? nil : step.timeout)
                 outputs = result.outputs
                 outcome = AttemptOutcome(
                     status: .succeeded, finishedAt: Date(), duration: attemptClock(), exitCode: result.exitCode, output: bounded(secrets.mask(result.output)),
@@ -269,9 +272,14 @@ public struct Executor: Sendable {
             } catch let failure as StepFailure {
                 outputs = failure.outputs
                 let status: StepStatus = Task.isCancelled ? .cancelled : .failed
-                outcome = AttemptOutcome(status: status, finishedAt: Date(), duration: attemptClock(), exitCode: failure.exitCode, output: bounded(secrets.mask(failure.output)), error: secrets.mask(failure.message))
-            } catch let parked as StepParked {
-                if parksWaitingRuns {
+                // What a failed step gives is kept too: the steps after an `on_failure: continue` see it, after a resume as well.
+                outcome = AttemptOutcome(
+                    status: status, finishedAt: Date(), duration: attemptClock(), exitCode: failure.exitCode, output: bounded(secrets.mask(failure.output)),
+                    error: secrets.mask(failure.message), outputs: outputs.isEmpty ? nil : Value.recorded(secrets.masking(outputs))
+                )
+            } catch is StepParked {
+                // Asked as the step stops: whether the engine is stopping is known only then.
+                if parks && parksWaitingRuns() {
                     last.parked = true
                     return last
                 }

@@ -28,8 +28,8 @@ struct MaskingEscalation: Escalating {
         )
     }
 
-    func askApproval(runID: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String {
-        try await underlying.askApproval(runID: runID, runbook: runbook, subject: secrets.mask(subject), message: secrets.mask(message), channels: channels)
+    func askApproval(runID: Int64, question: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String {
+        try await underlying.askApproval(runID: runID, question: question, runbook: runbook, subject: secrets.mask(subject), message: secrets.mask(message), channels: channels)
     }
 }
 
@@ -46,9 +46,10 @@ struct MaskingApprovals: ApprovalStore {
     }
 
     func approval(runID: Int64) async throws -> ApprovalRequest? { try await underlying.approval(runID: runID) }
-    func addVote(runID: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest? { try await underlying.addVote(runID: runID, vote) }
-    func settleApproval(runID: Int64, status: ApprovalRequest.Status, at: Date) async throws {
-        try await underlying.settleApproval(runID: runID, status: status, at: at)
+    func approval(id: Int64) async throws -> ApprovalRequest? { try await underlying.approval(id: id) }
+    func addVote(runID: Int64, id: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest? { try await underlying.addVote(runID: runID, id: id, vote) }
+    func settleApproval(runID: Int64, id: Int64, status: ApprovalRequest.Status, answers: Int, at: Date) async throws -> Bool {
+        try await underlying.settleApproval(runID: runID, id: id, status: status, answers: answers, at: at)
     }
     func waitingApprovals() async throws -> [ApprovalRequest] { try await underlying.waitingApprovals() }
     func adoptWaitingRun(_ runID: Int64, from owner: String) async throws -> Bool { try await underlying.adoptWaitingRun(runID, from: owner) }

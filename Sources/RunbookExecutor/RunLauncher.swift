@@ -51,8 +51,14 @@ public final class RunLauncher: Sendable {
 
     private let executor: Executor
     private let table = Mutex(Table())
+    /// Set as the engine stops: a run waiting for people then stays waiting in the records.
+    private let stopping = StopFlag()
 
+    /// `executor`'s runs waiting for people stay waiting when `stopAll` cancels them.
     public init(executor: Executor) {
+        var executor = executor
+        let stopping = self.stopping
+        executor.parksWaitingRuns = { stopping.isSet }
         self.executor = executor
     }
 
@@ -141,6 +147,14 @@ public final class RunLauncher: Sendable {
         table.withLock { $0.running.keys.sorted() }
     }
 
+    /// As the engine stops: cancels every run still going and waits for each to record its end;
+    /// a run waiting for people stays waiting in the records, for the engine to take up when it
+    /// starts again.
+    public func stopAll() async {
+        stopping.set()
+        await cancelAll()
+    }
+
     /// Cancels every run still going and waits for each to record its end.
     public func cancelAll() async {
         let all = table.withLock { $0.running.values.flatMap(\.values) }
@@ -185,4 +199,12 @@ final class RecordedID: Sendable {
             }
         }
     }
+}
+
+/// Set once, read by every run: whether the engine stops.
+private final class StopFlag: Sendable {
+    private let flag = Atomic(false)
+
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
 }

@@ -7,9 +7,10 @@ public struct PrimitiveSpec: Sendable {
     public var outputs: [String]
     /// The input that a scalar form fills: `shell: "df -h"` means `shell: {command: "df -h"}`.
     public var shorthand: String?
-    /// The step's `timeout` is the primitive's own to keep (given in `StepContext.timeout`) rather
-    /// than the executor's: a wait that survives a restart ends at the deadline it first had.
-    public var keepsItsOwnTimeout = false
+    /// The primitive waits for people (`approve`): the step's `timeout` is its own to keep (given
+    /// in `StepContext.timeout`), so that a wait taken up after a restart ends at the deadline it
+    /// first had, and it is not retried, since a rejection or a deadline is the people's answer.
+    public var waitsForPeople = false
 
     public init(name: String, summary: String, inputs: [InputSpec], outputs: [String] = [], shorthand: String? = nil) {
         self.name = name

@@ -27,11 +27,18 @@ extension PostgresRunRecorder: ApprovalStore {
         try await database.record { try await Self.latest($0, runID: runID, lock: false) }
     }
 
-    public func addVote(runID: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest? {
+    public func approval(id: Int64) async throws -> ApprovalRequest? {
+        try await database.record { connection in
+            guard let runID = try await connection.row("SELECT run_id FROM approvals WHERE id = \(id)", { try $0("run_id", as: Int64.self) }) else { return nil }
+            return try await Self.latest(connection, runID: runID, id: id, lock: false)
+        }
+    }
+
+    public func addVote(runID: Int64, id: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest? {
         try await database.recordInTransaction { connection in
-            guard let id = try await connection.row("SELECT max(id) AS id FROM approvals WHERE run_id = \(runID)", { try $0("id", as: Int64?.self) }) ?? nil,
-                  let status = try await connection.row("SELECT status FROM approvals WHERE id = \(id) FOR UPDATE", { try $0("status", as: String.self) }),
-                  status == ApprovalRequest.Status.waiting.rawValue
+            // The question's row locked: a vote and the step closing the question take turns.
+            guard let request = try await Self.latest(connection, runID: runID, lock: true), request.id == id, request.status == .waiting,
+                  request.deadline.map({ vote.at <= $0 }) ?? true
             else { return nil }
             try await connection.sql("""
                 INSERT INTO approval_votes (approval_id, person, by, decision, reason, at)
@@ -42,13 +49,14 @@ extension PostgresRunRecorder: ApprovalStore {
         }
     }
 
-    public func settleApproval(runID: Int64, status: ApprovalRequest.Status, at: Date) async throws {
+    public func settleApproval(runID: Int64, id: Int64, status: ApprovalRequest.Status, answers: Int, at: Date) async throws -> Bool {
         try await database.recordInTransaction { connection in
-            try await connection.sql("""
-                UPDATE approvals SET status = \(status.rawValue), decided_at = \(Stamp(at))
-                WHERE id = (SELECT max(id) FROM approvals WHERE run_id = \(runID)) AND status = 'waiting'
-                """)
+            guard try await connection.count("SELECT 1 FROM approvals WHERE id = \(id) AND run_id = \(runID) AND status = 'waiting' FOR UPDATE") == 1,
+                  try await connection.row("SELECT count(*) AS n FROM approval_votes WHERE approval_id = \(id)", { try $0("n", as: Int64.self) }) == Int64(answers)
+            else { return false }
+            try await connection.sql("UPDATE approvals SET status = \(status.rawValue), decided_at = \(Stamp(at)) WHERE id = \(id)")
             try await connection.sql("UPDATE runs SET status = 'running' WHERE id = \(runID) AND status = 'waiting'")
+            return true
         }
     }
 
@@ -84,10 +92,11 @@ extension PostgresRunRecorder: ApprovalStore {
     }
 
     /// The run's latest request with its answers, and the run's owner.
-    private static func latest(_ connection: PostgresConnection, runID: Int64, lock: Bool) async throws -> ApprovalRequest? {
+    private static func latest(_ connection: PostgresConnection, runID: Int64, id wanted: Int64? = nil, lock: Bool) async throws -> ApprovalRequest? {
+        let wanted = wanted ?? 0
         let query: PostgresQuery = lock
-            ? "SELECT a.*, r.owner AS owner, r.status AS run_status FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = \(runID) ORDER BY a.id DESC LIMIT 1 FOR UPDATE OF a"
-            : "SELECT a.*, r.owner AS owner, r.status AS run_status FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = \(runID) ORDER BY a.id DESC LIMIT 1"
+            ? "SELECT a.*, r.owner AS owner, r.status AS run_status FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = \(runID) AND (\(wanted) = 0 OR a.id = \(wanted)) ORDER BY a.id DESC LIMIT 1 FOR UPDATE OF a"
+            : "SELECT a.*, r.owner AS owner, r.status AS run_status FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = \(runID) AND (\(wanted) = 0 OR a.id = \(wanted)) ORDER BY a.id DESC LIMIT 1"
         guard var request = try await connection.row(query, { row in
             ApprovalRequest(
                 runID: try row("run_id"), stepIndex: try row("step_index"), stepID: try row("step_id"), runbook: try row("runbook"),
@@ -95,10 +104,11 @@ extension PostgresRunRecorder: ApprovalStore {
                 approvers: (try? JSONSerialization.jsonObject(with: Data(try row("approvers", as: String.self).utf8))) as? [String] ?? [],
                 minApprovals: try row("min_approvals"), requestedAt: try row.date("requested_at"), deadline: try row.date(optional: "deadline"),
                 status: Self.status(try row("status"), run: try row("run_status")), decidedAt: try row.date(optional: "decided_at"),
-                votes: [], owner: try row("owner")
+                votes: [], owner: try row("owner"), id: try row("id")
             )
-        }), let id = try await connection.row("SELECT id FROM approvals WHERE run_id = \(runID) ORDER BY id DESC LIMIT 1", { try $0("id", as: Int64.self) })
+        })
         else { return nil }
+        let id = request.id
         request.votes = try await connection.rows("SELECT * FROM approval_votes WHERE approval_id = \(id) ORDER BY at, person") { vote in
             ApprovalVote(
                 person: try vote("person"), by: try vote("by"), decision: ApprovalVote.Decision(rawValue: try vote("decision")) ?? .reject,

@@ -272,10 +272,10 @@ public final class PostgresIncidentStore: IncidentStore, Sendable {
     private static func insert(_ message: OutboxEntry, on connection: PostgresConnection) async throws {
         try await connection.sql("""
             INSERT INTO outbox (incident_id, sequence, channel, level, severity, subject, body, created_at, state, attempts, next_attempt_at,
-                last_error, delivered_at, fallback_of, approval_run_id)
+                last_error, delivered_at, fallback_of, approval_id)
             VALUES (\(message.incidentID), \(message.sequence), \(message.channel), \(message.level), \(message.severity), \(message.subject),
                 \(message.body), \(Stamp(message.createdAt)), \(message.state.rawValue), \(message.attempts), \(Stamp(message.nextAttemptAt)),
-                \(message.lastError), \(message.deliveredAt.map(Stamp.init)), \(message.fallbackOf), \(message.approvalRun))
+                \(message.lastError), \(message.deliveredAt.map(Stamp.init)), \(message.fallbackOf), \(message.approval))
             """)
     }
 
@@ -285,7 +285,7 @@ public final class PostgresIncidentStore: IncidentStore, Sendable {
             severity: try row("severity"), subject: try row("subject"), body: try row("body"), createdAt: try row.date("created_at"),
             state: OutboxEntry.State(rawValue: try row("state")) ?? .pending, attempts: try row("attempts"), nextAttemptAt: try row.date("next_attempt_at"),
             lastError: try row("last_error"), deliveredAt: try row.date(optional: "delivered_at"), fallbackOf: try row("fallback_of"),
-            approvalRun: try row("approval_run_id")
+            approval: try row("approval_id")
         )
     }
 }

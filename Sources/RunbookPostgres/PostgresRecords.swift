@@ -186,7 +186,7 @@ public final class PostgresRecords: Sendable {
                 approval_id bigint NOT NULL REFERENCES approvals (id) ON DELETE CASCADE, person text NOT NULL, by text NOT NULL,
                 decision text NOT NULL, reason text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (approval_id, person)
             );
-            ALTER TABLE outbox ADD COLUMN approval_run_id bigint
+            ALTER TABLE outbox ADD COLUMN approval_id bigint
             """),
     ]
 }

@@ -29,10 +29,19 @@ extension SQLiteRunRecorder: ApprovalStore {
         try await database.read { db in try Self.latest(db, runID: runID) }
     }
 
-    public func addVote(runID: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest? {
+    public func approval(id: Int64) async throws -> ApprovalRequest? {
+        try await database.read { db in
+            guard let runID = try Int64.fetchOne(db, sql: "SELECT run_id FROM approvals WHERE id = ?", arguments: [id]),
+                  let latest = try Self.latest(db, runID: runID, id: id)
+            else { return nil }
+            return latest
+        }
+    }
+
+    public func addVote(runID: Int64, id: Int64, _ vote: ApprovalVote) async throws -> ApprovalRequest? {
         try await database.write { db in
-            guard let request = try Self.latest(db, runID: runID), request.status == .waiting,
-                  let id = try Int64.fetchOne(db, sql: "SELECT max(id) FROM approvals WHERE run_id = ?", arguments: [runID])
+            guard let request = try Self.latest(db, runID: runID), request.id == id, request.status == .waiting,
+                  request.deadline.map({ vote.at <= $0 }) ?? true
             else { return nil }
             try db.execute(sql: """
                 INSERT INTO approval_votes (approval_id, person, by, decision, reason, at) VALUES (?, ?, ?, ?, ?, ?)
@@ -42,12 +51,15 @@ extension SQLiteRunRecorder: ApprovalStore {
         }
     }
 
-    public func settleApproval(runID: Int64, status: ApprovalRequest.Status, at: Date) async throws {
+    public func settleApproval(runID: Int64, id: Int64, status: ApprovalRequest.Status, answers: Int, at: Date) async throws -> Bool {
         try await database.write { db in
-            try db.execute(sql: """
-                UPDATE approvals SET status = ?, decided_at = ? WHERE id = (SELECT max(id) FROM approvals WHERE run_id = ?) AND status = 'waiting'
-                """, arguments: [status.rawValue, RecordTime.text(at), runID])
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM approval_votes WHERE approval_id = ?", arguments: [id]) == answers else { return false }
+            try db.execute(sql: "UPDATE approvals SET status = ?, decided_at = ? WHERE id = ? AND run_id = ? AND status = 'waiting'", arguments: [
+                status.rawValue, RecordTime.text(at), id, runID,
+            ])
+            guard db.changesCount == 1 else { return false }
             try db.execute(sql: "UPDATE runs SET status = 'running' WHERE id = ? AND status = 'waiting'", arguments: [runID])
+            return true
         }
     }
 
@@ -70,17 +82,17 @@ extension SQLiteRunRecorder: ApprovalStore {
         }
     }
 
-    /// The run's latest request with its answers, and the run's owner.
-    private static func latest(_ db: Database, runID: Int64) throws -> ApprovalRequest? {
+    /// The run's latest request (or its request `id`) with its answers, and the run's owner.
+    private static func latest(_ db: Database, runID: Int64, id wanted: Int64? = nil) throws -> ApprovalRequest? {
         guard let row = try Row.fetchOne(db, sql: """
             SELECT a.id, a.run_id, a.step_index, a.step_id, a.runbook, a.message, a.approvers, a.min_approvals, a.requested_at, a.deadline,
                 a.decided_at, r.owner AS owner,
                 CASE WHEN a.status = 'waiting' AND r.status NOT IN ('waiting', 'running') THEN 'expired' ELSE a.status END AS status
-            FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = ? ORDER BY a.id DESC LIMIT 1
-            """, arguments: [runID])
+            FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = ? AND (? IS NULL OR a.id = ?) ORDER BY a.id DESC LIMIT 1
+            """, arguments: [runID, wanted, wanted])
         else { return nil }
         let id: Int64 = row["id"]
-        let votes = try Row.fetchAll(db, sql: "SELECT * FROM approval_votes WHERE approval_id = ? ORDER BY at, rowid", arguments: [id]).map { vote in
+        let votes = try Row.fetchAll(db, sql: "SELECT * FROM approval_votes WHERE approval_id = ? ORDER BY at, person", arguments: [id]).map { vote in
             ApprovalVote(
                 person: vote["person"], by: vote["by"], decision: ApprovalVote.Decision(rawValue: vote["decision"]) ?? .reject,
                 reason: vote["reason"], at: vote["at"]
@@ -90,7 +102,7 @@ extension SQLiteRunRecorder: ApprovalStore {
         return ApprovalRequest(
             runID: row["run_id"], stepIndex: row["step_index"], stepID: row["step_id"], runbook: row["runbook"], message: row["message"],
             approvers: approvers, minApprovals: row["min_approvals"], requestedAt: row["requested_at"], deadline: row["deadline"],
-            status: ApprovalRequest.Status(rawValue: row["status"]) ?? .expired, decidedAt: row["decided_at"], votes: votes, owner: row["owner"]
+            status: ApprovalRequest.Status(rawValue: row["status"]) ?? .expired, decidedAt: row["decided_at"], votes: votes, owner: row["owner"], id: id
         )
     }
 }

@@ -72,9 +72,9 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
             }
             try db.create(index: "outbox_channel_state", on: "outbox", columns: ["channel", "state", "id"])
         }
-        // The run whose `approve` step a message asks people to answer.
+        // The question (an `approve` step's request) a message asks people to answer.
         migrator.registerMigration("v10: approval questions in the outbox") { db in
-            try db.alter(table: "outbox") { t in t.add(column: "approval_run_id", .integer) }
+            try db.alter(table: "outbox") { t in t.add(column: "approval_id", .integer) }
         }
         return migrator
     }
@@ -338,12 +338,12 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
     private static func insert(_ message: OutboxEntry, in db: Database) throws {
         try db.execute(sql: """
             INSERT INTO outbox (incident_id, sequence, channel, level, severity, subject, body, created_at, state, attempts, next_attempt_at,
-                last_error, delivered_at, fallback_of, approval_run_id)
+                last_error, delivered_at, fallback_of, approval_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
             message.incidentID, message.sequence, message.channel, message.level, message.severity, message.subject, message.body,
             RecordTime.text(message.createdAt), message.state.rawValue, message.attempts, RecordTime.text(message.nextAttemptAt), message.lastError,
-            message.deliveredAt.map(RecordTime.text), message.fallbackOf, message.approvalRun,
+            message.deliveredAt.map(RecordTime.text), message.fallbackOf, message.approval,
         ])
     }
 
@@ -352,7 +352,7 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
             id: row["id"], incidentID: row["incident_id"], sequence: row["sequence"], channel: row["channel"], level: row["level"],
             severity: row["severity"], subject: row["subject"], body: row["body"], createdAt: row["created_at"],
             state: OutboxEntry.State(rawValue: row["state"]) ?? .pending, attempts: row["attempts"], nextAttemptAt: row["next_attempt_at"],
-            lastError: row["last_error"], deliveredAt: row["delivered_at"], fallbackOf: row["fallback_of"], approvalRun: row["approval_run_id"]
+            lastError: row["last_error"], deliveredAt: row["delivered_at"], fallbackOf: row["fallback_of"], approval: row["approval_id"]
         )
     }
 }

@@ -21,13 +21,17 @@ extension RunbookHTTPServer {
                 guard let text = context.parameters.get("id"), let id = Int64(text) else {
                     return JSON.error(.badRequest, "a run id is a number, as `runbook history --status waiting` shows")
                 }
-                let example = #"{"by": "YOUR NAME", "reason": "WHY"} (reason optional)"#
+                let example = #"{"by": "YOUR NAME", "reason": "WHY", "question": "ID"} (reason optional; question: the id /api/approvals gives, so that an answer never counts for a later question)"#
                 do {
-                    let body = try await Self.fields(request, allowed: ["by", "reason", "via"], example: example)
+                    let body = try await Self.fields(request, allowed: ["by", "reason", "via", "question"], example: example)
                     let via = body["via"] ?? "api"
                     guard via == "api" || via == "dashboard" else { return JSON.error(.badRequest, "via is api or dashboard, not '\(via)'") }
                     guard let name = body["by"] else { return JSON.error(.badRequest, "say who answers: send \(example)") }
-                    let answered = try await desk.answer(runID: id, decision: decision, by: .named(name, via: via == "api" ? "API" : "dashboard"), reason: body["reason"] ?? "")
+                    let question = try body["question"].map { text in
+                        guard let number = Int64(text) else { throw BadRequest(message: "question is the id /api/approvals gives, a number: send \(example)") }
+                        return number
+                    }
+                    let answered = try await desk.answer(runID: id, question: question, decision: decision, by: .named(name, via: via == "api" ? "API" : "dashboard"), reason: body["reason"] ?? "")
                     struct Answer: Encodable {
                         var recorded: Bool
                         var text: String

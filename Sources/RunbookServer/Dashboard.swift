@@ -186,8 +186,8 @@ function renderApprovals(data) {
     const approved = (a.votes || []).filter((v) => v.decision === "approve").map((v) => esc(v.by));
     return `<tr data-approval="${a.run_id}"><td>${a.run_id} ${esc(a.runbook)}<br>step ${esc(a.step_id)}</td><td>${esc(a.message)}</td>
       <td>${approved.length} of ${a.min_approvals}${approved.length ? ": " + approved.join(", ") : ""}${a.approvers.length ? "<br>approvers: " + a.approvers.map(esc).join(", ") : ""}</td>
-      <td>${a.deadline ? fmtTime(a.deadline) : "no deadline"}</td>
-      <td><button data-approve="${a.run_id}">approve</button> <button data-reject="${a.run_id}">reject</button></td></tr>`;
+      <td>${a.deadline ? new Date(a.deadline).toLocaleString() : "no deadline"}</td>
+      <td><button data-approve="${a.run_id}" data-question="${a.id}">approve</button> <button data-reject="${a.run_id}" data-question="${a.id}">reject</button></td></tr>`;
   }).join("");
 }
 
@@ -273,7 +273,7 @@ document.addEventListener("click", async (event) => {
     if (!personBox.value) { $("approval-error").textContent = "type your name above: the step's approvers are named people"; return; }
     const reason = data.reject ? (window.prompt("Why reject run " + run + "? Its approve step fails.") || "") : "";
     try {
-      const answer = await api("POST", "/api/runs/" + encodeURIComponent(run) + "/" + verb, {by: personBox.value, reason, via: "dashboard"});
+      const answer = await api("POST", "/api/runs/" + encodeURIComponent(run) + "/" + verb, {by: personBox.value, reason, via: "dashboard", question: String(data.question)});
       $("approval-error").textContent = answer.text || "";
     } catch (error) { $("approval-error").textContent = error.message; }
   } else if (data.ack) {

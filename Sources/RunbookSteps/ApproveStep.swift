@@ -21,7 +21,7 @@ public struct ApproveStep: StepPrimitive {
             outputs: ["approved_by", "decision"],
             shorthand: "message"
         )
-        spec.keepsItsOwnTimeout = true
+        spec.waitsForPeople = true
         return spec
     }()
 
@@ -64,83 +64,92 @@ public struct ApproveStep: StepPrimitive {
             approvers: approvers, minApprovals: minApprovals, requestedAt: asked, deadline: context.timeout.map { asked.addingTimeInterval($0.seconds) }
         ))
         let metadata: Logger.Metadata = ["runbook": "\(context.runbook)", "run": "\(context.runID)", "step": "\(context.stepID)"]
-        var notes: [String] = []
-        // A new question (not one a restart takes up again): times read back to the millisecond.
-        if abs(request.requestedAt.timeIntervalSince(asked)) < 0.0005 {
-            let who = approvers.isEmpty ? "" : " (approvers: \(approvers.joined(separator: ", ")))"
-            let until = request.deadline.map { ", until \(Self.stamp($0))" } ?? ""
+        // A new question, or one a restart takes up again (times read back to the millisecond):
+        // asked again then, since a stop between the question and its message may have lost it.
+        let new = abs(request.requestedAt.timeIntervalSince(asked)) < 0.0005
+        let who = approvers.isEmpty ? "" : " (approvers: \(approvers.joined(separator: ", ")))"
+        let until = request.deadline.map { ", until \(Self.stamp($0))" } ?? ""
+        if new {
             context.logger.notice("run \(context.runID) waits for approval at step '\(context.stepID)'\(until)\(who): \(message)", metadata: metadata)
-            if let escalating = context.services.escalation {
-                let body = """
-                    Run \(context.runID) of \(context.runbook) waits at step '\(context.stepID)' for \(minApprovals) approval(s)\(who)\(until).
-                    \(message)
-                    Answer: runbook approve \(context.runID) [--reject] --by NAME
-                    """
-                do {
-                    notes.append(try await escalating.askApproval(
-                        runID: context.runID, runbook: context.runbook, subject: "\(context.runbook): approval needed for run \(context.runID)", message: body, channels: channels
-                    ))
-                } catch {
-                    notes.append("the question could not be queued: \(error)")
-                    context.logger.warning("the approval question of run \(context.runID) could not be queued: \(error)", metadata: metadata)
-                }
-            }
         } else {
-            context.logger.notice("run \(context.runID) waits on for approval at step '\(context.stepID)' (asked \(Self.stamp(request.requestedAt))): \(request.tally)", metadata: metadata)
+            context.logger.notice("run \(context.runID) waits on for approval at step '\(context.stepID)' (asked \(Self.stamp(request.requestedAt)), \(request.tally))", metadata: metadata)
+        }
+        var notes: [String] = []
+        if let escalating = context.services.escalation {
+            let again = new ? "" : " (still: the engine restarted; \(request.tally) so far)"
+            let body = """
+                Run \(context.runID) of \(context.runbook) waits at step '\(context.stepID)' for \(minApprovals) approval(s)\(who)\(until)\(again).
+                \(message)
+                Answer: runbook approve \(context.runID) [--reject] --by NAME
+                """
+            do {
+                notes.append(try await escalating.askApproval(
+                    runID: context.runID, question: request.id, runbook: context.runbook,
+                    subject: "\(context.runbook): approval needed for run \(context.runID)", message: body, channels: channels
+                ))
+            } catch {
+                notes.append("the question could not be queued: \(error)")
+                context.logger.warning("the approval question of run \(context.runID) could not be queued: \(error)", metadata: metadata)
+            }
         }
         while true {
-            let decided = request.status == .waiting ? request.decision : request.status
-            switch decided {
-            case .approved?:
-                try await settle(store, context, .approved, if: request.status == .waiting, now: now)
-                let names = request.approvedBy.map(\.by)
-                return StepResult(
-                    outputs: ["approved_by": .string(names.joined(separator: ", ")), "decision": .string("approved")],
-                    output: (["approved by \(names.joined(separator: ", "))"] + notes).joined(separator: "\n")
-                )
-            case .rejected?:
-                try await settle(store, context, .rejected, if: request.status == .waiting, now: now)
-                let rejection = request.rejection
-                let why = rejection.map { "rejected by \($0.by)" + ($0.reason.isEmpty ? "" : ": \($0.reason)") } ?? "rejected"
-                throw StepFailure(why, output: notes.joined(separator: "\n"), outputs: ["decision": .string("rejected")])
-            case .expired?:
-                throw StepFailure("no decision by \(request.deadline.map(Self.stamp) ?? "its deadline"): \(request.tally)", outputs: ["decision": .string("expired")])
-            case .waiting?, nil:
-                break
+            if request.status != .waiting {
+                // Closed elsewhere (another process took the run up and decided): as it was decided.
+                return try outcome(request.status, request, notes, context)
             }
-            var pause = context.services.approvalPoll
-            if let deadline = request.deadline {
-                let left = deadline.timeIntervalSince(now())
-                if left <= 0 {
-                    try await settle(store, context, .expired, if: true, now: now)
-                    throw StepFailure(
-                        "no decision within \(context.timeout.map(DurationText.format) ?? "its timeout") (by \(Self.stamp(deadline))): \(request.tally)",
-                        outputs: ["decision": .string("expired")]
-                    )
+            if let decided = request.decision {
+                // Closed only if no answer came since this read: one that did is read first.
+                if try await settle(store, request, decided, now: now) { return try outcome(decided, request, notes, context) }
+            } else if let deadline = request.deadline, deadline.timeIntervalSince(now()) <= 0 {
+                if try await settle(store, request, .expired, now: now) { return try outcome(.expired, request, notes, context) }
+            } else {
+                var pause = context.services.approvalPoll
+                if let deadline = request.deadline {
+                    pause = min(pause, .milliseconds(Int64((deadline.timeIntervalSince(now()) * 1000).rounded(.up))))
                 }
-                pause = min(pause, .milliseconds(Int64((left * 1000).rounded(.up))))
+                do {
+                    try await context.clock.sleep(for: pause)
+                } catch {
+                    // Stopped: as the engine stops, the wait stays in the records (the executor
+                    // decides); otherwise the run is cancelled.
+                    throw StepParked(runID: context.runID, stepID: context.stepID)
+                }
             }
             do {
-                try await context.clock.sleep(for: pause)
-            } catch {
-                // The engine stops (or the run is cancelled): the wait stays in the records.
-                throw StepParked(runID: context.runID, stepID: context.stepID)
-            }
-            do {
-                if let latest = try await store.approval(runID: context.runID), latest.stepIndex == context.stepIndex { request = latest }
+                if let latest = try await store.approval(id: request.id) { request = latest }
             } catch {
                 context.logger.warning("cannot read the answers to run \(context.runID) (it waits on): \(error)", metadata: metadata)
             }
         }
     }
 
-    /// The wait's end, in the records: the run is `running` again. Written even when the run is
-    /// being cancelled, since a run left `waiting` would be taken up again.
-    private func settle(_ store: any ApprovalStore, _ context: StepContext, _ status: ApprovalRequest.Status, if needed: Bool, now: @Sendable () -> Date) async throws {
-        guard needed else { return }
-        let (runID, at) = (context.runID, now())
+    /// The step's end for a decided question.
+    private func outcome(_ status: ApprovalRequest.Status, _ request: ApprovalRequest, _ notes: [String], _ context: StepContext) throws -> StepResult {
+        switch status {
+        case .approved:
+            let names = request.approvedBy.map(\.by)
+            return StepResult(
+                outputs: ["approved_by": .string(names.joined(separator: ", ")), "decision": .string("approved")],
+                output: (["approved by \(names.joined(separator: ", "))"] + notes).joined(separator: "\n")
+            )
+        case .rejected:
+            let why = request.rejection.map { "rejected by \($0.by)" + ($0.reason.isEmpty ? "" : ": \($0.reason)") } ?? "rejected"
+            throw StepFailure(why, output: notes.joined(separator: "\n"), outputs: ["decision": .string("rejected")])
+        default:
+            throw StepFailure(
+                "no decision within \(context.timeout.map(DurationText.format) ?? "its timeout") (by \(request.deadline.map(Self.stamp) ?? "its deadline")): \(request.tally)",
+                output: notes.joined(separator: "\n"),
+                outputs: ["decision": .string("expired")]
+            )
+        }
+    }
+
+    /// The wait's end, in the records, if no answer came since `request` was read: the run is
+    /// `running` again. Written even as the run is being cancelled.
+    private func settle(_ store: any ApprovalStore, _ request: ApprovalRequest, _ status: ApprovalRequest.Status, now: @Sendable () -> Date) async throws -> Bool {
+        let (runID, id, answers, at) = (request.runID, request.id, request.votes.count, now())
         do {
-            try await Task { try await store.settleApproval(runID: runID, status: status, at: at) }.value
+            return try await Task { try await store.settleApproval(runID: runID, id: id, status: status, answers: answers, at: at) }.value
         } catch {
             throw StepFailure("the decision (\(status.rawValue)) could not be recorded: \(error)")
         }

@@ -11,14 +11,14 @@ public protocol Escalating: Sendable {
     func escalate(runID: Int64, runbook: String, level: Int, reason: String) async throws -> String
     /// Queues a message for `channels` (the level-2 channels when empty); says where it went.
     func notify(runID: Int64, runbook: String, subject: String, message: String, severity: Severity, channels: [String]) async throws -> String
-    /// Queues the question of a run waiting at an `approve` step for `channels` (the level-2
-    /// channels when empty), with Approve and Reject buttons where a channel has them.
-    func askApproval(runID: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String
+    /// Queues `question` (its id) of a run waiting at an `approve` step for `channels` (the
+    /// level-2 channels when empty), with Approve and Reject buttons where a channel has them.
+    func askApproval(runID: Int64, question: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String
 }
 
 extension Escalating {
     /// Where a channel has no buttons: the question as a plain message.
-    public func askApproval(runID: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String {
+    public func askApproval(runID: Int64, question: Int64, runbook: String, subject: String, message: String, channels: [String]) async throws -> String {
         try await notify(runID: runID, runbook: runbook, subject: subject, message: message, severity: .warning, channels: channels)
     }
 }

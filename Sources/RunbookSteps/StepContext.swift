@@ -9,7 +9,7 @@ public struct StepContext: Sendable {
     /// The step's place in its runbook, from 0.
     public var stepIndex = 0
     public var attempt: Int
-    /// The step's `timeout`, for a primitive that keeps it itself (`keepsItsOwnTimeout`).
+    /// The step's `timeout`, for a primitive that keeps it itself (`waitsForPeople`).
     public var timeout: Duration?
     /// Folder that relative paths are read against, and where commands start.
     public var workingDirectory: String

@@ -43,6 +43,12 @@ import Testing
         try cli.run("show", "\(run)", "--json").json
     }
 
+    /// The statuses of a step's attempts, as `show` gives them.
+    func attempts(_ cli: CLIHarness, _ run: Int, _ step: String) -> [String] {
+        let steps = (try? show(cli, run)["steps"] as? [[String: Any]]) ?? []
+        return ((steps.first { $0["id"] as? String == step }?["attempts"] as? [[String: Any]]) ?? []).compactMap { $0["status"] as? String }
+    }
+
     func acted(_ cli: CLIHarness) -> [String] {
         ((try? String(contentsOfFile: cli.path("acted.txt"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -74,11 +80,11 @@ import Testing
         engine.0.waitUntilExit()
         #expect(try waiting(cli) == [run], "the run still waits after the kill")
         #expect(try show(cli, run)["status"] as? String == "waiting")
-        try await Task.sleep(for: .seconds(2))
-        #expect(acted(cli) == ["before"], "nothing went on without the second approval")
 
-        // The engine starts again and takes the wait up; the second approval, from the API, lets it go on.
+        // The engine starts again and takes the wait up, where it waits on for the second approval.
         engine = try cli.start(["up", "--log-format", "text"], environment: environment)
+        #expect(await eventually(within: .seconds(30)) { attempts(cli, run, "ask") == ["interrupted", "running"] })
+        #expect(acted(cli) == ["before"], "taken up, the run goes on waiting: nothing after the wait ran, nothing before it ran again")
         var answered: (status: Int, json: [String: Any]) = (0, [:])
         #expect(await eventually(within: .seconds(30)) {
             answered = (try? await post(ports.http, "/api/runs/\(run)/approve", ["by": "ann"])) ?? (0, [:])
@@ -89,16 +95,50 @@ import Testing
         #expect(acted(cli) == ["before", "after"], "the step before the wait ran once, the one after it once")
 
         // The record tells the story: the wait interrupted by the kill, taken up again, approved by two.
-        let steps = try #require(try show(cli, run)["steps"] as? [[String: Any]])
-        let ask = try #require(steps.first { $0["id"] as? String == "ask" })
-        let attempts = (ask["attempts"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }
-        #expect(attempts == ["interrupted", "succeeded"], "\(ask)")
+        #expect(attempts(cli, run, "ask") == ["interrupted", "succeeded"])
         let text = try cli.run("show", "\(run)").stdout
         #expect(text.contains("approval at step 'ask': approved, 2 of 2 approvals") && text.contains("approved by maria (CLI)") && text.contains(": broker confirmed"), "\(text)")
         #expect(try waiting(cli).isEmpty)
         let late = try cli.run("approve", "\(run)", "--reject", "--by", "maria")
         #expect(late.status == 2 && late.stderr.contains("no longer waits"), "\(late.stderr)")
 
+        kill(engine.0.processIdentifier, SIGTERM)
+        #expect(try cli.finish(engine).status == 0)
+    }
+
+    @Test func aGracefulStopLeavesTheRunWaitingAndAChildRunEndsWithItsParent() async throws {
+        let cli = try CLIHarness()
+        defer { cli.remove() }
+        let ports = EnginePorts()
+        try cli.write("runbook.yaml", ports.config(queue: cli.path("queue.ipc")))
+        try cli.write("Runbooks/guarded-restart.yaml", Self.runbook)
+        // The same question inside a runbook another one runs as a step.
+        try cli.write("Runbooks/maintenance.yaml", "name: maintenance\nsteps:\n  - id: restart\n    run: guarded-restart\n  - id: verify\n    shell: 'echo verify >> acted.txt'\n")
+        let environment = ["RUNBOOK_API_TOKEN": Self.apiToken]
+        var engine = try cli.start(["up", "--log-format", "text"], environment: environment)
+        defer { if engine.0.isRunning { kill(engine.0.processIdentifier, SIGKILL) } }
+        #expect(await eventually(within: .seconds(30)) { (try? await post(ports.http, "/api/runs", ["runbook": "guarded-restart"]).status) == 202 })
+        #expect(await eventually(within: .seconds(30)) { (try? await post(ports.http, "/api/runs", ["runbook": "maintenance"]).status) == 202 })
+        #expect(await eventually(within: .seconds(20)) { (try? waiting(cli))?.count == 2 })
+        let alone = try #require(try waiting(cli).min())
+        let child = try #require(try waiting(cli).max())
+        let parent = try #require(try show(cli, child)["parent_run_id"] as? Int)
+
+        // Stopped as a service manager stops it: the run alone stays waiting, not cancelled.
+        kill(engine.0.processIdentifier, SIGTERM)
+        #expect(try cli.finish(engine).status == 0)
+        #expect(try show(cli, alone)["status"] as? String == "waiting")
+
+        engine = try cli.start(["up", "--log-format", "text"], environment: environment)
+        #expect(await eventually(within: .seconds(30)) { attempts(cli, alone, "ask") == ["interrupted", "running"] })
+        // The child waited inside its parent, which stopped with the engine: not taken up alone.
+        #expect(await eventually(within: .seconds(20)) { (try? show(cli, child)["status"] as? String) != "waiting" })
+        #expect(try show(cli, parent)["status"] as? String != "running")
+        #expect(try waiting(cli) == [alone])
+        #expect(try cli.run("approve", "\(alone)", "--by", "maria").status == 0)
+        #expect(try cli.run("approve", "\(alone)", "--by", "ann").stdout.contains("the run goes on"))
+        #expect(await eventually(within: .seconds(20)) { (try? show(cli, alone)["status"] as? String) == "succeeded" })
+        #expect(acted(cli) == ["before", "before", "after"], "the lone run went on; the child and its parent did not")
         kill(engine.0.processIdentifier, SIGTERM)
         #expect(try cli.finish(engine).status == 0)
     }
@@ -191,11 +231,14 @@ import Testing
 
         // The question reaches the chat with Approve and Reject.
         let sent = TelegramButtonTests()
-        #expect(await eventually(within: .seconds(20)) { sent.calls(server, "sendMessage").contains { "\($0["reply_markup"] ?? "")".contains("apv:\(run)") } })
-        let question = try #require(sent.calls(server, "sendMessage").first { "\($0["reply_markup"] ?? "")".contains("apv:\(run)") })
+        #expect(await eventually(within: .seconds(20)) { sent.calls(server, "sendMessage").contains { "\($0["reply_markup"] ?? "")".contains("apv:") } })
+        let question = try #require(sent.calls(server, "sendMessage").first { "\($0["reply_markup"] ?? "")".contains("apv:") })
         #expect((question["text"] as? String)?.contains("Restart the MT5 terminal of ea-01?") == true, "\(question)")
         let buttons = ((question["reply_markup"] as? [String: Any])?["inline_keyboard"] as? [[[String: Any]]] ?? []).flatMap { $0 }.compactMap { $0["callback_data"] as? String }
-        #expect(buttons == ["apv:\(run)", "rej:\(run)"], "\(buttons)")
+        // The buttons name the question (the records' id of the request), not only the run.
+        let asked = try #require(try show(cli, run)["approval"] as? [String: Any])
+        let id = try #require(asked["id"] as? Int)
+        #expect(buttons == ["apv:\(id)", "rej:\(id)"], "\(buttons)")
 
         func press(_ user: Int, _ name: String, _ data: String) async throws {
             try await sent.control(server, "press", [
@@ -203,12 +246,12 @@ import Testing
             ])
         }
         // On the channel's list but not among the step's approvers: refused, nothing changes.
-        try await press(333, "carol", "apv:\(run)")
+        try await press(333, "carol", "apv:\(id)")
         #expect(await eventually(within: .seconds(20)) { sent.calls(server, "answerCallbackQuery").count >= 1 })
         #expect((sent.calls(server, "answerCallbackQuery").first?["text"] as? String)?.contains("may not answer run \(run)") == true, "\(sent.calls(server, "answerCallbackQuery"))")
         // An approver on the phone, then one on the command line.
-        try await press(111, "ann", "apv:\(run)")
-        #expect(await eventually(within: .seconds(20)) { sent.calls(server, "editMessageText").contains { ($0["text"] as? String)?.contains("✔ approved by @ann at ") == true } })
+        try await press(111, "ann", "apv:\(id)")
+        #expect(await eventually(within: .seconds(20)) { sent.calls(server, "editMessageText").contains { ($0["text"] as? String)?.contains("✔ approved by @ann (Telegram user 111) at ") == true } })
         let maria = try cli.run("approve", "\(run)", "--by", "maria")
         #expect(maria.stdout.contains("2 of 2 approvals (@ann (Telegram user 111), maria (CLI)); the run goes on"), "\(maria.stdout)\(maria.stderr)")
         #expect(await eventually(within: .seconds(20)) { (try? show(cli, run)["status"] as? String) == "succeeded" })

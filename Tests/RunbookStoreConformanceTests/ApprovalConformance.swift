@@ -31,11 +31,18 @@ import Testing
         let twice = try await desk.answer(runID: id, decision: .reject, by: .named("maria", via: "API"), at: At.seconds(3))
         #expect(!twice.recorded && twice.request.votes.count == 1, "the first answer stands")
         await #expect(throws: ApprovalRefused.self) { try await desk.answer(runID: id, decision: .approve, by: .named("mallory", via: "CLI")) }
-        let second = try await desk.answer(runID: id, decision: .approve, by: Approver(identity: "telegram:111", display: "@ann (Telegram user 111)"), at: At.seconds(4))
+        // A name on the CLI or the API cannot pass for a Telegram user, nor a case change for another person.
+        await #expect(throws: ApprovalRefused.self) { try await desk.answer(runID: id, decision: .approve, by: .named("telegram:111", via: "API"), at: At.seconds(3)) }
+        #expect(try await !desk.answer(runID: id, decision: .approve, by: .named("Maria", via: "API"), at: At.seconds(3)).recorded)
+        // An answer meant for another question of the run is refused.
+        await #expect(throws: ApprovalRefused.self) { try await desk.answer(runID: id, question: request.id + 1, decision: .approve, by: .telegram(userID: 111, name: "@ann")) }
+        let second = try await desk.answer(runID: id, question: request.id, decision: .approve, by: .telegram(userID: 111, name: "@ann"), at: At.seconds(4))
         #expect(second.request.decision == .approved)
         #expect(try await runs.waitingApprovals().map(\.runID) == [id])
 
-        try await runs.settleApproval(runID: id, status: .approved, at: At.seconds(5))
+        // Closed only with the answers the step read: one that came since is read first.
+        #expect(try await !runs.settleApproval(runID: id, id: request.id, status: .approved, answers: 1, at: At.seconds(5)))
+        #expect(try await runs.settleApproval(runID: id, id: request.id, status: .approved, answers: 2, at: At.seconds(5)))
         #expect(try await runs.run(id: id)?.status == "running")
         #expect(try await runs.waitingApprovals().isEmpty)
         let settled = try #require(try await runs.approval(runID: id))
@@ -59,5 +66,20 @@ import Testing
         #expect(try await runs.approval(runID: id)?.status == .expired)
         #expect(try await runs.waitingApprovals().isEmpty)
         await #expect(throws: ApprovalRefused.self) { try await ApprovalDesk(store: runs).answer(runID: id, decision: .approve, by: .named("ann", via: "CLI")) }
+    }
+
+    @Test(arguments: RecordsBackend.allCases)
+    func anAnswerAfterTheDeadlineIsRefusedAndDoesNotCount(_ backend: RecordsBackend) async throws {
+        let place = try await RecordsPlace(backend)
+        defer { place.remove() }
+        let runs = try await place.open().runs
+        let id = try await runs.startRun(RunStart(runbook: "restart", contentHash: "h", trigger: .manual, params: [:], parentRunID: nil, startedAt: At.seconds(0)))
+        let request = try await runs.requestApproval(ApprovalRequest(
+            runID: id, stepIndex: 0, stepID: "ask", runbook: "restart", message: "go?", approvers: [], minApprovals: 1, requestedAt: At.seconds(1), deadline: At.seconds(61)
+        ))
+        await #expect(throws: ApprovalRefused.self) { try await ApprovalDesk(store: runs).answer(runID: id, decision: .approve, by: .named("ann", via: "CLI"), at: At.seconds(62)) }
+        // Straight to the store (an answer checked just before the deadline, written after it): not taken.
+        #expect(try await runs.addVote(runID: id, id: request.id, ApprovalVote(person: "ann", by: "ann (CLI)", decision: .approve, reason: "", at: At.seconds(62))) == nil)
+        #expect(try await runs.approval(runID: id)?.decision == nil)
     }
 }
