@@ -15,10 +15,11 @@ public struct MaintenanceWindowState: Sendable, Equatable {
         self.nextStart = nextStart
     }
 
-    /// The zone a cron window reads its expression in; UTC for one the market calendar gives.
+    /// The zone a cron window reads its expression in; New York's for one the market calendar
+    /// gives, whose days roll at 17:00 there.
     public var zone: TimeZone {
         if case .cron(_, let zone, _) = window.recurrence { return zone }
-        return TimeZone(identifier: "UTC")!
+        return MarketCalendar.zone
     }
 
     /// `2026-10-30 22:00 Europe/London`: an instant on the window's own clock.
@@ -28,7 +29,7 @@ public struct MaintenanceWindowState: Sendable, Equatable {
         formatter.calendar = Calendar(identifier: .gregorian)
         formatter.timeZone = zone
         formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        return "\(formatter.string(from: date)) \(zone.identifier)"
+        return "\(formatter.string(from: date)) \(MaintenanceWindow.name(of: zone))"
     }
 }
 
@@ -46,7 +47,7 @@ extension MaintenanceWindowState: Encodable {
         switch window.recurrence {
         case .cron(let cron, let zone, let length):
             try container.encode(cron.text, forKey: .cron)
-            try container.encode(zone.identifier, forKey: .zone)
+            try container.encode(MaintenanceWindow.name(of: zone), forKey: .zone)
             try container.encode(DurationText.format(length), forKey: .for)
         case .during(let span):
             try container.encode(span.rawValue, forKey: .during)

@@ -106,10 +106,15 @@ public struct MaintenanceWindow: Sendable, Equatable {
     /// (Europe/London)` or `during the weekend`.
     public var schedule: String {
         switch recurrence {
-        case .cron(let cron, let zone, let length): "every \"\(cron.text)\" for \(DurationText.format(length)) (\(zone.identifier))"
+        case .cron(let cron, let zone, let length): "every \"\(cron.text)\" for \(DurationText.format(length)) (\(Self.name(of: zone)))"
         case .during(.weekend): "during the market's weekend"
         case .during(.closed): "while the market is closed"
         }
+    }
+
+    /// A zone's name as people write it: UTC for the zone of no offset (which Foundation may call GMT).
+    public static func name(of zone: TimeZone) -> String {
+        zone.identifier == "GMT" ? "UTC" : zone.identifier
     }
 
     /// Checks what `runbook silence` and the API were given; the error says what is wrong and how
