@@ -25,6 +25,8 @@ extension RunbookHTTPServer {
         var incidents: [Incident]
         /// The engines of the fleet; nil for an engine alone.
         var fleet: [FleetView]?
+        /// The maintenance windows, in force or not, with their next start; nil without incidents.
+        var windows: [MaintenanceWindowState]?
     }
 
     /// One engine of the fleet, for the dashboard and `/api/fleet`.
@@ -72,7 +74,7 @@ extension RunbookHTTPServer {
                 services: snapshot?.services ?? [], runs: runs,
                 ticksPerSecond: rates.tickHistory().map { DashboardData.TickPoint(at: $0.at, perSecond: Self.rounded($0.perSecond)) },
                 signalsPerHour: (try? await backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks,
-                incidents: await openIncidents(), fleet: await fleetViews()
+                incidents: await openIncidents(), fleet: await fleetViews(), windows: try? await backend.incidents?.windowStates()
             )
             return JSON.response(data)
         }

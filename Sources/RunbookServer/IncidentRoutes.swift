@@ -68,8 +68,12 @@ extension RunbookHTTPServer {
         }
         routes.on(.get, "/api/silences") { _, _ in
             try await withDesk { desk in
-                struct Silences: Encodable { var silences: [Silence] }
-                return JSON.response(Silences(silences: try await desk.store.silences(activeAt: Date())))
+                // One-off silences in force, and every maintenance window with its next start.
+                struct Silences: Encodable {
+                    var silences: [Silence]
+                    var windows: [MaintenanceWindowState]
+                }
+                return JSON.response(Silences(silences: try await desk.store.silences(activeAt: Date()), windows: try await desk.windowStates()))
             }
         }
         routes.on(.post, "/api/silences") { request, _ in

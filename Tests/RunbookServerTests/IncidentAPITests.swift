@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import RunbookEscalation
+import RunbookModel
 import RunbookServer
 import Testing
 
@@ -73,6 +74,36 @@ import Testing
             }
             try await client.execute(uri: "/api/incidents?status=all", method: .get) { response in
                 #expect((response.json["incidents"] as? [[String: Any]])?.first?["status"] as? String == "resolved")
+            }
+        }
+    }
+
+    @Test func maintenanceWindowsAreListedWithTheirNextStartAndOnTheDashboard() async throws {
+        let fixture = try IncidentFixture()
+        // Every minute for two: always in force.
+        let always = try await fixture.desk.addWindow(MaintenanceWindow(
+            target: "market-data", recurrence: try MaintenanceWindow.recurrence(every: "* * * * *", length: "2m", zone: "Europe/London", during: nil),
+            reason: "broker maintenance", by: "maria", createdAt: Date(), holdRuns: true
+        ))
+        try await fixture.desk.addWindow(MaintenanceWindow(target: "all", recurrence: .during(.weekend), reason: "weekend", by: "ops", createdAt: Date(), atEnd: .drop))
+        try await server(fixture).application().test(.router) { client in
+            try await client.execute(uri: "/api/silences", method: .get) { response in
+                let windows = response.json["windows"] as? [[String: Any]] ?? []
+                #expect(windows.map { $0["target"] as? String } == ["market-data", "all"])
+                #expect(windows.first?["id"] as? Int == Int(always.id))
+                #expect(windows.first?["in_force"] as? Bool == true && windows.first?["in_force_until"] is String)
+                #expect(windows.first?["cron"] as? String == "* * * * *" && windows.first?["zone"] as? String == "Europe/London")
+                #expect(windows.first?["hold_runs"] as? Bool == true && windows.first?["next_start"] is String)
+                #expect(windows.last?["during"] as? String == "weekend" && windows.last?["at_end"] as? String == "drop")
+                #expect((windows.last?["next_start_local"] as? String)?.hasSuffix("17:00 America/New_York") == true, "\(windows)")
+                #expect(response.json["silences"] is [Any])
+            }
+            try await client.execute(uri: "/api/dashboard", method: .get) { response in
+                let windows = response.json["windows"] as? [[String: Any]] ?? []
+                #expect(windows.count == 2 && windows.first?["in_force"] as? Bool == true, "\(response.text)")
+            }
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.text.contains(#"data-section="windows""#) && response.text.contains("renderWindows"))
             }
         }
     }
