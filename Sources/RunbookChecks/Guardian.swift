@@ -23,10 +23,13 @@ public protocol CheckIncidents: Sendable {
     /// Why the runbooks of `check` wait at `at` (a maintenance window in force that holds runs),
     /// or nil when they may start.
     func runsHeld(of check: String, at: Date) async -> String?
+    /// A run of `check` was held back for `reason` (what `runsHeld` said): for its incident's timeline.
+    func runHeld(by check: Check, runbook: String, reason: String) async
 }
 
 extension CheckIncidents {
     public func runsHeld(of check: String, at: Date) async -> String? { nil }
+    public func runHeld(by check: Check, runbook: String, reason: String) async {}
 }
 
 /// The checks of a configuration, by name, with what evaluates them: for `runbook check` and the
@@ -218,7 +221,10 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
             // maintenance window holds starts at the first evaluation after it ends.
             let decision: Decision
             if let held = await incidents?.runsHeld(of: check.name, at: now()) {
-                if change != nil { logger.notice("check \(check.name): \(action.runbook) not started: \(held)", metadata: ["check": "\(check.name)"]) }
+                if change != nil {
+                    logger.notice("check \(check.name): \(action.runbook) not started: \(held)", metadata: ["check": "\(check.name)"])
+                    await incidents?.runHeld(by: check, runbook: action.runbook, reason: held)
+                }
                 decision = .held(held)
             } else {
                 decision = trigger(check, action: action, flapping: flapping, quiet: change == nil)

@@ -110,6 +110,22 @@ extension IncidentDesk {
         return nil
     }
 
+    /// A run of `check` a window held back, on the timeline of the check's incidents.
+    public func runHeld(by check: Check, runbook: String, reason: String) async {
+        do {
+            for incident in try await store.unresolvedIncidents() where isOf(incident, check: check.name) {
+                try await modify(incident.id) { incident, change, at in
+                    change.events.append(IncidentEvent(
+                        at: at, kind: .run, actor: "check \(check.name)", detail: "\(runbook) not started: \(reason); it starts after the window if \(check.name) is still bad",
+                        level: incident.level
+                    ))
+                }
+            }
+        } catch {
+            logger.error("cannot record the run of \(check.name) held back on its incident: \(error)")
+        }
+    }
+
     /// The window in force at `at` that covers the incident's check (`all` covers every check's),
     /// with its span; the one that ends last when several do.
     func windowInForce(over incident: Incident, at: Date) async -> (MaintenanceWindow, DateInterval)? {

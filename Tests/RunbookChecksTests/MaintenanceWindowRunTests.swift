@@ -53,6 +53,10 @@ import Testing
         DialProbe.set(dial, 10)
         await evaluate()
         #expect(harness.decisions.all == [.held("held by maintenance window \(window.id) until 2026-10-23T23:00:00Z: broker maintenance")])
+        let incident = try #require(try await harness.records.incidents.unresolvedIncidents().first)
+        #expect(try await harness.records.incidents.events(of: incident.id).contains {
+            $0.kind == .run && $0.detail.hasPrefix("recover not started: held by maintenance window \(window.id) until 2026-10-23T23:00:00Z")
+        })
         // Still bad, still in force: held again, quietly.
         wall.set("2026-10-23T22:59:00Z")
         await evaluate()
