@@ -108,6 +108,44 @@ import Testing
         }
     }
 
+    @Test func aMaintenanceWindowIsMadeAndRemovedWithTheToken() async throws {
+        let fixture = try IncidentFixture()
+        try await server(fixture).application().test(.router) { client in
+            let body = ByteBuffer(string: #"{"check": "market-data", "every": "0 22 * * 5", "for": "2h", "tz": "Europe/London", "reason": "broker maintenance", "by": "maria", "hold_runs": true, "at_end": "drop"}"#)
+            var id = 0
+            try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: body) { response in
+                #expect(response.status == .created, "\(response.text)")
+                #expect(response.json["target"] as? String == "market-data" && response.json["by"] as? String == "maria (API)")
+                #expect(response.json["hold_runs"] as? Bool == true && response.json["at_end"] as? String == "drop")
+                #expect((response.json["next_start_local"] as? String)?.hasSuffix("22:00 Europe/London") == true)
+                id = response.json["id"] as? Int ?? 0
+            }
+            for (bad, status, expected) in [
+                (#"{"check": "market-data", "every": "0 25 * * 5", "for": "2h", "reason": "x"}"#, HTTPResponse.Status.badRequest, "'25' is not a valid hour"),
+                (#"{"check": "market-data", "every": "0 22 * * 5", "reason": "x"}"#, .badRequest, "every needs for"),
+                (#"{"check": "market-data", "every": "0 22 * * 5", "for": "2h", "tz": "Mars/Base", "reason": "x"}"#, .badRequest, "unknown time zone 'Mars/Base'"),
+                (#"{"check": "market-dat", "during": "weekend", "reason": "x"}"#, .notFound, "did you mean 'market-data'?"),
+                (#"{"check": "all", "during": "weekend", "reason": "x", "at_end": "later"}"#, .badRequest, "at_end is send or drop"),
+                (#"{"check": "all", "for": "1h", "reason": "x", "tz": "UTC"}"#, .badRequest, "belong to a maintenance window"),
+            ] {
+                try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: ByteBuffer(string: bad)) { response in
+                    #expect(response.status == status, "\(bad)")
+                    #expect((response.json["error"] as? String)?.contains(expected) == true, "\(bad): \(response.text)")
+                }
+            }
+            try await client.execute(uri: "/api/silences/windows/\(id)", method: .delete) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/api/silences/windows/\(id)", method: .delete, headers: Self.auth) { response in
+                #expect(response.status == .ok && response.json["id"] as? Int == id, "\(response.text)")
+            }
+            try await client.execute(uri: "/api/silences/windows/\(id)", method: .delete, headers: Self.auth) { response in
+                #expect(response.status == .notFound && (response.json["error"] as? String)?.contains("GET /api/silences") == true, "\(response.text)")
+            }
+        }
+        #expect(try await fixture.records.incidents.windows().isEmpty)
+    }
+
     @Test func aSilenceIsRecordedOnTheCheckAndItsOpenIncident() async throws {
         let fixture = try IncidentFixture()
         let opened = try await fixture.open()
