@@ -175,6 +175,12 @@ extension IncidentDesk {
                     change.events.append(IncidentEvent(
                         at: at, kind: .released, actor: held, detail: "\(held) ended: the message it held is dropped (at_end: drop)", level: incident.level
                     ))
+                case .send where incident.status == .acknowledged:
+                    change.events.append(IncidentEvent(
+                        at: at, kind: .released, actor: held,
+                        detail: "\(held) ended: \(incident.acknowledgedBy ?? "someone") acknowledged the incident meanwhile, so the message it held is not sent",
+                        level: incident.level
+                    ))
                 case .send:
                     change.events.append(IncidentEvent(at: at, kind: .released, actor: held, detail: "\(held) ended: the message it held sends now", level: incident.level))
                     let state = "\(incident.severity.rawValue) at level \(incident.level) (\(Incident.levelName(incident.level)))"

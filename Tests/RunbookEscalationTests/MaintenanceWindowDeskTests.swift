@@ -99,6 +99,20 @@ import Testing
         #expect(try await harness.messages(of: held.id).isEmpty)
     }
 
+    @Test func anIncidentAcknowledgedInsideTheWindowIsNotSentAtItsEnd() async throws {
+        let harness = try DeskHarness()
+        set(harness, "2026-10-20T12:00:00Z")
+        let window = try await weekly(harness)
+        set(harness, "2026-10-23T21:30:00Z")
+        let held = try await critical(harness)
+        try await harness.desk.acknowledge(held.id, by: "maria")
+        try await pass(harness, to: "2026-10-23T23:00:00Z")
+        #expect(try await harness.messages(of: held.id).isEmpty)
+        #expect(try await harness.timeline(held.id).contains(
+            "released: maintenance window \(window.id) ended: maria acknowledged the incident meanwhile, so the message it held is not sent"
+        ))
+    }
+
     @Test func aWindowForAllCoversEveryCheckAndOthersAreNotHeld() async throws {
         let harness = try DeskHarness()
         set(harness, "2026-10-20T12:00:00Z")
