@@ -152,9 +152,17 @@ extension IncidentDesk {
     /// incident's climb counts afresh from here.
     func releaseHeld(among unresolved: [Incident], at: Date) async throws {
         var windows: [MaintenanceWindow]?
-        for incident in unresolved where climbsHere(incident) {
+        let open = Set(unresolved.map(\.id))
+        let unheld = self.unheld.withLock { known in
+            known = known.filter { open.contains($0.key) }
+            return known
+        }
+        for incident in unresolved where climbsHere(incident) && unheld[incident.id] != incident.version {
             let events = try await store.events(of: incident.id)
-            guard let last = events.last(where: { $0.kind == .held || $0.kind == .released }), last.kind == .held else { continue }
+            guard let last = events.last(where: { $0.kind == .held || $0.kind == .released }), last.kind == .held else {
+                self.unheld.withLock { $0[incident.id] = incident.version }
+                continue
+            }
             if windows == nil { windows = try await store.windows() }
             let window = windows?.first { Self.actor(of: $0) == last.actor }
             if let window, window.interval(at: at, market: market) != nil { continue }

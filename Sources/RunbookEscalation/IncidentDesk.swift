@@ -34,6 +34,9 @@ public final class IncidentDesk: Sendable {
     private let exposure: (@Sendable () async throws -> [Exposure])?
     /// The market's calendar, which a maintenance window `during: weekend` or `closed` follows.
     public let market: MarketCalendar
+    /// Unresolved incidents, by id, found holding no message for a maintenance window, with the
+    /// version they were found at: the desk's tick reads their timelines again only once they change.
+    let unheld: Mutex<[Int64: Int]> = Mutex([:])
 
     public init(
         store: any IncidentStore, policy: EscalationPolicy, channels: [String], checks: @escaping @Sendable () -> [Check] = { [] },
