@@ -100,6 +100,7 @@ extension IncidentDesk {
     }
 
     /// Why the runbooks of `check` wait at `at`: a window in force that covers it and holds runs.
+    /// When the records cannot be read, nothing is held: an outage never keeps a recovery back.
     public func runsHeld(of check: String, at: Date) async -> String? {
         guard let windows = try? await store.windows() else { return nil }
         for window in windows where window.holdRuns && window.covers(check) {
@@ -127,7 +128,8 @@ extension IncidentDesk {
     }
 
     /// The window in force at `at` that covers the incident's check (`all` covers every check's),
-    /// with its span; the one that ends last when several do.
+    /// with its span; the one that ends last when several do. When the records cannot be read
+    /// the message goes: a window never costs a message it cannot vouch for.
     func windowInForce(over incident: Incident, at: Date) async -> (MaintenanceWindow, DateInterval)? {
         guard let windows = try? await store.windows() else { return nil }
         return windows.filter { covers($0, incident) }
