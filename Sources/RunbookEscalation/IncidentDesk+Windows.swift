@@ -127,6 +127,31 @@ extension IncidentDesk {
         }
     }
 
+    /// Whether a level-1 incident waits rather than climbs because a window holds its check's
+    /// runbook back (`hold_runs`): its recovery has not been tried. Once the window no longer
+    /// holds it, its grace counts afresh from then, when the runbook can start. `windows` is read
+    /// once a tick, when first needed.
+    func recoveryHeld(_ incident: Incident, at: Date, windows: inout [MaintenanceWindow]?) async throws -> Bool {
+        guard incident.level == 1, let check = incident.check else { return false }
+        if windows == nil { windows = try await store.windows() }
+        let holding = windows?.first { $0.holdRuns && $0.covers(check) && $0.interval(at: at, market: market) != nil }
+        if let holding {
+            heldRecoveries.withLock { $0[incident.id] = holding.id }
+            return true
+        }
+        guard let ended = heldRecoveries.withLock({ $0.removeValue(forKey: incident.id) }) else { return false }
+        try await modify(incident.id) { incident, change, at in
+            guard incident.status == .open, incident.level == 1 else { return }
+            incident.levelAt = at
+            change.events.append(IncidentEvent(
+                at: at, kind: .level, actor: "maintenance window \(ended)",
+                detail: "level 1 (automatic recovery) from now, its grace counted afresh: maintenance window \(ended), which held its runbook back, is over",
+                level: 1
+            ))
+        }
+        return true
+    }
+
     /// The window in force at `at` that covers the incident's check (`all` covers every check's),
     /// with its span; the one that ends last when several do. When the records cannot be read
     /// the message goes: a window never costs a message it cannot vouch for.
@@ -159,6 +184,7 @@ extension IncidentDesk {
             known = known.filter { open.contains($0.key) }
             return known
         }
+        heldRecoveries.withLock { held in held = held.filter { open.contains($0.key) } }
         for incident in unresolved where climbsHere(incident) && unheld[incident.id] != incident.version {
             let events = try await store.events(of: incident.id)
             guard let last = events.last(where: { $0.kind == .held || $0.kind == .released }), last.kind == .held else {

@@ -37,6 +37,9 @@ public final class IncidentDesk: Sendable {
     /// Unresolved incidents, by id, found holding no message for a maintenance window, with the
     /// version they were found at: the desk's tick reads their timelines again only once they change.
     let unheld: Mutex<[Int64: Int]> = Mutex([:])
+    /// Level-1 incidents whose recovery a maintenance window holds back (`hold_runs`), by id,
+    /// with the window: they do not climb meanwhile, and their grace starts afresh at its end.
+    let heldRecoveries: Mutex<[Int64: Int64]> = Mutex([:])
 
     public init(
         store: any IncidentStore, policy: EscalationPolicy, channels: [String], checks: @escaping @Sendable () -> [Check] = { [] },
@@ -240,7 +243,9 @@ public final class IncidentDesk: Sendable {
         let at = now()
         let unresolved = try await store.unresolvedIncidents()
         try await releaseHeld(among: unresolved, at: at)
+        var windows: [MaintenanceWindow]?
         for incident in unresolved where incident.status == .open && incident.level < 3 && climbsHere(incident) {
+            if try await recoveryHeld(incident, at: at, windows: &windows) { continue }
             guard let wait = climbWait(incident), at.timeIntervalSince(incident.levelAt) >= wait.seconds,
                   await holder(of: incident.check, key: incident.key, besides: incident.id, among: unresolved) == nil
             else { continue }

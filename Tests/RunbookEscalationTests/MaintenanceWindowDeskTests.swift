@@ -113,6 +113,29 @@ import Testing
         ))
     }
 
+    @Test func aWindowThatHoldsRunsHoldsTheRecoveryGraceToo() async throws {
+        let harness = try DeskHarness()
+        set(harness, "2026-10-20T12:00:00Z")
+        let window = try await harness.desk.addWindow(MaintenanceWindow(
+            target: "ea-heartbeat", recurrence: try MaintenanceWindow.recurrence(every: "0 22 * * 5", length: "2h", zone: "Europe/London", during: nil),
+            reason: "broker maintenance", by: "ops", createdAt: harness.now, holdRuns: true
+        ))
+        set(harness, "2026-10-23T21:30:00Z")
+        // ea-heartbeat has a runbook: level 1, which the window holds back.
+        let incident = try await harness.critical("ea-heartbeat", subject: "ea-01")
+        #expect(incident.level == 1)
+        try await pass(harness, to: "2026-10-23T22:59:00Z")
+        #expect(try await harness.records.incidents.incident(incident.id)?.level == 1)
+        // The window is over: the runbook can start, and its grace counts from now.
+        try await pass(harness, to: "2026-10-23T23:00:00Z")
+        #expect(try await harness.timeline(incident.id).contains { $0.hasPrefix("level: level 1 (automatic recovery) from now") && $0.contains("maintenance window \(window.id)") })
+        try await pass(harness, to: "2026-10-23T23:01:00Z")
+        #expect(try await harness.records.incidents.incident(incident.id)?.level == 1)
+        try await pass(harness, to: "2026-10-23T23:30:00Z")
+        #expect(try await harness.records.incidents.incident(incident.id)?.level == 2)
+        #expect(try await harness.messages(of: incident.id).count == 2)
+    }
+
     @Test func aWindowForAllCoversEveryCheckAndOthersAreNotHeld() async throws {
         let harness = try DeskHarness()
         set(harness, "2026-10-20T12:00:00Z")
