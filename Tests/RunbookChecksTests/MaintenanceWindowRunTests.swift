@@ -66,6 +66,8 @@ import Testing
         await evaluate()
         #expect(harness.decisions.all.last == .started(runbook: "recover"))
         #expect(await eventually { (try? await runs()) == 1 })
+        // Its run over, so that the next one is not refused as still running.
+        #expect(await eventually { harness.launcher.running("check:dial-check").isEmpty })
 
         DialProbe.set(dial, 0)
         await evaluate()
@@ -83,6 +85,57 @@ import Testing
         await evaluate()
         #expect(harness.decisions.all.last == .held("held by maintenance window \(window.id) until 2026-10-31T00:00:00Z: broker maintenance"))
         #expect(try await runs() == 2)
+    }
+
+    /// The issue's case whole: one weekly window for every check, on one test clock, holds the
+    /// message of a check with no runbook and the run of a check with one, and lets both go at its end.
+    @Test func aWeeklyWindowHoldsANotificationAndACheckTriggeredRunUntilItEnds() async throws {
+        let (dial, quiet) = ("window-\(UUID().uuidString)", "window-\(UUID().uuidString)")
+        let wall = WallClock()
+        let plain = """
+            name: quiet-check
+            probe: {dial: \(quiet)}
+            critical: "> 5"
+            interval: 1s
+            hysteresis: {fail: 1, recover: 1}
+            """
+        let harness = try GuardianHarness([Self.check(dial), plain], runbooks: [Self.quickRunbook], escalation: EscalationPolicy(), wallClock: { wall.now })
+        defer { harness.remove() }
+        let desk = try #require(harness.desk)
+        try await desk.addWindow(MaintenanceWindow(
+            target: "all", recurrence: try MaintenanceWindow.recurrence(every: "0 22 * * 5", length: "2h", zone: "Europe/London", during: nil),
+            reason: "broker maintenance", by: "ops", createdAt: wall.now, holdRuns: true
+        ))
+        func messages() async throws -> Int { try await harness.records.incidents.outbox(states: Set(OutboxEntry.State.allCases), limit: 100).count }
+
+        // Friday the 30th, after London's clocks went back: 21:30 UTC is before the window.
+        wall.set("2026-10-30T21:30:00Z")
+        DialProbe.set(quiet, 10)
+        await harness.guardian.evaluateOnce(harness.checks[1])
+        #expect(try await messages() == 2)
+        DialProbe.set(quiet, 0)
+        await harness.guardian.evaluateOnce(harness.checks[1])
+        let resolved = try await messages()
+
+        // 22:30 UTC is inside it: the message and the run both wait.
+        wall.set("2026-10-30T22:30:00Z")
+        DialProbe.set(quiet, 10)
+        DialProbe.set(dial, 10)
+        await harness.guardian.evaluateOnce(harness.checks[1])
+        await harness.guardian.evaluateOnce(harness.checks[0])
+        try await desk.tick()
+        #expect(try await messages() == resolved)
+        #expect(try await harness.records.runs.runs().isEmpty)
+        #expect(harness.decisions.all.last == .held("held by maintenance window 1 until 2026-10-31T00:00:00Z: broker maintenance"))
+
+        // Midnight UTC: the window is over; the held message goes at the desk's tick and the run
+        // starts at the check's next evaluation.
+        wall.set("2026-10-31T00:00:00Z")
+        try await desk.tick()
+        #expect(try await messages() == resolved + 2)
+        await harness.guardian.evaluateOnce(harness.checks[0])
+        #expect(harness.decisions.all.last == .started(runbook: "recover"))
+        #expect(await eventually { (try? await harness.records.runs.runs().count) == 1 })
     }
 
     @Test func aWindowThatDoesNotHoldRunsLetsTheRunbookStart() async throws {
