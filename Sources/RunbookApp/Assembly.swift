@@ -228,7 +228,8 @@ public struct Assembly: Sendable {
                 let since = Date().addingTimeInterval(-TradeRecordsLimits.exposureLookBack)
                 // A demo account's positions are no exposure.
                 return Exposure.of(fills: try await flows.openFills(since: since), reports: try await flows.positionReports()).filter { !demo.contains($0.ea) }
-            }
+            },
+            market: config.market
         )
     }
 

@@ -190,43 +190,119 @@ struct ResolveCommand: AsyncParsableCommand {
     }
 }
 
-/// `runbook silence CHECK --for 2h --reason ...`
+/// `runbook silence CHECK|all --for 2h --reason ...`: a one-off silence; with `--every CRON --for
+/// DURATION` or `--during weekend|closed`, a maintenance window that recurs; `--remove ID` ends one.
 struct SilenceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "silence", abstract: "Hold back a check's notifications for a while (its runbooks still run)."
+        commandName: "silence", abstract: "Hold back a check's notifications for a while, or in a maintenance window that recurs.",
+        discussion: """
+            runbook silence CHECK|all --for 2h --reason R: once, from now (its runbooks still run).
+            runbook silence CHECK|all --every "0 22 * * 5" --for 2h [--tz Europe/London] --reason R: each time the cron fires, in the zone (UTC by default).
+            runbook silence CHECK|all --during weekend|closed --reason R: over the market's weekend, or whenever it is closed.
+            A window holds the messages of the incidents it covers and sends one per incident still unresolved when it ends (--at-end drop: none);             with --hold-runs the check's runbooks wait for its end too. runbook silence --remove ID removes a window; runbook silences lists them.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The check's name (see `runbook check`).")
-    var check: String
+    @Argument(help: "The check's name (see `runbook check`), or all.")
+    var check: String?
 
-    @Option(name: .customLong("for"), help: "How long, such as 30m or 2h.")
-    var duration: String
+    @Option(name: .customLong("for"), help: "How long, such as 30m or 2h: from now, or from each start with --every.")
+    var duration: String?
+
+    @Option(help: "A cron expression (minute hour day-of-month month day-of-week): the window starts whenever it fires.")
+    var every: String?
+
+    @Option(help: "The IANA time zone --every is read in, such as Europe/London (default: UTC).")
+    var tz: String?
+
+    @Option(help: "A window over the market's weekend (weekend) or whenever it is closed (closed).")
+    var during: String?
 
     @Option(help: "Why, for the timeline.")
-    var reason: String
+    var reason: String?
+
+    @Flag(name: .customLong("hold-runs"), help: "The check's runbooks wait for the window's end as well.")
+    var holdRuns = false
+
+    @Option(name: .customLong("at-end"), help: "What becomes of the messages a window held when it ends: send (default) or drop.")
+    var atEnd: String?
 
     @Option(help: "Who silences it (default: the login name).")
     var by: String?
 
+    @Option(help: "Remove maintenance window ID (see `runbook silences`).")
+    var remove: Int64?
+
+    private var recurs: Bool { every != nil || during != nil }
+
     func validate() throws {
-        guard let duration = DurationText.parse(duration), duration > .zero else {
+        if remove != nil {
+            guard check == nil, duration == nil, every == nil, during == nil, tz == nil, reason == nil, !holdRuns, atEnd == nil else {
+                throw ValidationError("--remove ID takes nothing else: runbook silence --remove 3")
+            }
+            return
+        }
+        guard check != nil else { throw ValidationError("name a check (or all): runbook silence CHECK --for 2h --reason WHY") }
+        guard reason != nil else { throw ValidationError("--reason is required: say why, for the timeline") }
+        if let atEnd, MaintenanceWindow.AtEnd(rawValue: atEnd) == nil {
+            throw ValidationError("--at-end '\(atEnd)' is neither send nor drop")
+        }
+        if recurs {
+            do {
+                _ = try MaintenanceWindow.recurrence(every: every, length: duration, zone: tz, during: during)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            return
+        }
+        guard tz == nil, !holdRuns, atEnd == nil else {
+            throw ValidationError("--tz, --hold-runs and --at-end belong to a maintenance window: add --every CRON or --during weekend|closed")
+        }
+        guard let duration else { throw ValidationError("--for is required: how long, such as 30m or 2h (or a window with --every or --during)") }
+        guard let length = DurationText.parse(duration), length > .zero else {
             throw ValidationError("--for '\(duration)' is not a duration; write it like 30m or 2h")
         }
     }
 
     func run() async throws {
         let assembly = Assembly(config: try global.engineConfig())
-        let checks = try assembly.checks()
-        guard checks.contains(where: { $0.name == check }) else {
-            Console.error("error: no check named '\(check)'\(Suggestion.hint(for: check, in: checks.map(\.name))); `runbook check` lists them")
-            throw ExitStatus.usage.code
+        if let remove {
+            let (desk, _) = try await assembly.desk()
+            do {
+                let window = try await desk.removeWindow(remove)
+                Console.out("maintenance window \(remove) removed (\(window.target) \(window.schedule): \(window.reason))")
+            } catch let error as EscalationError {
+                Console.error("error: \(error)")
+                throw ExitStatus.usage.code
+            }
+            return
+        }
+        guard let check, let reason else { return }
+        if check != MaintenanceWindow.everyCheck {
+            let checks = try assembly.checks()
+            guard checks.contains(where: { $0.name == check }) else {
+                Console.error("error: no check named '\(check)'\(Suggestion.hint(for: check, in: checks.map(\.name))); `runbook check` lists them, or use all")
+                throw ExitStatus.usage.code
+            }
         }
         let (desk, _) = try await assembly.desk()
-        let until = Date().addingTimeInterval(DurationText.parse(duration)!.seconds)
-        let silence = try await desk.silence(check: check, until: until, reason: reason, by: Assembly.person(by) + " (CLI)")
-        Console.out("\(check) silenced until \(Timestamp.text(silence.until)) by \(silence.by): \(reason)")
+        let person = Assembly.person(by) + " (CLI)"
+        guard recurs else {
+            let until = Date().addingTimeInterval(DurationText.parse(duration ?? "")!.seconds)
+            let silence = try await desk.silence(check: check, until: until, reason: reason, by: person)
+            Console.out("\(check) silenced until \(Timestamp.text(silence.until)) by \(silence.by): \(reason)")
+            return
+        }
+        let window = try await desk.addWindow(MaintenanceWindow(
+            target: check, recurrence: try MaintenanceWindow.recurrence(every: every, length: duration, zone: tz, during: during), reason: reason, by: person,
+            createdAt: Date(), holdRuns: holdRuns, atEnd: atEnd.flatMap(MaintenanceWindow.AtEnd.init(rawValue:)) ?? .send
+        ))
+        Console.out("maintenance window \(window.id): \(check) \(window.schedule) by \(window.by): \(reason)")
+        if let state = try await desk.windowStates().first(where: { $0.window.id == window.id }) {
+            for line in SilencesCommand.when(state) { Console.out("  \(line)") }
+        }
     }
 }
 

@@ -15,7 +15,7 @@ public struct RunbookCommand: AsyncParsableCommand {
         subcommands: [
             UpCommand.self, RunCommand.self, ListCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self,
             ScheduleCommand.self, FlowsCommand.self, FireCommand.self, SimCommand.self, TicksCommand.self, BarsCommand.self, StoreCommand.self,
-            CheckCommand.self, IncidentsCommand.self, IncidentCommand.self, AckCommand.self, ResolveCommand.self, SilenceCommand.self, OutboxCommand.self,
+            CheckCommand.self, IncidentsCommand.self, IncidentCommand.self, AckCommand.self, ResolveCommand.self, SilenceCommand.self, SilencesCommand.self, OutboxCommand.self,
             ResetCommand.self, KeysCommand.self, FleetCommand.self, GateCommand.self, ResumeCommand.self, ApproveCommand.self,
         ]
     )

@@ -20,6 +20,16 @@ public protocol CheckIncidents: Sendable {
     func checkEvaluated(_ result: CheckResult)
     func checkChanged(_ check: Check, to status: CheckStatus, result: CheckResult) async throws
     func runStarted(by check: Check, run: RunLauncher.Launched)
+    /// Why the runbooks of `check` wait at `at` (a maintenance window in force that holds runs),
+    /// or nil when they may start.
+    func runsHeld(of check: String, at: Date) async -> String?
+    /// A run of `check` was held back for `reason` (what `runsHeld` said): for its incident's timeline.
+    func runHeld(by check: Check, runbook: String, reason: String) async
+}
+
+extension CheckIncidents {
+    public func runsHeld(of check: String, at: Date) async -> String? { nil }
+    public func runHeld(by check: Check, runbook: String, reason: String) async {}
 }
 
 /// The checks of a configuration, by name, with what evaluates them: for `runbook check` and the
@@ -93,6 +103,8 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
     public enum Decision: Sendable, Equatable {
         case started(runbook: String)
         case flapping, alreadyRunning, coolingDown, failedToStart(String)
+        /// A maintenance window holds the check's runs: the reason names it and its end.
+        case held(String)
     }
 
     private let book: CheckBook
@@ -205,8 +217,18 @@ public final class Guardian<C: Clock>: Service, Sendable where C.Duration == Dur
         }
         let action = status == .critical ? check.onCritical : status == .warning ? check.onWarning : nil
         if let action, !handled {
-            // Why nothing started is said once, on the change; the retries are quiet.
-            let decision = trigger(check, action: action, flapping: flapping, quiet: change == nil)
+            // Why nothing started is said once, on the change; the retries are quiet. A run a
+            // maintenance window holds starts at the first evaluation after it ends.
+            let decision: Decision
+            if let held = await incidents?.runsHeld(of: check.name, at: now()) {
+                if change != nil {
+                    logger.notice("check \(check.name): \(action.runbook) not started: \(held)", metadata: ["check": "\(check.name)"])
+                    await incidents?.runHeld(by: check, runbook: action.runbook, reason: held)
+                }
+                decision = .held(held)
+            } else {
+                decision = trigger(check, action: action, flapping: flapping, quiet: change == nil)
+            }
             if case .started = decision {
                 _ = entries.withLock { $0[check.name]?.handled.insert(status) }
             }

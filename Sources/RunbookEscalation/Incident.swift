@@ -1,5 +1,6 @@
 import Foundation
 import RunbookCore
+import RunbookModel
 
 public enum IncidentStatus: String, Sendable, Codable, CaseIterable {
     case open, acknowledged, resolved
@@ -76,6 +77,10 @@ public struct IncidentEvent: Sendable, Equatable, Codable {
         case refused
         /// A person confirmed level 4; it runs once enough different people have.
         case confirmed
+        /// A message held by a maintenance window in force (the actor names it), until it ends.
+        case held
+        /// A maintenance window that held a message ended: it is sent, or dropped.
+        case released
     }
 
     public var incidentID: Int64
@@ -243,6 +248,12 @@ public protocol IncidentStore: Sendable {
     func channelsNotified(incident: Int64) async throws -> [String]
     func addSilence(_ silence: Silence) async throws -> Silence
     func silences(activeAt: Date) async throws -> [Silence]
+    /// Stores a maintenance window and returns it with its id.
+    func addWindow(_ window: MaintenanceWindow) async throws -> MaintenanceWindow
+    /// Every maintenance window, oldest first.
+    func windows() async throws -> [MaintenanceWindow]
+    /// Removes window `id`; false when there is none.
+    func removeWindow(_ id: Int64) async throws -> Bool
     /// The check that started a run, when a check did.
     func checkOfRun(_ runID: Int64) async throws -> String?
 

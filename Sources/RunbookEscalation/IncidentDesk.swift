@@ -15,7 +15,7 @@ public final class IncidentDesk: Sendable {
     /// The configured channels' names.
     public let channels: [String]
     private let checks: @Sendable () -> [Check]
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
     public let logger: Logger
     /// Told when a message is queued, so that the outbox worker sends it without waiting.
     private let queued: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
@@ -32,12 +32,21 @@ public final class IncidentDesk: Sendable {
     /// about the command router or the confirmation listener while any EA does, starts a level
     /// higher. Nil: exposure is not known here.
     private let exposure: (@Sendable () async throws -> [Exposure])?
+    /// The market's calendar, which a maintenance window `during: weekend` or `closed` follows.
+    public let market: MarketCalendar
+    /// Unresolved incidents, by id, found holding no message for a maintenance window, with the
+    /// version they were found at: the desk's tick reads their timelines again only once they change.
+    let unheld: Mutex<[Int64: Int]> = Mutex([:])
+    /// Level-1 incidents whose recovery a maintenance window holds back (`hold_runs`), by id,
+    /// with the window: they do not climb meanwhile, and their grace starts afresh at its end.
+    let heldRecoveries: Mutex<[Int64: Int64]> = Mutex([:])
 
     public init(
         store: any IncidentStore, policy: EscalationPolicy, channels: [String], checks: @escaping @Sendable () -> [Check] = { [] },
         logger: Logger = Logger(label: "runbook.incidents"), now: @escaping @Sendable () -> Date = { Date() }, engine: String? = nil,
-        leadership: any Leadership = SoleEngine(), exposure: (@Sendable () async throws -> [Exposure])? = nil
+        leadership: any Leadership = SoleEngine(), exposure: (@Sendable () async throws -> [Exposure])? = nil, market: MarketCalendar = MarketCalendar()
     ) {
+        self.market = market
         self.exposure = exposure
         self.engine = engine
         self.leadership = leadership
@@ -196,7 +205,7 @@ public final class IncidentDesk: Sendable {
     @discardableResult
     public func silence(check: String, until: Date, reason: String, by person: String) async throws -> Silence {
         let silence = try await store.addSilence(Silence(check: check, until: until, reason: reason, by: person, createdAt: now()))
-        for incident in try await store.unresolvedIncidents() where incident.check == check {
+        for incident in try await store.unresolvedIncidents() where incident.check == check || (incident.check != nil && check == MaintenanceWindow.everyCheck) {
             try await modify(incident.id) { incident, change, at in
                 change.events.append(IncidentEvent(at: at, kind: .silenced, actor: person, detail: "silenced until \(Self.stamp(until)): \(reason)", level: incident.level))
             }
@@ -233,7 +242,10 @@ public final class IncidentDesk: Sendable {
     public func tick() async throws {
         let at = now()
         let unresolved = try await store.unresolvedIncidents()
+        try await releaseHeld(among: unresolved, at: at)
+        var windows: [MaintenanceWindow]?
         for incident in unresolved where incident.status == .open && incident.level < 3 && climbsHere(incident) {
+            if try await recoveryHeld(incident, at: at, windows: &windows) { continue }
             guard let wait = climbWait(incident), at.timeIntervalSince(incident.levelAt) >= wait.seconds,
                   await holder(of: incident.check, key: incident.key, besides: incident.id, among: unresolved) == nil
             else { continue }
@@ -442,7 +454,7 @@ public final class IncidentDesk: Sendable {
 
     /// Whether this engine climbs `incident`: its own, and on the leader those of no engine.
     /// Each is climbed by one engine, which reads its check.
-    private func climbsHere(_ incident: Incident) -> Bool {
+    func climbsHere(_ incident: Incident) -> Bool {
         guard let engine else { return true }
         guard let owner = Self.owner(of: incident.key) else { return leadership.isLeading }
         return owner == engine
@@ -503,7 +515,7 @@ public final class IncidentDesk: Sendable {
     /// Queues the incident's notification for its level's channels, unless it is acknowledged,
     /// silenced, held back by an incident of a check it depends on, or within the cooldown of
     /// the same key; each of those is recorded instead. The body says `headline`, or `why`.
-    private func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, headline: String? = nil, bypassCooldown: Bool) async {
+    func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, headline: String? = nil, bypassCooldown: Bool) async {
         let targets = policy.channels(for: incident.level, configured: channels)
         func suppressed(_ reason: String) {
             change.events.append(IncidentEvent(at: at, kind: .suppressed, actor: "engine", detail: "\(why): not sent: \(reason)", level: incident.level))
@@ -511,12 +523,19 @@ public final class IncidentDesk: Sendable {
         if incident.status == .acknowledged { return suppressed("acknowledged by \(incident.acknowledgedBy ?? "someone")") }
         if targets.isEmpty { return suppressed("no channels configured for level \(incident.level)") }
         if let check = incident.check {
-            if let silence = (try? await store.silences(activeAt: at))?.first(where: { $0.check == check }) {
+            if let silence = (try? await store.silences(activeAt: at))?.first(where: { $0.check == check || $0.check == MaintenanceWindow.everyCheck }) {
                 return suppressed("\(check) silenced until \(Self.stamp(silence.until)) by \(silence.by): \(silence.reason)")
             }
             if let cause = await holder(of: check, key: incident.key, besides: incident.id) {
                 return suppressed(Self.heldBack(check, by: cause))
             }
+        }
+        if let (window, span) = await windowInForce(over: incident, at: at) {
+            change.events.append(IncidentEvent(
+                at: at, kind: .held, actor: Self.actor(of: window),
+                detail: "\(why): held by maintenance window \(window.id) until \(Self.stamp(span.end)): \(window.reason)", level: incident.level
+            ))
+            return
         }
         if !bypassCooldown, let last = try? await store.lastNotification(key: incident.key), last.severity >= incident.severity,
            at.timeIntervalSince(last.at) < policy.cooldown.seconds {
@@ -570,7 +589,7 @@ public final class IncidentDesk: Sendable {
     /// Reads incident `id`, lets `body` change it, and stores the change; redone when another
     /// writer got there first.
     @discardableResult
-    private func modify(_ id: Int64, _ body: (inout Incident, inout IncidentChange, Date) async -> Void) async throws -> Incident {
+    func modify(_ id: Int64, _ body: (inout Incident, inout IncidentChange, Date) async -> Void) async throws -> Incident {
         for _ in 0..<5 {
             guard var incident = try await store.incident(id) else { throw EscalationError("no incident \(id): `runbook incidents` lists them") }
             var change = IncidentChange(incident: incident)

@@ -74,18 +74,41 @@ public struct MarketCalendar: Sendable, Equatable {
     /// The last instant at or before `instant` at which the market opened; nil when none within
     /// a year.
     public func lastOpen(before instant: Date) -> Date? {
+        lastRoll(before: instant) { !trades($0) && trades($1) }
+    }
+
+    /// The last instant at or before `instant` at which the market closed; nil when none within
+    /// a year.
+    public func lastClose(before instant: Date) -> Date? {
+        lastRoll(before: instant) { trades($0) && !trades($1) }
+    }
+
+    /// The last 17:00 roll at or before `instant` from a trading day into the next for which
+    /// `matches(before, after)` holds; nil when none within a year.
+    private func lastRoll(before instant: Date, where matches: (DateComponents, DateComponents) -> Bool) -> Date? {
         let calendar = Self.calendar
         var day = Self.tradingDay(of: instant)
         for _ in 0..<370 {
             let noon = calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day, hour: 12))!
             let previous = calendar.dateComponents([.year, .month, .day, .weekday], from: calendar.date(byAdding: .day, value: -1, to: noon)!)
-            if trades(day), !trades(previous) {
-                let open = Self.roll(ending: previous)
-                if open <= instant { return open }
+            if matches(previous, day) {
+                let roll = Self.roll(ending: previous)
+                if roll <= instant { return roll }
             }
             day = previous
         }
         return nil
+    }
+
+    /// Whether the span from `start` to `end` takes in a New York Saturday: a weekend's closed
+    /// span does (however holidays lengthen it), a holiday's within the week does not.
+    public static func spansSaturday(from start: Date, to end: Date) -> Bool {
+        var day = start
+        while day < end {
+            if calendar.component(.weekday, from: day) == 7 { return true }
+            day = calendar.date(byAdding: .hour, value: 12, to: day)!
+        }
+        return calendar.component(.weekday, from: end) == 7
     }
 
     /// Whether `text` is a date `YYYY-MM-DD` that exists.

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import RunbookCore
 import RunbookEscalation
+import RunbookModel
 
 /// Incidents, their timelines, silences and the outbox in PostgreSQL, shared by the engines that
 /// share the records: one incident per key whichever engine raises it, one outbox.
@@ -137,6 +138,45 @@ public final class PostgresIncidentStore: IncidentStore, Sendable {
                     createdAt: try row.date("created_at")
                 )
             }
+        }
+    }
+
+    public func addWindow(_ window: MaintenanceWindow) async throws -> MaintenanceWindow {
+        try await database.record { connection in
+            var stored = window
+            let columns = window.columns
+            stored.id = try await connection.row("""
+                INSERT INTO maintenance_windows (target, cron, zone, length_seconds, during, reason, created_by, created_at, hold_runs, at_end)
+                VALUES (
+                    \(window.target), \(columns.cron), \(columns.zone), \(columns.lengthSeconds), \(columns.during), \(window.reason), \(window.by),
+                    \(Stamp(window.createdAt)), \(window.holdRuns), \(window.atEnd.rawValue)
+                )
+                RETURNING id
+                """) { try $0("id", as: Int64.self) }!
+            return stored
+        }
+    }
+
+    public func windows() async throws -> [MaintenanceWindow] {
+        try await database.record { connection in
+            try await connection.rows("SELECT * FROM maintenance_windows ORDER BY id") { row in
+                let id = try row("id", as: Int64.self)
+                let recurrence = try MaintenanceWindow.recurrence(
+                    id: id, cron: try row("cron", as: String?.self), zone: try row("zone", as: String?.self),
+                    lengthSeconds: try row("length_seconds", as: Int64?.self), during: try row("during", as: String?.self)
+                )
+                return MaintenanceWindow(
+                    id: id, target: try row("target"), recurrence: recurrence, reason: try row("reason"), by: try row("created_by"),
+                    createdAt: try row.date("created_at"), holdRuns: try row("hold_runs"),
+                    atEnd: MaintenanceWindow.AtEnd(rawValue: try row("at_end", as: String.self)) ?? .send
+                )
+            }
+        }
+    }
+
+    public func removeWindow(_ id: Int64) async throws -> Bool {
+        try await database.record { connection in
+            try await connection.row("DELETE FROM maintenance_windows WHERE id = \(id) RETURNING id") { try $0("id", as: Int64.self) } != nil
         }
     }
 

@@ -188,6 +188,13 @@ public final class PostgresRecords: Sendable {
             );
             ALTER TABLE outbox ADD COLUMN approval_id bigint
             """),
+        // Recurring silences: by a cron in a zone for a length, or over a span of the market.
+        ("v8: maintenance windows", """
+            CREATE TABLE maintenance_windows (
+                id bigserial PRIMARY KEY, target text NOT NULL, cron text, zone text, length_seconds bigint, during text, reason text NOT NULL,
+                created_by text NOT NULL, created_at timestamptz NOT NULL, hold_runs boolean NOT NULL DEFAULT false, at_end text NOT NULL DEFAULT 'send'
+            )
+            """),
     ]
 }
 

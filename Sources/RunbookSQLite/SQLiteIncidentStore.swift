@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import RunbookCore
 import RunbookEscalation
+import RunbookModel
 
 /// Incidents, their timelines, silences and the outbox, in the records database. `checkOfRun`
 /// reads the run recorder's `runs` table, which is in the same file.
@@ -75,6 +76,22 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
         // The question (an `approve` step's request) a message asks people to answer.
         migrator.registerMigration("v10: approval questions in the outbox") { db in
             try db.alter(table: "outbox") { t in t.add(column: "approval_id", .integer) }
+        }
+        // Recurring silences: by a cron in a zone for a length, or over a span of the market.
+        migrator.registerMigration("v11: maintenance windows") { db in
+            try db.create(table: "maintenance_windows") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("target", .text).notNull()
+                t.column("cron", .text)
+                t.column("zone", .text)
+                t.column("length_seconds", .integer)
+                t.column("during", .text)
+                t.column("reason", .text).notNull()
+                t.column("created_by", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("hold_runs", .boolean).notNull().defaults(to: false)
+                t.column("at_end", .text).notNull().defaults(to: "send")
+            }
         }
         return migrator
     }
@@ -188,6 +205,46 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
             try Row.fetchAll(db, sql: "SELECT * FROM silences WHERE until > ? ORDER BY until DESC", arguments: [RecordTime.text(date)]).map { row in
                 Silence(id: row["id"], check: row["check_name"], until: row["until"], reason: row["reason"], by: row["created_by"], createdAt: row["created_at"])
             }
+        }
+    }
+
+    public func addWindow(_ window: MaintenanceWindow) async throws -> MaintenanceWindow {
+        try await database.record { db in
+            let columns = window.columns
+            try db.execute(
+                sql: """
+                    INSERT INTO maintenance_windows (target, cron, zone, length_seconds, during, reason, created_by, created_at, hold_runs, at_end)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    window.target, columns.cron, columns.zone, columns.lengthSeconds, columns.during, window.reason, window.by,
+                    RecordTime.text(window.createdAt), window.holdRuns, window.atEnd.rawValue,
+                ]
+            )
+            var stored = window
+            stored.id = db.lastInsertedRowID
+            return stored
+        }
+    }
+
+    public func windows() async throws -> [MaintenanceWindow] {
+        try await database.fetch { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM maintenance_windows ORDER BY id").map { row in
+                let id: Int64 = row["id"]
+                return MaintenanceWindow(
+                    id: id, target: row["target"],
+                    recurrence: try MaintenanceWindow.recurrence(id: id, cron: row["cron"], zone: row["zone"], lengthSeconds: row["length_seconds"], during: row["during"]),
+                    reason: row["reason"], by: row["created_by"], createdAt: row["created_at"], holdRuns: row["hold_runs"],
+                    atEnd: MaintenanceWindow.AtEnd(rawValue: row["at_end"]) ?? .send
+                )
+            }
+        }
+    }
+
+    public func removeWindow(_ id: Int64) async throws -> Bool {
+        try await database.record { db in
+            try db.execute(sql: "DELETE FROM maintenance_windows WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
         }
     }
 

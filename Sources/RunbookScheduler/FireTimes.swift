@@ -22,11 +22,11 @@ public struct FireTimes: Sendable {
     public func next(after instant: Date) -> Date? {
         switch timing {
         case .cron(let cron, let zone):
-            guard duringMarket else { return Self.next(cron, in: zone, after: instant) }
+            guard duringMarket else { return cron.next(after: instant, in: zone) }
             var from = instant
             // Each pass either returns or moves to the next open, so a year of weeks bounds it.
             for _ in 0..<400 {
-                guard let fire = Self.next(cron, in: zone, after: from) else { return nil }
+                guard let fire = cron.next(after: from, in: zone) else { return nil }
                 if market.isOpen(at: fire) { return fire }
                 guard let open = market.nextOpen(after: fire) else { return nil }
                 from = open.addingTimeInterval(-0.001)
@@ -70,23 +70,5 @@ public struct FireTimes: Sendable {
     /// The next `count` fires after `instant`.
     public func upcoming(after instant: Date, count: Int) -> [Date] {
         Array(fires(after: instant).prefix(count))
-    }
-
-    /// The first instant after `instant` at which `cron` matches the wall clock of `zone`.
-    static func next(_ cron: CronExpression, in zone: TimeZone, after instant: Date) -> Date? {
-        var minute = zone.civilMinute(of: instant)
-        // A wall-clock minute that comes round twice (the clocks went back) maps to its first
-        // instant, which may be before `instant`: such minutes are passed over.
-        for _ in 0..<1500 {
-            guard let match = cron.nextMatch(after: minute) else { return nil }
-            let fire = zone.instant(of: match)
-            // A minute the clocks skip runs once after the gap for a schedule of fixed hours; one
-            // that runs every hour has the next hour to run in, so the skipped minute is passed
-            // over, as cron does (52 * * * * runs at 01:52 and 03:52, not also at 03:00).
-            let skipped = zone.civilMinute(of: fire) != match
-            if fire > instant, !(skipped && cron.everyHour) { return fire }
-            minute = match
-        }
-        return nil
     }
 }

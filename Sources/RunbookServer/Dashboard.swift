@@ -66,6 +66,7 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 <main>
   <section class="wide" data-section="approvals" hidden><h2>Waiting for approval</h2><table><thead><tr><th>run</th><th>question</th><th>answers</th><th>until</th><th></th></tr></thead><tbody id="approvals"></tbody></table><div id="approval-error" class="error"></div></section>
   <section class="wide" data-section="incidents"><h2>Open incidents</h2><table><thead><tr><th>incident</th><th>severity</th><th>level</th><th>status</th><th>opened</th><th></th></tr></thead><tbody id="incidents"></tbody></table><div id="incident-error" class="error"></div></section>
+  <section class="wide" data-section="windows" hidden><h2>Maintenance windows</h2><table><thead><tr><th>window</th><th>check</th><th>when</th><th>holds runs</th><th>at end</th><th>now</th><th>next starts</th><th>reason</th></tr></thead><tbody id="windows"></tbody></table></section>
   <section class="wide" data-section="fleet" hidden><h2>Fleet</h2><table><thead><tr><th>engine</th><th>role</th><th>host</th><th>last heartbeat</th><th>flows up</th><th>version</th></tr></thead><tbody id="fleet"></tbody></table></section>
   <section class="wide" data-section="flows"><h2>Flows</h2><div id="flows"></div></section>
   <section data-section="ticks-chart"><h2>Ticks per second (last 5 min)</h2><svg id="ticks-chart" viewBox="0 0 460 140" preserveAspectRatio="none"></svg></section>
@@ -146,6 +147,18 @@ function renderIncidents(data) {
       <td class="incident-status">${acked ? "acknowledged by " + esc(i.acknowledged_by) : "open"}</td><td>${fmtTime(i.opened_at)}</td>
       <td>${acked ? "" : `<button data-ack="${i.id}">acknowledge</button>`}</td></tr>`;
   }).join("") || `<tr><td colspan="6">none open</td></tr>`;
+}
+
+function renderWindows(data) {
+  const section = document.querySelector('[data-section="windows"]');
+  section.hidden = !data.windows || data.windows.length === 0;
+  if (section.hidden) return;
+  $("windows").innerHTML = data.windows.map((w) => {
+    const now = w.in_force ? `<span class="warning">in force until ${new Date(w.in_force_until).toLocaleString()}</span>` : "not in force";
+    const next = w.next_start ? `${esc(w.next_start_local)} (${new Date(w.next_start).toLocaleString()} here)` : "none ahead";
+    return `<tr data-window="${w.id}" data-in-force="${w.in_force}"><td>#${w.id}</td><td>${esc(w.target)}</td><td>${esc(w.schedule)}</td>
+      <td>${w.hold_runs ? "yes" : "no"}</td><td>${esc(w.at_end)}</td><td>${now}</td><td>${next}</td><td>${esc(w.reason)}</td></tr>`;
+  }).join("");
 }
 
 function renderFleet(data) {
@@ -250,7 +263,7 @@ function renderOverview(data) {
 let lastData = {incidents: []};
 
 // Each renderer draws its section from the poll's answer; sections of other parts add theirs.
-const renderers = [renderOverview, renderApprovals, renderIncidents, renderFleet, renderFlows, renderCharts, renderChecks, renderServices, renderRuns];
+const renderers = [renderOverview, renderApprovals, renderIncidents, renderWindows, renderFleet, renderFlows, renderCharts, renderChecks, renderServices, renderRuns];
 
 document.addEventListener("click", async (event) => {
   const data = event.target.dataset || {};

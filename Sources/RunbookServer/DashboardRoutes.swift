@@ -27,6 +27,8 @@ extension RunbookHTTPServer {
         var fleet: [FleetView]?
         /// Runs waiting at an `approve` step, oldest first.
         var approvals: [ApprovalRequest] = []
+        /// The maintenance windows, in force or not, with their next start; nil without incidents.
+        var windows: [MaintenanceWindowState]?
     }
 
     /// One engine of the fleet, for the dashboard and `/api/fleet`.
@@ -74,7 +76,7 @@ extension RunbookHTTPServer {
                 services: snapshot?.services ?? [], runs: runs,
                 ticksPerSecond: rates.tickHistory().map { DashboardData.TickPoint(at: $0.at, perSecond: Self.rounded($0.perSecond)) },
                 signalsPerHour: (try? await backend.signalsPerHour(24)) ?? [], ticks: snapshot?.ticks,
-                incidents: await openIncidents(), fleet: await fleetViews()
+                incidents: await openIncidents(), fleet: await fleetViews(), windows: try? await backend.incidents?.windowStates()
             )
             data.approvals = (try? await backend.approvals?.store.waitingApprovals()) ?? []
             return JSON.response(data)

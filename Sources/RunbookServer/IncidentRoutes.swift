@@ -68,27 +68,70 @@ extension RunbookHTTPServer {
         }
         routes.on(.get, "/api/silences") { _, _ in
             try await withDesk { desk in
-                struct Silences: Encodable { var silences: [Silence] }
-                return JSON.response(Silences(silences: try await desk.store.silences(activeAt: Date())))
+                // One-off silences in force, and every maintenance window with its next start.
+                struct Silences: Encodable {
+                    var silences: [Silence]
+                    var windows: [MaintenanceWindowState]
+                }
+                return JSON.response(Silences(silences: try await desk.store.silences(activeAt: Date()), windows: try await desk.windowStates()))
             }
         }
         routes.on(.post, "/api/silences") { request, _ in
             try await withDesk { desk in
                 let example = #"{"check": "NAME", "for": "2h", "reason": "WHY", "by": "YOUR NAME"}"#
-                let body = try await Self.fields(request, allowed: ["check", "for", "reason", "by", "via"], example: example)
+                let window = #"{"check": "NAME", "every": "0 22 * * 5", "for": "2h", "tz": "Europe/London", "reason": "WHY", "hold_runs": true}"#
+                let body = try await Self.fields(
+                    request, allowed: ["check", "for", "reason", "by", "via", "every", "tz", "during", "hold_runs", "at_end"], example: example
+                )
                 let actor = try Self.actor(body)
-                guard let check = body["check"], let length = body["for"], let reason = body["reason"] else {
-                    return JSON.error(.badRequest, "check, for and reason are required: send \(example)")
-                }
-                guard let duration = DurationText.parse(length), duration > .zero else {
-                    return JSON.error(.badRequest, "for '\(length)' is not a duration; write it like 30m or 2h")
+                let recurs = body["every"] != nil || body["during"] != nil
+                guard let check = body["check"], let reason = body["reason"], recurs || body["for"] != nil else {
+                    return JSON.error(.badRequest, "check, for and reason are required: send \(example), or for a maintenance window \(window)")
                 }
                 let names = backend.checks().checks.map(\.name)
-                guard names.contains(check) else {
-                    return JSON.error(.notFound, "no check named '\(check)'\(Suggestion.hint(for: check, in: names)); GET /api/checks lists them")
+                guard check == MaintenanceWindow.everyCheck || names.contains(check) else {
+                    return JSON.error(.notFound, "no check named '\(check)'\(Suggestion.hint(for: check, in: names)); GET /api/checks lists them, or use all")
+                }
+                if recurs {
+                    let recurrence: MaintenanceWindow.Recurrence
+                    do {
+                        recurrence = try MaintenanceWindow.recurrence(every: body["every"], length: body["for"], zone: body["tz"], during: body["during"])
+                    } catch {
+                        // The same checks as `runbook silence`, which names its options with dashes.
+                        return JSON.error(.badRequest, "\(error)".replacingOccurrences(of: "--", with: ""))
+                    }
+                    guard let holdRuns = Bool(body["hold_runs"] ?? "false") else {
+                        return JSON.error(.badRequest, "hold_runs is true or false, not '\(body["hold_runs"] ?? "")'")
+                    }
+                    guard let atEnd = MaintenanceWindow.AtEnd(rawValue: body["at_end"] ?? "send") else {
+                        return JSON.error(.badRequest, "at_end is send or drop, not '\(body["at_end"] ?? "")'")
+                    }
+                    let stored = try await desk.addWindow(MaintenanceWindow(
+                        target: check, recurrence: recurrence, reason: reason, by: actor, createdAt: Date(), holdRuns: holdRuns, atEnd: atEnd
+                    ))
+                    let state = try await desk.windowStates().first { $0.window.id == stored.id }
+                    return JSON.response(state ?? MaintenanceWindowState(window: stored, inForceUntil: nil, nextStart: nil), status: .created)
+                }
+                guard body["tz"] == nil, body["hold_runs"] == nil, body["at_end"] == nil else {
+                    return JSON.error(.badRequest, "tz, hold_runs and at_end belong to a maintenance window: add every or during, as in \(window)")
+                }
+                guard let length = body["for"], let duration = DurationText.parse(length), duration > .zero else {
+                    return JSON.error(.badRequest, "for '\(body["for"] ?? "")' is not a duration; write it like 30m or 2h")
                 }
                 let until = Date().addingTimeInterval(duration.seconds)
                 return JSON.response(try await desk.silence(check: check, until: until, reason: reason, by: actor), status: .created)
+            }
+        }
+        routes.on(.delete, "/api/silences/windows/:id") { _, context in
+            try await withDesk { desk in
+                guard let text = context.parameters.get("id"), let id = Int64(text) else {
+                    return JSON.error(.badRequest, "a maintenance window's id is a number, as GET /api/silences shows")
+                }
+                do {
+                    return JSON.response(MaintenanceWindowState(window: try await desk.removeWindow(id), inForceUntil: nil, nextStart: nil))
+                } catch let missing as EscalationError {
+                    return JSON.error(.notFound, missing.description.replacingOccurrences(of: "`runbook silences`", with: "GET /api/silences"))
+                }
             }
         }
     }
@@ -139,6 +182,11 @@ extension RunbookHTTPServer {
         var fields: [String: String] = [:]
         for key in object.keys.sorted() {
             guard allowed.contains(key) else { throw BadRequest(message: "unknown key '\(key)' in the body: send \(example)") }
+            // A flag may come as JSON's true or false.
+            if let flag = object[key] as? Bool, !(object[key] is String) {
+                fields[key] = String(flag)
+                continue
+            }
             guard let text = object[key] as? String else { throw BadRequest(message: "\(key) must be text: send \(example)") }
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             if !trimmed.isEmpty { fields[key] = trimmed }

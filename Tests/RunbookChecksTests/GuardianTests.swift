@@ -51,7 +51,8 @@ struct GuardianHarness {
     /// Incidents under `escalation`, when the test gives one, for two channels.
     let desk: IncidentDesk?
 
-    init(_ checkYAML: [String], runbooks: [String] = [], escalation: EscalationPolicy? = nil) throws {
+    /// `wallClock`: the wall time the guardian and the desk read, when the test sets it itself.
+    init(_ checkYAML: [String], runbooks: [String] = [], escalation: EscalationPolicy? = nil, wallClock: (@Sendable () -> Date)? = nil) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
@@ -75,7 +76,7 @@ struct GuardianHarness {
         let origin = clock.now
         // Wall time moves with the test clock, for cooldowns and climbs.
         let clock = self.clock
-        let now: @Sendable () -> Date = { base.addingTimeInterval(origin.duration(to: clock.now).seconds) }
+        let now: @Sendable () -> Date = wallClock ?? { base.addingTimeInterval(origin.duration(to: clock.now).seconds) }
         let checks = self.checks, incidents = records.incidents
         desk = escalation.map { IncidentDesk(store: incidents, policy: $0, channels: ["ops-telegram", "ops-email"], checks: { checks }, now: now) }
         guardian = Guardian(

@@ -24,6 +24,7 @@ import Testing
         #expect(routes.contains("POST /api/services/telemetry-bridge/restart"))
         #expect(routes.contains("POST /api/incidents/1/acknowledge"))
         #expect(routes.contains("POST /api/silences"))
+        #expect(routes.contains("DELETE /api/silences/windows/1"))
     }
 
     @Test func everyMutatingRouteRefusesAMissingOrWrongToken() async throws {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import RunbookEscalation
+import RunbookModel
 import RunbookServer
 import Testing
 
@@ -75,6 +76,74 @@ import Testing
                 #expect((response.json["incidents"] as? [[String: Any]])?.first?["status"] as? String == "resolved")
             }
         }
+    }
+
+    @Test func maintenanceWindowsAreListedWithTheirNextStartAndOnTheDashboard() async throws {
+        let fixture = try IncidentFixture()
+        // Every minute for two: always in force.
+        let always = try await fixture.desk.addWindow(MaintenanceWindow(
+            target: "market-data", recurrence: try MaintenanceWindow.recurrence(every: "* * * * *", length: "2m", zone: "Europe/London", during: nil),
+            reason: "broker maintenance", by: "maria", createdAt: Date(), holdRuns: true
+        ))
+        try await fixture.desk.addWindow(MaintenanceWindow(target: "all", recurrence: .during(.weekend), reason: "weekend", by: "ops", createdAt: Date(), atEnd: .drop))
+        try await server(fixture).application().test(.router) { client in
+            try await client.execute(uri: "/api/silences", method: .get) { response in
+                let windows = response.json["windows"] as? [[String: Any]] ?? []
+                #expect(windows.map { $0["target"] as? String } == ["market-data", "all"])
+                #expect(windows.first?["id"] as? Int == Int(always.id))
+                #expect(windows.first?["in_force"] as? Bool == true && windows.first?["in_force_until"] is String)
+                #expect(windows.first?["cron"] as? String == "* * * * *" && windows.first?["zone"] as? String == "Europe/London")
+                #expect(windows.first?["hold_runs"] as? Bool == true && windows.first?["next_start"] is String)
+                #expect(windows.last?["during"] as? String == "weekend" && windows.last?["at_end"] as? String == "drop")
+                #expect((windows.last?["next_start_local"] as? String)?.hasSuffix("17:00 America/New_York") == true, "\(windows)")
+                #expect(response.json["silences"] is [Any])
+            }
+            try await client.execute(uri: "/api/dashboard", method: .get) { response in
+                let windows = response.json["windows"] as? [[String: Any]] ?? []
+                #expect(windows.count == 2 && windows.first?["in_force"] as? Bool == true, "\(response.text)")
+            }
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.text.contains(#"data-section="windows""#) && response.text.contains("renderWindows"))
+            }
+        }
+    }
+
+    @Test func aMaintenanceWindowIsMadeAndRemovedWithTheToken() async throws {
+        let fixture = try IncidentFixture()
+        try await server(fixture).application().test(.router) { client in
+            let body = ByteBuffer(string: #"{"check": "market-data", "every": "0 22 * * 5", "for": "2h", "tz": "Europe/London", "reason": "broker maintenance", "by": "maria", "hold_runs": true, "at_end": "drop"}"#)
+            var id = 0
+            try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: body) { response in
+                #expect(response.status == .created, "\(response.text)")
+                #expect(response.json["target"] as? String == "market-data" && response.json["by"] as? String == "maria (API)")
+                #expect(response.json["hold_runs"] as? Bool == true && response.json["at_end"] as? String == "drop")
+                #expect((response.json["next_start_local"] as? String)?.hasSuffix("22:00 Europe/London") == true)
+                id = response.json["id"] as? Int ?? 0
+            }
+            for (bad, status, expected) in [
+                (#"{"check": "market-data", "every": "0 25 * * 5", "for": "2h", "reason": "x"}"#, HTTPResponse.Status.badRequest, "'25' is not a valid hour"),
+                (#"{"check": "market-data", "every": "0 22 * * 5", "reason": "x"}"#, .badRequest, "every needs for"),
+                (#"{"check": "market-data", "every": "0 22 * * 5", "for": "2h", "tz": "Mars/Base", "reason": "x"}"#, .badRequest, "unknown time zone 'Mars/Base'"),
+                (#"{"check": "market-dat", "during": "weekend", "reason": "x"}"#, .notFound, "did you mean 'market-data'?"),
+                (#"{"check": "all", "during": "weekend", "reason": "x", "at_end": "later"}"#, .badRequest, "at_end is send or drop"),
+                (#"{"check": "all", "for": "1h", "reason": "x", "tz": "UTC"}"#, .badRequest, "belong to a maintenance window"),
+            ] {
+                try await client.execute(uri: "/api/silences", method: .post, headers: Self.auth, body: ByteBuffer(string: bad)) { response in
+                    #expect(response.status == status, "\(bad)")
+                    #expect((response.json["error"] as? String)?.contains(expected) == true, "\(bad): \(response.text)")
+                }
+            }
+            try await client.execute(uri: "/api/silences/windows/\(id)", method: .delete) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/api/silences/windows/\(id)", method: .delete, headers: Self.auth) { response in
+                #expect(response.status == .ok && response.json["id"] as? Int == id, "\(response.text)")
+            }
+            try await client.execute(uri: "/api/silences/windows/\(id)", method: .delete, headers: Self.auth) { response in
+                #expect(response.status == .notFound && (response.json["error"] as? String)?.contains("GET /api/silences") == true, "\(response.text)")
+            }
+        }
+        #expect(try await fixture.records.incidents.windows().isEmpty)
     }
 
     @Test func aSilenceIsRecordedOnTheCheckAndItsOpenIncident() async throws {

@@ -2,6 +2,7 @@ import Foundation
 import RunbookCore
 import RunbookEscalation
 import RunbookExecutor
+import RunbookModel
 import RunbookPostgres
 import Testing
 
@@ -219,6 +220,28 @@ import Testing
         #expect(try await store.silences(activeAt: At.seconds(10)).map(\.check) == ["tick-lag"])
         #expect(try await store.silences(activeAt: At.seconds(10)).first?.reason == "broker maintenance")
         #expect(try await store.silences(activeAt: At.seconds(3600)).isEmpty)
+    }
+
+    @Test(arguments: RecordsBackend.allCases)
+    func maintenanceWindowsAreKeptAsMadeAndRemovedByID(_ backend: RecordsBackend) async throws {
+        let place = try await RecordsPlace(backend)
+        defer { place.remove() }
+        let store = try await place.open().incidents
+        #expect(try await store.windows().isEmpty)
+        let weekly = MaintenanceWindow(
+            target: "tick-lag", recurrence: try MaintenanceWindow.recurrence(every: "0 22 * * 5", length: "2h", zone: "Europe/London", during: nil),
+            reason: "broker maintenance", by: "alice", createdAt: At.seconds(0), holdRuns: true, atEnd: .drop
+        )
+        let weekend = MaintenanceWindow(target: "all", recurrence: .during(.weekend), reason: "weekend", by: "bob", createdAt: At.seconds(5))
+        let first = try await store.addWindow(weekly)
+        let second = try await store.addWindow(weekend)
+        #expect(first.id > 0 && second.id > first.id)
+        var expected = [weekly, weekend]
+        (expected[0].id, expected[1].id) = (first.id, second.id)
+        #expect(try await store.windows() == expected)
+        #expect(try await store.removeWindow(first.id))
+        #expect(try await !store.removeWindow(first.id))
+        #expect(try await store.windows() == [expected[1]])
     }
 
     @Test(arguments: RecordsBackend.allCases)

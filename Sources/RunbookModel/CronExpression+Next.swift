@@ -1,4 +1,4 @@
-import RunbookModel
+import Foundation
 
 extension CronExpression {
     /// How far ahead a match is looked for: February 29th on a given weekday comes within 28 years.
@@ -36,6 +36,25 @@ extension CronExpression {
                 continue
             }
             return CivilMinute(year: year, month: month, day: day, hour: hour, minute: nextMinute)
+        }
+        return nil
+    }
+
+    /// The first instant after `instant` at which the expression matches the wall clock of `zone`:
+    /// DST-correct (a minute that comes round twice fires once, a skipped one after the gap).
+    public func next(after instant: Date, in zone: TimeZone) -> Date? {
+        var minute = zone.civilMinute(of: instant)
+        // A wall-clock minute that comes round twice (the clocks went back) maps to its first
+        // instant, which may be before `instant`: such minutes are passed over.
+        for _ in 0..<1500 {
+            guard let match = nextMatch(after: minute) else { return nil }
+            let fire = zone.instant(of: match)
+            // A minute the clocks skip runs once after the gap for a schedule of fixed hours; one
+            // that runs every hour has the next hour to run in, so the skipped minute is passed
+            // over, as cron does (52 * * * * runs at 01:52 and 03:52, not also at 03:00).
+            let skipped = zone.civilMinute(of: fire) != match
+            if fire > instant, !(skipped && everyHour) { return fire }
+            minute = match
         }
         return nil
     }
