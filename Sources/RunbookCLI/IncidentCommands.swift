@@ -199,7 +199,8 @@ struct SilenceCommand: AsyncParsableCommand {
             runbook silence CHECK|all --for 2h --reason R: once, from now (its runbooks still run).
             runbook silence CHECK|all --every "0 22 * * 5" --for 2h [--tz Europe/London] --reason R: each time the cron fires, in the zone (UTC by default).
             runbook silence CHECK|all --during weekend|closed --reason R: over the market's weekend, or whenever it is closed.
-            A window holds the messages of the incidents it covers and sends one per incident still unresolved when it ends (--at-end drop: none);             with --hold-runs the check's runbooks wait for its end too. runbook silence --remove ID removes a window; runbook silences lists them.
+            A window holds the messages of the incidents it covers and sends one per incident still unresolved when it ends (--at-end drop: none); the incidents it holds do not climb meanwhile, and level 3 and 4 and exposure go through. \
+            With --hold-runs the check's runbooks wait for its end too. runbook silence --remove ID removes a window; runbook silences lists them.
             """
     )
 
@@ -271,8 +272,8 @@ struct SilenceCommand: AsyncParsableCommand {
         if let remove {
             let (desk, _) = try await assembly.desk()
             do {
-                let window = try await desk.removeWindow(remove)
-                Console.out("maintenance window \(remove) removed (\(window.target) \(window.schedule): \(window.reason))")
+                let window = try await desk.removeWindow(remove, by: Assembly.person(by) + " (CLI)")
+                Console.out("maintenance window \(remove) removed" + (window.map { " (\($0.target) \($0.schedule): \($0.reason))" } ?? ""))
             } catch let error as EscalationError {
                 Console.error("error: \(error)")
                 throw ExitStatus.usage.code

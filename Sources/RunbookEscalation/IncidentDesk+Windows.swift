@@ -68,6 +68,7 @@ extension IncidentDesk {
     /// Stores a maintenance window; recorded on the open incidents it covers.
     @discardableResult
     public func addWindow(_ window: MaintenanceWindow) async throws -> MaintenanceWindow {
+        try Self.refuseUnprintable(reason: window.reason, by: window.by)
         var window = window
         window.createdAt = now()
         let stored = try await store.addWindow(window)
@@ -81,14 +82,34 @@ extension IncidentDesk {
         return stored
     }
 
-    /// Removes window `id`; the messages it holds go (or are dropped) at the desk's next tick, as
-    /// if it had ended.
-    public func removeWindow(_ id: Int64) async throws -> MaintenanceWindow {
-        guard let window = try await store.windows().first(where: { $0.id == id }) else {
+    /// Removes window `id`, by `person` (on the timelines of the open incidents it covers); the
+    /// messages it holds go (or are dropped) at the engine's next tick, as if it had ended. The
+    /// window as it was, when this machine can read it.
+    @discardableResult
+    public func removeWindow(_ id: Int64, by person: String) async throws -> MaintenanceWindow? {
+        let window = (try? await store.windows())?.first { $0.id == id }
+        guard try await store.removeWindow(id) else {
             throw EscalationError("no maintenance window \(id): `runbook silences` lists them")
         }
-        _ = try await store.removeWindow(id)
+        if let window {
+            for incident in try await store.unresolvedIncidents() where covers(window, incident) {
+                try await modify(incident.id) { incident, change, at in
+                    change.events.append(IncidentEvent(
+                        at: at, kind: .silenced, actor: person, detail: "maintenance window \(id) removed by \(person)", level: incident.level
+                    ))
+                }
+            }
+        }
         return window
+    }
+
+    /// A reason and a name are one line of visible text: no line breaks that fake lines in a
+    /// message or the log, no terminal escapes, no invisible characters.
+    static func refuseUnprintable(reason: String, by: String) throws {
+        guard reason.count <= 500, by.count <= 200 else { throw EscalationError("the reason is limited to 500 characters and the name to 200") }
+        guard !(reason + by).unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) else {
+            throw EscalationError("the reason and the name are one line of visible text, without control or invisible characters")
+        }
     }
 
     /// Every maintenance window, whether it is in force at `at` and when it next starts.
@@ -133,7 +154,8 @@ extension IncidentDesk {
     /// once a tick, when first needed.
     func recoveryHeld(_ incident: Incident, at: Date, windows: inout [MaintenanceWindow]?) async throws -> Bool {
         guard incident.level == 1, let check = incident.check else { return false }
-        if windows == nil { windows = try await store.windows() }
+        // Records that cannot be read hold nothing back: the incident climbs as it would.
+        if windows == nil { windows = (try? await store.windows()) ?? [] }
         let holding = windows?.first { $0.holdRuns && $0.covers(check) && $0.interval(at: at, market: market) != nil }
         if let holding {
             heldRecoveries.withLock { $0[incident.id] = holding.id }
@@ -176,8 +198,10 @@ extension IncidentDesk {
     /// or was removed): one message each with the incident's state now, saying it was held, or
     /// for a window `at_end: drop` a line on the timeline that it was dropped. An incident resolved
     /// meanwhile sends nothing more: whoever heard of it before the window heard it resolve. The
-    /// incident's climb counts afresh from here.
-    func releaseHeld(among unresolved: [Incident], at: Date) async throws {
+    /// incident's climb counts afresh from here. Returns the incidents whose message a window in
+    /// force still holds.
+    func releaseHeld(among unresolved: [Incident], at: Date) async throws -> Set<Int64> {
+        var stillHeld: Set<Int64> = []
         var windows: [MaintenanceWindow]?
         let open = Set(unresolved.map(\.id))
         let unheld = self.unheld.withLock { known in
@@ -191,10 +215,20 @@ extension IncidentDesk {
                 self.unheld.withLock { $0[incident.id] = incident.version }
                 continue
             }
-            if windows == nil { windows = try await store.windows() }
+            if windows == nil {
+                // Not read: nothing is released (a window read as gone would send what it still holds).
+                // Not read: what it holds stays held, and the rest climbs as it would (fail open).
+                guard let read = try? await store.windows() else { return stillHeld }
+                windows = read
+            }
             let window = windows?.first { Self.actor(of: $0) == last.actor }
-            if let window, window.interval(at: at, market: market) != nil { continue }
+            if let window, window.interval(at: at, market: market) != nil {
+                stillHeld.insert(incident.id)
+                continue
+            }
             let held = last.actor
+            // Paged since (a run or a person raised it to level 3): what was held is behind that.
+            let pagedSince = events.drop { $0 != last }.contains { $0.kind == .notified }
             try await modify(incident.id) { incident, change, at in
                 guard incident.status != .resolved else { return }
                 // Its climb counts afresh from the window's end: a dropped message is followed by
@@ -206,6 +240,12 @@ extension IncidentDesk {
                     return
                 }
                 let why = "held during \(held) (\(window.reason))"
+                if pagedSince {
+                    change.events.append(IncidentEvent(
+                        at: at, kind: .released, actor: held, detail: "\(held) ended: the incident was paged since, so the message it held is not sent", level: incident.level
+                    ))
+                    return
+                }
                 switch window.atEnd {
                 case .drop:
                     change.events.append(IncidentEvent(
@@ -224,5 +264,6 @@ extension IncidentDesk {
                 }
             }
         }
+        return stillHeld
     }
 }

@@ -204,6 +204,7 @@ public final class IncidentDesk: Sendable {
     /// Holds back the notifications of `check` until `until`; recorded on its open incidents.
     @discardableResult
     public func silence(check: String, until: Date, reason: String, by person: String) async throws -> Silence {
+        try Self.refuseUnprintable(reason: reason, by: person)
         let silence = try await store.addSilence(Silence(check: check, until: until, reason: reason, by: person, createdAt: now()))
         for incident in try await store.unresolvedIncidents() where incident.check == check || (incident.check != nil && check == MaintenanceWindow.everyCheck) {
             try await modify(incident.id) { incident, change, at in
@@ -242,9 +243,11 @@ public final class IncidentDesk: Sendable {
     public func tick() async throws {
         let at = now()
         let unresolved = try await store.unresolvedIncidents()
-        try await releaseHeld(among: unresolved, at: at)
+        // An incident whose message a window holds does not climb meanwhile: the window is quiet
+        // hours, and its message goes (or is dropped) at the end, its climb counted afresh then.
+        let held = try await releaseHeld(among: unresolved, at: at)
         var windows: [MaintenanceWindow]?
-        for incident in unresolved where incident.status == .open && incident.level < 3 && climbsHere(incident) {
+        for incident in unresolved where incident.status == .open && incident.level < 3 && climbsHere(incident) && !held.contains(incident.id) {
             if try await recoveryHeld(incident, at: at, windows: &windows) { continue }
             guard let wait = climbWait(incident), at.timeIntervalSince(incident.levelAt) >= wait.seconds,
                   await holder(of: incident.check, key: incident.key, besides: incident.id, among: unresolved) == nil
@@ -337,7 +340,7 @@ public final class IncidentDesk: Sendable {
                 // A run's reason is said in the body: the title gives the check's reading.
                 if level >= 2 {
                     let headline = exposed.map { "opened: \($0)" } ?? (runID == nil ? nil : detail)
-                    await notify(&incident, &change, at: at, why: "opened", headline: headline, bypassCooldown: exposed != nil)
+                    await notify(&incident, &change, at: at, why: "opened", headline: headline, bypassCooldown: exposed != nil, throughWindows: exposed != nil)
                 }
                 change.incident = incident
                 let stored = try await commit(change)
@@ -509,13 +512,23 @@ public final class IncidentDesk: Sendable {
         incident.levelAt = at
         change.events.append(IncidentEvent(at: at, kind: .level, actor: actor, detail: "level \(level) (\(Incident.levelName(level))): \(why)", level: level))
         logger.warning("incident \(incident.id) at level \(level): \(why)", metadata: ["incident": "\(incident.id)"])
-        await notify(&incident, &change, at: at, why: "level \(level)", headline: "level \(level) (\(Incident.levelName(level))): \(why)", bypassCooldown: level >= 3 || urgent)
+        await notify(
+            &incident, &change, at: at, why: "level \(level)", headline: "level \(level) (\(Incident.levelName(level))): \(why)", bypassCooldown: level >= 3 || urgent,
+            throughWindows: urgent
+        )
     }
 
     /// Queues the incident's notification for its level's channels, unless it is acknowledged,
     /// silenced, held back by an incident of a check it depends on, or within the cooldown of
     /// the same key; each of those is recorded instead. The body says `headline`, or `why`.
-    func notify(_ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, headline: String? = nil, bypassCooldown: Bool) async {
+    ///
+    /// Level 3 and above, and an incident of exposure (`throughWindows`), go through maintenance
+    /// windows and silences of `all`: a plan for quiet hours never hides a page that must wake
+    /// someone. A silence of the check by name still holds them.
+    func notify(
+        _ incident: inout Incident, _ change: inout IncidentChange, at: Date, why: String, headline: String? = nil, bypassCooldown: Bool, throughWindows: Bool = false
+    ) async {
+        let urgent = incident.level >= 3 || throughWindows
         let targets = policy.channels(for: incident.level, configured: channels)
         func suppressed(_ reason: String) {
             change.events.append(IncidentEvent(at: at, kind: .suppressed, actor: "engine", detail: "\(why): not sent: \(reason)", level: incident.level))
@@ -523,14 +536,14 @@ public final class IncidentDesk: Sendable {
         if incident.status == .acknowledged { return suppressed("acknowledged by \(incident.acknowledgedBy ?? "someone")") }
         if targets.isEmpty { return suppressed("no channels configured for level \(incident.level)") }
         if let check = incident.check {
-            if let silence = (try? await store.silences(activeAt: at))?.first(where: { $0.check == check || $0.check == MaintenanceWindow.everyCheck }) {
+            if let silence = (try? await store.silences(activeAt: at))?.first(where: { $0.check == check || (!urgent && $0.check == MaintenanceWindow.everyCheck) }) {
                 return suppressed("\(check) silenced until \(Self.stamp(silence.until)) by \(silence.by): \(silence.reason)")
             }
             if let cause = await holder(of: check, key: incident.key, besides: incident.id) {
                 return suppressed(Self.heldBack(check, by: cause))
             }
         }
-        if let (window, span) = await windowInForce(over: incident, at: at) {
+        if !urgent, let (window, span) = await windowInForce(over: incident, at: at) {
             change.events.append(IncidentEvent(
                 at: at, kind: .held, actor: Self.actor(of: window),
                 detail: "\(why): held by maintenance window \(window.id) until \(Self.stamp(span.end)): \(window.reason)", level: incident.level

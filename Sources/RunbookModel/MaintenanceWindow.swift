@@ -70,8 +70,9 @@ public struct MaintenanceWindow: Sendable, Equatable {
             let seconds = length.seconds
             guard seconds > 0, let start = cron.next(after: instant.addingTimeInterval(-seconds), in: zone), start <= instant else { return nil }
             var (last, end) = (start, start.addingTimeInterval(seconds))
-            // Overlapping starts extend it, up to a bound however the expression is written.
-            for _ in 0..<10_000 {
+            // Overlapping starts extend it, up to a bound however the expression is written
+            // (`runbook silence` refuses such windows; one kept before is bounded here).
+            for _ in 0..<64 {
                 guard let next = cron.next(after: last, in: zone), next < end else { break }
                 (last, end) = (next, next.addingTimeInterval(seconds))
             }
@@ -141,10 +142,23 @@ public struct MaintenanceWindow: Sendable, Equatable {
             throw WindowError("--for \(length) is not a duration: write it like 30m, 2h or 1h30m")
         }
         guard duration <= .seconds(7 * 86_400) else { throw WindowError("--for \(length) is longer than a week: a window lasts a week at most") }
+        guard duration >= .seconds(60) else { throw WindowError("--for \(length) is shorter than a minute, the cron's step: a window lasts a minute at least") }
         let name = zone ?? "UTC"
-        guard let timeZone = TimeZone(identifier: name) else {
-            let known = TimeZone.knownTimeZoneIdentifiers
+        let known = TimeZone.knownTimeZoneIdentifiers
+        guard name == "UTC" || known.contains(name), let timeZone = TimeZone(identifier: name) else {
             throw WindowError("unknown time zone '\(name)'\(Suggestion.hint(for: name, in: known)): use an IANA name such as Europe/London or America/New_York")
+        }
+        // Windows that overlap would join into one that never ends (and be slow to tell apart).
+        var starts: [Date] = []
+        var from = Date()
+        while starts.count < 200, let next = cron.next(after: from, in: timeZone) {
+            starts.append(next)
+            from = next
+        }
+        if let gap = zip(starts, starts.dropFirst()).map({ $1.timeIntervalSince($0) }).min(), duration.seconds >= gap {
+            throw WindowError(
+                "--every \"\(every)\" starts a window every \(DurationText.format(.seconds(gap))) at times, and --for \(length) would join them into one that never ends: make it shorter than that, or the cron sparser"
+            )
         }
         return .cron(cron, zone: timeZone, length: duration)
     }

@@ -159,18 +159,20 @@ public final class PostgresIncidentStore: IncidentStore, Sendable {
 
     public func windows() async throws -> [MaintenanceWindow] {
         try await database.record { connection in
-            try await connection.rows("SELECT * FROM maintenance_windows ORDER BY id") { row in
+            // A window this machine cannot read (a zone its time zone data lacks) is left out, not
+            // every window with it.
+            try await connection.rows("SELECT * FROM maintenance_windows ORDER BY id") { row -> MaintenanceWindow? in
                 let id = try row("id", as: Int64.self)
-                let recurrence = try MaintenanceWindow.recurrence(
+                guard let recurrence = try? MaintenanceWindow.recurrence(
                     id: id, cron: try row("cron", as: String?.self), zone: try row("zone", as: String?.self),
                     lengthSeconds: try row("length_seconds", as: Int64?.self), during: try row("during", as: String?.self)
-                )
+                ) else { return nil }
                 return MaintenanceWindow(
                     id: id, target: try row("target"), recurrence: recurrence, reason: try row("reason"), by: try row("created_by"),
                     createdAt: try row.date("created_at"), holdRuns: try row("hold_runs"),
                     atEnd: MaintenanceWindow.AtEnd(rawValue: try row("at_end", as: String.self)) ?? .send
                 )
-            }
+            }.compactMap { $0 }
         }
     }
 

@@ -229,11 +229,16 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
 
     public func windows() async throws -> [MaintenanceWindow] {
         try await database.fetch { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM maintenance_windows ORDER BY id").map { row in
+            // A window this machine cannot read (a zone its time zone data lacks) is left out, not
+            // every window with it.
+            try Row.fetchAll(db, sql: "SELECT * FROM maintenance_windows ORDER BY id").compactMap { row in
                 let id: Int64 = row["id"]
+                guard let recurrence = try? MaintenanceWindow.recurrence(
+                    id: id, cron: row["cron"], zone: row["zone"], lengthSeconds: row["length_seconds"], during: row["during"]
+                ) else { return nil }
                 return MaintenanceWindow(
                     id: id, target: row["target"],
-                    recurrence: try MaintenanceWindow.recurrence(id: id, cron: row["cron"], zone: row["zone"], lengthSeconds: row["length_seconds"], during: row["during"]),
+                    recurrence: recurrence,
                     reason: row["reason"], by: row["created_by"], createdAt: row["created_at"], holdRuns: row["hold_runs"],
                     atEnd: MaintenanceWindow.AtEnd(rawValue: row["at_end"]) ?? .send
                 )

@@ -122,13 +122,20 @@ extension RunbookHTTPServer {
                 return JSON.response(try await desk.silence(check: check, until: until, reason: reason, by: actor), status: .created)
             }
         }
-        routes.on(.delete, "/api/silences/windows/:id") { _, context in
+        routes.on(.delete, "/api/silences/windows/:id") { request, context in
             try await withDesk { desk in
                 guard let text = context.parameters.get("id"), let id = Int64(text) else {
                     return JSON.error(.badRequest, "a maintenance window's id is a number, as GET /api/silences shows")
                 }
+                // Who removes it, for the timelines: `?by=NAME` (and `&via=dashboard`).
+                let query = request.uri.queryParameters
+                let actor = try Self.actor(["by": query.get("by"), "via": query.get("via")].compactMapValues { $0.flatMap { $0.isEmpty ? nil : $0 } })
                 do {
-                    return JSON.response(MaintenanceWindowState(window: try await desk.removeWindow(id), inForceUntil: nil, nextStart: nil))
+                    guard let window = try await desk.removeWindow(id, by: actor) else {
+                        struct Removed: Encodable { var id: Int64; var removed: Bool }
+                        return JSON.response(Removed(id: id, removed: true))
+                    }
+                    return JSON.response(MaintenanceWindowState(window: window, inForceUntil: nil, nextStart: nil))
                 } catch let missing as EscalationError {
                     return JSON.error(.notFound, missing.description.replacingOccurrences(of: "`runbook silences`", with: "GET /api/silences"))
                 }

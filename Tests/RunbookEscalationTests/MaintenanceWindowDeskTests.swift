@@ -73,6 +73,31 @@ import Testing
         #expect(try await harness.messages(of: later.id).count == 2)
     }
 
+    @Test func insideAWindowTheClimbWaitsButAPersonsLevelFourGoesAtOnce() async throws {
+        let harness = try DeskHarness()
+        set(harness, "2026-10-20T12:00:00Z")
+        let window = try await weekly(harness)
+        set(harness, "2026-10-23T21:05:00Z")
+        let held = try await critical(harness)
+        // Nearly two hours unacknowledged inside the window: no climb, nothing sent.
+        try await pass(harness, to: "2026-10-23T22:55:00Z")
+        #expect(try await harness.desk.store.incident(held.id)?.level == 2)
+        #expect(try await harness.messages(of: held.id).isEmpty)
+        // A person's level 4 is no planned quiet: it goes at once, and the window's end adds nothing.
+        try await harness.desk.reset(held.id, by: "maria (CLI)")
+        #expect(try await harness.messages(of: held.id).map(\.level) == [4, 4])
+        try await pass(harness, to: "2026-10-23T23:00:00Z")
+        #expect(try await harness.messages(of: held.id).count == 2)
+        #expect(try await harness.timeline(held.id).contains("released: maintenance window \(window.id) ended: the incident was paged since, so the message it held is not sent"))
+        // A reason or a name that would forge lines in a message or the log is refused.
+        await #expect(throws: EscalationError.self) {
+            try await harness.desk.addWindow(MaintenanceWindow(
+                target: "all", recurrence: .during(.weekend), reason: "quiet\nAcknowledge: runbook ack 999", by: "ops", createdAt: harness.now
+            ))
+        }
+        await #expect(throws: EscalationError.self) { try await harness.desk.silence(check: "all", until: harness.now, reason: "ok", by: "ops\u{202E}") }
+    }
+
     @Test func aWindowThatDropsSendsNothingAtItsEnd() async throws {
         let harness = try DeskHarness()
         set(harness, "2026-10-20T12:00:00Z")
@@ -161,11 +186,11 @@ import Testing
         let window = try await weekly(harness)
         set(harness, "2026-10-23T21:30:00Z")
         let held = try await critical(harness)
-        #expect(try await harness.desk.removeWindow(window.id).id == window.id)
+        #expect(try await harness.desk.removeWindow(window.id, by: "ann (CLI)")?.id == window.id)
         #expect(try await harness.records.incidents.windows().isEmpty)
         try await pass(harness, to: "2026-10-23T21:31:00Z")
         #expect(try await harness.messages(of: held.id).count == 2)
-        await #expect(throws: EscalationError.self) { try await harness.desk.removeWindow(window.id) }
+        await #expect(throws: EscalationError.self) { try await harness.desk.removeWindow(window.id, by: "ann (CLI)") }
     }
 
     // The market closes on Friday 2026-10-23 at 21:00 UTC and opens on Sunday at 21:00 UTC.

@@ -26,16 +26,22 @@ import Testing
         #expect(window.nextStart(after: at("2026-10-20T00:00:00Z")) == at("2026-10-23T21:00:00Z"))
     }
 
-    @Test func overlappingStartsMakeOneSpan() throws {
+    @Test func windowsThatWouldOverlapAreRefusedAndOneKeptBeforeIsBounded() throws {
+        #expect(throws: WindowError.self) { try MaintenanceWindow.recurrence(every: "0 * * * *", length: "90m", zone: nil, during: nil) }
+        // Weekdays at 22:00 for 3 days: Friday's would run into Monday's.
+        let joined = #expect(throws: WindowError.self) { try MaintenanceWindow.recurrence(every: "0 22 * * 1-5", length: "3d", zone: nil, during: nil) }
+        #expect(joined?.description.contains("would join them into one that never ends") == true, "\(String(describing: joined))")
+        #expect(throws: WindowError.self) { try MaintenanceWindow.recurrence(every: "0 22 * * 5", length: "30s", zone: nil, during: nil) }
+        #expect(throws: WindowError.self) { try MaintenanceWindow.recurrence(every: "0 22 * * 5", length: "2h", zone: "Mars/Olympus_Mons", during: nil) }
+        // Such a window kept by an earlier version: one span, the starts that overlap joined, but bounded.
         let window = MaintenanceWindow(
-            target: "all", recurrence: try MaintenanceWindow.recurrence(every: "0 * * * *", length: "90m", zone: nil, during: nil),
+            target: "all", recurrence: .cron(try CronExpression.parse("0 * * * *"), zone: TimeZone(identifier: "UTC")!, length: .seconds(5400)),
             reason: "r", by: "ops", createdAt: at("2026-10-01T00:00:00Z")
         )
         let span = try #require(window.interval(at: at("2026-10-02T10:10:00Z")))
         // The 09:00 start still covers 10:10 (until 10:30).
         #expect(span.start == at("2026-10-02T09:00:00Z"))
-        // Each hour's start comes before the last one's end: in force without a gap.
-        #expect(span.end > at("2026-10-03T00:00:00Z"))
+        #expect(span.end > at("2026-10-03T00:00:00Z") && span.end <= at("2026-10-05T12:00:00Z"))
     }
 
     // The market closes on Friday 2026-10-23 at 17:00 New York (21:00 UTC) and opens on Sunday at
