@@ -181,6 +181,9 @@ public struct Application: Sendable {
         do {
             // Runs a stopped process left waiting for people are taken up again here.
             let waiting = WaitingRuns(store: records.runs, launcher: launcher, library: library, shared: records.fleet != nil, logger: Logger(label: "runbook.approvals"))
+            // Taken up before the guardian and the scheduler start, which would otherwise see no
+            // run going for a check or schedule whose run waits, and start another beside it.
+            await waiting.takeUp()
             try await live.run(alongside: [control, gate] + duties + presses + [waiting, LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
         } catch {
             await serviceChanges.flush()
