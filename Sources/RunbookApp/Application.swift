@@ -182,8 +182,14 @@ public struct Application: Sendable {
             // Runs a stopped process left waiting for people are taken up again here.
             let waiting = WaitingRuns(store: records.runs, launcher: launcher, library: library, shared: records.fleet != nil, logger: Logger(label: "runbook.approvals"))
             // Taken up before the guardian and the scheduler start, which would otherwise see no
-            // run going for a check or schedule whose run waits, and start another beside it.
-            await waiting.takeUp()
+            // run going for a check or schedule whose run waits, and start another beside it;
+            // for 10 s at most (slow records): the service's next look goes on from there.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await waiting.takeUp() }
+                group.addTask { try? await Task.sleep(for: .seconds(10)) }
+                await group.next()
+                group.cancelAll()
+            }
             try await live.run(alongside: [control, gate] + duties + presses + [waiting, LaunchedRunsService(launcher: launcher)] + (server.map { [$0] } ?? []))
         } catch {
             await serviceChanges.flush()

@@ -4,6 +4,7 @@ import RunbookCore
 import RunbookExecutor
 import RunbookModel
 import ServiceLifecycle
+import Synchronization
 
 /// Takes up the runs left waiting at an `approve` step by a process that stopped (this engine
 /// before a restart or a kill, or a `runbook run` killed while it waited): each goes on waiting
@@ -20,6 +21,17 @@ struct WaitingRuns: Service {
     let shared: Bool
     let logger: Logger
     var interval: Duration = .seconds(5)
+    /// Runs this engine claimed but could not set going nor end (the records failed between):
+    /// tried again at the next look, rather than left waiting under a live engine.
+    private let claimed = ClaimedRuns()
+
+    init(store: any ApprovalStore & RunHistory & RunRecorder, launcher: RunLauncher, library: RunbookLibrary, shared: Bool, logger: Logger) {
+        self.store = store
+        self.launcher = launcher
+        self.library = library
+        self.shared = shared
+        self.logger = logger
+    }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -41,11 +53,12 @@ struct WaitingRuns: Service {
             return []
         }
         var taken: [Int64] = []
-        for request in waiting where request.owner != ProcessIdentity.current && !ProcessIdentity.isAlive(request.owner) {
+        let me = ProcessIdentity.current
+        for request in waiting where request.owner == me ? claimed.contains(request.runID) : !ProcessIdentity.isAlive(request.owner) {
             do {
                 if try await takeUp(request) { taken.append(request.runID) }
             } catch {
-                logger.error("cannot take up run \(request.runID), left waiting at step '\(request.stepID)': \(error)")
+                logger.error("cannot take up run \(request.runID), waiting at step '\(request.stepID)': \(error)")
             }
         }
         return taken
@@ -58,12 +71,17 @@ struct WaitingRuns: Service {
         if shared, !ProcessIdentity.isOfThisBoot(request.owner), ![.check, .schedule, .api].contains(trigger) { return false }
         // Claimed first: of two engines looking, one takes it.
         guard try await store.adoptWaitingRun(run.id, from: request.owner) else { return false }
+        claimed.insert(run.id)
         do {
-            return try await goOn(run, request, trigger: trigger)
+            let going = try await goOn(run, request, trigger: trigger)
+            claimed.remove(run.id)
+            return going
         } catch {
-            // Taken, but not going on: ended, rather than left waiting under this engine.
+            // Taken, but not going on: ended, rather than left waiting under this engine (and
+            // tried again at the next look when even that cannot be written).
             let reason = "the run waited at step '\(request.stepID)' when its process stopped and could not be taken up again: \(error)"
             try await store.finishRun(run.id, RunOutcome(status: .failed, finishedAt: Date(), escalationLevel: run.escalationLevel, error: reason), completing: nil)
+            claimed.remove(run.id)
             throw error
         }
     }
@@ -123,4 +141,13 @@ struct WaitingRuns: Service {
         )
         return true
     }
+}
+
+/// The ids of runs claimed and not yet set going or ended.
+private final class ClaimedRuns: Sendable {
+    private let ids = Mutex<Set<Int64>>([])
+
+    func insert(_ id: Int64) { _ = ids.withLock { $0.insert(id) } }
+    func remove(_ id: Int64) { _ = ids.withLock { $0.remove(id) } }
+    func contains(_ id: Int64) -> Bool { ids.withLock { $0.contains(id) } }
 }

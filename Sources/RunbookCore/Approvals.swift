@@ -201,7 +201,9 @@ public struct ApprovalDesk: Sendable {
         guard reason.count <= 500, person.identity.count <= 200 else { throw ApprovalRefused("the reason is limited to 500 characters and the name to 200") }
         // One line of visible text: no control characters, and none of the invisible ones that
         // make two names look alike (zero-width, right-to-left marks).
-        guard !(reason + person.identity + person.display).unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) else {
+        guard !(reason + person.identity + person.display).unicodeScalars.contains(where: {
+            [.control, .format, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
+        }) else {
             throw ApprovalRefused("the reason and the name are one line of visible text, without control or invisible characters")
         }
         if person.identity.hasPrefix("telegram:"), !person.fromTelegram {

@@ -15,8 +15,8 @@ public enum TelegramAct: String, Sendable, CaseIterable {
     case confirmReset = "reset"
     case closeGate = "gate"
     /// Answers to a run waiting at an `approve` step: the number is the question's.
-    case approve = "apv"
-    case reject = "rej"
+    case approve
+    case reject
 
     /// Whether the number after the act is a question's (an approval) rather than an incident's.
     public var isApproval: Bool { self == .approve || self == .reject }

@@ -87,6 +87,7 @@ extension IncidentDesk {
     /// window as it was, when this machine can read it.
     @discardableResult
     public func removeWindow(_ id: Int64, by person: String) async throws -> MaintenanceWindow? {
+        try Self.refuseUnprintable(reason: "", by: person)
         let window = (try? await store.windows())?.first { $0.id == id }
         guard try await store.removeWindow(id) else {
             throw EscalationError("no maintenance window \(id): `runbook silences` lists them")
@@ -107,7 +108,7 @@ extension IncidentDesk {
     /// message or the log, no terminal escapes, no invisible characters.
     static func refuseUnprintable(reason: String, by: String) throws {
         guard reason.count <= 500, by.count <= 200 else { throw EscalationError("the reason is limited to 500 characters and the name to 200") }
-        guard !(reason + by).unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) else {
+        guard !(reason + by).unicodeScalars.contains(where: { [.control, .format, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory) }) else {
             throw EscalationError("the reason and the name are one line of visible text, without control or invisible characters")
         }
     }
@@ -196,13 +197,16 @@ extension IncidentDesk {
 
     /// The messages of unresolved incidents held by a window that is no longer in force (it ended,
     /// or was removed): one message each with the incident's state now, saying it was held, or
-    /// for a window `at_end: drop` a line on the timeline that it was dropped. An incident resolved
-    /// meanwhile sends nothing more: whoever heard of it before the window heard it resolve. The
-    /// incident's climb counts afresh from here. Returns the incidents whose message a window in
-    /// force still holds.
+    /// for a window `at_end: drop` a line on the timeline that it was dropped; nothing when the
+    /// incident was paged since (a level 3 or 4, exposure). A window removed sends what it held.
+    /// An incident resolved meanwhile sends nothing more: whoever heard of it before the window
+    /// heard it resolve. The incident's climb counts afresh from here. Returns the incidents whose
+    /// message a window in force still holds (and, when the windows cannot be read, every
+    /// incident with a message held: nothing climbs or is released on a guess).
     func releaseHeld(among unresolved: [Incident], at: Date) async throws -> Set<Int64> {
         var stillHeld: Set<Int64> = []
         var windows: [MaintenanceWindow]?
+        var unreadable = false
         let open = Set(unresolved.map(\.id))
         let unheld = self.unheld.withLock { known in
             known = known.filter { open.contains($0.key) }
@@ -215,50 +219,54 @@ extension IncidentDesk {
                 self.unheld.withLock { $0[incident.id] = incident.version }
                 continue
             }
-            if windows == nil {
-                // Not read: nothing is released (a window read as gone would send what it still holds).
-                // Not read: what it holds stays held, and the rest climbs as it would (fail open).
-                guard let read = try? await store.windows() else { return stillHeld }
-                windows = read
+            // Paged since (a level 3 or 4, exposure): what was held is behind that, and the
+            // incident climbs as any other.
+            let pagedSince = events.drop { $0 != last }.contains { $0.kind == .notified }
+            if windows == nil, !unreadable {
+                if let read = try? await store.windows() { windows = read } else { unreadable = true }
+            }
+            if unreadable {
+                if !pagedSince { stillHeld.insert(incident.id) }
+                continue
             }
             let window = windows?.first { Self.actor(of: $0) == last.actor }
-            if let window, window.interval(at: at, market: market) != nil {
-                stillHeld.insert(incident.id)
+            // In force in the same occurrence that held it (not the next one after a stop across its end).
+            if let window, let span = window.interval(at: at, market: market), span.start <= last.at {
+                if !pagedSince { stillHeld.insert(incident.id) }
                 continue
             }
             let held = last.actor
-            // Paged since (a run or a person raised it to level 3): what was held is behind that.
-            let pagedSince = events.drop { $0 != last }.contains { $0.kind == .notified }
             try await modify(incident.id) { incident, change, at in
                 guard incident.status != .resolved else { return }
                 // Its climb counts afresh from the window's end: a dropped message is followed by
                 // the next level's only if nobody takes the incident in time.
                 incident.levelAt = at
+                let ended = window == nil ? "\(held) was removed" : "\(held) ended"
+                if pagedSince {
+                    change.events.append(IncidentEvent(
+                        at: at, kind: .released, actor: held, detail: "\(ended): the incident was paged since, so the message it held is not sent", level: incident.level
+                    ))
+                    return
+                }
                 guard let window else {
-                    change.events.append(IncidentEvent(at: at, kind: .released, actor: held, detail: "\(held) was removed: the message it held sends now", level: incident.level))
+                    change.events.append(IncidentEvent(at: at, kind: .released, actor: held, detail: "\(ended): the message it held sends now", level: incident.level))
                     await self.notify(&incident, &change, at: at, why: "held by \(held), which was removed", bypassCooldown: true)
                     return
                 }
                 let why = "held during \(held) (\(window.reason))"
-                if pagedSince {
-                    change.events.append(IncidentEvent(
-                        at: at, kind: .released, actor: held, detail: "\(held) ended: the incident was paged since, so the message it held is not sent", level: incident.level
-                    ))
-                    return
-                }
                 switch window.atEnd {
                 case .drop:
                     change.events.append(IncidentEvent(
-                        at: at, kind: .released, actor: held, detail: "\(held) ended: the message it held is dropped (at_end: drop)", level: incident.level
+                        at: at, kind: .released, actor: held, detail: "\(ended): the message it held is dropped (at_end: drop)", level: incident.level
                     ))
                 case .send where incident.status == .acknowledged:
                     change.events.append(IncidentEvent(
                         at: at, kind: .released, actor: held,
-                        detail: "\(held) ended: \(incident.acknowledgedBy ?? "someone") acknowledged the incident meanwhile, so the message it held is not sent",
+                        detail: "\(ended): \(incident.acknowledgedBy ?? "someone") acknowledged the incident meanwhile, so the message it held is not sent",
                         level: incident.level
                     ))
                 case .send:
-                    change.events.append(IncidentEvent(at: at, kind: .released, actor: held, detail: "\(held) ended: the message it held sends now", level: incident.level))
+                    change.events.append(IncidentEvent(at: at, kind: .released, actor: held, detail: "\(ended): the message it held sends now", level: incident.level))
                     let state = "\(incident.severity.rawValue) at level \(incident.level) (\(Incident.levelName(incident.level)))"
                     await self.notify(&incident, &change, at: at, why: why, headline: "\(why), which has ended; still \(state)", bypassCooldown: true)
                 }

@@ -318,7 +318,7 @@ public final class IncidentDesk: Sendable {
                         incident.title = title
                         change.events.append(IncidentEvent(at: at, kind: .severity, actor: actor, detail: "now \(severity.rawValue): \(title)", level: incident.level))
                         if incident.level >= 2 {
-                            await notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true)
+                            await notify(&incident, &change, at: at, why: "severity \(severity.rawValue)", bypassCooldown: true, throughWindows: exposed != nil)
                         } else {
                             // The recovery's grace counts from the state its runbook is for.
                             incident.levelAt = at

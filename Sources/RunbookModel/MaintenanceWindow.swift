@@ -149,9 +149,11 @@ public struct MaintenanceWindow: Sendable, Equatable {
             throw WindowError("unknown time zone '\(name)'\(Suggestion.hint(for: name, in: known)): use an IANA name such as Europe/London or America/New_York")
         }
         // Windows that overlap would join into one that never ends (and be slow to tell apart).
+        // Over a year at least, so that both clock changes are in it, whenever the window is made.
         var starts: [Date] = []
         var from = Date()
-        while starts.count < 200, let next = cron.next(after: from, in: timeZone) {
+        while starts.count < 5_000, starts.count < 2 || starts[starts.count - 1].timeIntervalSince(starts[0]) < 400 * 86_400,
+              let next = cron.next(after: from, in: timeZone) {
             starts.append(next)
             from = next
         }

@@ -174,19 +174,21 @@ public final class PostgresRecords: Sendable {
         // A step's outputs, for `runbook resume` to give the steps after it.
         ("v6: step outputs", "ALTER TABLE step_attempts ADD COLUMN outputs text"),
         // Runs waiting at an `approve` step, and people's answers.
-        ("v7: approvals", """
-            CREATE TABLE approvals (
+        // (Named anew when the outbox's column came to name the question rather than its run;
+        // idempotent, over a database the first form made.)
+        ("v7: approvals, questions by id", """
+            CREATE TABLE IF NOT EXISTS approvals (
                 id bigserial PRIMARY KEY, run_id bigint NOT NULL REFERENCES runs (id) ON DELETE CASCADE, step_index integer NOT NULL,
                 step_id text NOT NULL, runbook text NOT NULL, message text NOT NULL, approvers text NOT NULL, min_approvals integer NOT NULL,
                 requested_at timestamptz NOT NULL, deadline timestamptz, status text NOT NULL, decided_at timestamptz
             );
-            CREATE INDEX approvals_by_run ON approvals (run_id);
-            CREATE INDEX approvals_by_status ON approvals (status);
-            CREATE TABLE approval_votes (
+            CREATE INDEX IF NOT EXISTS approvals_by_run ON approvals (run_id);
+            CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status);
+            CREATE TABLE IF NOT EXISTS approval_votes (
                 approval_id bigint NOT NULL REFERENCES approvals (id) ON DELETE CASCADE, person text NOT NULL, by text NOT NULL,
                 decision text NOT NULL, reason text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (approval_id, person)
             );
-            ALTER TABLE outbox ADD COLUMN approval_id bigint
+            ALTER TABLE outbox ADD COLUMN IF NOT EXISTS approval_id bigint
             """),
         // Recurring silences: by a cron in a zone for a length, or over a span of the market.
         ("v8: maintenance windows", """

@@ -74,8 +74,11 @@ public final class SQLiteIncidentStore: IncidentStore, RecordsMigrations, Sendab
             try db.create(index: "outbox_channel_state", on: "outbox", columns: ["channel", "state", "id"])
         }
         // The question (an `approve` step's request) a message asks people to answer.
-        migrator.registerMigration("v10: approval questions in the outbox") { db in
-            try db.alter(table: "outbox") { t in t.add(column: "approval_id", .integer) }
+        // (Named anew when the column came to name the question rather than its run; idempotent.)
+        migrator.registerMigration("v10: approval questions in the outbox, by question") { db in
+            if try !db.columns(in: "outbox").contains(where: { $0.name == "approval_id" }) {
+                try db.alter(table: "outbox") { t in t.add(column: "approval_id", .integer) }
+            }
         }
         // Recurring silences: by a cron in a zone for a length, or over a span of the market.
         migrator.registerMigration("v11: maintenance windows") { db in

@@ -40,8 +40,10 @@ public struct ApproveStep: StepPrimitive {
         guard (1...20).contains(minApprovals) else {
             throw StepInputError("approve min_approvals \(minApprovals) is not between 1 and 20")
         }
-        if !approvers.isEmpty, Set(approvers).count < minApprovals {
-            throw StepInputError("approve needs \(minApprovals) approvals but names only \(Set(approvers).count) approver(s): name more, or lower min_approvals")
+        // Names are compared without regard to case: `Maria` and `maria` are one person.
+        let people = Set(approvers.map { $0.lowercased() }).count
+        if !approvers.isEmpty, people < minApprovals {
+            throw StepInputError("approve needs \(minApprovals) approvals but names only \(people) approver(s): name more, or lower min_approvals")
         }
         for approver in approvers where approver.hasPrefix("telegram:") && Int64(approver.dropFirst("telegram:".count)).map({ $0 <= 0 }) ?? true {
             throw StepInputError("approve approver '\(approver)' is not a Telegram user: write telegram:ID with the person's numeric user id")
@@ -97,26 +99,28 @@ public struct ApproveStep: StepPrimitive {
                 // Closed elsewhere (another process took the run up and decided): as it was decided.
                 return try outcome(request.status, request, notes, context)
             }
-            if let decided = request.decision {
-                // Closed only if no answer came since this read: one that did is read first.
-                if try await settle(store, request, decided, now: now) { return try outcome(decided, request, notes, context) }
-            } else if let deadline = request.deadline, deadline.timeIntervalSince(now()) <= 0 {
-                if try await settle(store, request, .expired, now: now) { return try outcome(.expired, request, notes, context) }
-            } else {
-                var pause = context.services.approvalPoll
-                if let deadline = request.deadline {
-                    pause = min(pause, .milliseconds(Int64((deadline.timeIntervalSince(now()) * 1000).rounded(.up))))
-                }
-                do {
-                    try await context.clock.sleep(for: pause)
-                } catch {
-                    // Stopped: as the engine stops, the wait stays in the records (the executor
-                    // decides); otherwise the run is cancelled.
-                    throw StepParked(runID: context.runID, stepID: context.stepID)
-                }
+            // Closed only if no answer came since this read: one that did is read first.
+            let closing = request.decision ?? (request.deadline.map { $0.timeIntervalSince(now()) <= 0 } == true ? .expired : nil)
+            if let closing, try await settle(store, request, closing, now: now) { return try outcome(closing, request, notes, context) }
+            // Waiting, or a close refused because an answer came: the next read after a pause.
+            var pause = context.services.approvalPoll
+            if closing == nil, let deadline = request.deadline {
+                pause = min(pause, .milliseconds(Int64((deadline.timeIntervalSince(now()) * 1000).rounded(.up))))
             }
             do {
-                if let latest = try await store.approval(id: request.id) { request = latest }
+                try await context.clock.sleep(for: closing == nil ? pause : .milliseconds(50))
+            } catch {
+                // Stopped: as the engine stops, the wait stays in the records (the executor
+                // decides); otherwise the run is cancelled.
+                throw StepParked(runID: context.runID, stepID: context.stepID)
+            }
+            do {
+                guard let latest = try await store.approval(id: request.id) else {
+                    throw StepFailure("the question of step '\(context.stepID)' is gone from the records", outputs: ["decision": .string("expired")])
+                }
+                request = latest
+            } catch let failure as StepFailure {
+                throw failure
             } catch {
                 context.logger.warning("cannot read the answers to run \(context.runID) (it waits on): \(error)", metadata: metadata)
             }

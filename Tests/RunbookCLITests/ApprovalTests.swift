@@ -231,14 +231,14 @@ import Testing
 
         // The question reaches the chat with Approve and Reject.
         let sent = TelegramButtonTests()
-        #expect(await eventually(within: .seconds(20)) { sent.calls(server, "sendMessage").contains { "\($0["reply_markup"] ?? "")".contains("apv:") } })
-        let question = try #require(sent.calls(server, "sendMessage").first { "\($0["reply_markup"] ?? "")".contains("apv:") })
+        #expect(await eventually(within: .seconds(20)) { sent.calls(server, "sendMessage").contains { "\($0["reply_markup"] ?? "")".contains("approve:") } })
+        let question = try #require(sent.calls(server, "sendMessage").first { "\($0["reply_markup"] ?? "")".contains("approve:") })
         #expect((question["text"] as? String)?.contains("Restart the MT5 terminal of ea-01?") == true, "\(question)")
         let buttons = ((question["reply_markup"] as? [String: Any])?["inline_keyboard"] as? [[[String: Any]]] ?? []).flatMap { $0 }.compactMap { $0["callback_data"] as? String }
         // The buttons name the question (the records' id of the request), not only the run.
         let asked = try #require(try show(cli, run)["approval"] as? [String: Any])
         let id = try #require(asked["id"] as? Int)
-        #expect(buttons == ["apv:\(id)", "rej:\(id)"], "\(buttons)")
+        #expect(buttons == ["approve:\(id)", "reject:\(id)"], "\(buttons)")
 
         func press(_ user: Int, _ name: String, _ data: String) async throws {
             try await sent.control(server, "press", [
@@ -246,11 +246,11 @@ import Testing
             ])
         }
         // On the channel's list but not among the step's approvers: refused, nothing changes.
-        try await press(333, "carol", "apv:\(id)")
+        try await press(333, "carol", "approve:\(id)")
         #expect(await eventually(within: .seconds(20)) { sent.calls(server, "answerCallbackQuery").count >= 1 })
         #expect((sent.calls(server, "answerCallbackQuery").first?["text"] as? String)?.contains("may not answer run \(run)") == true, "\(sent.calls(server, "answerCallbackQuery"))")
         // An approver on the phone, then one on the command line.
-        try await press(111, "ann", "apv:\(id)")
+        try await press(111, "ann", "approve:\(id)")
         #expect(await eventually(within: .seconds(20)) { sent.calls(server, "editMessageText").contains { ($0["text"] as? String)?.contains("✔ approved by @ann (Telegram user 111) at ") == true } })
         let maria = try cli.run("approve", "\(run)", "--by", "maria")
         #expect(maria.stdout.contains("2 of 2 approvals (@ann (Telegram user 111), maria (CLI)); the run goes on"), "\(maria.stdout)\(maria.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookCore
 import RunbookEscalation
 import RunbookModel
 import Testing
@@ -96,6 +97,39 @@ import Testing
             ))
         }
         await #expect(throws: EscalationError.self) { try await harness.desk.silence(check: "all", until: harness.now, reason: "ok", by: "ops\u{202E}") }
+    }
+
+    @Test func anEALostWithOpenPositionsIsPagedThroughAWindowOfAll() async throws {
+        let harness = try DeskHarness()
+        set(harness, "2026-10-20T12:00:00Z")
+        _ = try await weekly(harness, target: "all")
+        set(harness, "2026-10-23T21:30:00Z")
+        harness.held.set([Exposure(ea: "ea-01", positions: 3, lots: 1.2, fromReport: true)])
+        let exposed = try await harness.critical("ea-heartbeat", subject: "ea-01")
+        let sent = try await harness.messages(of: exposed.id)
+        #expect(sent.count == 2 && sent.allSatisfy { $0.body.contains("ea-01 lost with 3 open positions, 1.2 lots") }, "positions at risk are no planned quiet")
+        // A flat EA in the same window waits, and a market-data incident is held.
+        harness.held.set([])
+        let quiet = try await critical(harness)
+        #expect(try await harness.messages(of: quiet.id).isEmpty)
+    }
+
+    @Test func aMessageHeldByOneOccurrenceIsNotHeldByTheNextAfterAStopAcrossItsEnd() async throws {
+        let harness = try DeskHarness()
+        set(harness, "2026-10-20T12:00:00Z")
+        let window = try await weekly(harness)
+        set(harness, "2026-10-23T21:30:00Z")
+        let held = try await critical(harness)
+        #expect(try await harness.messages(of: held.id).isEmpty)
+        // The engine was down from before that window's end until inside the next one: the first
+        // occurrence's hold ends, and the message is held anew by the one in force, until its own end.
+        try await pass(harness, to: "2026-10-30T22:30:00Z")
+        let timeline = try await harness.timeline(held.id)
+        #expect(timeline.contains("released: maintenance window \(window.id) ended: the message it held sends now"), "\(timeline)")
+        #expect(timeline.last?.contains("held by maintenance window \(window.id) until 2026-10-31T00:00:00Z") == true, "\(timeline)")
+        try await pass(harness, to: "2026-10-31T00:00:00Z")
+        let sent = try await harness.messages(of: held.id)
+        #expect(sent.count == 2 && sent.allSatisfy { $0.body.contains("held during maintenance window \(window.id)") })
     }
 
     @Test func aWindowThatDropsSendsNothingAtItsEnd() async throws {
