@@ -24,6 +24,14 @@ struct MissedFireIncidents: MissedFireAlerts {
             desk.logger.error("cannot resolve the incident of schedule \(schedule): \(error)")
         }
     }
+
+    func schedulesAre(_ names: Set<String>) async {
+        do {
+            try await desk.schedulesGone(keeping: names)
+        } catch {
+            desk.logger.error("cannot resolve the incidents of schedules no longer there: \(error)")
+        }
+    }
 }
 
 /// The supervisors' state changes, told to the incident desk in the order they happened: a

@@ -181,6 +181,15 @@ public final class IncidentDesk: Sendable {
         _ = try await resolve(where: { $0.key == "schedule:\(schedule)" }, actor: "scheduler", detail: "schedule \(schedule) ran again (the fire at \(Self.stamp(dueAt)))")
     }
 
+    /// The missed-fire incidents of schedules not among `names` (deleted or renamed since) are
+    /// over: nothing runs under that name to resolve them.
+    public func schedulesGone(keeping names: Set<String>) async throws {
+        _ = try await resolve(
+            where: { $0.key.hasPrefix("schedule:") && !names.contains(String($0.key.dropFirst("schedule:".count))) }, actor: "scheduler",
+            detail: "the schedule is no longer among those the engine runs (deleted, renamed, or left out for an error the log names): it has nothing more to miss"
+        )
+    }
+
     /// A person took the incident: no more notifications of it until it resolves (a new
     /// incident of the same key notifies again).
     @discardableResult

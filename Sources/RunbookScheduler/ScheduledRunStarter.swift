@@ -39,4 +39,11 @@ public protocol MissedFireAlerts: Sendable {
     func fireMissed(schedule: String, runbook: String, dueAt: [Date], reason: String) async
     /// A fire of `schedule` started its run.
     func fireStarted(schedule: String, dueAt: Date) async
+    /// The schedules there are as the scheduler starts: a schedule deleted or renamed since it
+    /// missed a fire has nothing more to miss.
+    func schedulesAre(_ names: Set<String>) async
+}
+
+extension MissedFireAlerts {
+    public func schedulesAre(_ names: Set<String>) async {}
 }

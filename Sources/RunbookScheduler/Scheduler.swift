@@ -86,6 +86,7 @@ public actor Scheduler<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func fireUntilCancelled() async {
+        await missed?.schedulesAre(Set(lanes.keys))
         await loadMarks()
         var startup = true
         while !Task.isCancelled {

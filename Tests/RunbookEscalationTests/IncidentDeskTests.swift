@@ -382,4 +382,15 @@ final class DeskHarness: Sendable {
         try await harness.desk.scheduleRan("hourly-report", dueAt: due)
         #expect(try await harness.records.incidents.unresolvedIncidents().isEmpty)
     }
+
+    @Test func theMissedFireIncidentOfAScheduleThatIsGoneIsResolvedWhenTheSchedulerStarts() async throws {
+        let harness = try DeskHarness()
+        let due = Date(timeIntervalSince1970: 1_790_000_000)
+        let gone = try await harness.desk.scheduleMissed("old-backup", runbook: "daily-backup", dueAt: [due], reason: "the engine was down")
+        let kept = try await harness.desk.scheduleMissed("weekly-archive", runbook: "weekly-archive", dueAt: [due], reason: "the engine was down")
+        try await harness.desk.schedulesGone(keeping: ["weekly-archive", "daily-backup"])
+        #expect(try await harness.records.incidents.incident(gone.id)?.status == .resolved)
+        #expect(try await harness.timeline(gone.id).contains { $0.contains("no longer among those the engine runs") })
+        #expect(try await harness.records.incidents.incident(kept.id)?.status == .open, "a schedule still there resolves by running")
+    }
 }
