@@ -93,6 +93,10 @@ public struct Application: Sendable {
             throw StartFailure("\(error)")
         }
         defer { flowRecords.close() }
+        settings.flowRecords = {
+            let counts = flowRecords.counts
+            return FlowRecordsSnapshot(waiting: counts.waiting, replayed: counts.replayed, refused: counts.refused)
+        }
         // The kill switch, closed across a restart if it was closed before.
         let gate = GateWatch(store: records.flows, gate: FireGate())
         do {

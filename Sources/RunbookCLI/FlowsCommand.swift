@@ -47,5 +47,8 @@ struct FlowsCommand: AsyncParsableCommand {
             }
         }
         if let exposure = state["exposure"] as? String { Console.out("warning: \(exposure)") }
+        if let records = state["flow_records"] as? [String: Int], let waiting = records["waiting"], waiting > 0 {
+            Console.out("warning: \(waiting) flow record(s) wait in the spool: the records cannot be reached; they are written once they answer")
+        }
     }
 }

@@ -47,6 +47,20 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     public var isUp: Bool { state == .running && problem == nil }
 }
 
+/// The flows' records kept through an outage of the records: waiting in the spool now, written
+/// from it since the engine started, and refused by the records when written.
+public struct FlowRecordsSnapshot: Sendable, Codable, Equatable {
+    public var waiting: Int
+    public var replayed: Int
+    public var refused: Int
+
+    public init(waiting: Int, replayed: Int, refused: Int) {
+        self.waiting = waiting
+        self.replayed = replayed
+        self.refused = refused
+    }
+}
+
 /// What the tick ingest has done since the engine started.
 public struct TickSnapshot: Sendable, Codable, Equatable {
     public var received: Int
@@ -85,6 +99,8 @@ public struct EngineSnapshot: Sendable, Codable, Equatable {
     /// configuration marks none), so that a check run from a shell sends to the same. Only
     /// simulated ones: a real EA is a canary by the configuration alone.
     public var simulatedCanaries: [String]?
+    /// The flows' records spooled through an outage of the records; nil where none are kept.
+    public var flowRecords: FlowRecordsSnapshot?
 
     public init(pid: Int, startedAt: Date, updatedAt: Date, services: [ServiceSnapshot], ticks: TickSnapshot?) {
         self.pid = pid

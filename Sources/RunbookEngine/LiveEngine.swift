@@ -22,6 +22,8 @@ public final class LiveEngine: Sendable {
         public var stateFile: String?
         /// The EAs `--simulate` marked canary, for the state.
         public var simulatedCanaries: [String] = []
+        /// The flows' records spooled through an outage of the records, for the state.
+        public var flowRecords: (@Sendable () -> FlowRecordsSnapshot)?
 
         public init(endpoints: FlowEndpoints, processes: [ProcessUnit.Spec] = [], policy: RestartPolicy = RestartPolicy(), stateFile: String? = nil) {
             self.endpoints = endpoints
@@ -183,6 +185,7 @@ public final class LiveEngine: Sendable {
         var engine = EngineSnapshot(pid: Int(getpid()), startedAt: startedAt, updatedAt: now, services: services, ticks: ticks)
         engine.exposure = settings.exposure
         engine.simulatedCanaries = settings.simulatedCanaries.isEmpty ? nil : settings.simulatedCanaries
+        engine.flowRecords = settings.flowRecords?()
         return engine
     }
 }

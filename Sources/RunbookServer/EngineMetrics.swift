@@ -23,6 +23,8 @@ public final class EngineMetrics: Sendable {
     static var fireLatency: MetricNameDescriptor { descriptor("fire_latency", "seconds", "Time from a fire being queued until it was sent to its EA (to=sent) or filled (to=filled).") }
     static var ticksStored: MetricNameDescriptor { descriptor("ticks_stored", "total", "Ticks written to the tick store.") }
     static var ticksSpooled: MetricNameDescriptor { descriptor("ticks_spooled", "total", "Ticks written to the disk spool while the tick store was unavailable.") }
+    static var flowRecordsWaiting: MetricNameDescriptor { descriptor("flow_records_spooled", "", "The flows' records (signals, fires, trades) waiting in the spool for the records to answer.") }
+    static var flowRecordsReplayed: MetricNameDescriptor { descriptor("flow_records_replayed", "total", "The flows' records written from the spool once the records answered.") }
     static var runs: MetricNameDescriptor { descriptor("runs", "total", "Runs that ended, by runbook and status.") }
     static var stepDuration: MetricNameDescriptor { descriptor("step_duration", "seconds", "Duration of steps that ended, by primitive and status.") }
     static var checkStatus: MetricNameDescriptor { descriptor("check_status", "", "1 for the status each check is in now, 0 for the others.") }
@@ -127,6 +129,10 @@ public final class EngineMetrics: Sendable {
                 }
             }
             registry.makeGauge(descriptor: Self.exposed).set(to: engine.exposure == nil ? 0.0 : 1.0)
+            if let flowRecords = engine.flowRecords {
+                registry.makeGauge(descriptor: Self.flowRecordsWaiting).set(to: Double(flowRecords.waiting))
+                advance(Self.flowRecordsReplayed, [], to: flowRecords.replayed)
+            }
             if let ticks = engine.ticks {
                 advance(Self.ticksStored, [], to: ticks.stored)
                 advance(Self.ticksSpooled, [], to: ticks.spooled)

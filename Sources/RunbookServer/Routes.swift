@@ -69,6 +69,11 @@ extension RunbookHTTPServer {
             worst = max(worst, .warning)
             problems.append(exposure)
         }
+        // The flows go on; their records wait on disk until the records answer.
+        if let waiting = snapshot?.flowRecords?.waiting, waiting > 0 {
+            worst = max(worst, .warning)
+            problems.append("\(waiting) flow record(s) wait in the spool: the records cannot be reached; they are written once they answer")
+        }
         // Closed on purpose, but every fire fails while it is: nobody may miss it.
         let gate = backend.gate?.gate?.current
         if let gate, gate.closed {

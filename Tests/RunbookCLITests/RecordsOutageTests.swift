@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import RunbookTestSupport
 import Testing
 
@@ -117,6 +120,14 @@ final class CuttableProxy {
         listening = false
         try await Task.sleep(for: .seconds(25))
         let during = try await recorded(server, database, prefix: "a")
+        // Operators see the spool fill: `runbook flows`, /metrics and /health/detailed say so.
+        let spooled = try cli.run("flows", "--json").json["flow_records"] as? [String: Any]
+        #expect((spooled?["waiting"] as? Int ?? 0) > 0, "\(String(describing: spooled))")
+        #expect(try cli.run("flows").stdout.contains("flow record(s) wait in the spool"))
+        let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(ports.http)/metrics")!)
+        #expect(String(decoding: metrics, as: UTF8.self).split(separator: "\n").contains { $0.hasPrefix("runbook_flow_records_spooled ") && !$0.hasSuffix(" 0") && !$0.hasSuffix(" 0.0") })
+        let (health, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(ports.http)/health/detailed")!)
+        #expect(String(decoding: health, as: UTF8.self).contains("flow record(s) wait in the spool"))
         proxy.restore()
         let restoredAt = Date()
         peer.waitUntilExit()
@@ -137,6 +148,10 @@ final class CuttableProxy {
         #expect(try await recorded(server, database, prefix: "a") == [signals, signals, fires, fires, fires])
         #expect(during[2] < fires - 40, "nothing reached the records during the cut: \(during) of \(fires)")
         #expect(await eventually { (try? Data(contentsOf: URL(fileURLWithPath: cli.path("var/flow-records.spool"))).count) ?? 0 == 0 }, "the spool is emptied")
+        #expect(await eventually {
+            let records = (try? cli.run("flows", "--json").json["flow_records"]) as? [String: Any]
+            return records?["waiting"] as? Int == 0 && (records?["replayed"] as? Int ?? 0) > 0
+        }, "and operators see it emptied")
         #expect(try await server.sql("SELECT heartbeats > 0 FROM ea_instances WHERE engine = 'trade-01' AND target_uuid = 'ea-07'", database: database) == "t")
         // The check that turned critical during the outage: its change is recorded late, at the
         // time it happened, and its incident is open.
