@@ -159,10 +159,27 @@ extension IncidentDesk {
         if windows == nil { windows = (try? await store.windows()) ?? [] }
         let holding = windows?.first { $0.holdRuns && $0.covers(check) && $0.interval(at: at, market: market) != nil }
         if let holding {
-            heldRecoveries.withLock { $0[incident.id] = holding.id }
+            let known = heldRecoveries.withLock { $0.updateValue(holding.id, forKey: incident.id) } != nil
+            // On the timeline once, so that an engine started again after the window's end
+            // (this memory gone) still knows the grace was held.
+            if !known {
+                try await modify(incident.id) { incident, change, at in
+                    guard incident.status == .open, incident.level == 1 else { return }
+                    change.events.append(IncidentEvent(
+                        at: at, kind: .level, actor: Self.actor(of: holding), detail: "\(Self.recoveryWaits) maintenance window \(holding.id) holds its runbook back", level: 1
+                    ))
+                }
+            }
             return true
         }
-        guard let ended = heldRecoveries.withLock({ $0.removeValue(forKey: incident.id) }) else { return false }
+        var ended = heldRecoveries.withLock { $0.removeValue(forKey: incident.id) }
+        if ended == nil, windows?.contains(where: { $0.holdRuns && $0.covers(check) }) == true {
+            // Not in this engine's memory (it started since): the timeline says whether a window
+            // held the runbook since the incident's level began.
+            let waited = try await store.events(of: incident.id).last { $0.kind == .level && $0.at >= incident.levelAt && $0.detail.hasPrefix(Self.recoveryWaits) }
+            ended = waited.flatMap { Int64($0.actor.dropFirst("maintenance window ".count)) }
+        }
+        guard let ended else { return false }
         try await modify(incident.id) { incident, change, at in
             guard incident.status == .open, incident.level == 1 else { return }
             incident.levelAt = at
@@ -189,6 +206,9 @@ extension IncidentDesk {
     private func covers(_ window: MaintenanceWindow, _ incident: Incident) -> Bool {
         incident.check.map(window.covers) == true
     }
+
+    /// What the timeline says of a level-1 incident whose runbook a window holds back.
+    static let recoveryWaits = "level 1 waits:"
 
     /// The actor of a window's events: `maintenance window ID`.
     static func actor(of window: MaintenanceWindow) -> String {

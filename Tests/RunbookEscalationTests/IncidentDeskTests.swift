@@ -42,15 +42,24 @@ final class DeskHarness: Sendable {
     /// What the EAs hold open, as the records would say.
     let held = HeldPositions()
 
-    init(policy: EscalationPolicy = EscalationPolicy(), channels: [String] = ["ops-telegram", "ops-email"], checks: [Check] = DeskHarness.checks) throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("desk-\(UUID().uuidString)")
+    /// `reopening`: the records of another harness, opened again as an engine started anew
+    /// would (the desk's memory gone); that harness keeps the folder.
+    init(
+        policy: EscalationPolicy = EscalationPolicy(), channels: [String] = ["ops-telegram", "ops-email"], checks: [Check] = DeskHarness.checks,
+        reopening earlier: DeskHarness? = nil
+    ) throws {
+        folder = earlier?.folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("desk-\(UUID().uuidString)")
+        owner = earlier == nil
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         records = try RecordsDatabase(path: folder.appendingPathComponent("runbook.db").path)
         let (time, held) = (self.time, self.held)
         desk = IncidentDesk(store: records.incidents, policy: policy, channels: channels, checks: { checks }, now: { time.now }, exposure: { try held.value })
     }
 
-    deinit { try? FileManager.default.removeItem(at: folder) }
+    /// Whether the folder is this harness's to remove.
+    private let owner: Bool
+
+    deinit { if owner { try? FileManager.default.removeItem(at: folder) } }
 
     var now: Date { time.now }
     func advance(_ seconds: TimeInterval) { time.advance(seconds) }

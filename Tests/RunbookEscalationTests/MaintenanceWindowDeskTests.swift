@@ -195,6 +195,34 @@ import Testing
         #expect(try await harness.messages(of: incident.id).count == 2)
     }
 
+    @Test func theRecoveryGraceHeldByAWindowCountsAfreshAfterARestartAcrossItsEnd() async throws {
+        let first = try DeskHarness()
+        set(first, "2026-10-20T12:00:00Z")
+        let window = try await first.desk.addWindow(MaintenanceWindow(
+            target: "ea-heartbeat", recurrence: try MaintenanceWindow.recurrence(every: "0 22 * * 5", length: "2h", zone: "Europe/London", during: nil),
+            reason: "broker maintenance", by: "ops", createdAt: first.now, holdRuns: true
+        ))
+        set(first, "2026-10-23T21:30:00Z")
+        let incident = try await first.critical("ea-heartbeat", subject: "ea-01")
+        try await pass(first, to: "2026-10-23T22:00:00Z")
+        #expect(try await first.timeline(incident.id).contains("level: level 1 waits: maintenance window \(window.id) holds its runbook back"))
+        // The engine stops inside the window and starts again after its end: a new desk, no memory.
+        let second = try DeskHarness(reopening: first)
+        set(second, "2026-10-23T23:05:00Z")
+        // Its guardian reads the check again, still bad.
+        _ = try await second.critical("ea-heartbeat", subject: "ea-01")
+        try await second.desk.tick()
+        #expect(try await second.records.incidents.incident(incident.id)?.level == 1, "the grace counts from the window's end, not from 21:30")
+        #expect(try await second.timeline(incident.id).contains { $0.hasPrefix("level: level 1 (automatic recovery) from now") })
+        set(second, "2026-10-23T23:06:00Z")
+        try await second.desk.tick()
+        #expect(try await second.records.incidents.incident(incident.id)?.level == 1, "and once only")
+        set(second, "2026-10-23T23:40:00Z")
+        try await second.desk.tick()
+        let timeline = try await second.timeline(incident.id)
+        #expect(try await second.records.incidents.incident(incident.id)?.level == 2, "\(timeline)")
+    }
+
     @Test func aWindowForAllCoversEveryCheckAndOthersAreNotHeld() async throws {
         let harness = try DeskHarness()
         set(harness, "2026-10-20T12:00:00Z")
