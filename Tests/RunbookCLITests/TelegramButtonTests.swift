@@ -51,7 +51,7 @@ import Testing
               ops-telegram: {type: telegram, chat_id: "42", base_url: "http://127.0.0.1:\(server.port)", token_env: TEST_BOT_TOKEN, allowed_users: [111, 222]}
             escalation:
               levels:
-                2: {channels: [ops-telegram], climb_after: 8s}
+                2: {channels: [ops-telegram], climb_after: 20s}
                 3: {channels: [ops-telegram]}
               retry: {min: 200ms, max: 1s}
             """)
@@ -66,7 +66,8 @@ import Testing
 
         // Both incidents are paged at level 2, with buttons.
         #expect(await eventually(within: .seconds(30)) { calls(server, "sendMessage").count >= 2 })
-        let first = try #require(calls(server, "sendMessage").first)
+        // Incident 1's (the two level-2 messages may go in either order).
+        let first = try #require(calls(server, "sendMessage").first { ($0["text"] as? String)?.contains("#1.") == true })
         let keyboard = (first["reply_markup"] as? [String: Any])?["inline_keyboard"] as? [[[String: Any]]] ?? []
         let buttons = keyboard.flatMap { $0 }.compactMap { $0["callback_data"] as? String }
         #expect(buttons.contains("ack:1") && buttons.contains("silence:1") && buttons.contains("run:1") && buttons.contains("gate:1"), "\(keyboard)")
@@ -93,10 +94,12 @@ import Testing
         let edit = try #require(calls(server, "editMessageText").first)
         #expect(edit["message_id"] as? Int == 7 && edit["chat_id"] as? Int == 42)
         #expect(((edit["reply_markup"] as? [String: Any])?["inline_keyboard"] as? [Any])?.isEmpty == false, "the buttons stay for the next person")
-        #expect((edit["text"] as? String)?.hasPrefix(first["text"] as? String ?? "?") == true, "the message keeps its text, with the note under it")
+        // The message pressed under: incident 1's (the two level-2 messages may go in either order).
+        let pressed = calls(server, "sendMessage").first { ($0["text"] as? String)?.contains("#1.") == true }
+        #expect((edit["text"] as? String)?.hasPrefix(pressed?["text"] as? String ?? "?") == true, "the message keeps its text, with the note under it")
 
         // The other incident climbs to level 3 unacknowledged; the acknowledged one does not.
-        #expect(await eventually(within: .seconds(30)) { (try? incident(cli, 2)["level"] as? Int) == 3 })
+        #expect(await eventually(within: .seconds(60)) { (try? incident(cli, 2)["level"] as? Int) == 3 })
         #expect(try incident(cli, 1)["level"] as? Int == 2, "an acknowledgement stops the climb")
         #expect(await eventually { calls(server, "sendMessage").contains { ($0["text"] as? String)?.contains("L3") == true } })
         let levelThree = calls(server, "sendMessage").last { ($0["text"] as? String)?.contains("L3") == true }
